@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian machine to where the project runs: Node 22 and pnpm
+# (from the npm registry, into .tools/), the workspace's dependencies, and
+# on a machine without a GPU driver the Mesa lavapipe software Vulkan driver
+# that Dawn (WebGPU for Node) runs on. Idempotent and quiet when all is there.
+# Source it (". scripts/setup.sh") so PATH and XDG_RUNTIME_DIR carry over.
+set -eo pipefail
+
+MEMORIZE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NODE_VERSION=22.23.3
+PNPM_VERSION=10.34.8
+TOOLS="$MEMORIZE_ROOT/.tools"
+
+say() { echo "[setup] $*" >&2; }
+
+node_ok() {
+  command -v node >/dev/null 2>&1 || return 1
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=19)?0:1)'
+}
+
+export PATH="$TOOLS/node_modules/.bin:$PATH"
+if ! node_ok || ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
+  say "installing Node $NODE_VERSION and pnpm $PNPM_VERSION into .tools/ (npm registry)"
+  mkdir -p "$TOOLS"
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error \
+    "node@$NODE_VERSION" "pnpm@$PNPM_VERSION" >&2
+  hash -r
+  node_ok || { say "Node >= 22.19 still missing after install"; exit 1; }
+fi
+
+# Vulkan: Dawn needs a Vulkan ICD. A GPU machine has its vendor's; elsewhere
+# Mesa's lavapipe (>= 24; Debian 12's own Mesa 22 is refused by Dawn).
+have_vulkan_icd() {
+  ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1 || return 1
+  if ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 && ! ls /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json >/dev/null 2>&1; then
+    # Only lavapipe: check that Mesa is new enough.
+    local v
+    v=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo 0)
+    dpkg --compare-versions "$v" ge 24 || return 1
+  fi
+  return 0
+}
+if ! have_vulkan_icd; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "no usable Vulkan driver: install Mesa >= 24 (mesa-vulkan-drivers, libvulkan1) or a GPU driver; see README"
+    exit 1
+  fi
+  say "installing Mesa lavapipe (software Vulkan) from bookworm-backports"
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  if [ "$codename" = bookworm ] && ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat > /etc/apt/sources.list.d/memorize-backports.sources <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  fi
+  apt-get update -qq >&2
+  if [ "$codename" = bookworm ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >&2
+  else
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >&2
+  fi
+fi
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/memorize-xdg-$(id -u)}"
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+
+# Dependencies: reinstall only when the lockfile changed since the last install.
+stamp="$MEMORIZE_ROOT/node_modules/.memorize-lock-stamp"
+if [ ! -f "$stamp" ] || ! cmp -s "$MEMORIZE_ROOT/pnpm-lock.yaml" "$stamp"; then
+  say "installing workspace dependencies (pnpm install)"
+  (cd "$MEMORIZE_ROOT" && CI=true pnpm install --frozen-lockfile --reporter=append-only >&2)
+  cp "$MEMORIZE_ROOT/pnpm-lock.yaml" "$stamp"
+fi
