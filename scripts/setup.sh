@@ -31,14 +31,15 @@ fi
 # Vulkan: Dawn needs a Vulkan ICD. A GPU machine has its vendor's; elsewhere
 # Mesa's lavapipe (>= 24; Debian 12's own Mesa 22 is refused by Dawn).
 have_vulkan_icd() {
-  ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1 || return 1
-  if ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 && ! ls /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json >/dev/null 2>&1; then
-    # Only lavapipe: check that Mesa is new enough.
-    local v
-    v=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo 0)
-    dpkg --compare-versions "$v" ge 24 || return 1
-  fi
-  return 0
+  local icds
+  icds=$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null || true)
+  [ -n "$icds" ] || return 1
+  # A vendor driver (NVIDIA, say) is enough; with only Mesa's, lavapipe must be >= 24.
+  if echo "$icds" | grep -qv -e lvp_icd -e intel -e radeon -e virtio -e gfxstream -e nouveau -e dzn; then return 0; fi
+  echo "$icds" | grep -q lvp_icd || return 1
+  local v
+  v=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo 0)
+  dpkg --compare-versions "$v" ge 24
 }
 if ! have_vulkan_icd; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

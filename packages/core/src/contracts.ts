@@ -4,7 +4,7 @@
  * whole contract between dataset, trainer, metric and law plugins.
  */
 import type { Effect, Scope } from "effect"
-import type { DatasetError, MetricError, ModelError, TrainError, LawError } from "./errors.ts"
+import type { DatasetError, DeviceError, MetricError, ModelError, TrainError, LawError } from "./errors.ts"
 
 /** `count` sequences of exactly `seqLen` tokens, row-major, ids in [0, vocabSize). */
 export interface TokenSequences {
@@ -97,6 +97,8 @@ export interface TrainedModel {
   readonly vocabSize: number
   readonly seqLen: number
   readonly train?: TrainSummary
+  /** Facts about where the model ran (GPU adapter, kernels chosen...), recorded in provenance. */
+  readonly provenance?: { readonly [k: string]: Json }
   /** Per-sequence code length L(x|θ) = -Σ_t log2 p(x_t | x_<t), bits. */
   readonly codeLengths: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>
   /** log2 p(x_t | x_<t) for every token, row-major count × seqLen. */
@@ -151,6 +153,6 @@ export type DatasetImpl = (context: RunContext) => Effect.Effect<Dataset, Datase
 /** Resolves the model's shape against the data (vocab, seqLen come from the dataset). */
 export type ModelImpl = (data: { readonly vocabSize: number; readonly seqLen: number }) => ModelDescription
 /** Trains (or loads) a model; GPU buffers live in the scope. May need the plugin's own services. */
-export type TrainerImpl = (input: TrainInput) => Effect.Effect<TrainedModel, TrainError | ModelError, Scope.Scope | any>
+export type TrainerImpl = (input: TrainInput) => Effect.Effect<TrainedModel, TrainError | ModelError | DeviceError, Scope.Scope | any>
 export type MetricImpl = (subject: MetricSubject) => Effect.Effect<MetricValues, MetricError | ModelError>
 export type LawImpl = (results: ReadonlyArray<RunResult>) => Effect.Effect<LawFit, LawError>

@@ -1,0 +1,46 @@
+/** Where a run ran: Node, OS, package versions, git commit. Recorded in result.json. */
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import type { Json } from "./contracts.ts"
+
+const require = createRequire(import.meta.url)
+
+const versionOf = (pkg: string): string | null => {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version
+  } catch {
+    return null
+  }
+}
+
+const ownVersion = (): string => (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version
+
+const gitCommit = (cwd: string) =>
+  Effect.callback<string | null>((resume) => {
+    execFile("git", ["rev-parse", "HEAD"], { cwd, timeout: 5000 }, (err, stdout) => resume(Effect.succeed(err ? null : stdout.trim() || null)))
+  })
+
+const gitDirty = (cwd: string) =>
+  Effect.callback<boolean | null>((resume) => {
+    execFile("git", ["status", "--porcelain", "--untracked-files=no"], { cwd, timeout: 5000 }, (err, stdout) => resume(Effect.succeed(err ? null : stdout.trim().length > 0)))
+  })
+
+let cached: { readonly [k: string]: Json } | undefined
+
+export const collectProvenance = (cwd: string): Effect.Effect<{ readonly [k: string]: Json }> =>
+  Effect.gen(function*() {
+    if (cached) return cached
+    cached = {
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      os: `${os.type()} ${os.release()}`,
+      cpus: os.cpus().length,
+      hostname: os.hostname(),
+      packages: { "@memorize/core": ownVersion(), effect: versionOf("effect"), yaml: versionOf("yaml") },
+      git: { commit: yield* gitCommit(cwd), dirty: yield* gitDirty(cwd) }
+    }
+    return cached
+  })

@@ -1,0 +1,303 @@
+/**
+ * spec.yaml → Experiment: overrides applied, the sweep expanded, every run's
+ * spec decoded by the core schema and each plugin section by its plugin's
+ * schema. Every issue found (in any run of the sweep) is reported at once,
+ * with its YAML line:column, or with the `--set` flag that caused it.
+ */
+import { Effect, Schema } from "effect"
+import * as NodePath from "node:path"
+import type { Json } from "../contracts.ts"
+import { SpecError, type SpecIssue } from "../errors.ts"
+import { stableHash } from "../hash.ts"
+import type { Plugin, PluginKind } from "../plugin.ts"
+import type { RegistryShape } from "../registry.ts"
+import { decodeWithIssues, type RawIssue } from "./issues.ts"
+import { isPrefix, parseOverride, setAt, type Override } from "./overrides.ts"
+import { ExperimentSpec } from "./schema.ts"
+import { expandSweep, type Assignment } from "./sweep.ts"
+import { formatPath, positionOf, type SpecPath, type SpecSource } from "./yaml-source.ts"
+
+/** A plugin section decoded by its plugin. */
+export interface DecodedSection<P extends Plugin = Plugin> {
+  readonly plugin: P
+  /** The plugin's decoded config (what `make` receives). */
+  readonly config: unknown
+  /** The config with defaults filled in, as JSON, `kind` first. */
+  readonly resolved: { readonly kind: string; readonly [k: string]: Json }
+}
+
+export interface RunSpec {
+  readonly seed: number
+  readonly dataset: DecodedSection<Extract<Plugin, { kind: "dataset" }>>
+  readonly model: DecodedSection<Extract<Plugin, { kind: "model" }>>
+  readonly train: DecodedSection<Extract<Plugin, { kind: "trainer" }>>
+  readonly metrics: ReadonlyArray<DecodedSection<Extract<Plugin, { kind: "metric" }>>>
+  readonly reference?: {
+    readonly dataset: DecodedSection<Extract<Plugin, { kind: "dataset" }>>
+    readonly model: DecodedSection<Extract<Plugin, { kind: "model" }>>
+    readonly train: DecodedSection<Extract<Plugin, { kind: "trainer" }>>
+  }
+}
+
+/** One run of an experiment: its identity is the hash of its resolved config. */
+export interface RunPlan {
+  readonly index: number
+  readonly runId: string
+  /** Swept values of this run (axis → value). */
+  readonly label: Readonly<Record<string, Json>>
+  readonly spec: RunSpec
+  /** The fully resolved run config (hashed into runId, saved as config.json). */
+  readonly config: { readonly [k: string]: Json }
+}
+
+export interface Experiment {
+  readonly name: string
+  readonly description: string | undefined
+  readonly source: SpecSource
+  /** Folder of the spec: relative paths resolve against it. */
+  readonly specDir: string
+  readonly spec: ExperimentSpec
+  readonly plans: ReadonlyArray<RunPlan>
+  readonly laws: ReadonlyArray<DecodedSection<Extract<Plugin, { kind: "law" }>>>
+  /** The whole spec with overrides and defaults applied (`validate --print`). */
+  readonly resolved: { readonly [k: string]: Json }
+  readonly overrides: ReadonlyArray<Override>
+}
+
+/** Where a raw issue's path came from: an override, a sweep value, or the YAML itself. */
+interface Origins {
+  readonly overrides: ReadonlyArray<Override>
+  readonly assignments: ReadonlyArray<Assignment>
+}
+
+const locate = (source: SpecSource, origins: Origins, issue: RawIssue): SpecIssue => {
+  const path = formatPath(issue.path)
+  const override = [...origins.overrides].reverse().find((o) => isPrefix(o.path, issue.path))
+  if (override) return { path, message: `${issue.message} (from --set ${override.text})` }
+  const assignment = origins.assignments.find((a) => isPrefix(a.path, issue.path))
+  if (assignment) {
+    const pos = positionOf(source, assignment.source)
+    return { path, message: `${issue.message} (value swept at ${formatPath(assignment.source)})`, ...(pos ? { line: pos.line, column: pos.column } : {}) }
+  }
+  const pos = positionOf(source, issue.path, issue.atKey === true)
+  return { path, message: issue.message, ...(pos ? { line: pos.line, column: pos.column } : {}) }
+}
+
+const slotKinds = { dataset: "dataset", model: "model", train: "trainer", metrics: "metric", laws: "law" } as const
+
+/** Decodes one plugin section (with `kind`) by the registry's plugin for that slot. */
+const decodeSection = <K extends PluginKind>(
+  registry: RegistryShape,
+  kind: K,
+  section: Record<string, unknown>,
+  path: SpecPath
+): { ok: true; value: DecodedSection<Extract<Plugin, { kind: K }>> } | { ok: false; issues: ReadonlyArray<RawIssue> } => {
+  const name = String(section.kind)
+  const plugin = registry.find(kind, name)
+  if (!plugin) {
+    const known = registry.names(kind)
+    return {
+      ok: false,
+      issues: [{
+        path: [...path, "kind"],
+        message: `unknown ${kind} plugin "${name}" (registered: ${known.length ? known.join(", ") : "none"}; add third-party ones under plugins:)`
+      }]
+    }
+  }
+  const { kind: _kind, ...fields } = section
+  const decoded = decodeWithIssues(plugin.config, fields, path)
+  if (!decoded.ok) return decoded
+  let encoded: Record<string, Json>
+  try {
+    encoded = Schema.encodeSync(plugin.config as Schema.Codec<unknown, unknown>)(decoded.value) as Record<string, Json>
+  } catch {
+    encoded = fields as Record<string, Json>
+  }
+  return { ok: true, value: { plugin, config: decoded.value, resolved: { kind: name, ...encoded } } }
+}
+
+export interface DecodeOptions {
+  /** `--set` flags, in order (later ones win). */
+  readonly sets?: ReadonlyArray<string>
+}
+
+export const decodeExperiment = (
+  source: SpecSource,
+  registry: RegistryShape,
+  options: DecodeOptions = {}
+): Effect.Effect<Experiment, SpecError> =>
+  Effect.suspend(() => {
+    const fail = (issues: ReadonlyArray<SpecIssue>) => Effect.fail(new SpecError({ file: source.file, issues: dedupe(issues) }))
+
+    // 1. Overrides.
+    const overrides: Array<Override> = []
+    const flagIssues: Array<SpecIssue> = []
+    for (const text of options.sets ?? []) {
+      const o = parseOverride(text)
+      if ("text" in o) overrides.push(o)
+      else flagIssues.push(o)
+    }
+    if (flagIssues.length > 0) return fail(flagIssues)
+    let raw: unknown = source.value ?? {}
+    for (const o of overrides) raw = setAt(raw, o.path, o.value)
+
+    // 2. Core shape (plugin sections only checked for `kind`).
+    const noSweepOrigins: Origins = { overrides, assignments: [] }
+    const shape = decodeWithIssues(ExperimentSpec, raw)
+    if (!shape.ok) return fail(shape.issues.map((i) => locate(source, noSweepOrigins, i)))
+    const spec = shape.value
+
+    // 3. Sweep points; each is a full spec decoded on its own.
+    const sweep = expandSweep(spec.sweep)
+    if (sweep.issues.length > 0) {
+      return fail(sweep.issues.map((i) => {
+        const pos = positionOf(source, i.source, true)
+        return { path: formatPath(i.source), message: i.message, ...(pos ? { line: pos.line, column: pos.column } : {}) }
+      }))
+    }
+    const issues: Array<SpecIssue> = []
+    const plans: Array<RunPlan> = []
+    const { sweep: _sweep, ...withoutSweep } = raw as Record<string, unknown>
+    for (const point of sweep.points) {
+      let pointRaw: unknown = withoutSweep
+      for (const a of point.assignments) pointRaw = setAt(pointRaw, a.path, a.value)
+      const origins: Origins = { overrides, assignments: point.assignments }
+      const pointShape = decodeWithIssues(ExperimentSpec, pointRaw)
+      if (!pointShape.ok) {
+        issues.push(...pointShape.issues.map((i) => locate(source, origins, i)))
+        continue
+      }
+      const runSpec = decodeRunSpec(registry, pointShape.value)
+      if (!runSpec.ok) {
+        issues.push(...runSpec.issues.map((i) => locate(source, origins, i)))
+        continue
+      }
+      const config = runConfig(runSpec.value)
+      plans.push({ index: plans.length, runId: stableHash(config), label: point.label as Record<string, Json>, spec: runSpec.value, config })
+    }
+
+    // 4. Laws (over all runs: decoded once).
+    const laws: Array<DecodedSection<Extract<Plugin, { kind: "law" }>>> = []
+    spec.laws.forEach((section, i) => {
+      const d = decodeSection(registry, "law", section as Record<string, unknown>, ["laws", i])
+      if (d.ok) laws.push(d.value)
+      else issues.push(...d.issues.map((x) => locate(source, noSweepOrigins, x)))
+    })
+    checkDuplicateKinds(spec.laws, "laws", source, noSweepOrigins, issues)
+    if (issues.length > 0) return fail(issues)
+
+    const ids = new Map<string, number>()
+    for (const p of plans) {
+      if (ids.has(p.runId)) {
+        return fail([{ path: "sweep", message: `runs #${ids.get(p.runId)} and #${p.index} have the same resolved config (a sweep axis that changes nothing?)`, ...(positionOf(source, ["sweep"]) ?? {}) }])
+      }
+      ids.set(p.runId, p.index)
+    }
+
+    const first = plans[0]!
+    const resolved: Record<string, Json> = {
+      name: spec.name,
+      ...(spec.description !== undefined ? { description: spec.description } : {}),
+      seed: spec.seed,
+      dataset: first.config.dataset!,
+      model: first.config.model!,
+      train: first.config.train!,
+      ...(first.config.reference ? { reference: first.config.reference } : {}),
+      metrics: first.config.metrics!,
+      laws: laws.map((l) => l.resolved),
+      ...(spec.sweep ? { sweep: spec.sweep as unknown as Json } : {}),
+      report: spec.report as unknown as Json,
+      store: spec.store as unknown as Json,
+      plugins: [...spec.plugins]
+    }
+    return Effect.succeed({
+      name: spec.name,
+      description: spec.description,
+      source,
+      specDir: NodePath.dirname(NodePath.resolve(source.file)),
+      spec,
+      plans,
+      laws,
+      resolved,
+      overrides
+    })
+  })
+
+const checkDuplicateKinds = (
+  sections: ReadonlyArray<{ readonly kind: string }>,
+  slot: "metrics" | "laws",
+  source: SpecSource,
+  origins: Origins,
+  issues: Array<SpecIssue>
+) => {
+  sections.forEach((s, i) => {
+    if (sections.findIndex((t) => t.kind === s.kind) !== i) {
+      issues.push(locate(source, origins, { path: [slot, i, "kind"], message: `"${s.kind}" is listed twice in ${slot} (results are keyed by kind)` }))
+    }
+  })
+}
+
+const decodeRunSpec = (
+  registry: RegistryShape,
+  spec: ExperimentSpec
+): { ok: true; value: RunSpec } | { ok: false; issues: ReadonlyArray<RawIssue> } => {
+  const issues: Array<RawIssue> = []
+  const take = <K extends PluginKind>(kind: K, section: unknown, path: SpecPath) => {
+    const d = decodeSection(registry, kind, section as Record<string, unknown>, path)
+    if (!d.ok) {
+      issues.push(...d.issues)
+      return undefined
+    }
+    return d.value
+  }
+  const dataset = take(slotKinds.dataset, spec.dataset, ["dataset"])
+  const model = take(slotKinds.model, spec.model, ["model"])
+  const train = take(slotKinds.train, spec.train, ["train"])
+  const metrics = spec.metrics.map((m, i) => take(slotKinds.metrics, m, ["metrics", i]))
+  spec.metrics.forEach((s, i) => {
+    if (spec.metrics.findIndex((t) => t.kind === s.kind) !== i) {
+      issues.push({ path: ["metrics", i, "kind"], message: `"${s.kind}" is listed twice in metrics (results are keyed by kind)` })
+    }
+  })
+  let reference: RunSpec["reference"]
+  if (spec.reference) {
+    const refDataset = take(slotKinds.dataset, { ...spec.dataset, ...(spec.reference.dataset ?? {}) }, ["reference", "dataset"])
+    const refModel = take(slotKinds.model, spec.reference.model ?? spec.model, spec.reference.model ? ["reference", "model"] : ["model"])
+    const refTrain = take(slotKinds.train, spec.reference.train, ["reference", "train"])
+    if (refDataset && refModel && refTrain) reference = { dataset: refDataset, model: refModel, train: refTrain }
+  }
+  if (issues.length > 0 || !dataset || !model || !train) return { ok: false, issues }
+  return {
+    ok: true,
+    value: {
+      seed: spec.seed,
+      dataset,
+      model,
+      train,
+      metrics: metrics as Array<DecodedSection<Extract<Plugin, { kind: "metric" }>>>,
+      ...(reference ? { reference } : {})
+    }
+  }
+}
+
+/** The config that identifies a run (and is saved with it). */
+const runConfig = (s: RunSpec): { readonly [k: string]: Json } => ({
+  seed: s.seed,
+  dataset: s.dataset.resolved,
+  model: s.model.resolved,
+  train: s.train.resolved,
+  metrics: s.metrics.map((m) => m.resolved),
+  ...(s.reference
+    ? { reference: { dataset: s.reference.dataset.resolved, model: s.reference.model.resolved, train: s.reference.train.resolved } }
+    : {})
+})
+
+const dedupe = (issues: ReadonlyArray<SpecIssue>): ReadonlyArray<SpecIssue> => {
+  const seen = new Set<string>()
+  return issues.filter((i) => {
+    const key = `${i.line}:${i.column}:${i.path}:${i.message}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  }).sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0))
+}

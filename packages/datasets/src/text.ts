@@ -1,0 +1,172 @@
+/**
+ * `text`: natural-language datasets (the paper's FineWeb setup, or the Brown
+ * corpus for small runs). Documents from a source are tokenized, cut into
+ * sequences of exactly `seqLen` tokens within documents, perfectly
+ * deduplicated, and split by seed into disjoint members and non-members.
+ *
+ * Split: distinct sequences are ordered by their seeded priority (`sample.ts`);
+ * the first `samples` are members, the next `holdout` non-members. With
+ * `allowFewer` and fewer distinct sequences than asked, the available ones are
+ * split in the proportion samples : holdout.
+ */
+import { Effect, Schema } from "effect"
+import { definePlugin, withDefault, type Dataset, type DatasetPlugin, type Tokenizer } from "@memorize/core"
+import { collectSequences } from "./collect.ts"
+import { datasetError, toDatasetError } from "./errors.ts"
+import { fingerprint } from "./fingerprint.ts"
+import { tfidfRarity } from "./rarity.ts"
+import { gatherRows, priorityOrder } from "./sample.ts"
+import { brownDocuments } from "./sources/brown.ts"
+import type { DocumentPiece } from "./sources/document.ts"
+import { expandPaths } from "./sources/glob.ts"
+import { jsonlDocuments } from "./sources/jsonl.ts"
+import { parquetDocuments } from "./sources/parquet.ts"
+import { plainTextDocuments } from "./sources/plaintext.ts"
+import { builtinTokenizers } from "./tokenizers.ts"
+
+const NAME = "text"
+
+export const TextSource = Schema.Literals(["brown", "text", "jsonl", "parquet"])
+export type TextSource = typeof TextSource.Type
+
+export const TextConfig = Schema.Struct({
+  /** brown | text | jsonl | parquet; default from the extension of `path`. */
+  source: Schema.optional(TextSource),
+  /** File(s) or glob(s), relative to the spec's folder. */
+  path: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
+  /** JSONL: the (dotted) field holding the text. */
+  field: withDefault(Schema.String, "text"),
+  /** Parquet: the column holding the text (FineWeb: "text"). */
+  column: withDefault(Schema.String, "text"),
+  /** Brown: genre letters a..r to keep (default all). */
+  categories: Schema.optional(Schema.Array(Schema.String)),
+  tokenizer: withDefault(Schema.String, "gpt2"),
+  seqLen: withDefault(Schema.Int, 64),
+  /** Member (training) sequences. */
+  samples: Schema.Int,
+  /** Non-member sequences, disjoint from members; default = samples. */
+  holdout: Schema.optional(Schema.Int),
+  /** Sample uniformly from the whole corpus (reads all of it) instead of taking the first sequences. */
+  shuffle: withDefault(Schema.Boolean, false),
+  /** Accept fewer distinct sequences than asked instead of failing. */
+  allowFewer: withDefault(Schema.Boolean, false),
+  /** Store per-sample TF-IDF rarity with the dataset. */
+  rarity: withDefault(Schema.Boolean, false),
+  /** Data seed; default the run's seed. */
+  seed: Schema.optional(Schema.Int)
+})
+export type TextConfig = typeof TextConfig.Type
+
+const inferSource = (paths: ReadonlyArray<string>): TextSource | undefined => {
+  const exts = new Set(paths.map((p) => (/\.(jsonl|ndjson|json)$/i.test(p) ? "jsonl" : /\.parquet$/i.test(p) ? "parquet" : "text")))
+  return exts.size === 1 ? [...exts][0] as TextSource : undefined
+}
+
+const documentsOf = (source: TextSource, files: ReadonlyArray<string>, config: TextConfig): AsyncIterable<DocumentPiece> => {
+  switch (source) {
+    case "brown":
+      return brownDocuments(config.categories)
+    case "text":
+      return plainTextDocuments(files)
+    case "jsonl":
+      return jsonlDocuments(files, config.field)
+    case "parquet":
+      return parquetDocuments(files, config.column)
+  }
+}
+
+export interface TextContext {
+  readonly seed: number
+  readonly specDir: string
+}
+
+export const buildTextDataset = (config: TextConfig, context: TextContext, tokenizers: Readonly<Record<string, Tokenizer>> = builtinTokenizers) =>
+  Effect.gen(function* () {
+    const fail = (message: string, file?: string) => Effect.fail(datasetError(NAME, message, file))
+    const { seqLen, samples } = config
+    const holdout = config.holdout ?? samples
+    const seed = config.seed ?? context.seed
+    const tokenizer = tokenizers[config.tokenizer]
+    if (!tokenizer) return yield* fail(`unknown tokenizer "${config.tokenizer}" (known: ${Object.keys(tokenizers).join(", ")})`)
+    if (!Number.isInteger(seqLen) || seqLen <= 0) return yield* fail(`seqLen must be an integer > 0, found ${seqLen}`)
+    if (!Number.isInteger(samples) || samples <= 0) return yield* fail(`samples must be an integer > 0, found ${samples}`)
+    if (!Number.isInteger(holdout) || holdout < 0) return yield* fail(`holdout must be an integer ≥ 0, found ${holdout}`)
+    if (!Number.isSafeInteger(seed) || seed < 0) return yield* fail(`seed must be a non-negative integer, found ${seed}`)
+    const patterns = config.path === undefined ? [] : typeof config.path === "string" ? [config.path] : config.path
+    const source = config.source ?? (patterns.length > 0 ? inferSource(patterns) : undefined)
+    if (source === undefined) {
+      return yield* fail(patterns.length === 0 ? `no source: set source: brown, or a path to text, JSONL or Parquet files` : `cannot tell the format of ${patterns.join(", ")}: set source: text | jsonl | parquet`)
+    }
+    if (source !== "brown" && patterns.length === 0) return yield* fail(`source ${source} needs a path (file or glob)`)
+    const want = samples + holdout
+
+    const collected = yield* Effect.tryPromise({
+      try: async (signal) => {
+        const files = source === "brown" ? [] : await expandPaths(patterns, context.specDir)
+        return { files, result: await collectSequences(documentsOf(source, files, config), { tokenizer, seqLen, want, shuffle: config.shuffle, seed, signal }) }
+      },
+      catch: toDatasetError(NAME)
+    })
+    const { files, result } = collected
+    const where = source === "brown" ? "the Brown corpus" : files.length === 1 ? files[0] : `${files.length} files (${patterns.join(", ")})`
+    const firstFile = source === "brown" ? undefined : files[0]
+    if (result.count === 0) {
+      return yield* fail(`empty corpus: ${where} gave ${result.stats.documents} documents, ${result.stats.tokens} tokens and no sequence of ${seqLen} tokens`, firstFile)
+    }
+    if (result.count < want && !config.allowFewer) {
+      return yield* fail(
+        `only ${result.count} distinct sequences of ${seqLen} tokens in ${where} (${result.stats.duplicatesDropped} duplicates dropped), ` +
+          `but samples ${samples} + holdout ${holdout} = ${want} requested; lower them or set allowFewer: true`,
+        firstFile
+      )
+    }
+    const members = result.count >= want ? samples : Math.round((result.count * samples) / want)
+    const nonMembers = Math.min(holdout, result.count - members)
+    const order = priorityOrder(result.tokens, result.count, seqLen, seed)
+    const V = tokenizer.vocabSize
+    const train = { vocabSize: V, seqLen, count: members, tokens: gatherRows(result.tokens, seqLen, order, 0, members) }
+    const held = { vocabSize: V, seqLen, count: nonMembers, tokens: gatherRows(result.tokens, seqLen, order, members, members + nonMembers) }
+    const dataset: Dataset = {
+      kind: NAME,
+      vocabSize: V,
+      seqLen,
+      train,
+      holdout: held,
+      fingerprint: fingerprint(train, held),
+      tokenizer,
+      ...(config.rarity ? { rarity: tfidfRarity(train, held) } : {}),
+      stats: {
+        source,
+        files: source === "brown" ? result.stats.documents : files.length,
+        tokenizer: tokenizer.name,
+        seed,
+        shuffle: config.shuffle,
+        documents: result.stats.documents,
+        tokens: result.stats.tokens,
+        sequences: result.stats.sequences,
+        duplicatesDropped: result.stats.duplicatesDropped,
+        tailTokensDropped: result.stats.tailTokensDropped,
+        uniqueSequences: result.stats.uniqueSequences,
+        corpusExhausted: result.stats.exhausted,
+        fewerThanRequested: result.count < want
+      }
+    }
+    return dataset
+  })
+
+/**
+ * A `text` dataset plugin that knows the given tokenizers: a third-party
+ * package adds a tokenizer by registering its own plugin made with
+ * `makeTextPlugin({ ...builtinTokenizers, mine })` under another name.
+ */
+export const makeTextPlugin = (tokenizers: Readonly<Record<string, Tokenizer>>, name = NAME): DatasetPlugin<TextConfig> =>
+  definePlugin({
+    kind: "dataset",
+    name,
+    description: "Text corpora (Brown, plain text, JSONL, Parquet) tokenized (gpt2 | bytes), chunked into seqLen-token sequences, perfectly deduplicated, split by seed.",
+    config: TextConfig,
+    make: (config) => (context) =>
+      buildTextDataset(config, context, tokenizers).pipe(Effect.map((d) => (name === NAME ? d : { ...d, kind: name })))
+  })
+
+export const textDataset = makeTextPlugin(builtinTokenizers)

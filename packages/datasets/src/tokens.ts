@@ -1,0 +1,97 @@
+/**
+ * `tokens`: already-tokenized data. JSONL files whose lines are arrays of
+ * token ids (`[1, 2, 3]`) or objects with a `tokens` field
+ * (`{"tokens": [1, 2, 3]}`); `path` holds the members, `nonmembers` the
+ * optional non-members. Every sequence must have exactly `seqLen` ids in
+ * [0, vocab); anything else is an error naming the file and line. The
+ * data-generating process is unknown, so there is no entropy.
+ */
+import { Effect, Schema } from "effect"
+import { definePlugin, type Dataset, type TokenSequences } from "@memorize/core"
+import { datasetError, SourceFailure, toDatasetError } from "./errors.ts"
+import { fingerprint } from "./fingerprint.ts"
+import { expandPaths } from "./sources/glob.ts"
+import { parseJsonLine, readLines } from "./sources/jsonl.ts"
+
+const NAME = "tokens"
+
+const Paths = Schema.Union([Schema.String, Schema.Array(Schema.String)])
+
+export const TokensConfig = Schema.Struct({
+  /** Member sequences: JSONL file(s) or glob(s), relative to the spec's folder. */
+  path: Paths,
+  /** Non-member sequences (optional). */
+  nonmembers: Schema.optional(Paths),
+  vocab: Schema.Int,
+  seqLen: Schema.Int
+})
+export type TokensConfig = typeof TokensConfig.Type
+
+const describe = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v)
+
+/** Reads token sequences from JSONL files, validating every line. */
+export const readTokenFiles = async (files: ReadonlyArray<string>, vocab: number, seqLen: number, signal?: AbortSignal): Promise<TokenSequences> => {
+  let data = new Uint32Array(1024 * seqLen)
+  let count = 0
+  for (const file of files) {
+    for await (const { line, number } of readLines(file)) {
+      if (signal?.aborted) throw signal.reason ?? new Error("interrupted")
+      if (line.trim() === "") continue
+      const where = `${file}:${number}`
+      const row = parseJsonLine(file, number, line)
+      const ids: unknown = Array.isArray(row) ? row : typeof row === "object" && row !== null && "tokens" in row ? (row as { tokens: unknown }).tokens : undefined
+      if (ids === undefined) throw new SourceFailure(file, `${where}: expected an array of token ids or an object with a "tokens" field, found ${describe(row)}`)
+      if (!Array.isArray(ids)) throw new SourceFailure(file, `${where}: "tokens" is ${describe(ids)}, expected an array of token ids`)
+      if (ids.length !== seqLen) throw new SourceFailure(file, `${where}: ${ids.length} tokens, expected exactly seqLen = ${seqLen}`)
+      if ((count + 1) * seqLen > data.length) {
+        const grown = new Uint32Array(data.length * 2)
+        grown.set(data)
+        data = grown
+      }
+      for (let i = 0; i < seqLen; i++) {
+        const t: unknown = ids[i]
+        if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= vocab) {
+          throw new SourceFailure(file, `${where}: token ${i} is ${JSON.stringify(t)}, expected an integer id in [0, ${vocab})`)
+        }
+        data[count * seqLen + i] = t
+      }
+      count++
+    }
+  }
+  return { vocabSize: vocab, seqLen, count, tokens: data.slice(0, count * seqLen) }
+}
+
+export const tokensDataset = definePlugin({
+  kind: "dataset",
+  name: NAME,
+  description: "Pre-tokenized JSONL (arrays of ids or {tokens: [...]}) for members and optional non-members.",
+  config: TokensConfig,
+  make: (config) => (context) =>
+    Effect.gen(function* () {
+      const { vocab, seqLen } = config
+      if (!Number.isInteger(vocab) || vocab <= 1) return yield* Effect.fail(datasetError(NAME, `vocab must be an integer > 1, found ${vocab}`))
+      if (!Number.isInteger(seqLen) || seqLen <= 0) return yield* Effect.fail(datasetError(NAME, `seqLen must be an integer > 0, found ${seqLen}`))
+      const list = (p: string | ReadonlyArray<string>) => (typeof p === "string" ? [p] : p)
+      const { train, holdout, memberFiles, nonmemberFiles } = yield* Effect.tryPromise({
+        try: async (signal) => {
+          const memberFiles = await expandPaths(list(config.path), context.specDir)
+          const nonmemberFiles = config.nonmembers === undefined ? [] : await expandPaths(list(config.nonmembers), context.specDir)
+          const train = await readTokenFiles(memberFiles, vocab, seqLen, signal)
+          const holdout = await readTokenFiles(nonmemberFiles, vocab, seqLen, signal)
+          return { train, holdout, memberFiles, nonmemberFiles }
+        },
+        catch: toDatasetError(NAME)
+      })
+      if (train.count === 0) return yield* Effect.fail(datasetError(NAME, `no member sequences in ${memberFiles.join(", ")}`, memberFiles[0]))
+      const dataset: Dataset = {
+        kind: NAME,
+        vocabSize: vocab,
+        seqLen,
+        train,
+        holdout,
+        fingerprint: fingerprint(train, holdout),
+        stats: { memberFiles: memberFiles.length, nonmemberFiles: nonmemberFiles.length, members: train.count, nonmembers: holdout.count }
+      }
+      return dataset
+    })
+})

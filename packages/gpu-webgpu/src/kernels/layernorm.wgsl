@@ -1,0 +1,72 @@
+// LayerNorm over rows of width d: forward (keeps mean and 1/std per row),
+// backward to the input (optionally accumulated into DX: the residual stream),
+// and backward to gain and bias (one invocation per column, accumulated).
+struct Params { rows: u32, d: u32, eps: f32, accumulate: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read> Beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> STATS: array<f32>;
+@group(0) @binding(6) var<storage, read> DY: array<f32>;
+@group(0) @binding(7) var<storage, read_write> DX: array<f32>;
+@group(0) @binding(8) var<storage, read_write> DG: array<f32>;
+@group(0) @binding(9) var<storage, read_write> DB: array<f32>;
+
+fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
+
+@compute @workgroup_size(64)
+fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = flat(gid, nwg);
+  if (r >= p.rows) { return; }
+  let o = r * p.d;
+  var m = 0.0;
+  for (var j = 0u; j < p.d; j++) { m += X[o + j]; }
+  m /= f32(p.d);
+  var v = 0.0;
+  for (var j = 0u; j < p.d; j++) { let c = X[o + j] - m; v += c * c; }
+  v /= f32(p.d);
+  let s = inverseSqrt(v + p.eps);
+  STATS[2u * r] = m;
+  STATS[2u * r + 1u] = s;
+  for (var j = 0u; j < p.d; j++) { Y[o + j] = (X[o + j] - m) * s * G[j] + Beta[j]; }
+}
+
+@compute @workgroup_size(64)
+fn backward_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = flat(gid, nwg);
+  if (r >= p.rows) { return; }
+  let o = r * p.d;
+  let m = STATS[2u * r];
+  let s = STATS[2u * r + 1u];
+  var a = 0.0;
+  var b = 0.0;
+  for (var j = 0u; j < p.d; j++) {
+    let dxh = DY[o + j] * G[j];
+    a += dxh;
+    b += dxh * (X[o + j] - m) * s;
+  }
+  a /= f32(p.d);
+  b /= f32(p.d);
+  for (var j = 0u; j < p.d; j++) {
+    let xh = (X[o + j] - m) * s;
+    var v = s * (DY[o + j] * G[j] - a - xh * b);
+    if (p.accumulate != 0u) { v += DX[o + j]; }
+    DX[o + j] = v;
+  }
+}
+
+@compute @workgroup_size(64)
+fn backward_params(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let j = flat(gid, nwg);
+  if (j >= p.d) { return; }
+  var dg = 0.0;
+  var db = 0.0;
+  for (var r = 0u; r < p.rows; r++) {
+    let dy = DY[r * p.d + j];
+    dg += dy * (X[r * p.d + j] - STATS[2u * r]) * STATS[2u * r + 1u];
+    db += dy;
+  }
+  DG[j] += dg;
+  DB[j] += db;
+}

@@ -1,0 +1,99 @@
+/**
+ * GPT-2 initialisation, deterministic from a seed, as Hugging Face's
+ * `GPT2PreTrainedModel._init_weights` does it:
+ *   - every weight matrix and embedding (wte, wpe, c_attn, c_fc, lm_head): normal(0, 0.02)
+ *   - the residual projections `attn.c_proj.weight` and `mlp.c_proj.weight`:
+ *     normal(0, 0.02 / √(2·L)) (GPT-2 paper, §2.3)
+ *   - biases 0, LayerNorm γ = 1 and β = 0.
+ *
+ * Random numbers are counter based, so any element can be computed on its own
+ * (and, if wanted, on the GPU) and adding a tensor never shifts another's:
+ *   key      = (seed mod 2^32, ⌊seed / 2^32⌋)
+ *   stream   = FNV-1a 32 of the tensor's name (e.g. "h.0.attn.c_attn.weight")
+ *   block k  = Philox4x32-10(counter = (k, stream, 0x67707432 "gpt2", 0), key) → words w0..w3
+ *   u1 = (⌊w0/32⌋·2^26 + ⌊w1/64⌋ + ½) / 2^53,  u2 the same from w2, w3   (both in (0, 1))
+ *   Box–Muller: r = √(−2 ln u1); element 2k = std·r·cos(2π u2), element 2k+1 = std·r·sin(2π u2)
+ * Elements are numbered row-major; values are rounded to float32.
+ */
+import { type Gpt2Shape, type Gpt2Weights, type HostTensor, gpt2TensorShapes } from "../model/weights.ts"
+
+const M0 = 0xd2511f53
+const M1 = 0xcd9e8d57
+const W0 = 0x9e3779b9
+const W1 = 0xbb67ae85
+const GPT2_TAG = 0x67707432
+
+/** High 32 bits of the 64-bit product of two unsigned 32-bit integers (16-bit limbs keep every sum exact). */
+const mulhi = (a: number, b: number): number => {
+  const aLo = a & 0xffff, aHi = a >>> 16, bLo = b & 0xffff, bHi = b >>> 16
+  const lolo = aLo * bLo, hilo = aHi * bLo, lohi = aLo * bHi, hihi = aHi * bHi
+  const mid = (lolo >>> 16) + (hilo & 0xffff) + (lohi & 0xffff)
+  return (hihi + (hilo >>> 16) + (lohi >>> 16) + Math.floor(mid / 0x10000)) >>> 0
+}
+
+/** Philox4x32-10 (Salmon et al., SC 2011) of counter c under key k, into `out`. */
+export const philox4x32_10 = (c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): Uint32Array => {
+  let x0 = c0 >>> 0, x1 = c1 >>> 0, x2 = c2 >>> 0, x3 = c3 >>> 0, key0 = k0 >>> 0, key1 = k1 >>> 0
+  for (let round = 0; round < 10; round++) {
+    const hi0 = mulhi(M0, x0), lo0 = Math.imul(M0, x0) >>> 0
+    const hi1 = mulhi(M1, x2), lo1 = Math.imul(M1, x2) >>> 0
+    x0 = (hi1 ^ x1 ^ key0) >>> 0
+    x1 = lo1
+    x2 = (hi0 ^ x3 ^ key1) >>> 0
+    x3 = lo0
+    key0 = (key0 + W0) >>> 0
+    key1 = (key1 + W1) >>> 0
+  }
+  out[0] = x0
+  out[1] = x1
+  out[2] = x2
+  out[3] = x3
+  return out
+}
+
+/** FNV-1a, 32 bits, over the UTF-8 bytes of `s`. */
+export const fnv1a32 = (s: string): number => {
+  let h = 0x811c9dc5
+  for (const b of new TextEncoder().encode(s)) h = Math.imul(h ^ b, 0x01000193) >>> 0
+  return h >>> 0
+}
+
+/** `n` samples of normal(0, std) for one (seed, stream), as documented above. */
+export const normalStream = (seed: number, stream: number, n: number, std: number): Float32Array => {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`)
+  const k0 = seed % 0x1_0000_0000 >>> 0
+  const k1 = Math.floor(seed / 0x1_0000_0000) >>> 0
+  const out = new Float32Array(n)
+  const w = new Uint32Array(4)
+  for (let k = 0; 2 * k < n; k++) {
+    philox4x32_10(k, stream, GPT2_TAG, 0, k0, k1, w)
+    const u1 = ((w[0] >>> 5) * 0x4000000 + (w[1] >>> 6) + 0.5) / 2 ** 53
+    const u2 = ((w[2] >>> 5) * 0x4000000 + (w[3] >>> 6) + 0.5) / 2 ** 53
+    const r = Math.sqrt(-2 * Math.log(u1))
+    out[2 * k] = std * r * Math.cos(2 * Math.PI * u2)
+    if (2 * k + 1 < n) out[2 * k + 1] = std * r * Math.sin(2 * Math.PI * u2)
+  }
+  return out
+}
+
+export const INITIALIZER_RANGE = 0.02
+
+/** The initial value rule for one tensor name: "normal" with a std, or a constant. */
+const ruleFor = (name: string, layers: number): { readonly std: number } | { readonly constant: number } => {
+  if (name.endsWith(".bias")) return { constant: 0 }
+  if (/(^|\.)ln_(1|2|f)\.weight$/.test(name)) return { constant: 1 }
+  if (name.endsWith("c_proj.weight")) return { std: INITIALIZER_RANGE / Math.sqrt(2 * layers) }
+  return { std: INITIALIZER_RANGE }
+}
+
+/** Fresh GPT-2 weights for `shape`, deterministic from `seed` (a non-negative safe integer). */
+export const initGpt2Weights = (shape: Gpt2Shape, seed: number): Gpt2Weights => {
+  const tensors = new Map<string, HostTensor>()
+  for (const [name, dims] of gpt2TensorShapes(shape)) {
+    const n = dims.reduce((a, b) => a * b, 1)
+    const rule = ruleFor(name, shape.layers)
+    const data = "std" in rule ? normalStream(seed, fnv1a32(name), n, rule.std) : new Float32Array(n).fill(rule.constant)
+    tensors.set(name, { shape: dims, data })
+  }
+  return { shape, tensors }
+}

@@ -1,0 +1,49 @@
+/** Test helpers: seeded random arrays, uploads, and float comparison with a stated tolerance. */
+import { expect } from "@effect/vitest"
+import { Effect } from "effect"
+import { readFloats, uploadBuffer, whole, type Slice } from "../src/device/gpu.ts"
+
+/** mulberry32: small seeded PRNG for test data. */
+export const rng = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export const randn = (n: number, seed: number, scale = 1): Float32Array => {
+  const r = rng(seed)
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale
+  return out
+}
+
+export const randInts = (n: number, max: number, seed: number): Uint32Array => {
+  const r = rng(seed)
+  return Uint32Array.from({ length: n }, () => Math.floor(r() * max))
+}
+
+export const up = (device: GPUDevice, data: Float32Array | Uint32Array, label = "test"): Slice => whole(uploadBuffer(device, label, data))
+
+export const down = (device: GPUDevice, s: Slice, n?: number) => readFloats(device, s, n)
+
+/** Max |a-b| / (atol + rtol·|b|) must be ≤ 1. */
+export const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number, what = "") => {
+  expect(actual.length, `${what} length`).toBe(expected.length)
+  let worst = 0
+  let at = -1
+  for (let i = 0; i < expected.length; i++) {
+    const e = Math.abs(actual[i] - expected[i]) / (atol + rtol * Math.abs(expected[i]))
+    if (!(e <= worst)) {
+      worst = e
+      at = i
+    }
+  }
+  expect(worst, `${what}: worst at ${at}: got ${actual[at]}, want ${expected[at]}`).toBeLessThanOrEqual(1)
+}
+
+export const gpuEffect = Effect.fnUntraced
