@@ -86,4 +86,6 @@ export const isPlugin = (u: unknown): u is Plugin =>
   typeof (u as Plugin).name === "string" &&
   ["dataset", "model", "trainer", "metric", "law"].includes((u as Plugin).kind) &&
   typeof (u as Plugin).make === "function" &&
-  typeof (u as Plugin).config === "object"
+  (u as Plugin).config != null &&
+  // A Schema (an object or, for classes, a function) carries its AST.
+  "ast" in Object((u as Plugin).config)

@@ -1,7 +1,7 @@
 /** Test helpers: seeded random arrays, uploads, and float comparison with a stated tolerance. */
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
-import { readFloats, uploadBuffer, whole, type Slice } from "../src/device/gpu.ts"
+import { readFloats, uploadBuffer, type Slice } from "../src/device/gpu.ts"
 
 /** mulberry32: small seeded PRNG for test data. */
 export const rng = (seed: number) => {
@@ -27,7 +27,7 @@ export const randInts = (n: number, max: number, seed: number): Uint32Array => {
   return Uint32Array.from({ length: n }, () => Math.floor(r() * max))
 }
 
-export const up = (device: GPUDevice, data: Float32Array | Uint32Array, label = "test"): Slice => whole(uploadBuffer(device, label, data))
+export const up = (device: GPUDevice, data: Float32Array | Uint32Array, label = "test"): Slice => ({ buffer: uploadBuffer(device, label, data), offset: 0, size: data.length * 4 })
 
 export const down = (device: GPUDevice, s: Slice, n?: number) => readFloats(device, s, n)
 

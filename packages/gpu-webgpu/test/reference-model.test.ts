@@ -183,7 +183,8 @@ const caseArb = fc.record({
     tokens: fc.array(fc.integer({ min: 0, max: c.vocabSize - 1 }), { minLength: c.count * c.seqLen, maxLength: c.count * c.seqLen })
   })
 )
-const build = ({ c, tokens }: fc.Infer<typeof caseArb>) => {
+type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never
+const build = ({ c, tokens }: Case) => {
   const shape: Gpt2Shape = {
     vocabSize: c.vocabSize, seqLen: c.seqLen + 1, layers: c.layers, dModel: c.dh * c.heads, heads: c.heads,
     layerNormEps: 1e-5, activation: c.activation, tiedHead: c.tiedHead

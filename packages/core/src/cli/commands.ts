@@ -47,7 +47,7 @@ const validate = Command.make(
   {
     spec: specArgument,
     set: setFlag,
-    print: Flag.Boolean("print").pipe(Flag.withDescription("print the resolved spec (defaults and overrides applied)"))
+    print: Flag.Boolean("print").pipe(Flag.withDescription("print the resolved spec (defaults and overrides applied)"), Flag.withDefault(false))
   },
   ({ spec, set, print }) =>
     Effect.gen(function*() {
@@ -72,7 +72,7 @@ const run = Command.make(
   {
     spec: specArgument,
     set: setFlag,
-    fresh: Flag.Boolean("fresh").pipe(Flag.withDescription("re-run runs that are already complete")),
+    fresh: Flag.Boolean("fresh").pipe(Flag.withDescription("re-run runs that are already complete"), Flag.withDefault(false)),
     concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("runs trained at once, where the trainer allows"), Flag.withDefault(1)),
     shard: Flag.String("shard").pipe(Flag.withDescription("k/n: run only plans whose index ≡ k (mod n), for job arrays over a shared run store"), Flag.optional),
     store: Flag.String("store").pipe(Flag.withDescription("run store root (default: the spec's store.root, relative to the spec)"), Flag.optional)

@@ -24,7 +24,7 @@ const typeOf = (js: any): string => {
   }
   const bounds: Array<string> = []
   if (js.exclusiveMinimum !== undefined) bounds.push(`> ${js.exclusiveMinimum}`)
-  if (js.minimum !== undefined) bounds.push(`≥ ${js.minimum}`)
+  if (js.minimum !== undefined && js.minimum > -Number.MAX_SAFE_INTEGER) bounds.push(`≥ ${js.minimum}`)
   if (js.exclusiveMaximum !== undefined) bounds.push(`< ${js.exclusiveMaximum}`)
   if (js.maximum !== undefined && js.maximum < Number.MAX_SAFE_INTEGER) bounds.push(`≤ ${js.maximum}`)
   return `${js.type ?? "any"}${bounds.length ? ` (${bounds.join(", ")})` : ""}`

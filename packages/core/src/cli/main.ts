@@ -40,7 +40,14 @@ export const runCli = (builtins: ReadonlyArray<Plugin>, extraCommands: ReadonlyA
     Effect.catch((error: unknown) =>
       Effect.gen(function*() {
         const tag = (error as { _tag?: string })?._tag
-        if (tag === "ShowHelp") return yield* setExitCode(2)
+        if (process.env.MEMORIZE_DEBUG) console.error(error)
+        if (tag === "ShowHelp") {
+          // Help was printed; a parse problem behind it is named too.
+          for (const e of (error as { errors?: ReadonlyArray<{ message?: string; _tag: string }> }).errors ?? []) {
+            yield* Console.error(`error: ${e.message ?? e._tag}`)
+          }
+          return yield* setExitCode((error as { errors?: ReadonlyArray<unknown> }).errors?.length ? 2 : 0)
+        }
         const { text, code } = describeFailure(error)
         yield* Console.error(text)
         yield* setExitCode(code)

@@ -144,7 +144,11 @@ export const decodeExperiment = (
     // 2. Core shape (plugin sections only checked for `kind`).
     const noSweepOrigins: Origins = { overrides, assignments: [] }
     const shape = decodeWithIssues(ExperimentSpec, raw)
-    if (!shape.ok) return fail(shape.issues.map((i) => locate(source, noSweepOrigins, i)))
+    if (!shape.ok) {
+      // Still check the plugin sections that are there, so every mistake shows at once.
+      const more = sectionIssues(registry, raw)
+      return fail([...shape.issues, ...more].map((i) => locate(source, noSweepOrigins, i)))
+    }
     const spec = shape.value
 
     // 3. Sweep points; each is a full spec decoded on its own.
@@ -222,6 +226,24 @@ export const decodeExperiment = (
       overrides
     })
   })
+
+/** Issues of each plugin section present in a raw spec (used when the whole spec does not decode). */
+const sectionIssues = (registry: RegistryShape, raw: unknown): ReadonlyArray<RawIssue> => {
+  const spec = (raw ?? {}) as Record<string, unknown>
+  const found: Array<RawIssue> = []
+  const check = (kind: PluginKind, section: unknown, path: SpecPath) => {
+    if (section && typeof section === "object" && typeof (section as { kind?: unknown }).kind === "string") {
+      const d = decodeSection(registry, kind, section as Record<string, unknown>, path)
+      if (!d.ok) found.push(...d.issues)
+    }
+  }
+  check("dataset", spec.dataset, ["dataset"])
+  check("model", spec.model, ["model"])
+  check("trainer", spec.train, ["train"])
+  if (Array.isArray(spec.metrics)) spec.metrics.forEach((m, i) => check("metric", m, ["metrics", i]))
+  if (Array.isArray(spec.laws)) spec.laws.forEach((m, i) => check("law", m, ["laws", i]))
+  return found
+}
 
 const checkDuplicateKinds = (
   sections: ReadonlyArray<{ readonly kind: string }>,

@@ -22,6 +22,8 @@ export interface Dispatch {
   readonly pipeline: GPUComputePipeline
   readonly bindGroup: GPUBindGroup
   readonly workgroups: readonly [number, number, number]
+  /** The dispatch's own uniform buffer, for kernels whose parameters change between submits. */
+  readonly uniform?: GPUBuffer
 }
 
 export const STORAGE = 0x80 | 0x4 | 0x8 // STORAGE | COPY_SRC | COPY_DST
@@ -147,4 +149,29 @@ export const fill = (template: string, values: Readonly<Record<string, string | 
     const v = values[k]
     if (v === undefined) throw new Error(`template value ${k} missing`)
     return String(v)
+  })
+
+export type UniformWord = { u: number } | { f: number }
+
+/** One prepared dispatch: compiles (cached) the entry point, writes its uniform, binds its buffers. */
+export const makeDispatch = (
+  device: GPUDevice,
+  d: {
+    readonly label: string
+    readonly code: string
+    readonly entry: string
+    readonly uniform: ReadonlyArray<UniformWord>
+    readonly bindings: ReadonlyArray<readonly [number, Slice]>
+    readonly workgroups: readonly [number, number, number]
+  }
+): Effect.Effect<Dispatch, DeviceError> =>
+  Effect.map(pipeline(device, d.label, d.code, d.entry), (pl) => {
+    const uniform = uniformBuffer(device, `${d.label}:params`, d.uniform)
+    return {
+      label: `${d.label}:${d.entry}`,
+      pipeline: pl,
+      bindGroup: bindGroup(device, pl, d.label, [[0, uniform], ...d.bindings]),
+      workgroups: d.workgroups,
+      uniform
+    }
   })

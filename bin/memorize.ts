@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+/** The `memorize` command: core's CLI with the built-in plugins of every package. */
+import { runCli } from "@memorize/core/cli"
+import { builtinPlugins } from "./plugins.ts"
+
+runCli(builtinPlugins)

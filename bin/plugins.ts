@@ -1,0 +1,5 @@
+/** The built-in plugins the `memorize` CLI registers: every package's `plugins` list. */
+import type { Plugin } from "@memorize/core"
+import { plugins as datasetPlugins } from "@memorize/datasets"
+
+export const builtinPlugins: ReadonlyArray<Plugin> = [...datasetPlugins]

@@ -1,0 +1,13 @@
+/** Greedy next-token choice at one position of each sequence (argmax.wgsl). */
+import type { DeviceError } from "@memorize/core"
+import type { Effect } from "effect"
+import { type Dispatch, makeDispatch, type Slice } from "../device/gpu.ts"
+import { wgsl } from "./common.ts"
+
+const code = wgsl("argmax.wgsl")
+
+export const argmaxAt = (device: GPUDevice, s: { B: number; T: number; V: number; pos: number; logits: Slice; out: Slice }): Effect.Effect<Dispatch, DeviceError> =>
+  makeDispatch(device, {
+    label: "argmax", code, entry: "main", uniform: [{ u: s.B }, { u: s.T }, { u: s.V }, { u: s.pos }],
+    bindings: [[1, s.logits], [2, s.out]], workgroups: [Math.ceil(s.B / 64), 1, 1]
+  })

@@ -1,0 +1,29 @@
+/** LayerNorm kernels (layernorm.wgsl): forward, backward to input, backward to gain/bias. */
+import type { DeviceError } from "@memorize/core"
+import type { Effect } from "effect"
+import { type Dispatch, grid1d, makeDispatch, type Slice } from "../device/gpu.ts"
+import { wgsl } from "./common.ts"
+
+const code = wgsl("layernorm.wgsl")
+const uniform = (rows: number, d: number, eps: number, accumulate: boolean) => [{ u: rows }, { u: d }, { f: eps }, { u: accumulate ? 1 : 0 }]
+
+/** y = LN(x)·g + b; stats (2 per row: mean, 1/std) kept for the backward pass. */
+export const layerNormForward = (device: GPUDevice, s: { rows: number; d: number; eps: number; x: Slice; g: Slice; b: Slice; y: Slice; stats: Slice }): Effect.Effect<Dispatch, DeviceError> =>
+  makeDispatch(device, {
+    label: "layernorm", code, entry: "forward", uniform: uniform(s.rows, s.d, s.eps, false),
+    bindings: [[1, s.x], [2, s.g], [3, s.b], [4, s.y], [5, s.stats]], workgroups: grid1d(s.rows, 64)
+  })
+
+/** dx (= or +=) ∂L/∂x from dy. */
+export const layerNormBackwardInput = (device: GPUDevice, s: { rows: number; d: number; x: Slice; g: Slice; stats: Slice; dy: Slice; dx: Slice; accumulate: boolean }): Effect.Effect<Dispatch, DeviceError> =>
+  makeDispatch(device, {
+    label: "layernorm", code, entry: "backward_input", uniform: uniform(s.rows, s.d, 0, s.accumulate),
+    bindings: [[1, s.x], [2, s.g], [5, s.stats], [6, s.dy], [7, s.dx]], workgroups: grid1d(s.rows, 64)
+  })
+
+/** dg += Σ dy·x̂, db += Σ dy (column sums over rows). */
+export const layerNormBackwardParams = (device: GPUDevice, s: { rows: number; d: number; x: Slice; stats: Slice; dy: Slice; dg: Slice; db: Slice }): Effect.Effect<Dispatch, DeviceError> =>
+  makeDispatch(device, {
+    label: "layernorm", code, entry: "backward_params", uniform: uniform(s.rows, s.d, 0, true),
+    bindings: [[1, s.x], [5, s.stats], [6, s.dy], [8, s.dg], [9, s.db]], workgroups: grid1d(s.d, 64)
+  })

@@ -1,0 +1,208 @@
+/**
+ * Every non-matmul kernel against its float64 reference (src/reference/ops.ts).
+ * Tolerances: f32 arithmetic on O(1) values with sums of ≤ a few hundred
+ * terms; exp/log/tanh on lavapipe are accurate to a few ulp.
+ */
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { readU32, run, storageBuffer } from "../src/device/gpu.ts"
+import { WebGpu } from "../src/device/webgpu.ts"
+import { adamw } from "../src/kernels/adamw.ts"
+import { argmaxAt } from "../src/kernels/argmax.ts"
+import { attentionBackward, attentionForward } from "../src/kernels/attention.ts"
+import { embeddingBackward, embeddingForward, tokenIndex } from "../src/kernels/embedding.ts"
+import { geluBackward, geluForward } from "../src/kernels/gelu.ts"
+import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward } from "../src/kernels/layernorm.ts"
+import { columnSum, REDUCE_GROUPS, totalSum } from "../src/kernels/reduce.ts"
+import { NO_TARGET, sequenceBits, softmaxCrossEntropy } from "../src/kernels/softmax-ce.ts"
+import * as ref from "../src/reference/ops.ts"
+import { down, expectClose, randInts, randn, up } from "./helpers.ts"
+
+const buf = (device: GPUDevice, n: number) => ({ buffer: storageBuffer(device, "out", n), offset: 0, size: n * 4 })
+
+layer(WebGpu.layer)("kernels vs float64 references", (it) => {
+  it.effect("layernorm forward and backward (input, gain, bias)", () =>
+    Effect.gen(function* () {
+      const { device } = yield* WebGpu
+      const [rows, d, eps] = [19, 24, 1e-5]
+      const x = randn(rows * d, 1, 2)
+      const g = randn(d, 2)
+      const b = randn(d, 3)
+      const dy = randn(rows * d, 4)
+      const base = randn(rows * d, 5)
+      const [X, G, Bb, DY] = [up(device, x), up(device, g), up(device, b), up(device, dy)]
+      const y = buf(device, rows * d)
+      const stats = buf(device, rows * 2)
+      const dx = up(device, base)
+      const dgb = up(device, new Float32Array(d).fill(0.5))
+      const dbb = up(device, new Float32Array(d).fill(0.5))
+      run(device, [
+        yield* layerNormForward(device, { rows, d, eps, x: X, g: G, b: Bb, y, stats }),
+        yield* layerNormBackwardInput(device, { rows, d, x: X, g: G, stats, dy: DY, dx, accumulate: true }),
+        yield* layerNormBackwardParams(device, { rows, d, x: X, stats, dy: DY, dg: dgb, db: dbb })
+      ])
+      const want = ref.layerNorm(x, g, b, rows, d, eps)
+      const wantB = ref.layerNormBackward(x, g, dy, rows, d, eps)
+      expectClose(yield* down(device, y), want.y, 1e-5, 1e-4, "y")
+      expectClose(yield* down(device, dx), wantB.dx.map((v, i) => v + base[i]), 1e-5, 1e-4, "dx (accumulated)")
+      expectClose(yield* down(device, dgb), wantB.dg.map((v) => v + 0.5), 1e-5, 1e-4, "dg (accumulated)")
+      expectClose(yield* down(device, dbb), wantB.db.map((v) => v + 0.5), 1e-5, 1e-4, "db (accumulated)")
+    }))
+
+  it.effect("gelu forward and backward", () =>
+    Effect.gen(function* () {
+      const { device } = yield* WebGpu
+      const n = 1000
+      const x = randn(n, 6, 6)
+      const dy = randn(n, 7)
+      const y = buf(device, n)
+      const dx = buf(device, n)
+      run(device, [yield* geluForward(device, { n, x: up(device, x), y }), yield* geluBackward(device, { n, x: up(device, x), dy: up(device, dy), dx })])
+      expectClose(yield* down(device, y), Array.from(x, ref.gelu), 1e-6, 1e-5, "gelu")
+      expectClose(yield* down(device, dx), Array.from(x, (v, i) => dy[i] * ref.geluGrad(v)), 1e-5, 1e-5, "gelu' (f32 loses 1 ± tanh in the far tail: atol 1e-5)")
+    }))
+
+  for (const rounding of ["none", "bf16"] as const) {
+    it.effect(`causal attention forward (${rounding}) and backward`, () =>
+      Effect.gen(function* () {
+        const { device } = yield* WebGpu
+        const [B, T, d, H] = [2, 7, 12, 3]
+        const qkv = randn(B * T * 3 * d, 8, 1.5)
+        const dout = randn(B * T * d, 9)
+        const QKV = up(device, qkv)
+        const out = buf(device, B * T * d)
+        const probs = buf(device, B * H * T * T)
+        const dscores = buf(device, B * H * T * T)
+        const dqkv = buf(device, B * T * 3 * d)
+        const shape = { B, T, d, H, rounding }
+        run(device, [
+          yield* attentionForward(device, { ...shape, qkv: QKV, out, probs }),
+          ...(yield* attentionBackward(device, { ...shape, rounding: "none", qkv: QKV, probs, dout: up(device, dout), dscores, dqkv }))
+        ])
+        const want = ref.attention(qkv, B, T, d, H, rounding)
+        expectClose(yield* down(device, probs), want.P, 1e-6, 1e-4, "P")
+        expectClose(yield* down(device, out), want.out, 1e-5, 1e-4, "out")
+        if (rounding === "none") expectClose(yield* down(device, dqkv), ref.attentionBackward(qkv, dout, B, T, d, H), 1e-5, 1e-4, "dqkv")
+        else {
+          const exact = ref.attention(qkv, B, T, d, H).out
+          const got = yield* down(device, out)
+          expect(Math.max(...got.map((v, i) => Math.abs(v - exact[i])))).toBeGreaterThan(1e-4)
+        }
+      }))
+  }
+
+  it.effect("softmax cross-entropy: loss, log2 p, gradient, no-target rows, per-sequence bits", () =>
+    Effect.gen(function* () {
+      const { device } = yield* WebGpu
+      const [seqs, T, V] = [3, 5, 37]
+      const rows = seqs * T
+      const logits = randn(rows * V, 10, 4)
+      const targets = randInts(rows, V, 11)
+      for (let s = 0; s < seqs; s++) targets[s * T + T - 1] = NO_TARGET
+      const L = up(device, logits)
+      const loss = buf(device, rows)
+      const logp2 = buf(device, rows)
+      const bits = buf(device, seqs)
+      const scale = 1 / 12
+      run(device, [
+        yield* softmaxCrossEntropy(device, { rows, V, logits: L, targets: up(device, targets), loss, logp2, gradScale: scale }),
+        yield* sequenceBits(device, { sequences: seqs, T, logp2, bits })
+      ])
+      const want = ref.softmaxCrossEntropy(logits, targets, rows, V, scale)
+      expectClose(yield* down(device, loss), want.loss, 1e-5, 1e-5, "loss")
+      expectClose(yield* down(device, logp2), want.logp2, 1e-5, 1e-5, "log2 p")
+      expectClose(yield* down(device, L), want.grad, 1e-7, 1e-5, "grad")
+      const wantBits = Array.from({ length: seqs }, (_, s) => -want.logp2.slice(s * T, s * T + T).reduce((a, b) => a + b, 0))
+      expectClose(yield* down(device, bits), wantBits, 1e-4, 1e-5, "bits")
+    }))
+
+  it.effect("argmax at a position", () =>
+    Effect.gen(function* () {
+      const { device } = yield* WebGpu
+      const [B, T, V, pos] = [5, 4, 50, 2]
+      const logits = randn(B * T * V, 12)
+      const out = buf(device, B)
+      run(device, [yield* argmaxAt(device, { B, T, V, pos, logits: up(device, logits), out })])
+      const got = yield* readU32(device, out.buffer, B)
+      for (let b = 0; b < B; b++) {
+        const row = Array.from(logits.slice((b * T + pos) * V, (b * T + pos + 1) * V))
+        expect(got[b]).toBe(row.indexOf(Math.max(...row)))
+      }
+    }))
+
+  it.effect("embedding gather and deterministic scatter-add", () =>
+    Effect.gen(function* () {
+      const { device } = yield* WebGpu
+      const [B, T, d, V] = [3, 6, 8, 11]
+      const N = B * T
+      const tokens = randInts(N, V, 13)
+      const wte = randn(V * d, 14)
+      const wpe = randn(T * d, 15)
+      const dx = randn(N * d, 16)
+      const { rowStart, rowIdx } = tokenIndex(tokens, V)
+      const x = buf(device, N * d)
+      const dwte = up(device, new Float32Array(V * d).fill(1))
+      const dwpe = up(device, new Float32Array(T * d).fill(1))
+      const shape = { N, T, d, V }
+      run(device, [
+        yield* embeddingForward(device, { ...shape, tokens: up(device, tokens), wte: up(device, wte), wpe: up(device, wpe), x }),
+        ...(yield* embeddingBackward(device, { ...shape, dx: up(device, dx), rowStart: up(device, rowStart), rowIdx: up(device, rowIdx), dwte, dwpe }))
+      ])
+      expectClose(yield* down(device, x), ref.embedding(tokens, wte, wpe, T, d), 1e-6, 1e-6, "x")
+      const want = ref.embeddingBackward(tokens, dx, V, T, d)
+      expectClose(yield* down(device, dwte), want.dwte.map((v) => v + 1), 1e-6, 1e-5, "dwte")
+      expectClose(yield* down(device, dwpe), want.dwpe.map((v) => v + 1), 1e-6, 1e-5, "dwpe")
+    }))
+
+  it.effect("reductions: column sums, sum, sum of squares", () =>
+    Effect.gen(function* () {
+      const { device } = yield* WebGpu
+      const [rows, cols] = [33, 17]
+      const x = randn(rows * cols, 17)
+      const X = up(device, x)
+      const cs = buf(device, cols)
+      const sum = up(device, new Float32Array([2]))
+      const sq = buf(device, 1)
+      const partials = buf(device, REDUCE_GROUPS)
+      run(device, [
+        yield* columnSum(device, { rows, cols, x: X, out: cs, accumulate: false }),
+        ...(yield* totalSum(device, { n: rows * cols, x: X, out: sum, partials, square: false, accumulate: true })),
+        ...(yield* totalSum(device, { n: rows * cols, x: X, out: sq, partials: buf(device, REDUCE_GROUPS), square: true, accumulate: false }))
+      ])
+      expectClose(yield* down(device, cs), ref.colSum(x, rows, cols), 1e-5, 1e-5, "colsum")
+      expectClose(yield* down(device, sum, 1), [2 + x.reduce((a, b) => a + b, 0)], 1e-4, 1e-5, "sum")
+      expectClose(yield* down(device, sq, 1), [ref.sumSquares(x)], 1e-4, 1e-5, "sumsq")
+    }))
+
+  for (const roundParams of [false, true]) {
+    it.effect(`AdamW with global-norm clipping and decay boundary (bf16 params: ${roundParams})`, () =>
+      Effect.gen(function* () {
+        const { device } = yield* WebGpu
+        const n = 300
+        const decayEnd = 200
+        const p0 = randn(n, 18)
+        const g = randn(n, 19, 3)
+        const P = up(device, p0)
+        const G = up(device, g)
+        const M = buf(device, n)
+        const V = buf(device, n)
+        const normSq = buf(device, 1)
+        const h = { lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 1 }
+        const k = yield* adamw(device, { n, decayEnd, params: P, grads: G, m: M, v: V, normSq, roundParamsBf16: roundParams })
+        const norm = yield* totalSum(device, { n, x: G, out: normSq, partials: buf(device, REDUCE_GROUPS), square: true, accumulate: false })
+        const p = Float64Array.from(p0)
+        const m = new Float64Array(n)
+        const v = new Float64Array(n)
+        for (let step = 1; step <= 3; step++) {
+          k.setStep(h, step)
+          run(device, [...norm, k.dispatch])
+          ref.adamw(p, g, m, v, { ...h, step }, decayEnd)
+          if (roundParams) for (let i = 0; i < n; i++) p[i] = ref.roundBf16(p[i])
+        }
+        expectClose(yield* down(device, M), m, 1e-6, 1e-4, "m")
+        expectClose(yield* down(device, V), v, 1e-7, 1e-4, "v")
+        // bf16: a rounding tie broken differently by an f32 ulp moves a value by one bf16 ulp (2^-8 relative).
+        expectClose(yield* down(device, P), p, 1e-5, roundParams ? 8e-3 : 1e-5, "params")
+      }))
+  }
+})

@@ -1,0 +1,161 @@
+/**
+ * `capacity` law. For each model configuration (grouping: results.ts):
+ *
+ *   sizes             per dataset size: mean/sd of total memorization across seeds
+ *   plateauMaxBits    max over sizes of the seed-mean memorization
+ *   saturatingFit     C of y = min(N·H, C) over all runs (needs exact entropy), or null
+ *   perSeed           the same fit per seed: mean, sd, stdError, n (the uncertainty across seeds)
+ *   capacityBits      saturatingFit.capacityBits when saturated, else plateauMaxBits
+ *   capacitySource    "saturatingFit" | "plateauMax"
+ *   bitsPerParameter  capacityBits / paramCount
+ *
+ * Across models: `linear` (capacity = α·P + intercept, with standard errors)
+ * and `throughOrigin` (capacity = α·P), null with `linearNote` when fewer than
+ * two configurations exist. Memorization is read from
+ * metrics.memorization[metricKey] (default "totalBits").
+ */
+import { Effect, Schema } from "effect"
+import { definePlugin, LawError, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
+import { linearFit, originFit } from "../numerics/linreg.ts"
+import { mean, stdDev, stdError } from "../numerics/stats.ts"
+import { groupKey, groupLabel, metricNumber, seedOf, sortRuns } from "./results.ts"
+import { saturatingFit, type SaturatingFit } from "./saturating.ts"
+import { capacityReport } from "../report/capacity.ts"
+
+export const CAPACITY = "capacity"
+
+export const CapacityConfig = Schema.Struct({
+  /** Which memorization value is "total memorization" (a key of metrics.memorization). */
+  metricKey: withDefault(Schema.String, "totalBits"),
+  /** Spec sections that, with the trained model, identify a model configuration. */
+  groupBy: withDefault(Schema.Array(Schema.String), ["model", "train"])
+})
+export type CapacityConfig = typeof CapacityConfig.Type
+
+interface Point {
+  readonly result: RunResult
+  readonly bits: number
+}
+
+export interface CapacityGroup {
+  readonly key: string
+  readonly label: string
+  readonly paramCount: number
+  readonly precision: string
+  readonly runs: number
+  readonly entropyBitsPerSequence: number | null
+  readonly sizes: ReadonlyArray<{ readonly trainCount: number; readonly datasetBits: number | null; readonly meanBits: number; readonly sdBits: number | null; readonly n: number }>
+  readonly plateauMaxBits: number
+  readonly plateauAtTrainCount: number
+  readonly saturatingFit: SaturatingFit | null
+  readonly perSeed: { readonly mean: number; readonly sd: number | null; readonly stdError: number | null; readonly n: number; readonly values: ReadonlyArray<number> } | null
+  readonly capacityBits: number
+  readonly capacitySource: "saturatingFit" | "plateauMax"
+  readonly bitsPerParameter: number
+}
+
+const nullIfNaN = (x: number): number | null => (Number.isFinite(x) ? x : null)
+
+const fitGroup = (key: string, points: ReadonlyArray<Point>): CapacityGroup => {
+  const first = points[0].result
+  const h = first.dataset.entropyBitsPerSequence
+  const bySize = new Map<number, Array<number>>()
+  for (const p of points) {
+    const n = p.result.dataset.trainCount
+    bySize.set(n, [...(bySize.get(n) ?? []), p.bits])
+  }
+  const sizes = [...bySize.entries()].sort((a, b) => a[0] - b[0]).map(([trainCount, ys]) => ({
+    trainCount,
+    datasetBits: h === null ? null : trainCount * h,
+    meanBits: mean(ys),
+    sdBits: nullIfNaN(stdDev(ys)),
+    n: ys.length
+  }))
+  let plateau = sizes[0]
+  for (const s of sizes) if (s.meanBits > plateau.meanBits) plateau = s
+  let sat: SaturatingFit | null = null
+  let perSeed: CapacityGroup["perSeed"] = null
+  if (h !== null) {
+    sat = saturatingFit(points.map((p) => p.result.dataset.trainCount * h), points.map((p) => p.bits))
+    const seeds = [...new Set(points.map((p) => seedOf(p.result)))].sort((a, b) => a - b)
+    const values = seeds.map((s) => {
+      const ps = points.filter((p) => seedOf(p.result) === s)
+      return saturatingFit(ps.map((p) => p.result.dataset.trainCount * h), ps.map((p) => p.bits)).capacityBits
+    })
+    perSeed = { mean: mean(values), sd: nullIfNaN(stdDev(values)), stdError: nullIfNaN(stdError(values)), n: values.length, values }
+  }
+  const useFit = sat !== null && sat.saturated
+  const capacityBits = useFit ? sat!.capacityBits : plateau.meanBits
+  return {
+    key,
+    label: groupLabel(first),
+    paramCount: first.model.paramCount,
+    precision: first.model.precision,
+    runs: points.length,
+    entropyBitsPerSequence: h,
+    sizes,
+    plateauMaxBits: plateau.meanBits,
+    plateauAtTrainCount: plateau.trainCount,
+    saturatingFit: sat,
+    perSeed,
+    capacityBits,
+    capacitySource: useFit ? "saturatingFit" : "plateauMax",
+    bitsPerParameter: capacityBits / first.model.paramCount
+  }
+}
+
+/** Capacity per model configuration (pure; fails when no run has the memorization value). */
+export const capacityGroups = (results: ReadonlyArray<RunResult>, config: CapacityConfig): Effect.Effect<ReadonlyArray<CapacityGroup>, LawError> => {
+  const groups = new Map<string, Array<Point>>()
+  for (const result of results) {
+    const bits = metricNumber(result, "memorization", config.metricKey)
+    if (bits === undefined) continue
+    const k = groupKey(result, config.groupBy)
+    groups.set(k, [...(groups.get(k) ?? []), { result, bits }])
+  }
+  if (groups.size === 0) {
+    return Effect.fail(new LawError({
+      law: CAPACITY,
+      message: `none of the ${results.length} results has metrics.memorization.${config.metricKey} (add the memorization metric to the spec)`
+    }))
+  }
+  return Effect.succeed([...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, ps]) => fitGroup(k, sortRuns(ps))))
+}
+
+export const fitCapacity = (config: CapacityConfig) => (results: ReadonlyArray<RunResult>): Effect.Effect<LawFit, LawError> =>
+  Effect.map(capacityGroups(results, config), (groups) => {
+    // Linear fit across configurations, in a fixed order (by parameter count, then key).
+    const ordered = [...groups].sort((a, b) => a.paramCount - b.paramCount || (a.key < b.key ? -1 : 1))
+    const ps = ordered.map((g) => g.paramCount)
+    const cs = ordered.map((g) => g.capacityBits)
+    const distinctP = new Set(ps).size
+    let linear: Json = null
+    let throughOrigin: Json = null
+    let linearNote: string | null = null
+    if (distinctP >= 2) {
+      const lf = linearFit(ps, cs)
+      linear = { alpha: lf.slope, alphaStdError: lf.slopeStdError, intercept: lf.intercept, interceptStdError: lf.interceptStdError, rSquared: lf.rSquared, n: lf.n, residuals: lf.residuals }
+      const of = originFit(ps, cs)
+      throughOrigin = { alpha: of.slope, alphaStdError: of.slopeStdError, n: of.n }
+      if (lf.n === 2) linearNote = "two model configurations: the line is exact, no standard errors"
+    } else {
+      linearNote = `capacity = α·P needs at least 2 model configurations with different parameter counts, got ${distinctP}`
+    }
+    return {
+      metricKey: `memorization.${config.metricKey}`,
+      groups: groups as unknown as Json,
+      linear,
+      throughOrigin,
+      linearNote,
+      meanBitsPerParameter: mean(groups.map((g) => g.bitsPerParameter))
+    }
+  })
+
+export const capacityPlugin = definePlugin({
+  kind: "law",
+  name: CAPACITY,
+  description: "Capacity per model (plateau of total memorization over dataset sizes; saturating fit min(N·H, C) with its spread across seeds), bits per parameter, and capacity = α·P across models.",
+  config: CapacityConfig,
+  make: fitCapacity,
+  report: (fit, results) => capacityReport(fit, results)
+})

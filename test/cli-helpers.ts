@@ -1,0 +1,15 @@
+/** Runs the real `memorize` CLI in a child process (the way a user does). */
+import { spawnSync } from "node:child_process"
+import * as path from "node:path"
+
+export const repoRoot = path.resolve(__dirname, "..")
+
+export const memorize = (args: ReadonlyArray<string>, options: { cwd?: string; timeoutMs?: number } = {}) => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "bin/memorize.ts"), ...args], {
+    cwd: options.cwd ?? repoRoot,
+    encoding: "utf8",
+    timeout: options.timeoutMs ?? 120_000,
+    env: { ...process.env, NO_COLOR: "1" }
+  })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { memorize, repoRoot } from "./cli-helpers.ts"
+
+const fixtures = path.join(repoRoot, "test/fixtures")
+
+const writeSpec = (text: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-cli-"))
+  const file = path.join(dir, "spec.yaml")
+  fs.writeFileSync(file, text)
+  return { dir, file }
+}
+
+describe("memorize CLI (child process)", () => {
+  it("validate: a spec with three mistakes reports all three with line:column, exit 2", () => {
+    const { file } = writeSpec(`name: three-mistakes
+plugins: [ "${fixtures}/unigram-plugins.ts" ]
+dataset: { kind: toy-skewed, samples: 0 }
+model: { kind: unigram, smoothing: lots }
+train: { kind: counting, epochs: 3 }
+`)
+    const r = memorize(["validate", file])
+    expect(r.code).toBe(2)
+    const lines = r.stderr.trim().split("\n")
+    expect(lines).toHaveLength(3)
+    expect(lines[0]).toMatch(/spec\.yaml:3:\d+: dataset\.samples: expected a value greater than 0, found 0/)
+    expect(lines[1]).toMatch(/spec\.yaml:4:\d+: model\.smoothing: expected number, found "lots"/)
+    expect(lines[2]).toMatch(/spec\.yaml:5:\d+: train\.epochs: unknown key "epochs"/)
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/) // no stack trace for a user mistake
+  })
+
+  it("validate --print shows the resolved spec with defaults and overrides", () => {
+    const { file } = writeSpec(`name: ok
+plugins: [ "${fixtures}/unigram-plugins.ts" ]
+dataset: { kind: toy-skewed, samples: 3 }
+model: { kind: unigram }
+train: { kind: counting }
+`)
+    const r = memorize(["validate", file, "--print", "--set", "dataset.vocab=5"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/vocab: 5/)
+    expect(r.stdout).toMatch(/smoothing: 1/)
+    expect(r.stdout).toMatch(/saveModels: true/)
+  })
+
+  it("plugins lists the registered plugins with their fields and defaults", () => {
+    const r = memorize(["plugins"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/dataset plugins/)
+    expect(r.stdout).toMatch(/synthetic-uniform/)
+  })
+
+  it("run: trains, measures, resumes; the report and the summary table are written", () => {
+    const { dir, file } = writeSpec(`name: cli-run
+plugins: [ "${fixtures}/unigram-plugins.ts" ]
+dataset: { kind: toy-skewed, samples: 8 }
+model: { kind: unigram }
+train: { kind: counting }
+metrics: [ { kind: memorization } ]
+laws: [ { kind: run-count } ]
+store: { saveModels: false }
+sweep: { grid: { dataset.samples: [4, 8] } }
+`)
+    const first = memorize(["run", file])
+    expect(first.code).toBe(0)
+    expect(first.stdout).toMatch(/2\/2 runs complete \(0 resumed, 0 failed\)/)
+    expect(first.stdout).toMatch(/memorized bits/)
+    const html = fs.readFileSync(path.join(dir, "runs/cli-run/report.html"), "utf8")
+    expect(html).toMatch(/Run count/)
+    const second = memorize(["run", file])
+    expect(second.stdout).toMatch(/2\/2 runs complete \(2 resumed, 0 failed\)/)
+    const report = memorize(["report", path.join(dir, "runs/cli-run")])
+    expect(report.code).toBe(0)
+    expect(fs.existsSync(path.join(dir, "runs/cli-run/report.md"))).toBe(true)
+  })
+
+  it("a failing run exits 1 and names the error", () => {
+    const { file } = writeSpec(`name: cli-fail
+plugins: [ "${fixtures}/unigram-plugins.ts" ]
+dataset: { kind: toy-skewed, samples: 8 }
+model: { kind: unigram }
+train: { kind: counting, failAt: train }
+`)
+    const r = memorize(["run", file])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/ModelError: asked to fail/)
+  })
+
+  it("usage errors exit 2", () => {
+    expect(memorize(["run"]).code).toBe(2)
+    expect(memorize(["validate", "/nonexistent/spec.yaml"]).stderr).toMatch(/cannot read the spec file/)
+  })
+})
