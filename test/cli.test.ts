@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { memorize, repoRoot } from "./cli-helpers.ts"
+import { memorize, nodeArgs, repoRoot } from "./cli-helpers.ts"
 
 const fixtures = path.join(repoRoot, "test/fixtures")
 
@@ -91,5 +91,34 @@ train: { kind: counting, failAt: train }
   it("usage errors exit 2", () => {
     expect(memorize(["run"]).code).toBe(2)
     expect(memorize(["validate", "/nonexistent/spec.yaml"]).stderr).toMatch(/cannot read the spec file/)
+  })
+})
+
+describe("interrupting a run (SIGINT)", () => {
+  it("releases the run's scoped resources, does not mark the run complete, and exits 130", async () => {
+    const { spawn } = await import("node:child_process")
+    const { dir, file } = writeSpec(`name: cli-interrupt
+plugins: [ "${fixtures}/unigram-plugins.ts" ]
+dataset: { kind: toy-skewed, samples: 8 }
+model: { kind: unigram }
+train: { kind: counting, holdMs: 60000 }
+store: { saveModels: false }
+`)
+    const child = spawn(process.execPath, [...nodeArgs(), "run", file], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (d) => { stderr += String(d) })
+    const storeDir = path.join(dir, "runs/cli-interrupt")
+    const acquired = () => fs.existsSync(storeDir) && fs.readdirSync(storeDir).some((d) => fs.existsSync(path.join(storeDir, d, "resource-acquired")))
+    const deadline = Date.now() + 90_000
+    while (!acquired() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    expect(acquired()).toBe(true)
+    child.kill("SIGINT")
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))
+    expect(code).toBe(130)
+    const runDirs = fs.readdirSync(storeDir).filter((d) => fs.existsSync(path.join(storeDir, d, "resource-acquired")))
+    expect(runDirs).toHaveLength(1)
+    expect(fs.existsSync(path.join(storeDir, runDirs[0]!, "resource-released"))).toBe(true)
+    expect(fs.existsSync(path.join(storeDir, runDirs[0]!, "result.json"))).toBe(false)
+    expect(stderr).toMatch(/interrupted/)
   })
 })

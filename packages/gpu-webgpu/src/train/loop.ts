@@ -5,7 +5,7 @@
  * plateau / target-loss stopping, and divergence reported with its step.
  */
 import { type DeviceError, type ProgressEvent, TrainError, type TrainSummary } from "@memorize/core"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { encodeDispatches, readFloats, type Slice, storageBuffer } from "../device/gpu.ts"
 import { adamw } from "../kernels/adamw.ts"
 import { REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
@@ -46,7 +46,7 @@ export const trainLoop = (
   data: { readonly tokens: Uint32Array; readonly count: number },
   o: TrainOptions,
   onProgress: (e: ProgressEvent) => Effect.Effect<void>
-): Effect.Effect<TrainOutcome, TrainError | DeviceError> =>
+): Effect.Effect<TrainOutcome, TrainError | DeviceError, Scope.Scope> =>
   Effect.gen(function* () {
     const { device, layout } = engine
     const S = engine.shape.seqLen

@@ -1,0 +1,124 @@
+/**
+ * The `checkpoint` trainer: instead of training, loads a Hugging Face GPT-2
+ * checkpoint (ours or any GPT2LMHeadModel's) onto the GPU, so imported models
+ * (a reference θ, a model trained elsewhere) are measured exactly like trained
+ * ones.
+ *
+ *   train: { kind: checkpoint, path: ../runs/x/abc123, precision: fp32 }
+ *
+ * `path` is a folder with config.json + model.safetensors (or a sharded
+ * index), or the .safetensors / .index.json file; relative paths resolve
+ * against the spec's folder. The checkpoint must fit the dataset: its
+ * vocabulary is the dataset's (one more with `bos`, the BOS id being V) and
+ * its n_positions covers the dataset's sequences (+1 with `bos`).
+ */
+import { Effect, Schema } from "effect"
+import * as nodePath from "node:path"
+import { definePlugin, type Dataset, ModelError, NonNegativeInt, type TrainedModel, type TrainInput, withDefault } from "@memorize/core"
+import { WebGpu } from "../device/webgpu.ts"
+import { makeGpuGpt2 } from "../model/gpu-model.ts"
+import type { Gpt2Shape, Gpt2Weights } from "../model/weights.ts"
+import { loadCheckpoint, saveCheckpoint } from "./index.ts"
+
+export const CheckpointTrainerConfig = Schema.Struct({
+  path: Schema.String,
+  precision: withDefault(Schema.Literals(["fp32", "bf16", "bf16-params", "fp16"]), "fp32"),
+  /** The checkpoint was trained with a BOS token (id V, vocabulary V + 1). */
+  bos: withDefault(Schema.Boolean, false),
+  /** Training sequences the reported loss is measured on (the first N; 0: none, loss NaN). */
+  lossSample: withDefault(NonNegativeInt, 256)
+})
+export type CheckpointTrainerConfig = typeof CheckpointTrainerConfig.Type
+
+/** Why a checkpoint of this shape cannot evaluate this dataset, or undefined when it can. */
+export const checkpointFit = (
+  shape: Gpt2Shape,
+  data: Pick<Dataset, "vocabSize" | "seqLen" | "kind">,
+  bos: boolean,
+  file: string
+): ModelError | undefined => {
+  const wantVocab = data.vocabSize + (bos ? 1 : 0)
+  if (shape.vocabSize !== wantVocab) {
+    return new ModelError({
+      file,
+      tensor: "transformer.wte.weight",
+      message: `checkpoint vocab_size ${shape.vocabSize} does not fit dataset "${data.kind}": its vocabulary is ${data.vocabSize}${bos ? " (+1 for BOS)" : ""}, so the model needs ${wantVocab}`
+    })
+  }
+  const wantPositions = data.seqLen + (bos ? 1 : 0)
+  if (shape.seqLen < wantPositions) {
+    return new ModelError({
+      file,
+      tensor: "transformer.wpe.weight",
+      message: `checkpoint n_positions ${shape.seqLen} does not fit dataset "${data.kind}": its sequences have ${data.seqLen} tokens${bos ? " (+1 for BOS)" : ""}, so the model needs ≥ ${wantPositions}`
+    })
+  }
+  return undefined
+}
+
+/** Mean next-token cross-entropy (nats) from code lengths, undoing the first token's log2 V bits when there is no BOS. */
+const meanLossNats = (bits: Float64Array, seqLen: number, vocab: number, bos: boolean): number => {
+  const predicted = bos ? seqLen : seqLen - 1
+  if (bits.length === 0 || predicted === 0) return Number.NaN
+  let sum = 0
+  for (const b of bits) sum += b - (bos ? 0 : Math.log2(vocab))
+  return (sum * Math.LN2) / (bits.length * predicted)
+}
+
+const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
+  Effect.gen(function*() {
+    const started = Date.now()
+    const file = nodePath.resolve(input.context.specDir, config.path)
+    const weights: Gpt2Weights = yield* loadCheckpoint(file)
+    const misfit = checkpointFit(weights.shape, input.dataset, config.bos, file)
+    if (misfit !== undefined) return yield* Effect.fail(misfit)
+    const gpu = yield* makeGpuGpt2(weights, { precision: config.precision, bos: config.bos }).pipe(
+      Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file }) : e))
+    )
+    const { shape } = weights
+    const vocabSize = input.dataset.vocabSize
+    const seqLen = shape.seqLen - (config.bos ? 1 : 0)
+    const train = input.dataset.train
+    const sampleCount = Math.min(config.lossSample, train.count)
+    const sample = { ...train, count: sampleCount, tokens: train.tokens.subarray(0, sampleCount * train.seqLen) }
+    const finalLoss = sampleCount === 0 ? Number.NaN : meanLossNats(yield* gpu.codeLengths(sample), train.seqLen, vocabSize, config.bos)
+    const description = {
+      kind: "gpt2",
+      vocabSize,
+      seqLen,
+      paramCount: gpu.paramCount,
+      config: {
+        checkpoint: file,
+        layers: shape.layers,
+        dModel: shape.dModel,
+        heads: shape.heads,
+        nPositions: shape.seqLen,
+        activation: shape.activation,
+        tiedHead: shape.tiedHead,
+        layerNormEps: shape.layerNormEps,
+        bos: config.bos
+      }
+    }
+    return {
+      description,
+      paramCount: gpu.paramCount,
+      precision: config.precision,
+      vocabSize,
+      seqLen,
+      train: { steps: 0, finalLoss, stopReason: "loaded", wallMs: Date.now() - started, tokensPerSecond: 0 },
+      codeLengths: gpu.codeLengths,
+      tokenLogProbs: gpu.tokenLogProbs,
+      generate: gpu.generate,
+      // The host copy is the checkpoint itself: saving it needs no GPU round trip and loses nothing to precision.
+      save: (dir: string) => saveCheckpoint(dir, weights)
+    } satisfies TrainedModel
+  })
+
+export const checkpointTrainer = definePlugin({
+  kind: "trainer",
+  name: "checkpoint",
+  description: "Loads a Hugging Face GPT-2 checkpoint (safetensors + config.json) instead of training",
+  config: CheckpointTrainerConfig,
+  layer: WebGpu.layer,
+  make: load
+})
