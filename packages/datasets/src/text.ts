@@ -11,12 +11,13 @@
  */
 import { Effect, Schema } from "effect"
 import { definePlugin, withDefault, type Dataset, type DatasetPlugin, type Tokenizer } from "@memorize/core"
+import { cacheKey, readCached, writeCached } from "./cache.ts"
 import { collectSequences } from "./collect.ts"
 import { datasetError, toDatasetError } from "./errors.ts"
 import { fingerprint } from "./fingerprint.ts"
 import { tfidfRarity } from "./rarity.ts"
 import { gatherRows, priorityOrder } from "./sample.ts"
-import { brownDocuments } from "./sources/brown.ts"
+import { brownDocuments, brownFiles } from "./sources/brown.ts"
 import type { DocumentPiece } from "./sources/document.ts"
 import { expandPaths } from "./sources/glob.ts"
 import { jsonlDocuments } from "./sources/jsonl.ts"
@@ -53,7 +54,9 @@ export const TextConfig = Schema.Struct({
   /** Store per-sample TF-IDF rarity with the dataset. */
   rarity: withDefault(Schema.Boolean, false),
   /** Data seed; default the run's seed. */
-  seed: Schema.optional(Schema.Int)
+  seed: Schema.optional(Schema.Int),
+  /** Reuse tokenized sequences cached under the run's cacheDir. */
+  cache: withDefault(Schema.Boolean, true)
 })
 export type TextConfig = typeof TextConfig.Type
 
@@ -78,6 +81,8 @@ const documentsOf = (source: TextSource, files: ReadonlyArray<string>, config: T
 export interface TextContext {
   readonly seed: number
   readonly specDir: string
+  /** Where tokenized corpora are cached; no caching without it. */
+  readonly cacheDir?: string
 }
 
 export const buildTextDataset = (config: TextConfig, context: TextContext, tokenizers: Readonly<Record<string, Tokenizer>> = builtinTokenizers) =>
@@ -100,14 +105,29 @@ export const buildTextDataset = (config: TextConfig, context: TextContext, token
     if (source !== "brown" && patterns.length === 0) return yield* fail(`source ${source} needs a path (file or glob)`)
     const want = samples + holdout
 
-    const collected = yield* Effect.tryPromise({
+    const { files, result, cacheHit } = yield* Effect.tryPromise({
       try: async (signal) => {
         const files = source === "brown" ? [] : await expandPaths(patterns, context.specDir)
-        return { files, result: await collectSequences(documentsOf(source, files, config), { tokenizer, seqLen, want, shuffle: config.shuffle, seed, signal }) }
+        const collect = () => collectSequences(documentsOf(source, files, config), { tokenizer, seqLen, want, shuffle: config.shuffle, seed, signal })
+        const cacheDir = config.cache ? context.cacheDir : undefined
+        if (cacheDir === undefined) return { files, result: await collect(), cacheHit: false }
+        const key = await cacheKey(
+          {
+            source, field: config.field, column: config.column, categories: config.categories ?? null,
+            tokenizer: tokenizer.name, vocabSize: tokenizer.vocabSize, seqLen, want, shuffle: config.shuffle,
+            seed: config.shuffle ? seed : null
+          },
+          source === "brown" ? await brownFiles() : files
+        )
+        const cached = await readCached(cacheDir, key, seqLen)
+        if (cached) return { files, result: cached, cacheHit: true }
+        const result = await collect()
+        // A cache that cannot be written only costs time next run.
+        await writeCached(cacheDir, key, seqLen, result).catch(() => undefined)
+        return { files, result, cacheHit: false }
       },
       catch: toDatasetError(NAME)
     })
-    const { files, result } = collected
     const where = source === "brown" ? "the Brown corpus" : files.length === 1 ? files[0] : `${files.length} files (${patterns.join(", ")})`
     const firstFile = source === "brown" ? undefined : files[0]
     if (result.count === 0) {
@@ -148,7 +168,8 @@ export const buildTextDataset = (config: TextConfig, context: TextContext, token
         tailTokensDropped: result.stats.tailTokensDropped,
         uniqueSequences: result.stats.uniqueSequences,
         corpusExhausted: result.stats.exhausted,
-        fewerThanRequested: result.count < want
+        fewerThanRequested: result.count < want,
+        cacheHit
       }
     }
     return dataset

@@ -131,7 +131,7 @@ describe("reference GPT-2: a hand-computed one-layer model (d = 2, V = 3, one he
     const w = weightsOf(shape("gelu_new"), values)
     expect(() => referenceLogits(w, seqs(3, 3, [[0, 3, 1]]))).toThrow(/token 3 at index 1 outside the vocabulary of 3/)
     expect(() => referenceLogits(w, seqs(3, 4, [[0, 1, 1, 0]]))).toThrow(/exceed n_positions 3/)
-    expect(() => referenceLogits(w, seqs(3, 3, [[0, 1, 1]]), { bos: 2 })).toThrow(/exceed n_positions 3/)
+    expect(() => referenceLogits(w, seqs(3, 3, [[0, 1, 1]]), { bos: 3 })).toThrow(/BOS token 3 outside the vocabulary of 3/)
   })
 })
 
@@ -192,7 +192,24 @@ const build = ({ c, tokens }: Case) => {
   return { w: sharpModel(shape, c.seed), data: { vocabSize: c.vocabSize, seqLen: c.seqLen, count: c.count, tokens: Uint32Array.from(tokens) } }
 }
 
+/** The same model with its position table cut to the first n rows. */
+const withPositions = (w: Gpt2Weights, n: number): Gpt2Weights => {
+  const wpe = w.tensors.get("wpe.weight")!
+  const d = w.shape.dModel
+  return {
+    shape: { ...w.shape, seqLen: n },
+    tensors: new Map([...w.tensors, ["wpe.weight", { shape: [n, d], data: wpe.data.slice(0, n * d) }]])
+  }
+}
+
 describe("reference GPT-2 invariants (properties)", () => {
+  it("positions past the sequence are never used: cutting wpe to S rows changes nothing", () => {
+    fc.assert(fc.property(caseArb, (k) => {
+      const { w, data } = build(k)
+      expect([...referenceLogits(withPositions(w, data.seqLen), data)]).toEqual([...referenceLogits(w, data)])
+    }), { numRuns: 15 })
+  })
+
   it("next-token distributions sum to 1 and log-probs are ≤ 0", () => {
     fc.assert(fc.property(caseArb, (k) => {
       const { w, data } = build(k)
@@ -268,10 +285,12 @@ describe("reference GPT-2 invariants (properties)", () => {
     }), { numRuns: 15 })
   })
 
-  it("with a BOS token every token is predicted, from a prefix that starts at BOS", () => {
+  it("with a BOS token every token is predicted, from a prefix that starts at BOS (no extra position)", () => {
     fc.assert(fc.property(caseArb, (k) => {
       const { w, data } = build(k)
       const bos = data.vocabSize - 1
+      // S positions suffice: the last token is only predicted, never read.
+      expect([...referenceTokenLogProbs(withPositions(w, data.seqLen), data, { bos })]).toEqual([...referenceTokenLogProbs(w, data, { bos })])
       const withBos = referenceTokenLogProbs(w, data, { bos })
       const S = data.seqLen
       // The BOS model's log-prob of token t equals the plain model's on the sequence [bos, x...] at t + 1.

@@ -10,14 +10,18 @@
  * index), or the .safetensors / .index.json file; relative paths resolve
  * against the spec's folder. The checkpoint must fit the dataset: its
  * vocabulary is the dataset's (one more with `bos`, the BOS id being V) and
- * its n_positions covers the dataset's sequences (+1 with `bos`).
+ * its n_positions covers the positions the model reads: S, or S + 1 with
+ * `bos` ([BOS, x_0 … x_{S−1}], the GPU model's convention). A longer position
+ * table (GPT-2's 1024 for 64-token data) is cut to the rows used before it
+ * goes to the GPU: causal attention never reads a position past the
+ * sequence, so the results are identical and less memory is held.
  */
 import { Effect, Schema } from "effect"
 import * as nodePath from "node:path"
 import { definePlugin, type Dataset, ModelError, NonNegativeInt, type TrainedModel, type TrainInput, withDefault } from "@memorize/core"
 import { WebGpu } from "../device/webgpu.ts"
 import { makeGpuGpt2 } from "../model/gpu-model.ts"
-import type { Gpt2Shape, Gpt2Weights } from "../model/weights.ts"
+import { gpt2ParamCount, type Gpt2Shape, type Gpt2Weights } from "../model/weights.ts"
 import { loadCheckpoint, saveCheckpoint } from "./index.ts"
 
 export const CheckpointTrainerConfig = Schema.Struct({
@@ -50,7 +54,7 @@ export const checkpointFit = (
     return new ModelError({
       file,
       tensor: "transformer.wpe.weight",
-      message: `checkpoint n_positions ${shape.seqLen} does not fit dataset "${data.kind}": its sequences have ${data.seqLen} tokens${bos ? " (+1 for BOS)" : ""}, so the model needs ≥ ${wantPositions}`
+      message: `checkpoint n_positions ${shape.seqLen} does not fit dataset "${data.kind}": its sequences have ${data.seqLen} tokens${bos ? " (+1 position for BOS)" : ""}, so the model needs n_positions ≥ ${wantPositions}`
     })
   }
   return undefined
@@ -65,6 +69,16 @@ const meanLossNats = (bits: Float64Array, seqLen: number, vocab: number, bos: bo
   return (sum * Math.LN2) / (bits.length * predicted)
 }
 
+/** The same model with only the first `n` rows of its position table. */
+const firstPositions = (weights: Gpt2Weights, n: number): Gpt2Weights => {
+  if (weights.shape.seqLen === n) return weights
+  const d = weights.shape.dModel
+  const wpe = weights.tensors.get("wpe.weight")!
+  const tensors = new Map(weights.tensors)
+  tensors.set("wpe.weight", { shape: [n, d], data: wpe.data.subarray(0, n * d) })
+  return { shape: { ...weights.shape, seqLen: n }, tensors }
+}
+
 const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
   Effect.gen(function*() {
     const started = Date.now()
@@ -72,12 +86,14 @@ const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
     const weights: Gpt2Weights = yield* loadCheckpoint(file)
     const misfit = checkpointFit(weights.shape, input.dataset, config.bos, file)
     if (misfit !== undefined) return yield* Effect.fail(misfit)
-    const gpu = yield* makeGpuGpt2(weights, { precision: config.precision, bos: config.bos }).pipe(
+    const gpu = yield* makeGpuGpt2(firstPositions(weights, input.dataset.seqLen + (config.bos ? 1 : 0)), { precision: config.precision, bos: config.bos }).pipe(
       Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file }) : e))
     )
     const { shape } = weights
     const vocabSize = input.dataset.vocabSize
-    const seqLen = shape.seqLen - (config.bos ? 1 : 0)
+    const seqLen = input.dataset.seqLen
+    // The checkpoint's own count (all n_positions rows), not the cut table's.
+    const paramCount = gpt2ParamCount(shape)
     const train = input.dataset.train
     const sampleCount = Math.min(config.lossSample, train.count)
     const sample = { ...train, count: sampleCount, tokens: train.tokens.subarray(0, sampleCount * train.seqLen) }
@@ -86,7 +102,7 @@ const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
       kind: "gpt2",
       vocabSize,
       seqLen,
-      paramCount: gpu.paramCount,
+      paramCount,
       config: {
         checkpoint: file,
         layers: shape.layers,
@@ -101,7 +117,7 @@ const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
     }
     return {
       description,
-      paramCount: gpu.paramCount,
+      paramCount,
       precision: config.precision,
       vocabSize,
       seqLen,

@@ -110,25 +110,28 @@ export const makeGpuGpt2Engine = (
     owned.push(params, grads)
     device.queue.writeBuffer(params, 0, flat)
 
-    // Largest activation: logits [B·S, V] and the attention tables [B, H, S, S].
-    const perSeq = Math.max(shape.seqLen * shape.vocabSize, shape.heads * shape.seqLen * shape.seqLen, shape.seqLen * 4 * shape.dModel)
-    const maxMicroBatch = Math.max(1, Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20) / 4 / perSeq))
+    // Largest activations per row: logits [T, V], attention tables [H, T, T], MLP [T, 4d].
+    const maxMicroBatch = (T: number) => {
+      const perSeq = Math.max(T * shape.vocabSize, shape.heads * T * T, T * 4 * shape.dModel)
+      return Math.max(1, Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20) / 4 / perSeq))
+    }
 
-    const plans = new Map<number, Plan>()
-    const plan = (B: number) =>
+    const plans = new Map<string, Plan>()
+    const plan = (B: number, T: number) =>
       Effect.suspend(() => {
-        const hit = plans.get(B)
+        const key = `${B}x${T}`
+        const hit = plans.get(key)
         if (hit) return Effect.succeed(hit)
-        return makePlan({ device, shape, layout, params, grads, rounding, tile, B }).pipe(
+        return makePlan({ device, shape, layout, params, grads, rounding, tile, B, T }).pipe(
           Effect.tap((p) => Effect.sync(() => {
-            plans.set(B, p)
+            plans.set(key, p)
             owned.push(...p.buffers)
           }))
         )
       })
 
-    const upload = (p: Plan, source: Uint32Array, rows: ReadonlyArray<number>): number => {
-      const b = fillBatch(source, shape.seqLen, rows, p.B, bos ? dataVocab : undefined)
+    const upload = (p: Plan, source: Uint32Array, S: number, rows: ReadonlyArray<number>): number => {
+      const b = fillBatch(source, S, rows, p.B, bos ? dataVocab : undefined)
       const idx = tokenIndex(b.tokens, shape.vocabSize)
       const q = device.queue
       q.writeBuffer(p.tokens.buffer, 0, b.tokens)
@@ -138,31 +141,31 @@ export const makeGpuGpt2Engine = (
       return b.predicted
     }
 
-    const evalBatch = Math.min(maxMicroBatch, 256)
+    const lead = bos ? 1 : 0
+    const evalBatch = (T: number) => Math.min(maxMicroBatch(T), 256)
 
     const checkSeqs = (seqs: TokenSequences, what: string): Effect.Effect<void, ModelError> => {
-      if (seqs.seqLen !== shape.seqLen)
-        return Effect.fail(new ModelError({ message: `${what}: sequences have length ${seqs.seqLen}, the model has ${shape.seqLen} positions` }))
+      if (seqs.seqLen + lead > shape.seqLen)
+        return Effect.fail(new ModelError({ message: `${what}: sequences of ${seqs.seqLen} tokens${bos ? " + BOS" : ""} exceed the model's ${shape.seqLen} positions` }))
       if (seqs.vocabSize > dataVocab)
         return Effect.fail(new ModelError({ message: `${what}: vocabulary ${seqs.vocabSize} exceeds the model's ${dataVocab}` }))
       return Effect.void
     }
 
-    /** log2 p of every predicted position, in model positions, for chunks of sequences. */
+    /** log2 p of each position's target, [count, T] in model positions. */
     const logProbsRaw = (seqs: TokenSequences) =>
       Effect.gen(function* () {
-        const S = shape.seqLen
-        const out = new Float32Array(seqs.count * S)
-        const B = Math.min(evalBatch, Math.max(1, seqs.count))
-        const p = yield* plan(B)
+        const T = seqs.seqLen + lead
+        const out = new Float32Array(seqs.count * T)
+        const B = Math.min(evalBatch(T), Math.max(1, seqs.count))
+        const p = yield* plan(B, T)
         for (let start = 0; start < seqs.count; start += B) {
           const rows = Array.from({ length: Math.min(B, seqs.count - start) }, (_, i) => start + i)
-          upload(p, seqs.tokens, rows)
+          upload(p, seqs.tokens, seqs.seqLen, rows)
           const enc = device.createCommandEncoder()
           encodeDispatches(enc, [...p.forward, ...p.evaluate])
           device.queue.submit([enc.finish()])
-          const lp = yield* readFloats(device, p.logp2, rows.length * S)
-          out.set(lp, start * S)
+          out.set(yield* readFloats(device, p.logp2, rows.length * T), start * T)
         }
         return out
       })
@@ -170,15 +173,17 @@ export const makeGpuGpt2Engine = (
     const tokenLogProbs = (seqs: TokenSequences) =>
       Effect.gen(function* () {
         yield* checkSeqs(seqs, "tokenLogProbs")
-        const S = shape.seqLen
+        const S = seqs.seqLen
+        const T = S + lead
         const raw = yield* logProbsRaw(seqs).pipe(Effect.mapError(toModelError("tokenLogProbs")))
         const out = new Float64Array(seqs.count * S)
-        const uniform = -Math.log2(dataVocab)
+        // Without BOS the first token is unpredictable: uniform over the data's V.
+        const uniform = -Math.log2(seqs.vocabSize)
         for (let b = 0; b < seqs.count; b++) {
-          if (bos) for (let t = 0; t < S; t++) out[b * S + t] = raw[b * S + t]
+          if (bos) for (let t = 0; t < S; t++) out[b * S + t] = raw[b * T + t]
           else {
             out[b * S] = uniform
-            for (let t = 1; t < S; t++) out[b * S + t] = raw[b * S + t - 1]
+            for (let t = 1; t < S; t++) out[b * S + t] = raw[b * T + t - 1]
           }
         }
         return out
@@ -186,7 +191,7 @@ export const makeGpuGpt2Engine = (
 
     const codeLengths = (seqs: TokenSequences) =>
       Effect.map(tokenLogProbs(seqs), (lp) => {
-        const S = shape.seqLen
+        const S = seqs.seqLen
         const out = new Float64Array(seqs.count)
         for (let b = 0; b < seqs.count; b++) {
           let s = 0
@@ -198,34 +203,33 @@ export const makeGpuGpt2Engine = (
 
     const generate = (prefixes: TokenSequences, length: number) =>
       Effect.gen(function* () {
-        const S = shape.seqLen
+        const T = shape.seqLen
         const P = prefixes.seqLen
-        const lead = bos ? 1 : 0
         if (prefixes.vocabSize > dataVocab)
           return yield* Effect.fail(new ModelError({ message: `generate: vocabulary ${prefixes.vocabSize} exceeds the model's ${dataVocab}` }))
-        if (P + lead < 1 || length < 0 || P + lead + length - 1 > S)
-          return yield* Effect.fail(new ModelError({ message: `generate: prefix ${P} + ${length} new tokens${bos ? " + BOS" : ""} does not fit the model's ${S} positions` }))
+        if (P + lead < 1 || length < 0 || P + lead + length - 1 > T)
+          return yield* Effect.fail(new ModelError({ message: `generate: prefix ${P} + ${length} new tokens${bos ? " + BOS" : ""} does not fit the model's ${T} positions` }))
         const out = new Uint32Array(prefixes.count * length)
         if (length === 0 || prefixes.count === 0) return out
-        const B = Math.min(evalBatch, prefixes.count)
-        const p = yield* plan(B).pipe(Effect.mapError(toModelError("generate")))
+        const B = Math.min(evalBatch(T), prefixes.count)
+        const p = yield* plan(B, T).pipe(Effect.mapError(toModelError("generate")))
         const next = storageBuffer(device, "next", B)
         owned.push(next)
         const nextSlice: Slice = { buffer: next, offset: 0, size: B * 4 }
         const argmaxes = new Map<number, Dispatch>()
         for (let start = 0; start < prefixes.count; start += B) {
           const n = Math.min(B, prefixes.count - start)
-          const tokens = new Uint32Array(B * S)
+          const tokens = new Uint32Array(B * T)
           for (let b = 0; b < n; b++) {
-            if (bos) tokens[b * S] = dataVocab
-            tokens.set(prefixes.tokens.subarray((start + b) * P, (start + b + 1) * P), b * S + lead)
+            if (bos) tokens[b * T] = dataVocab
+            tokens.set(prefixes.tokens.subarray((start + b) * P, (start + b + 1) * P), b * T + lead)
           }
           for (let k = 0; k < length; k++) {
             const pos = lead + P + k - 1
             device.queue.writeBuffer(p.tokens.buffer, 0, tokens)
             let am = argmaxes.get(pos)
             if (am === undefined) {
-              am = yield* argmaxAt(device, { B, T: S, V: dataVocab, pos, logits: p.logits, out: nextSlice }).pipe(Effect.mapError(toModelError("generate")))
+              am = yield* argmaxAt(device, { B, T, V: dataVocab, pos, logits: p.logits, out: nextSlice }).pipe(Effect.mapError(toModelError("generate")))
               argmaxes.set(pos, am)
             }
             const enc = device.createCommandEncoder()
@@ -234,7 +238,7 @@ export const makeGpuGpt2Engine = (
             const chosen = yield* readU32(device, next, B).pipe(Effect.mapError(toModelError("generate")))
             for (let b = 0; b < n; b++) {
               out[(start + b) * length + k] = chosen[b]
-              if (pos + 1 < S) tokens[b * S + pos + 1] = chosen[b]
+              if (pos + 1 < T) tokens[b * T + pos + 1] = chosen[b]
             }
           }
         }

@@ -26,10 +26,13 @@ export interface PlanInputs {
   readonly rounding: OperandRounding
   readonly tile: MatmulTile
   readonly B: number
+  /** Positions per row (≤ n_positions). */
+  readonly T: number
 }
 
 export interface Plan {
   readonly B: number
+  readonly T: number
   readonly tokens: Slice
   readonly targets: Slice
   readonly rowStart: Slice
@@ -51,7 +54,7 @@ export interface Plan {
 export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
   Effect.gen(function* () {
     const { device, shape, layout, B } = inp
-    const S = shape.seqLen
+    const S = inp.T
     const d = shape.dModel
     const V = shape.vocabSize
     const H = shape.heads
@@ -64,13 +67,16 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
       buffers.push(buffer)
       return { buffer, offset: 0, size: n * 4 }
     }
+    const g = (name: string) => slotOf(inp.grads, name)
     const slotOf = (buf: GPUBuffer, name: string): Slice => {
       const s = layout.slots.get(name)
       if (s === undefined) throw new Error(`no tensor ${name} in the layout`)
       return { buffer: buf, offset: s.offset * 4, size: s.size * 4 }
     }
     const w = (name: string) => slotOf(inp.params, name)
-    const g = (name: string) => slotOf(inp.grads, name)
+    // Only the first T rows of the position table are used (an imported model may have more).
+    const wpe: Slice = { ...w("wpe.weight"), size: S * d * 4 }
+    const dwpe: Slice = { ...g("wpe.weight"), size: S * d * 4 }
     const mm = (s: Omit<MatmulSpec, "rounding" | "tile">, label: string) => matmul(device, { ...s, rounding: inp.rounding, tile: inp.tile }, label)
     const head = shape.tiedHead ? "wte.weight" : "lm_head.weight"
 
@@ -101,7 +107,7 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
     const dqkv = alloc("dqkv", N * 3 * d)
     const dscores = alloc("dS", B * H * S * S)
 
-    const forward: Array<Dispatch> = [yield* embeddingForward(device, { N, T: S, d, V, tokens, wte: w("wte.weight"), wpe: w("wpe.weight"), x: xs[0] })]
+    const forward: Array<Dispatch> = [yield* embeddingForward(device, { N, T: S, d, V, tokens, wte: w("wte.weight"), wpe, x: xs[0] })]
     for (let l = 0; l < L; l++) {
       const a = layers[l]
       const p = `h.${l}.`
@@ -160,12 +166,12 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
         yield* layerNormBackwardParams(device, { rows: N, d, x: xs[l], stats: a.st1, dy: dln, dg: g(p + "ln_1.weight"), db: g(p + "ln_1.bias") })
       )
     }
-    backward.push(...(yield* embeddingBackward(device, { N, T: S, d, V, dx: dres, rowStart, rowIdx, dwte: g("wte.weight"), dwpe: g("wpe.weight") })))
+    backward.push(...(yield* embeddingBackward(device, { N, T: S, d, V, dx: dres, rowStart, rowIdx, dwte: g("wte.weight"), dwpe })))
 
     const scaleWord = new Float32Array(1)
     const setGradScale = (scale: number) => {
       scaleWord[0] = scale
       device.queue.writeBuffer(ce.uniform!, 8, scaleWord)
     }
-    return { B, tokens, targets, rowStart, rowIdx, logits, logp2, bits, lossSum, forward, evaluate, backward, setGradScale, buffers }
+    return { B, T: S, tokens, targets, rowStart, rowIdx, logits, logp2, bits, lossSum, forward, evaluate, backward, setGradScale, buffers }
   })

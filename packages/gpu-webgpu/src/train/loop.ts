@@ -43,18 +43,21 @@ const mean = (xs: ArrayLike<number>, from: number, to: number) => {
 
 export const trainLoop = (
   engine: GpuGpt2Engine,
-  data: { readonly tokens: Uint32Array; readonly count: number },
+  data: { readonly tokens: Uint32Array; readonly count: number; readonly seqLen: number },
   o: TrainOptions,
   onProgress: (e: ProgressEvent) => Effect.Effect<void>
 ): Effect.Effect<TrainOutcome, TrainError | DeviceError, Scope.Scope> =>
   Effect.gen(function* () {
     const { device, layout } = engine
-    const S = engine.shape.seqLen
+    const S = data.seqLen
     if (data.count === 0) return yield* Effect.fail(new TrainError({ message: "no training sequences" }))
+    if (S + (engine.bos ? 1 : 0) > engine.shape.seqLen)
+      return yield* Effect.fail(new TrainError({ message: `sequences of ${S} tokens${engine.bos ? " + BOS" : ""} exceed the model's ${engine.shape.seqLen} positions` }))
     const batch = Math.min(o.batchSize, data.count)
-    const accum = Math.ceil(batch / engine.maxMicroBatch)
+    const accum = Math.ceil(batch / engine.maxMicroBatch(S + (engine.bos ? 1 : 0)))
     const micro = Math.ceil(batch / accum)
-    const plan = yield* engine.plan(micro)
+    const T = S + (engine.bos ? 1 : 0)
+    const plan = yield* engine.plan(micro, T)
     const k = Math.max(1, o.logEvery)
 
     const sl = (b: GPUBuffer, n: number): Slice => ({ buffer: b, offset: 0, size: n * 4 })
@@ -100,11 +103,11 @@ export const trainLoop = (
       const rows = sample()
       const chunks: Array<ReadonlyArray<number>> = []
       for (let a = 0; a < accum; a++) chunks.push(rows.slice(a * micro, (a + 1) * micro))
-      const predicted = rows.length * (engine.bos ? S : S - 1)
+      const predicted = rows.length * (T - 1)
       predictedPerStep[steps] = predicted
       plan.setGradScale(1 / predicted)
       for (let a = 0; a < chunks.length; a++) {
-        engine.upload(plan, data.tokens, chunks[a])
+        engine.upload(plan, data.tokens, S, chunks[a])
         const enc = device.createCommandEncoder()
         if (a === 0) {
           enc.clearBuffer(engine.grads)

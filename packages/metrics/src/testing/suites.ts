@@ -8,7 +8,7 @@
  *                       unintended ≤ L(x|θ) against a reference
  * - rocSuite            AUC ∈ [0,1]; = 1 when perfectly separated; invariant under
  *                       strictly increasing transforms; AUC(s) + AUC(−s) = 1 without
- *                       ties; F1 ∈ [0,1]
+ *                       ties (and with ties, unless tiesCountHalf: false); F1 ∈ [0,1]
  * - membershipSuite     a membership metric's AUC and F1 values lie in [0,1]
  * - f1LawSuite          a fit recovers known constants (noiseless within 1e-6,
  *                       noisy within 6 of its own standard errors); predict∘invert
@@ -98,7 +98,7 @@ export interface RocFunctions {
   readonly bestF1?: (members: Float64Array, nonMembers: Float64Array) => number
 }
 
-export const rocSuite = async (fns: RocFunctions, options: SuiteOptions = {}): Promise<void> => {
+export const rocSuite = async (fns: RocFunctions, options: SuiteOptions & { readonly tiesCountHalf?: boolean } = {}): Promise<void> => {
   const p = params(options)
   await fc.assert(fc.property(scoreListsArb(), ({ members, nonMembers }) => {
     const a = fns.auc(members, nonMembers)
@@ -130,6 +130,13 @@ export const rocSuite = async (fns: RocFunctions, options: SuiteOptions = {}): P
     const s = fns.auc(members, nonMembers) + fns.auc(members.map((x) => -x), nonMembers.map((x) => -x))
     if (!close(s, 1, 1e-12)) throw new Error(`AUC(s) + AUC(−s) = ${s}, expected 1`)
   }), p)
+  if (options.tiesCountHalf !== false) {
+    // With ties counted ½ (Mann–Whitney), the identity holds with ties too.
+    await fc.assert(fc.property(scoreListsArb(), ({ members, nonMembers }) => {
+      const s = fns.auc(members, nonMembers) + fns.auc(members.map((x) => -x), nonMembers.map((x) => -x))
+      if (!close(s, 1, 1e-12)) throw new Error(`with tied scores AUC(s) + AUC(−s) = ${s}, expected 1 (ties must count ½)`)
+    }), p)
+  }
 }
 
 /** Keys of a membership metric's output that must lie in [0, 1] (defaults: this package's names). */

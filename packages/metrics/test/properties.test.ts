@@ -1,0 +1,115 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import fc from "fast-check"
+import { measureMemorization } from "../src/metrics/memorization.ts"
+import { measureMembership } from "../src/metrics/membership.ts"
+import { auc, bestF1, f1AtThreshold, operatingPoints, tprAtFpr } from "../src/numerics/roc.ts"
+import { quantile, sum } from "../src/numerics/stats.ts"
+import { fitCapacity } from "../src/laws/capacity.ts"
+import { fitDoubleDescent } from "../src/laws/double-descent.ts"
+import { fitMembershipF1 } from "../src/laws/membership-f1.ts"
+import { fitF1Law, f1OfFeature, invertF1, predictF1, type F1Constants } from "../src/laws/f1-law.ts"
+import { f1LawSuite, memorizationSuite, membershipSuite, orderInvarianceSuite, rocSuite, scoreListsArb } from "../src/testing/index.ts"
+import type { MetricSubject } from "@memorize/core"
+
+const ourLaw = {
+  fit: (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
+    const f = fitF1Law(xs, ys)
+    if (f === undefined) return undefined
+    const se = f.stdErrors
+    return { constants: { c1: f.params[0], c2: f.params[1], c3: f.params[2] }, stdErrors: se === null ? null : { c1: se[0], c2: se[1], c3: se[2] } }
+  },
+  evaluate: f1OfFeature,
+  invert: (c: F1Constants, f1: number) => {
+    // Through the public inversion with feature |D|/P and P = 1, so x = |D|.
+    const r = invertF1({ feature: "samplesPerParameter", alpha: 1, constants: c }, 1, f1)
+    return r.ok ? r.samples : undefined
+  }
+}
+
+describe("invariant suites pass for this package's implementations", () => {
+  it("memorization", () => memorizationSuite(measureMemorization, { numRuns: 25 }))
+  it("ROC / AUC / F1", () => rocSuite({ auc, bestF1: (m, n) => bestF1(m, n).f1 }, { numRuns: 100 }))
+  it("membership-inference", () => membershipSuite(measureMembership({ calibrationFraction: 0.5 }), { numRuns: 25 }))
+  it("membership-f1 law: fit, evaluate, invert", () => f1LawSuite(ourLaw, { numRuns: 15 }))
+  it("capacity law is invariant to the order of results", () => orderInvarianceSuite(fitCapacity({ metricKey: "totalBits", groupBy: ["model", "train"] }), { numRuns: 20 }))
+  it("double-descent law is invariant to the order of results", () =>
+    orderInvarianceSuite(fitDoubleDescent({ metricKey: "totalBits", groupBy: ["model", "train"], lossKey: "holdout.meanNatsPerToken", trainLossKey: "train.meanNatsPerToken" }), { numRuns: 15 }))
+  it("membership-f1 law is invariant to the order of results", () =>
+    orderInvarianceSuite(fitMembershipF1({ feature: "capacityPerSample", alpha: 3.64, f1Key: "f1Best" }), { numRuns: 5 }))
+})
+
+describe("the suites catch broken implementations", () => {
+  it("memorization without the max(0, ·) clamp fails mem ≥ 0", async () => {
+    const broken = (s: MetricSubject) =>
+      Effect.map(s.model.codeLengths(s.dataset.train), (l) => ({ totalBits: sum(l.map((x) => s.dataset.entropyBitsPerSequence! - x)) }))
+    await expect(memorizationSuite(broken, { numRuns: 25, seed: 1 })).rejects.toThrow()
+  })
+  it("an AUC that ignores ties fails tie/transform properties", async () => {
+    const strictOnly = (m: Float64Array, n: Float64Array) => {
+      let w = 0
+      for (const a of m) for (const b of n) if (a > b) w++
+      return w / (m.length * n.length)
+    }
+    await expect(rocSuite({ auc: strictOnly }, { numRuns: 100, seed: 1 })).rejects.toThrow()
+  })
+  it("a law fit that stops early fails the recovery property", async () => {
+    const sloppy = { ...ourLaw, fit: (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
+      const f = ourLaw.fit(xs, ys)
+      return f === undefined ? undefined : { ...f, constants: { ...f.constants, c1: f.constants.c1 * 1.001 } }
+    } }
+    await expect(f1LawSuite(sloppy, { numRuns: 5, seed: 1 })).rejects.toThrow()
+  })
+})
+
+describe("exact ROC statistics against brute force", () => {
+  it("AUC equals the pairwise win rate with ties counted ½", () =>
+    fc.assert(fc.property(scoreListsArb(), ({ members, nonMembers }) => {
+      let w = 0
+      for (const a of members) for (const b of nonMembers) w += a > b ? 1 : a === b ? 0.5 : 0
+      expect(auc(members, nonMembers)).toBeCloseTo(w / (members.length * nonMembers.length), 12)
+    }), { numRuns: 200 }))
+  it("best F1 is the maximum of F1 over every candidate threshold", () =>
+    fc.assert(fc.property(scoreListsArb(), ({ members, nonMembers }) => {
+      const candidates = [Infinity, ...members, ...nonMembers]
+      const brute = Math.max(...candidates.map((t) => f1AtThreshold(members, nonMembers, t)))
+      const b = bestF1(members, nonMembers)
+      expect(b.f1).toBeCloseTo(brute, 14)
+      expect(f1AtThreshold(members, nonMembers, b.threshold)).toBeCloseTo(b.f1, 14)
+    }), { numRuns: 200 }))
+  it("TPR at FPR is the best TPR among thresholds meeting the FPR bound", () =>
+    fc.assert(fc.property(scoreListsArb(), fc.double({ min: 0, max: 1, noNaN: true }), ({ members, nonMembers }, f) => {
+      const t = tprAtFpr(members, nonMembers, f)
+      const ops = operatingPoints(members, nonMembers)
+      for (const o of ops) if (o.fp / nonMembers.length <= f) expect(o.tp / members.length).toBeLessThanOrEqual(t)
+      expect(t).toBeGreaterThanOrEqual(0)
+      expect(t).toBeLessThanOrEqual(1)
+    }), { numRuns: 200 }))
+})
+
+describe("quantiles (type 7)", () => {
+  it("lie between min and max, are monotone in q, and hit the order statistics at q = k/(n−1)", () =>
+    fc.assert(fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 30 }), fc.double({ min: 0, max: 1, noNaN: true }), (xs, q) => {
+      const s = [...xs].sort((a, b) => a - b)
+      const v = quantile(xs, q)
+      expect(v).toBeGreaterThanOrEqual(s[0])
+      expect(v).toBeLessThanOrEqual(s[s.length - 1])
+      expect(quantile(xs, Math.min(1, q + 0.1))).toBeGreaterThanOrEqual(v)
+      const k = Math.floor(q * (s.length - 1))
+      expect(quantile(xs, s.length === 1 ? 0 : k / (s.length - 1))).toBeCloseTo(s[k], 6)
+    }), { numRuns: 200 }))
+})
+
+describe("predict ∘ invert on the parametrised law", () => {
+  it("round-trips for both features and any parameter count", () =>
+    fc.assert(fc.property(
+      fc.constantFrom("capacityPerSample" as const, "samplesPerParameter" as const),
+      fc.double({ min: 1e4, max: 1e10, noNaN: true }),
+      fc.double({ min: 0.52, max: 0.98, noNaN: true }),
+      (feature, params, target) => {
+        const law = { feature, alpha: 3.64, constants: feature === "samplesPerParameter" ? { c1: 1.34, c2: -33.14, c3: -1.117 / 33.14 } : { c1: 1, c2: 0.3, c3: -10 } }
+        const inv = invertF1(law, params, target)
+        if (!inv.ok) return
+        expect(predictF1(law, params, inv.samples)).toBeCloseTo(target, 9)
+      }), { numRuns: 200 }))
+})
