@@ -27,7 +27,7 @@ export const summaryRows = (results: ReadonlyArray<RunResult>): ReadonlyArray<Su
       samples: r.dataset.trainCount,
       memorizedBits: total,
       bitsPerParam: total === undefined ? undefined : total / r.model.paramCount,
-      mia: num(mia?.["f1"]) ?? num((mia?.["bestThreshold"] as { [k: string]: Json } | undefined)?.["f1"]),
+      mia: num(mia?.["f1Best"]),
       loss: r.train?.finalLoss
     }
   }).sort((a, b) => a.params - b.params || a.samples - b.samples || a.label.localeCompare(b.label))

@@ -51,11 +51,12 @@ export interface GpuGpt2Engine extends GpuGpt2 {
   readonly params: GPUBuffer
   readonly grads: GPUBuffer
   readonly tile: MatmulTile
-  readonly plan: (B: number) => Effect.Effect<Plan, DeviceError>
-  /** Uploads inputs/targets (+ token index) of these rows of `source` into the plan; returns predicted positions. */
-  readonly upload: (plan: Plan, source: Uint32Array, rows: ReadonlyArray<number>) => number
-  /** Largest micro-batch whose buffers fit the device's binding limit. */
-  readonly maxMicroBatch: number
+  /** The plan for B rows of T positions (cached). */
+  readonly plan: (B: number, T: number) => Effect.Effect<Plan, DeviceError>
+  /** Uploads inputs/targets (+ token index) of these rows of `source` (sequences of S tokens) into the plan; returns predicted positions. */
+  readonly upload: (plan: Plan, source: Uint32Array, S: number, rows: ReadonlyArray<number>) => number
+  /** Largest micro-batch of T-position rows whose buffers fit the device's binding limit. */
+  readonly maxMicroBatch: (T: number) => number
 }
 
 const isCpuAdapter = (info: { vendor: string; architecture: string; description: string }) =>
