@@ -28,11 +28,14 @@ import time
 
 # glibc hands large blocks back to the OS after every step, so each step page-faults its
 # activations in again (3x slower training at these sizes). Keep them: the malloc settings
-# must be in the environment at process start, hence the re-exec.
-if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+# must be in the environment at process start, hence the re-exec. OpenMP threads that spin
+# while waiting collapse throughput on a shared machine (3x-5x measured with 2 threads on a
+# loaded 2-core box), so they sleep instead (OMP_WAIT_POLICY=PASSIVE) unless told otherwise.
+if __name__ == "__main__" and "MALLOC_MMAP_THRESHOLD_" not in os.environ:
     os.environ.update(MALLOC_MMAP_THRESHOLD_="4294967296", MALLOC_TRIM_THRESHOLD_="4294967296",
                       MALLOC_TOP_PAD_="268435456")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.execv(sys.executable, [sys.executable] + sys.argv)
 
 import numpy as np  # noqa: E402
@@ -160,7 +163,7 @@ def bench_train(cfg, seconds, seed=0):
     return dict(
         bench="train", **cfg, heads=heads, params=model.param_count(), steps=steps, seconds=round(dt, 3),
         tokens_per_s=steps * B * S / dt, eval_sequences_per_s=eval_reps * B / eval_dt, final_loss=state["loss"],
-        threads=torch.get_num_threads(),
+        threads=torch.get_num_threads(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
     )
 
 

@@ -13,7 +13,7 @@ export { textDataset, makeTextPlugin, buildTextDataset, TextConfig, TextSource }
 export { tokensDataset, TokensConfig, readTokenFiles } from "./tokens.ts"
 export { gpt2Tokenizer, bytesTokenizer, builtinTokenizers } from "./tokenizers.ts"
 export { Chunker, chunkDocuments, type Chunked } from "./chunk.ts"
-export { UniqueSequences, HashSet64, dedupSequences } from "./dedup.ts"
+export { UniqueSequences, HashSet64, dedupSequences, countRepeats } from "./dedup.ts"
 export { hashSequence } from "./hash.ts"
 export { fingerprint } from "./fingerprint.ts"
 export { tfidfRarity } from "./rarity.ts"

@@ -16,7 +16,7 @@
  */
 import { Effect, Schema } from "effect"
 import { definePlugin, type Dataset, type RunContext, type TokenSequences } from "@memorize/core"
-import { UniqueSequences } from "./dedup.ts"
+import { countRepeats } from "./dedup.ts"
 import { datasetError } from "./errors.ts"
 import { fingerprint } from "./fingerprint.ts"
 import { WordStream } from "./philox.ts"
@@ -51,17 +51,8 @@ export type SyntheticUniformConfig = typeof SyntheticUniformConfig.Type
 const NAME = "synthetic-uniform"
 const MAX_INDEX = 0x1_0000_0000
 
-/** Counts sequences of `b` equal to some sequence of `a` (same seqLen). */
-const overlap = (a: TokenSequences, b: TokenSequences): { readonly within: number; readonly across: number } => {
-  const set = new UniqueSequences(a.seqLen, Math.max(16, a.count + b.count))
-  for (let i = 0; i < a.count; i++) set.add(a.tokens, i * a.seqLen)
-  const within = set.duplicates
-  for (let i = 0; i < b.count; i++) set.add(b.tokens, i * b.seqLen)
-  return { within, across: set.duplicates - within }
-}
-
-export const buildSyntheticUniform = (config: SyntheticUniformConfig, context: Pick<RunContext, "seed">) =>
-  Effect.gen(function* () {
+export const buildSyntheticUniform = Effect.fn("synthetic-uniform.build")(
+  function* (config: SyntheticUniformConfig, context: Pick<RunContext, "seed">) {
     const { vocab, seqLen, samples } = config
     const holdout = config.holdout ?? samples
     const seed = config.seed ?? context.seed
@@ -78,7 +69,7 @@ export const buildSyntheticUniform = (config: SyntheticUniformConfig, context: P
     const held: TokenSequences = { vocabSize: vocab, seqLen, count: holdout, tokens: uniformSequences(seed, HOLDOUT_STREAM, vocab, seqLen, 0, holdout) }
     // Independent draws can repeat when V^S is small; record it rather than
     // silently conditioning the distribution away from uniform.
-    const { within, across } = overlap(train, held)
+    const { within: [within], across } = countRepeats([train, held])
     const dataset: Dataset = {
       kind: NAME,
       vocabSize: vocab,
@@ -95,7 +86,8 @@ export const buildSyntheticUniform = (config: SyntheticUniformConfig, context: P
       }
     }
     return dataset
-  })
+  }
+)
 
 export const syntheticUniform = definePlugin({
   kind: "dataset",

@@ -26,6 +26,8 @@ import { plainTextDocuments } from "./sources/plaintext.ts"
 import { builtinTokenizers } from "./tokenizers.ts"
 
 const NAME = "text"
+/** The Brown corpus's genre letters (A press: reportage ... R humor). */
+const BROWN_CATEGORIES = ["a", "b", "c", "d", "e", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r"]
 
 export const TextSource = Schema.Literals(["brown", "text", "jsonl", "parquet"])
 export type TextSource = typeof TextSource.Type
@@ -85,8 +87,8 @@ export interface TextContext {
   readonly cacheDir?: string
 }
 
-export const buildTextDataset = (config: TextConfig, context: TextContext, tokenizers: Readonly<Record<string, Tokenizer>> = builtinTokenizers) =>
-  Effect.gen(function* () {
+export const buildTextDataset = Effect.fn("text.build")(
+  function* (config: TextConfig, context: TextContext, tokenizers: Readonly<Record<string, Tokenizer>> = builtinTokenizers) {
     const fail = (message: string, file?: string) => Effect.fail(datasetError(NAME, message, file))
     const { seqLen, samples } = config
     const holdout = config.holdout ?? samples
@@ -103,6 +105,11 @@ export const buildTextDataset = (config: TextConfig, context: TextContext, token
       return yield* fail(patterns.length === 0 ? `no source: set source: brown, or a path to text, JSONL or Parquet files` : `cannot tell the format of ${patterns.join(", ")}: set source: text | jsonl | parquet`)
     }
     if (source !== "brown" && patterns.length === 0) return yield* fail(`source ${source} needs a path (file or glob)`)
+    if (config.categories !== undefined) {
+      if (source !== "brown") return yield* fail(`categories applies to source: brown only, found source ${source}`)
+      const unknown = config.categories.filter((c) => !BROWN_CATEGORIES.includes(c.toLowerCase()))
+      if (unknown.length > 0) return yield* fail(`unknown Brown categories ${unknown.map((c) => `"${c}"`).join(", ")} (known: ${BROWN_CATEGORIES.join(", ")})`)
+    }
     const want = samples + holdout
 
     const { files, result, cacheHit } = yield* Effect.tryPromise({
@@ -173,7 +180,8 @@ export const buildTextDataset = (config: TextConfig, context: TextContext, token
       }
     }
     return dataset
-  })
+  }
+)
 
 /**
  * A `text` dataset plugin that knows the given tokenizers: a third-party

@@ -8,6 +8,7 @@
  */
 import { Effect, Schema } from "effect"
 import { definePlugin, type Dataset, type TokenSequences } from "@memorize/core"
+import { countRepeats } from "./dedup.ts"
 import { datasetError, SourceFailure, toDatasetError } from "./errors.ts"
 import { fingerprint } from "./fingerprint.ts"
 import { expandPaths } from "./sources/glob.ts"
@@ -83,6 +84,7 @@ export const tokensDataset = definePlugin({
         catch: toDatasetError(NAME)
       })
       if (train.count === 0) return yield* Effect.fail(datasetError(NAME, `no member sequences in ${memberFiles.join(", ")}`, memberFiles[0]))
+      const repeats = countRepeats([train, holdout])
       const dataset: Dataset = {
         kind: NAME,
         vocabSize: vocab,
@@ -90,7 +92,16 @@ export const tokensDataset = definePlugin({
         train,
         holdout,
         fingerprint: fingerprint(train, holdout),
-        stats: { memberFiles: memberFiles.length, nonmemberFiles: nonmemberFiles.length, members: train.count, nonmembers: holdout.count }
+        stats: {
+          memberFiles: memberFiles.length,
+          nonmemberFiles: nonmemberFiles.length,
+          members: train.count,
+          nonmembers: holdout.count,
+          // Not corrected (the files are the user's data), but worth knowing:
+          // a non-member equal to a member blurs membership inference.
+          repeatedMembers: repeats.within[0],
+          nonmembersEqualToMember: repeats.across
+        }
       }
       return dataset
     })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import { chunkDocuments, Chunker } from "../src/chunk.ts"
-import { dedupSequences, HashSet64, UniqueSequences } from "../src/dedup.ts"
+import { countRepeats, dedupSequences, HashSet64, UniqueSequences } from "../src/dedup.ts"
 import { hashSequence } from "../src/hash.ts"
 import { rowKeys } from "./helpers.ts"
 
@@ -153,5 +153,23 @@ describe("perfect deduplication", () => {
       b[i] ^= 1
       expect(hashSequence(b, 0, 64)).not.toEqual(h)
     }
+  })
+
+  it("countRepeats agrees with a naive count within and across parts", () => {
+    fc.assert(
+      fc.property(sequenceSets(2), sequenceSets(2), (a, b) => {
+        const { within, across } = countRepeats([asSeqs(a, 2), asSeqs(b, 2)])
+        const keysA = a.map((r) => r.join(","))
+        const keysB = b.map((r) => r.join(","))
+        const repeatsIn = (keys: Array<string>) => keys.length - new Set(keys).size
+        expect(within[0]).toBe(repeatsIn(keysA))
+        // Later-part sequences already in part A, plus B's own repeats of sequences not in A.
+        const inA = new Set(keysA)
+        const acrossNaive = keysB.filter((k) => inA.has(k)).length
+        const withinB = repeatsIn(keysB.filter((k) => !inA.has(k)))
+        expect(across).toBe(acrossNaive)
+        expect(within[1]).toBe(withinB)
+      })
+    )
   })
 })

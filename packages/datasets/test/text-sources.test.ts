@@ -101,6 +101,19 @@ describe("text sources", () => {
       expect(pieces.map((p) => p.text).join("")).toBe(lines)
       expect(pieces.map((p) => p.last)).toEqual([...Array(pieces.length - 1).fill(false), true])
       expect(pieces.slice(0, -1).every((p) => p.text.endsWith("\n"))).toBe(true)
+
+      // Without line breaks, pieces end after a space and still rebuild the file.
+      const oneLine = Array.from({ length: 400 }, (_, i) => `word${i}`).join(" ")
+      const flat = join(dir, "flat.txt")
+      writeFileSync(flat, oneLine)
+      const flatPieces = yield* Effect.promise(async () => {
+        const out: Array<DocumentPiece> = []
+        for await (const p of plainTextDocuments([flat], { wholeFileBytes: 100, pieceBytes: 64 })) out.push(p)
+        return out
+      })
+      expect(flatPieces.length).toBeGreaterThan(5)
+      expect(flatPieces.map((p) => p.text).join("")).toBe(oneLine)
+      expect(flatPieces.slice(0, -1).every((p) => p.text.endsWith(" "))).toBe(true)
     }))
 
   it.effect("globs: **, {a,b}, ? and classes; sorted, without repeats", () =>
@@ -225,5 +238,7 @@ describe("text: bad input is a DatasetError naming the file/field and what was f
       yield* expectError({ path: "few.jsonl", samples: 1, tokenizer: "llama" }, dir, /unknown tokenizer "llama" \(known: gpt2, bytes\)/)
       yield* expectError({ samples: 1 }, dir, /no source/)
       yield* expectError({ source: "jsonl", samples: 1 }, dir, /source jsonl needs a path/)
+      yield* expectError({ source: "brown", samples: 1, categories: ["a", "z"] }, dir, /unknown Brown categories "z" \(known: a, b, .* r\)/)
+      yield* expectError({ path: "few.jsonl", samples: 1, categories: ["a"] }, dir, /categories applies to source: brown only/)
     }))
 })

@@ -48,7 +48,7 @@ const options = {
 const natsPerToken = (bits: Float64Array) => ((bits.reduce((a, x) => a + x, 0) / bits.length - Math.log2(V)) * Math.LN2) / (S - 1)
 
 layer(WebGpu.layer, { timeout: 60_000 })("memorization", (it) => {
-  it.effect("32 random sequences: training loss reaches the data's floor, holdout stays near ln V", () =>
+  it.effect("32 random sequences: training loss reaches the data's floor, holdout stays at or above ln V", () =>
     Effect.gen(function* () {
       const train = { vocabSize: V, seqLen: S, count: 32, tokens: randInts(32 * S, V, 1) }
       const holdout = { vocabSize: V, seqLen: S, count: 32, tokens: randInts(32 * S, V, 2) }
@@ -62,7 +62,8 @@ layer(WebGpu.layer, { timeout: 60_000 })("memorization", (it) => {
       console.log(`32 seqs: floor ${floor.toFixed(4)}, ${out.steps} steps, loss ${out.finalLoss.toFixed(4)} (eval ${trainNats.toFixed(4)}), holdout ${holdNats.toFixed(3)} nats/token (ln 16 = ${Math.log(16).toFixed(3)}), ${secs.toFixed(1)} s`)
       expect(out.finalLoss - floor).toBeLessThan(0.01)
       expect(trainNats - floor).toBeLessThan(0.01)
-      expect(holdNats).toBeGreaterThan(Math.log(V) * 0.9)
+      // Nothing to generalize: held-out loss cannot drop below ln V (it rises: the model is confidently wrong).
+      expect(holdNats).toBeGreaterThan(Math.log(V) * 0.95)
       expect(secs).toBeLessThan(40)
     }))
 

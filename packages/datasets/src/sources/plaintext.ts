@@ -38,10 +38,18 @@ export async function* plainTextDocuments(files: ReadonlyArray<string>, options:
     try {
       for await (const chunk of stream) {
         pending += decoder.write(chunk as Buffer)
-        const cut = pending.lastIndexOf("\n")
-        if (cut >= 0 && pending.length >= pieceBytes / 2) {
-          yield { text: pending.slice(0, cut + 1), source: file, last: false }
-          pending = pending.slice(cut + 1)
+        if (pending.length < pieceBytes / 2) continue
+        let cut = pending.lastIndexOf("\n") + 1
+        // A file without line breaks: cut after a space, or anywhere (never
+        // inside a surrogate pair) once the piece grows too large.
+        if (cut === 0 && pending.length > 4 * pieceBytes) {
+          cut = pending.lastIndexOf(" ") + 1 || pending.length
+          const code = pending.charCodeAt(cut - 1)
+          if (code >= 0xd800 && code <= 0xdbff) cut--
+        }
+        if (cut > 0) {
+          yield { text: pending.slice(0, cut), source: file, last: false }
+          pending = pending.slice(cut)
         }
       }
     } catch (e) {

@@ -281,14 +281,32 @@ const encodeData = (t: WriteTensor): Uint8Array => {
   return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
 }
 
+/** Rank of a dtype in the reference implementation's `Dtype` enum (its derived ordering). */
+const DTYPE_RANK: Record<WritableDtype, number> = { BF16: 0, F32: 1 }
+
+/**
+ * The reference writer's layout order: larger dtypes first (so each tensor
+ * stays aligned), then by name (byte order). Writing in this order makes our
+ * files byte-identical to `safetensors.save_file`'s.
+ */
+export const referenceOrder = (tensors: ReadonlyArray<WriteTensor>): Array<WriteTensor> =>
+  [...tensors].sort((a, b) => {
+    const byDtype = DTYPE_RANK[b.dtype ?? "F32"] - DTYPE_RANK[a.dtype ?? "F32"]
+    if (byDtype !== 0) return byDtype
+    const ea = Buffer.from(a.name, "utf8")
+    const eb = Buffer.from(b.name, "utf8")
+    return Buffer.compare(ea, eb)
+  })
+
 /**
  * The 8-byte length + JSON header for these tensors, laid out back to back in
- * the given order, padded with spaces to a multiple of 8 as the reference
- * writer does.
+ * the given order (callers use `referenceOrder`), padded with spaces to a
+ * multiple of 8 as the reference writer does.
  */
 export const encodeHeader = (
   tensors: ReadonlyArray<WriteTensor>,
-  metadata?: Readonly<Record<string, string>>
+  metadata?: Readonly<Record<string, string>>,
+  file = "<memory>"
 ): Effect.Effect<Uint8Array, ModelError> =>
   Effect.gen(function*() {
     const header: Record<string, unknown> = {}
@@ -297,10 +315,10 @@ export const encodeHeader = (
     for (const t of tensors) {
       const numel = t.shape.reduce((a, b) => a * b, 1)
       if (numel !== t.data.length) {
-        return yield* fail("<write>", `tensor ${t.name} has ${t.data.length} values but shape [${t.shape.join(", ")}] needs ${numel}`, t.name)
+        return yield* fail(file, `tensor ${t.name} has ${t.data.length} values but shape [${t.shape.join(", ")}] needs ${numel}`, t.name)
       }
       if (t.name === "__metadata__" || Object.hasOwn(header, t.name)) {
-        return yield* fail("<write>", `duplicate or reserved tensor name ${t.name}`, t.name)
+        return yield* fail(file, `duplicate or reserved tensor name ${t.name}`, t.name)
       }
       const dtype = t.dtype ?? "F32"
       const bytes = numel * DTYPE_BYTES[dtype]
@@ -315,15 +333,16 @@ export const encodeHeader = (
     return out
   })
 
-/** The whole file in memory (small models and tests). */
+/** The whole file in memory (small models and tests), in the reference writer's order. */
 export const encodeSafetensors = (
   tensors: ReadonlyArray<WriteTensor>,
   metadata?: Readonly<Record<string, string>>
 ): Effect.Effect<Uint8Array, ModelError> =>
   Effect.gen(function*() {
     yield* littleEndian
-    const head = yield* encodeHeader(tensors, metadata)
-    const parts = tensors.map(encodeData)
+    const ordered = referenceOrder(tensors)
+    const head = yield* encodeHeader(ordered, metadata)
+    const parts = ordered.map(encodeData)
     const out = new Uint8Array(head.length + parts.reduce((a, p) => a + p.length, 0))
     out.set(head, 0)
     let at = head.length
@@ -365,7 +384,10 @@ export const writeFileAtomic = (
   )
 }
 
-/** Writes a .safetensors file atomically, one tensor at a time (no whole-file buffer). */
+/**
+ * Writes a .safetensors file atomically, one tensor at a time (no whole-file
+ * buffer), byte-identical to what the reference writer makes of the same tensors.
+ */
 export const writeSafetensors = (
   file: string,
   tensors: ReadonlyArray<WriteTensor>,
@@ -373,10 +395,11 @@ export const writeSafetensors = (
 ): Effect.Effect<void, ModelError> =>
   Effect.gen(function*() {
     yield* littleEndian
-    const head = yield* encodeHeader(tensors, metadata)
+    const ordered = referenceOrder(tensors)
+    const head = yield* encodeHeader(ordered, metadata, file)
     yield* writeFileAtomic(file, async (handle) => {
       await handle.write(head)
-      for (const t of tensors) await handle.write(encodeData(t))
+      for (const t of ordered) await handle.write(encodeData(t))
     })
   })
 

@@ -13,9 +13,9 @@
  *
  * Log-probabilities and code lengths follow the project's convention: without
  * a BOS token the first token of a sequence cannot be predicted and costs
- * log2 V bits; with `bos` (a token id) the model reads [bos, x_0 … x_{S−2}] in
- * its S positions and predicts every token x_0 … x_{S−1} (the GPU model's
- * convention: no extra position is needed). The loss is the mean next-token cross-entropy in nats over the
+ * log2 V bits; with `bos` (a token id) the model reads [bos, x_0 … x_{S−1}]
+ * in S + 1 positions (the GPU model's convention, so n_positions ≥ S + 1) and
+ * position t predicts x_t: every token is predicted. The loss is the mean next-token cross-entropy in nats over the
  * predicted tokens (S − 1 per sequence without BOS, S with), as training uses.
  *
  * Invalid inputs (token out of range, sequence longer than n_positions,
@@ -25,7 +25,7 @@ import { ModelError, type TokenSequences } from "@memorize/core"
 import { type Gpt2Weights, gpt2TensorShapes } from "../model/weights.ts"
 
 export interface ReferenceOptions {
-  /** A BOS token id: the input is [bos, x_0 … x_{S−2}], so the first real token is predicted too. */
+  /** A BOS token id prepended to every sequence, so the first real token is predicted too. */
   readonly bos?: number
 }
 
@@ -169,7 +169,7 @@ const forwardOne = (w: ReturnType<typeof widen>, weights: Gpt2Weights, ids: Arra
 
 const checkInput = (weights: Gpt2Weights, seqs: TokenSequences, options?: ReferenceOptions) => {
   const { vocabSize: V, seqLen: nPos } = weights.shape
-  const T = seqs.seqLen
+  const T = seqs.seqLen + (options?.bos !== undefined ? 1 : 0)
   if (seqs.tokens.length !== seqs.count * seqs.seqLen) {
     throw new ModelError({ message: `reference model: ${seqs.tokens.length} tokens for ${seqs.count} sequences of ${seqs.seqLen}` })
   }
@@ -180,17 +180,17 @@ const checkInput = (weights: Gpt2Weights, seqs: TokenSequences, options?: Refere
   }
 }
 
-/** The ids fed to the model for sequence `n`: the sequence, or BOS and all but its last token. */
+/** The ids fed to the model for sequence `n` (BOS first when given). */
 const inputIds = (seqs: TokenSequences, n: number, options?: ReferenceOptions): ArrayLike<number> => {
   const row = seqs.tokens.subarray(n * seqs.seqLen, (n + 1) * seqs.seqLen)
-  return options?.bos !== undefined ? [options.bos, ...row.subarray(0, seqs.seqLen - 1)] : row
+  return options?.bos !== undefined ? [options.bos, ...row] : row
 }
 
-/** Logits of every position, count × seqLen × V (with BOS, position t predicts token t). */
+/** Logits of every position, count × T × V, T = seqLen (+1 with BOS; position t then predicts token t). */
 export const referenceLogits = (weights: Gpt2Weights, seqs: TokenSequences, options?: ReferenceOptions): Float64Array => {
   checkInput(weights, seqs, options)
   const w = widen(weights)
-  const T = seqs.seqLen
+  const T = seqs.seqLen + (options?.bos !== undefined ? 1 : 0)
   const V = weights.shape.vocabSize
   const out = new Float64Array(seqs.count * T * V)
   for (let n = 0; n < seqs.count; n++) out.set(forwardOne(w, weights, inputIds(seqs, n, options)), n * T * V)
@@ -212,7 +212,7 @@ export const referenceTokenLogProbs = (weights: Gpt2Weights, seqs: TokenSequence
   const V = weights.shape.vocabSize
   const S = seqs.seqLen
   const bos = options?.bos !== undefined
-  const T = S
+  const T = S + (bos ? 1 : 0)
   const out = new Float64Array(seqs.count * S)
   for (let n = 0; n < seqs.count; n++) {
     for (let t = 0; t < S; t++) {

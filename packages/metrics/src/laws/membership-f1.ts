@@ -7,7 +7,8 @@
  *   n                         points used (runs with the F1 value)
  *   constants {c1, c2, c3}, stdErrors {c1, c2, c3} | null (n = 3), ssr, rmse
  *   converged, iterations
- *   points [{ runId, paramCount, trainCount, x, f1, predicted, residual }]
+ *   points [{ runId, paramCount, trainCount, x, f1, predicted, residual,
+ *             paperPredicted (the paper's law evaluated for this run) }]
  *   paper                     the paper's law in the form that reproduces its validation
  *
  * `predict` answers `memorize predict` from these constants (a laws.json or
@@ -56,7 +57,8 @@ export const fitMembershipF1 = (config: MembershipF1Config) => (results: Readonl
     const law: F1Law = { ...law0, constants: { c1, c2, c3 } }
     const points = runs.map((r, i) => {
       const predicted = predictF1(law, r.result.model.paramCount, r.result.dataset.trainCount)
-      return { runId: r.result.runId, paramCount: r.result.model.paramCount, trainCount: r.result.dataset.trainCount, x: xs[i], f1: ys[i], predicted, residual: ys[i] - predicted }
+      const paperPredicted = predictF1(PAPER_LAW, r.result.model.paramCount, r.result.dataset.trainCount)
+      return { runId: r.result.runId, paramCount: r.result.model.paramCount, trainCount: r.result.dataset.trainCount, x: xs[i], f1: ys[i], predicted, residual: ys[i] - predicted, paperPredicted }
     })
     return {
       feature: config.feature,

@@ -13,6 +13,7 @@
 import { Effect, Schema } from "effect"
 import { definePlugin, MetricError, PositiveInt, withDefault, type Json, type MetricSubject, type ModelError, type TokenSequences, type TrainedModel } from "@memorize/core"
 import { permutation } from "../numerics/random.ts"
+import { extractionReport } from "../report/metrics.ts"
 import { checkCompatible, prefixes, subset } from "./common.ts"
 
 export const EXTRACTION = "extraction"
@@ -81,5 +82,6 @@ export const extractionPlugin = definePlugin({
   name: EXTRACTION,
   description: "Greedy extraction: exact-suffix-match rate from prefixes of 8, 16, 32 tokens, on members and holdout.",
   config: ExtractionConfig,
-  make: measureExtraction
+  make: measureExtraction,
+  report: extractionReport
 })

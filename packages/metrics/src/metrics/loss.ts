@@ -5,9 +5,11 @@
  * Per-token values divide by seqLen, the first token included (the model
  * contract codes it at log2 V bits when there is no BOS token).
  */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import { definePlugin, MetricError, type Json, type MetricSubject } from "@memorize/core"
 import { mean } from "../numerics/stats.ts"
+import { NoOptions } from "./no-options.ts"
+import { lossReport } from "../report/metrics.ts"
 import { checkCompatible, codeLengthsOf } from "./common.ts"
 
 export const LOSS = "loss"
@@ -37,6 +39,7 @@ export const lossPlugin = definePlugin({
   kind: "metric",
   name: LOSS,
   description: "Train and holdout loss (nats/token, bits/sequence), for the double-descent analysis.",
-  config: Schema.Struct({}),
-  make: () => measureLoss
+  config: NoOptions,
+  make: () => measureLoss,
+  report: lossReport
 })

@@ -15,6 +15,7 @@
  *   evaluationMembers, evaluationNonMembers
  *   auc                        ROC AUC (Mann–Whitney, ties count ½)
  *   tprAt1pctFpr, tprAt0p1pctFpr  highest TPR with FPR ≤ 1% / 0.1% (exact)
+ *   fprResolution              1 / nonMembers: an FPR bound below it can only be met at FPR 0
  *   meanMemberBits, meanNonMemberBits
  */
 import { Effect, Schema } from "effect"
@@ -22,6 +23,7 @@ import { definePlugin, MetricError, withDefault, type Json, type MetricSubject }
 import { auc, bestF1, f1AtThreshold, tprAtFpr } from "../numerics/roc.ts"
 import { permutation } from "../numerics/random.ts"
 import { mean } from "../numerics/stats.ts"
+import { membershipReport } from "../report/metrics.ts"
 import { checkCompatible, codeLengthsOf } from "./common.ts"
 
 export const MEMBERSHIP = "membership-inference"
@@ -49,6 +51,7 @@ export interface MembershipStats {
   readonly auc: number
   readonly tprAt1pctFpr: number
   readonly tprAt0p1pctFpr: number
+  readonly fprResolution: number
   readonly meanMemberBits: number
   readonly meanNonMemberBits: number
 }
@@ -91,6 +94,7 @@ export const membershipAttack = (
     auc: auc(mem, non),
     tprAt1pctFpr: tprAtFpr(mem, non, 0.01),
     tprAt0p1pctFpr: tprAtFpr(mem, non, 0.001),
+    fprResolution: 1 / n,
     meanMemberBits: -mean(mem),
     meanNonMemberBits: -mean(non)
   }
@@ -122,5 +126,6 @@ export const membershipPlugin = definePlugin({
   name: MEMBERSHIP,
   description: "Loss-threshold membership inference on a balanced member/non-member set: F1 (best and calibrated threshold), ROC AUC, TPR at 1% and 0.1% FPR.",
   config: MembershipConfig,
-  make: measureMembership
+  make: measureMembership,
+  report: membershipReport
 })

@@ -17,9 +17,11 @@
  * BitsSummary = { count, totalBits, meanBits, quantiles }; quantiles keyed
  * p0, p5, p25, p50, p75, p95, p100 (type-7 interpolation, numerics/stats.ts).
  */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import { definePlugin, MetricError, type Json, type MetricSubject, type TokenSequences } from "@memorize/core"
 import { summarizeBits } from "../numerics/stats.ts"
+import { NoOptions } from "./no-options.ts"
+import { memorizationReport } from "../report/metrics.ts"
 import { checkCompatible, describeModel } from "./common.ts"
 import { perSampleMemorization } from "./per-sample.ts"
 
@@ -61,6 +63,7 @@ export const memorizationPlugin = definePlugin({
   kind: "metric",
   name: MEMORIZATION,
   description: "Per-sample memorization in bits: H(x) − L(x|θ̂) on synthetic data, L(x|θ) − L(x|θ̂) against a reference model; totals, means, quantiles, on members and holdout.",
-  config: Schema.Struct({}),
-  make: () => measureMemorization
+  config: NoOptions,
+  make: () => measureMemorization,
+  report: memorizationReport
 })

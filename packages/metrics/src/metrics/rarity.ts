@@ -10,6 +10,7 @@
 import { Effect, Schema } from "effect"
 import { definePlugin, MetricError, PositiveInt, withDefault, type Json, type MetricSubject } from "@memorize/core"
 import { pearson, spearman } from "../numerics/stats.ts"
+import { rarityReport } from "../report/metrics.ts"
 import { checkCompatible } from "./common.ts"
 import { perSampleMemorization } from "./per-sample.ts"
 
@@ -63,5 +64,6 @@ export const rarityPlugin = definePlugin({
   name: RARITY,
   description: "Correlation of per-sample TF-IDF rarity with memorization, and the most memorized samples (decoded for text).",
   config: RarityConfig,
-  make: measureRarity
+  make: measureRarity,
+  report: rarityReport
 })

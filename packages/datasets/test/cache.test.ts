@@ -1,0 +1,66 @@
+import { describe, expect, it } from "@effect/vitest"
+import { readdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { collectSequences } from "../src/collect.ts"
+import { jsonlDocuments } from "../src/sources/jsonl.ts"
+import { textDataset } from "../src/text.ts"
+import { bytesTokenizer } from "../src/tokenizers.ts"
+import { context, load, tempDir } from "./helpers.ts"
+
+const doc = (i: number) => Array.from({ length: 30 }, (_, j) => `v${i}y${j}`).join(" ")
+
+describe("tokenized-corpus cache", () => {
+  it.effect("a repeated request is served from the cache with the same dataset; a changed file is not", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const file = join(dir, "a.jsonl")
+      writeFileSync(file, Array.from({ length: 20 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
+      const spec = { path: "a.jsonl", tokenizer: "bytes", seqLen: 16, samples: 40, holdout: 20 }
+      const first = yield* load(textDataset, spec, context(dir, 3))
+      expect(first.stats.cacheHit).toBe(false)
+      const second = yield* load(textDataset, spec, context(dir, 3))
+      expect(second.stats.cacheHit).toBe(true)
+      expect(second.fingerprint).toBe(first.fingerprint)
+      expect(second.stats.duplicatesDropped).toBe(first.stats.duplicatesDropped)
+      // Another split seed reuses the same tokenized sequences.
+      const reseeded = yield* load(textDataset, spec, context(dir, 4))
+      expect(reseeded.stats.cacheHit).toBe(true)
+      expect(reseeded.fingerprint).not.toBe(first.fingerprint)
+      // Rewriting the file (new size) invalidates the entry.
+      writeFileSync(file, Array.from({ length: 20 }, (_, i) => JSON.stringify({ text: doc(i + 50) + " extra" })).join("\n"))
+      const changed = yield* load(textDataset, spec, context(dir, 3))
+      expect(changed.stats.cacheHit).toBe(false)
+      expect(changed.fingerprint).not.toBe(first.fingerprint)
+      const off = yield* load(textDataset, { ...spec, cache: false }, context(dir, 3))
+      expect(off.stats.cacheHit).toBe(false)
+      expect(off.fingerprint).toBe(changed.fingerprint)
+    }))
+
+  it.effect("a corrupt cache file is ignored and rewritten", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      writeFileSync(join(dir, "a.jsonl"), Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
+      const spec = { path: "a.jsonl", tokenizer: "bytes", seqLen: 16, samples: 10, holdout: 5 }
+      const first = yield* load(textDataset, spec, context(dir))
+      const cacheFiles = readdirSync(join(dir, "cache", "datasets"))
+      expect(cacheFiles.length).toBe(1)
+      writeFileSync(join(dir, "cache", "datasets", cacheFiles[0]), "MEMDS1\n garbage")
+      const again = yield* load(textDataset, spec, context(dir))
+      expect(again.stats.cacheHit).toBe(false)
+      expect(again.fingerprint).toBe(first.fingerprint)
+      const third = yield* load(textDataset, spec, context(dir))
+      expect(third.stats.cacheHit).toBe(true)
+    }))
+})
+
+describe("interruption", () => {
+  it("collection stops at an aborted signal", async () => {
+    const dir = tempDir()
+    const file = join(dir, "a.jsonl")
+    writeFileSync(file, Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
+    const controller = new AbortController()
+    controller.abort(new Error("stop"))
+    await expect(collectSequences(jsonlDocuments([file], "text"), { tokenizer: bytesTokenizer, seqLen: 8, want: 1000, shuffle: false, seed: 0, signal: controller.signal })).rejects.toThrow("stop")
+  })
+})

@@ -1,0 +1,49 @@
+/**
+ * The `gpt2` model plugin: GPT-2 as in the paper (pre-LN blocks, causal
+ * multi-head attention, GELU MLP of width 4d, learned positions with
+ * n_positions = S, final LayerNorm, tied embeddings, no dropout). Vocabulary
+ * and sequence length come from the data; `bos: true` adds a BOS token
+ * (vocabulary V+1, n_positions S+1) so that the first token is predicted too.
+ *
+ *   model: { kind: gpt2, layers: 1, dModel: 32, heads: 2 }
+ */
+import { definePlugin, type ModelDescription, PositiveInt, withDefault } from "@memorize/core"
+import { Schema } from "effect"
+import { gpt2ParamCount, type Gpt2Shape } from "./weights.ts"
+
+export const Gpt2ModelConfig = Schema.Struct({
+  layers: PositiveInt,
+  dModel: PositiveInt,
+  heads: PositiveInt,
+  bos: withDefault(Schema.Boolean, false),
+  layerNormEps: withDefault(Schema.Finite.check(Schema.isGreaterThan(0)), 1e-5)
+}).check(
+  Schema.makeFilter((c) => (c.dModel % c.heads === 0 ? undefined : { path: ["heads"], issue: `dModel ${c.dModel} must be divisible by heads ${c.heads}` }))
+)
+export type Gpt2ModelConfig = typeof Gpt2ModelConfig.Type
+
+/** The model's shape for data of vocabulary V and sequences of S tokens. */
+export const gpt2ShapeFor = (c: Gpt2ModelConfig, data: { readonly vocabSize: number; readonly seqLen: number }): Gpt2Shape => ({
+  vocabSize: data.vocabSize + (c.bos ? 1 : 0),
+  seqLen: data.seqLen + (c.bos ? 1 : 0),
+  layers: c.layers,
+  dModel: c.dModel,
+  heads: c.heads,
+  layerNormEps: c.layerNormEps,
+  activation: "gelu_new",
+  tiedHead: true
+})
+
+export const gpt2ModelPlugin = definePlugin({
+  kind: "model",
+  name: "gpt2",
+  description: "GPT-2 (pre-LN, tied embeddings, learned positions with n_positions = S); P = V·d + S·d + L·(12d² + 13d) + 2d",
+  config: Gpt2ModelConfig,
+  make: (c) => (data): ModelDescription => ({
+    kind: "gpt2",
+    vocabSize: data.vocabSize,
+    seqLen: data.seqLen,
+    paramCount: gpt2ParamCount(gpt2ShapeFor(c, data)),
+    config: { layers: c.layers, dModel: c.dModel, heads: c.heads, bos: c.bos, layerNormEps: c.layerNormEps }
+  })
+})

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import fc from "fast-check"
+import type { Json, ReportSection } from "@memorize/core"
+import { plugins } from "../src/index.ts"
+import { capacityRunsArb } from "../src/testing/index.ts"
+
+/** Every (data, encoding) pair of a Vega-Lite spec, top level and layers. */
+const views = (spec: any, inherited?: any): Array<{ values: Array<any>; encoding: any }> => {
+  const data = spec.data?.values ?? inherited
+  const here = spec.encoding !== undefined && data !== undefined ? [{ values: data, encoding: spec.encoding }] : []
+  return [...here, ...(spec.layer ?? []).flatMap((l: any) => views(l, data))]
+}
+
+const hasNaN = (v: Json): boolean =>
+  typeof v === "number" ? !Number.isFinite(v) : Array.isArray(v) ? v.some(hasNaN) : v !== null && typeof v === "object" ? Object.values(v).some(hasNaN) : false
+
+describe("report sections", () => {
+  it.effect("charts carry inline data with every encoded field; tables are rectangular; all finite JSON", () =>
+    Effect.gen(function* () {
+      const results = fc.sample(capacityRunsArb, { numRuns: 1, seed: 3 })[0]
+      const sections: Array<ReportSection> = []
+      for (const p of plugins) {
+        if (p.kind === "metric" && p.report !== undefined) sections.push(...p.report(results))
+        if (p.kind === "law") {
+          const config = Schema.decodeUnknownSync(p.config as Schema.Codec<unknown, unknown>)({})
+          const fit = yield* (p.make as (c: unknown) => (r: typeof results) => Effect.Effect<Record<string, Json>, Error>)(config)(results)
+          sections.push(...(p.report?.(fit, results) ?? []))
+        }
+      }
+      expect(sections.length).toBeGreaterThanOrEqual(10)
+      for (const s of sections) {
+        expect(s.chart !== undefined || s.table !== undefined, s.title).toBe(true)
+        if (s.chart !== undefined) {
+          expect(hasNaN(s.chart), s.title).toBe(false)
+          const vs = views(s.chart)
+          expect(vs.length, s.title).toBeGreaterThan(0)
+          for (const v of vs) {
+            expect(v.values.length, s.title).toBeGreaterThan(0)
+            for (const ch of Object.values(v.encoding) as Array<any>) {
+              if (ch?.field === undefined) continue
+              for (const row of v.values) expect(row, `${s.title}: ${ch.field}`).toHaveProperty(ch.field)
+            }
+          }
+        }
+        if (s.table !== undefined) {
+          for (const row of s.table.rows) expect(row.length, s.title).toBe(s.table.columns.length)
+        }
+      }
+    }))
+})
