@@ -63,13 +63,13 @@ laws: [ { kind: run-count } ]
 store: { saveModels: false }
 sweep: { grid: { dataset.samples: [4, 8] } }
 `)
-    const first = memorize(["run", file])
+    const first = memorize(["run", file], { cwd: dir })
     expect(first.code).toBe(0)
     expect(first.stdout).toMatch(/2\/2 runs complete \(0 resumed, 0 failed\)/)
     expect(first.stdout).toMatch(/memorized bits/)
     const html = fs.readFileSync(path.join(dir, "runs/cli-run/report.html"), "utf8")
     expect(html).toMatch(/Run count/)
-    const second = memorize(["run", file])
+    const second = memorize(["run", file], { cwd: dir })
     expect(second.stdout).toMatch(/2\/2 runs complete \(2 resumed, 0 failed\)/)
     const report = memorize(["report", path.join(dir, "runs/cli-run")])
     expect(report.code).toBe(0)
@@ -83,7 +83,7 @@ dataset: { kind: toy-skewed, samples: 8 }
 model: { kind: unigram }
 train: { kind: counting, failAt: train }
 `)
-    const r = memorize(["run", file])
+    const r = memorize(["run", file], { cwd: path.dirname(file) })
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/ModelError: asked to fail/)
   })

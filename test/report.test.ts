@@ -19,7 +19,7 @@ laws: [ { kind: run-count } ]
 store: { saveModels: false }
 sweep: { grid: { dataset.samples: [4, 8, 16] } }
 `)
-    expect(memorize(["run", file]).code).toBe(0)
+    expect(memorize(["run", file], { cwd: dir }).code).toBe(0)
     const html = path.join(dir, "runs/report-check/report.html")
     const charts = await checkReportInChromium(html, path.join(dir, "report.png"))
     expect(charts.length).toBeGreaterThan(0)

@@ -173,6 +173,16 @@ _NP = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 
 
 def read_safetensors(path):
+    """All tensors of a .safetensors file as float32 numpy arrays: through the safetensors package when
+    it is installed and the dtypes are numpy's, else (BF16, or no package) by parsing the format here."""
+    try:
+        from safetensors.numpy import load_file
+        return {k: v.astype(np.float32) for k, v in load_file(path).items()}
+    except Exception:  # package missing, or a dtype numpy lacks (BF16)
+        return _parse_safetensors(path)
+
+
+def _parse_safetensors(path):
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))

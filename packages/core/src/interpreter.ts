@@ -23,7 +23,7 @@ export interface RunOptions {
   readonly concurrency?: number
   /** Run every n-th plan: plans whose index ≡ k (mod n), 0 ≤ k < n. */
   readonly shard?: { readonly k: number; readonly n: number }
-  /** Run store root (default: the spec's `store.root`, relative to the spec). */
+  /** Run store root (default: the spec's `store.root`, relative to the working directory). */
   readonly storeRoot?: string
 }
 
@@ -39,8 +39,9 @@ export interface RunOutcome {
   readonly missing: number
 }
 
+/** The run store root: `--store`, else the spec's `store.root`, relative to the working directory. */
 export const storeRootOf = (experiment: Experiment, options: RunOptions): string =>
-  NodePath.resolve(experiment.specDir, options.storeRoot ?? experiment.spec.store.root)
+  NodePath.resolve(options.storeRoot ?? experiment.spec.store.root)
 
 /** The services the plugins used by this experiment need (a GPU device, say), merged. */
 export const pluginLayers = (experiment: Experiment): Layer.Layer<any, any, never> => {

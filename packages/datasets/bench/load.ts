@@ -6,7 +6,8 @@
  *   pnpm tsx packages/datasets/bench/load.ts            # all cases
  *   pnpm tsx packages/datasets/bench/load.ts brown-gpt2 # one case
  *
- * Each case runs in its own child process so its peak RSS is its own.
+ * Each case runs in its own child process so its peak RSS is its own, with
+ * the tokenized-corpus cache off (a cache hit would measure nothing).
  */
 import { spawnSync } from "node:child_process"
 import { createWriteStream, existsSync, mkdirSync, statSync } from "node:fs"
@@ -27,10 +28,10 @@ interface Case {
 }
 
 const cases: ReadonlyArray<Case> = [
-  { name: "brown-gpt2", spec: { source: "brown", tokenizer: "gpt2", samples: 1e9, holdout: 0, allowFewer: true }, note: "whole Brown corpus, GPT-2 BPE" },
-  { name: "brown-bytes", spec: { source: "brown", tokenizer: "bytes", samples: 1e9, holdout: 0, allowFewer: true }, note: "whole Brown corpus, UTF-8 bytes" },
-  { name: "jsonl-gpt2", spec: { source: "jsonl", path: jsonlFile, tokenizer: "gpt2", samples: 1e9, holdout: 0, allowFewer: true }, note: "100 MB JSONL, GPT-2 BPE, every sequence kept" },
-  { name: "jsonl-gpt2-shuffle", spec: { source: "jsonl", path: jsonlFile, tokenizer: "gpt2", samples: 10_000, holdout: 10_000, shuffle: true }, note: "100 MB JSONL, GPT-2 BPE, seeded sample of 20k (bottom-k)" }
+  { name: "brown-gpt2", spec: { source: "brown", tokenizer: "gpt2", samples: 1e9, holdout: 0, allowFewer: true, cache: false }, note: "whole Brown corpus, GPT-2 BPE" },
+  { name: "brown-bytes", spec: { source: "brown", tokenizer: "bytes", samples: 1e9, holdout: 0, allowFewer: true, cache: false }, note: "whole Brown corpus, UTF-8 bytes" },
+  { name: "jsonl-gpt2", spec: { source: "jsonl", path: jsonlFile, tokenizer: "gpt2", samples: 1e9, holdout: 0, allowFewer: true, cache: false }, note: "100 MB JSONL, GPT-2 BPE, every sequence kept" },
+  { name: "jsonl-gpt2-shuffle", spec: { source: "jsonl", path: jsonlFile, tokenizer: "gpt2", samples: 10_000, holdout: 10_000, shuffle: true, cache: false }, note: "100 MB JSONL, GPT-2 BPE, seeded sample of 20k (bottom-k)" }
 ]
 
 /**
@@ -99,6 +100,7 @@ const runCase = async (c: Case): Promise<void> => {
       distinct: dataset.stats.uniqueSequences,
       duplicatesDropped: dataset.stats.duplicatesDropped,
       kept: dataset.train.count + dataset.holdout.count,
+      cacheHit: dataset.stats.cacheHit,
       seconds: Number(seconds.toFixed(2)),
       tokensPerSecond: Math.round(tokens / seconds),
       peakRssMB: Math.round(peak / 2 ** 20)

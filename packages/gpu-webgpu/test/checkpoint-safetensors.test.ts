@@ -8,6 +8,7 @@ import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits } from "../src/checkpoint/dt
 import {
   encodeSafetensors,
   openSafetensors,
+  referenceOrder,
   openSafetensorsIndex,
   readSafetensors,
   writeSafetensors,
@@ -47,6 +48,25 @@ describe("safetensors format", () => {
       expect([...bytes.subarray(8 + padded)]).toEqual([0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0])
     }))
 
+  it.effect("is byte-identical to the reference writer (safetensors 0.8.0 save_file, torch bf16), order and padding included", () =>
+    Effect.gen(function*() {
+      // Python: save_file({"zeta": f32 [1, -2.5], "alpha.bias": bf16 [[3, 1.00390625, 1.01171875]],
+      //                    "Beta": f32 scalar 0.5, "alpha.weight": f32 zeros (0, 3)}, metadata={"format": "pt"})
+      const golden = "GAEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJwdCJ9LCJCZXRhIjp7ImR0eXBlIjoiRjMyIiwic2hhcGUiOltdLCJkYXRhX29mZnNldHMiOlswLDRdfSwiYWxwaGEud2VpZ2h0Ijp7ImR0eXBlIjoiRjMyIiwic2hhcGUiOlswLDNdLCJkYXRhX29mZnNldHMiOls0LDRdfSwiemV0YSI6eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbMl0sImRhdGFfb2Zmc2V0cyI6WzQsMTJdfSwiYWxwaGEuYmlhcyI6eyJkdHlwZSI6IkJGMTYiLCJzaGFwZSI6WzEsM10sImRhdGFfb2Zmc2V0cyI6WzEyLDE4XX19ICAgAAAAPwAAgD8AACDAQECAP4I/"
+      const ours = yield* encodeSafetensors([
+        { name: "zeta", shape: [2], data: Float32Array.from([1, -2.5]) },
+        { name: "alpha.bias", shape: [1, 3], data: Float32Array.from([3, 1.00390625, 1.01171875]), dtype: "BF16" },
+        { name: "Beta", shape: [], data: Float32Array.from([0.5]) },
+        { name: "alpha.weight", shape: [0, 3], data: new Float32Array(0) }
+      ], { format: "pt" })
+      expect(Buffer.from(ours).toString("base64")).toBe(golden)
+      const file = path.join(tmpDir(), "golden.safetensors")
+      fs.writeFileSync(file, Buffer.from(golden, "base64"))
+      const back = yield* readSafetensors(file)
+      expect([...back.get("alpha.bias")!.data]).toEqual([3, 1, 1.015625])
+      expect(back.get("alpha.bias")!.dtype).toBe("BF16")
+    }))
+
   it.effect("F32 round trip: file bytes equal the in-memory encoding, values identical, rewrite identical", () =>
     Effect.gen(function*() {
       const dir = tmpDir()
@@ -60,7 +80,7 @@ describe("safetensors format", () => {
       const onDisk = new Uint8Array(fs.readFileSync(file))
       expect(onDisk).toEqual(yield* encodeSafetensors(tensors, { format: "pt" }))
       const back = yield* readSafetensors(file)
-      expect([...back.keys()]).toEqual(tensors.map((t) => t.name))
+      expect([...back.keys()]).toEqual(["empty", "scalar", "transformer.wte.weight"])
       for (const t of tensors) {
         expect(back.get(t.name)!.dtype).toBe("F32")
         expect(back.get(t.name)!.shape).toEqual(t.shape)
@@ -242,7 +262,7 @@ describe("safetensors properties", () => {
         await Effect.runPromise(writeSafetensors(file, tensors))
         expect(Number(new DataView(fs.readFileSync(file).buffer).getBigUint64(0, true)) % 8).toBe(0)
         const back = await Effect.runPromise(readSafetensors(file))
-        expect([...back.keys()]).toEqual(tensors.map((t) => t.name))
+        expect([...back.keys()]).toEqual(referenceOrder(tensors).map((t) => t.name))
         for (const t of tensors) {
           const want = t.dtype === "BF16" ? [...t.data].map((v) => bf16BitsToF32(f32ToBf16Bits(v))) : [...t.data]
           expect([...back.get(t.name)!.data]).toEqual(want)

@@ -75,7 +75,7 @@ const run = Command.make(
     fresh: Flag.Boolean("fresh").pipe(Flag.withDescription("re-run runs that are already complete"), Flag.withDefault(false)),
     concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("runs trained at once, where the trainer allows"), Flag.withDefault(1)),
     shard: Flag.String("shard").pipe(Flag.withDescription("k/n: run only plans whose index ≡ k (mod n), for job arrays over a shared run store"), Flag.optional),
-    store: Flag.String("store").pipe(Flag.withDescription("run store root (default: the spec's store.root, relative to the spec)"), Flag.optional)
+    store: Flag.String("store").pipe(Flag.withDescription("run store root (default: the spec's store.root, relative to the working directory)"), Flag.optional)
   },
   (flags) =>
     Effect.gen(function*() {

@@ -44,7 +44,7 @@ export const ReportOptions = Schema.Struct({
 })
 
 export const StoreOptions = Schema.Struct({
-  /** Root of the run store, relative to the spec's folder unless absolute. `--store` overrides. */
+  /** Root of the run store, relative to the working directory unless absolute. `--store` overrides. */
   root: withDefault(Schema.String, "runs"),
   /** Save each trained model as model.safetensors (Hugging Face GPT-2 layout). */
   saveModels: withDefault(Schema.Boolean, true)

@@ -188,7 +188,8 @@ export const openSafetensors = (file: string): Effect.Effect<TensorSource, Model
     yield* littleEndian
     const handle = yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => fs.open(file, "r"), catch: ioError(file, "cannot open safetensors file") }),
-      (h) => Effect.promise(() => h.close())
+      // A failed close of a read-only handle loses nothing: ignore it rather than die.
+      (h) => Effect.promise(() => h.close().catch(() => undefined))
     )
     const size = (yield* Effect.tryPromise({ try: () => handle.stat(), catch: ioError(file, "cannot stat") })).size
     if (size < 8) return yield* fail(file, `truncated file: ${size} bytes, shorter than the 8-byte header length`)

@@ -30,7 +30,7 @@ export interface LeastSquaresFit {
 
 export interface LmOptions {
   readonly maxIterations?: number
-  /** Stop when the relative step and relative SSR decrease are both below this. */
+  /** Stop when the relative step is below this (and the SSR decrease below 1e-12 relative). */
   readonly tolerance?: number
 }
 
@@ -66,7 +66,7 @@ export const levenbergMarquardt = (
   options: LmOptions = {}
 ): Omit<LeastSquaresFit, "start"> => {
   const maxIt = options.maxIterations ?? 2000
-  const tol = options.tolerance ?? 1e-15
+  const tol = options.tolerance ?? 1e-13
   const n = prob.xs.length
   const np = start.length
   let p = Float64Array.from(start)
@@ -99,7 +99,7 @@ export const levenbergMarquardt = (
           stepNorm += step[j] ** 2
           pNorm += trial[j] ** 2
         }
-        const rel = Math.sqrt(stepNorm) / (Math.sqrt(pNorm) + tol)
+        const rel = Math.sqrt(stepNorm) / (Math.sqrt(pNorm) + 1e-300)
         const decrease = (ssr - trialSsr) / (ssr + 1e-300)
         p = trial
         res.set(trialRes)
@@ -107,7 +107,7 @@ export const levenbergMarquardt = (
         ssr = trialSsr
         lambda = Math.max(lambda / 10, 1e-12)
         improved = true
-        if ((rel < 1e-13 && decrease < 1e-12) || ssr === 0 || prev === ssr) converged = true
+        if ((rel < tol && decrease < 1e-12) || ssr === 0 || prev === ssr) converged = true
         break
       }
       lambda *= 10

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "@effect/vitest"
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { decodeExperiment, makeRegistry, parseYamlSpec, withPluginModules } from "@memorize/core"
+import { builtinPlugins } from "../bin/plugins.ts"
+import { checkReportInChromium } from "./browser.ts"
+import { memorize, repoRoot } from "./cli-helpers.ts"
+
+const specFiles = (dir: string): Array<string> =>
+  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? specFiles(path.join(dir, e.name)) : e.name.endsWith(".yaml") ? [path.join(dir, e.name)] : [])
+
+describe("experiments/", () => {
+  const files = specFiles(path.join(repoRoot, "experiments"))
+  it("has the paper's specs", () => {
+    const names = files.map((f) => path.relative(path.join(repoRoot, "experiments"), f))
+    for (const n of ["quickstart.yaml", "paper/capacity-table1.yaml"]) expect(names).toContain(n)
+  })
+  for (const file of files) {
+    it.effect(`${path.relative(repoRoot, file)} validates`, () =>
+      Effect.gen(function*() {
+        const source = yield* parseYamlSpec(file, fs.readFileSync(file, "utf8"))
+        const base = yield* makeRegistry(builtinPlugins, "built-in")
+        const registry = yield* withPluginModules(base, (source.value as { plugins?: Array<string> }).plugins ?? [], path.dirname(file))
+        const experiment = yield* decodeExperiment(source, registry)
+        expect(experiment.plans.length).toBeGreaterThan(0)
+      }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer))))
+  }
+})
+
+describe("quickstart end to end", () => {
+  it("runs experiments/quickstart.yaml and its report renders every chart with data", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-quickstart-"))
+    const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml")], { cwd: dir, timeoutMs: 600_000 })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/6\/6 runs complete/)
+    const results = fs.readFileSync(path.join(dir, "runs/quickstart/results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    expect(results).toHaveLength(6)
+    const laws = JSON.parse(fs.readFileSync(path.join(dir, "runs/quickstart/laws.json"), "utf8"))
+    expect(laws.capacity).toBeDefined()
+    expect(laws.capacity.error).toBeUndefined()
+    const charts = await checkReportInChromium(path.join(dir, "runs/quickstart/report.html"), path.join(dir, "report.png"))
+    expect(charts.length).toBeGreaterThanOrEqual(2)
+    for (const c of charts) expect(c.marks, c.title).toBeGreaterThan(0)
+  })
+})
