@@ -12,7 +12,10 @@ import * as path from "node:path"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { plugins } from "../src/index.ts"
 import { Gpt2ModelConfig, gpt2ModelPlugin } from "../src/model/plugin.ts"
+import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
+import { initGpt2Weights } from "../src/model/init.ts"
 import { roundBf16 } from "../src/reference/ops.ts"
+import { trainLoop } from "../src/train/loop.ts"
 import { webgpuTrainerPlugin, WebGpuTrainerConfig } from "../src/train/plugin.ts"
 import { randInts } from "./helpers.ts"
 
@@ -127,6 +130,19 @@ layer(WebGpu.layer)("webgpu trainer plugin", (it) => {
       expect(results.get("bf16")).not.toBe(results.get("bf16-params"))
     }))
 
+  it.effect("gradient accumulation over micro-batches matches the whole batch", () =>
+    Effect.gen(function* () {
+      const cfg = { maxSteps: 8, lr: 1e-2, logEvery: 1, batchSize: 8 }
+      const whole = yield* trainWith(small, cfg)
+      const split = yield* trainWith(small, { ...cfg, microBatch: 3 }) // 3 + 3 + 2 sequences per step
+      const a = whole.events.map((e) => e.loss)
+      const b = split.events.map((e) => e.loss)
+      expect(a.length).toBe(8)
+      // Only the f32 summation order differs.
+      a.forEach((x, i) => expect(Math.abs(x - b[i])).toBeLessThan(1e-4))
+      expect(a[7]).toBeLessThan(a[0])
+    }))
+
   it.effect("stops on plateau and on target loss", () =>
     Effect.gen(function* () {
       const plateau = yield* trainWith(small, { maxSteps: 200, lr: 1e-9, logEvery: 5, stop: { plateau: { window: 5, minDelta: 1e-3 } } })
@@ -147,9 +163,28 @@ layer(WebGpu.layer)("webgpu trainer plugin", (it) => {
     }))
 })
 
-describe("bf16-params", () => {
-  it("rounds to bfloat16 values", () => {
+describe("bfloat16 rounding reference", () => {
+  it("rounds to nearest, ties to even", () => {
     expect(roundBf16(1 + 2 ** -9)).toBe(1)
     expect(roundBf16(1 + 3 * 2 ** -9)).toBe(1 + 2 ** -7)
   })
+})
+
+layer(WebGpu.layer)("bf16-params", (it) => {
+  it.effect("parameters stay bfloat16 values through training; fp32 parameters do not", () =>
+    Effect.gen(function* () {
+      const shape = { vocabSize: V, seqLen: S, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } as const
+      const opts = { batchSize: 8, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01, warmupSteps: 0, schedule: "constant" as const, maxSteps: 5, gradClip: 1, stop: {}, logEvery: 5, seed: 0 }
+      const nonBf16 = (precision: "bf16-params" | "fp32") =>
+        Effect.scoped(Effect.gen(function* () {
+          const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 3), { precision })
+          yield* trainLoop(engine, dataset.train, opts, () => Effect.void)
+          const w = yield* engine.exportWeights()
+          let off = 0
+          for (const t of w.tensors.values()) for (const x of t.data) if (roundBf16(x) !== x) off++
+          return off
+        }))
+      expect(yield* nonBf16("bf16-params")).toBe(0)
+      expect(yield* nonBf16("fp32")).toBeGreaterThan(1000)
+    }))
 })

@@ -10,7 +10,7 @@ import { fitDoubleDescent } from "../src/laws/double-descent.ts"
 import { fitMembershipF1 } from "../src/laws/membership-f1.ts"
 import { fitF1Law, f1OfFeature, invertF1, predictF1, type F1Constants } from "../src/laws/f1-law.ts"
 import { f1LawSuite, memorizationSuite, membershipSuite, orderInvarianceSuite, rocSuite, scoreListsArb } from "../src/testing/index.ts"
-import type { MetricSubject } from "@memorize/core"
+import type { MetricSubject, RunResult } from "@memorize/core"
 
 const ourLaw = {
   fit: (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
@@ -52,6 +52,10 @@ describe("the suites catch broken implementations", () => {
       return w / (m.length * n.length)
     }
     await expect(rocSuite({ auc: strictOnly }, { numRuns: 100, seed: 1 })).rejects.toThrow()
+  })
+  it("a law that depends on the order of results fails order invariance", async () => {
+    const firstWins = (rs: ReadonlyArray<RunResult>) => Effect.succeed({ first: rs[0]?.runId ?? null })
+    await expect(orderInvarianceSuite(firstWins, { numRuns: 30, seed: 1 })).rejects.toThrow()
   })
   it("a law fit that stops early fails the recovery property", async () => {
     const sloppy = { ...ourLaw, fit: (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {

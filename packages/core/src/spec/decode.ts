@@ -11,7 +11,7 @@ import { SpecError, type SpecIssue } from "../errors.ts"
 import { stableHash } from "../hash.ts"
 import type { Plugin, PluginKind } from "../plugin.ts"
 import type { RegistryShape } from "../registry.ts"
-import { decodeWithIssues, type RawIssue } from "./issues.ts"
+import { decodeWithIssues, structKeys, type RawIssue } from "./issues.ts"
 import { isPrefix, parseOverride, setAt, type Override } from "./overrides.ts"
 import { ExperimentSpec } from "./schema.ts"
 import { expandSweep, type Assignment } from "./sweep.ts"
@@ -106,7 +106,20 @@ const decodeSection = <K extends PluginKind>(
   }
   const { kind: _kind, ...fields } = section
   const decoded = decodeWithIssues(plugin.config, fields, path)
-  if (!decoded.ok) return decoded
+  // Some schemas (an empty Struct, say) let unknown keys through; the spec language never does.
+  const allowed = structKeys(plugin.config)
+  const unknown: Array<RawIssue> = allowed === undefined ? [] : Object.keys(fields).filter((k) => !allowed.includes(k)).map((k) => ({
+    path: [...path, k],
+    atKey: true,
+    message: `unknown key "${k}" (${allowed.length ? `expected one of: ${allowed.join(", ")}` : `${kind} plugin "${name}" takes no options`})`
+  }))
+  if (!decoded.ok) {
+    // A failure of the whole section (its own unknown-key check, say) already covers them.
+    const seen = new Set(decoded.issues.map((i) => formatPath(i.path)))
+    const wholeSection = seen.has(formatPath(path))
+    return { ok: false, issues: [...decoded.issues, ...(wholeSection ? [] : unknown.filter((u) => !seen.has(formatPath(u.path))))] }
+  }
+  if (unknown.length > 0) return { ok: false, issues: unknown }
   let encoded: Record<string, Json>
   try {
     encoded = Schema.encodeSync(plugin.config as Schema.Codec<unknown, unknown>)(decoded.value) as Record<string, Json>

@@ -85,6 +85,12 @@ const allowedKeys = (schema: Schema.Codec<any, any>, path: ReadonlyArray<string 
   return fields ? Object.keys(fields) : undefined
 }
 
+/** The keys of a struct schema (through defaults/refinements), or undefined when it is not a struct. */
+export const structKeys = (schema: Schema.Codec<any, any>): ReadonlyArray<string> | undefined => {
+  const fields = structFields(schema)
+  return fields ? Object.keys(fields) : undefined
+}
+
 const structFields = (schema: any): Record<string, unknown> | undefined => {
   let s = schema
   // Unwrap defaults/optionals/refinements down to a struct, if there is one.

@@ -28,6 +28,8 @@ export interface TrainOptions {
   readonly stop: { readonly plateau?: { readonly window: number; readonly minDelta: number }; readonly targetLoss?: number }
   readonly logEvery: number
   readonly seed: number
+  /** Sequences per forward/backward pass (gradient accumulation up to batchSize); default: as many as fit. */
+  readonly microBatch?: number
 }
 
 export interface TrainOutcome extends TrainSummary {
@@ -54,7 +56,8 @@ export const trainLoop = (
     if (S + (engine.bos ? 1 : 0) > engine.shape.seqLen)
       return yield* Effect.fail(new TrainError({ message: `sequences of ${S} tokens${engine.bos ? " + BOS" : ""} exceed the model's ${engine.shape.seqLen} positions` }))
     const batch = Math.min(o.batchSize, data.count)
-    const accum = Math.ceil(batch / engine.maxMicroBatch(S + (engine.bos ? 1 : 0)))
+    const fits = engine.maxMicroBatch(S + (engine.bos ? 1 : 0))
+    const accum = Math.ceil(batch / Math.min(fits, o.microBatch ?? fits))
     const micro = Math.ceil(batch / accum)
     const T = S + (engine.bos ? 1 : 0)
     const plan = yield* engine.plan(micro, T)

@@ -45,6 +45,8 @@ export const WebGpuTrainerConfig = Schema.Struct({
   ),
   /** Loss read-back and progress every this many steps. */
   logEvery: withDefault(PositiveInt, 10),
+  /** Sequences per forward/backward pass; the batch is accumulated over passes. Default: as many as fit the device. */
+  microBatch: Schema.optional(PositiveInt),
   /** Defaults to the run's seed. */
   seed: Schema.optional(Schema.Int),
   /** Time matmul tile shapes once per adapter (cached under the cache folder). */

@@ -16,7 +16,7 @@
  * - orderInvarianceSuite a law's fit does not depend on the order of results
  */
 import fc from "fast-check"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import type { LawImpl, MetricImpl, MetricValues, TokenSequences, TrainedModel } from "@memorize/core"
 import { bigramModelArb, capacityRunsArb, lawCaseArb, scoreListsArb, shapeArb, tokenSequencesArb, type LawCase } from "./arbitraries.ts"
 import { concat, subject, syntheticDataset } from "./fixtures.ts"
@@ -209,10 +209,10 @@ export const f1LawSuite = async (fns: F1LawFunctions, options: SuiteOptions & { 
 export const orderInvarianceSuite = async (law: LawImpl, options: SuiteOptions = {}): Promise<void> => {
   const setup = capacityRunsArb.chain((rs) => fc.tuple(fc.constant(rs), fc.shuffledSubarray([...rs], { minLength: rs.length, maxLength: rs.length })))
   await fc.assert(fc.asyncProperty(setup, async ([rs, shuffled]) => {
-    const a = await run(Effect.result(law(rs)))
-    const b = await run(Effect.result(law(shuffled)))
-    const sa = JSON.stringify(a)
-    const sb = JSON.stringify(b)
+    // Compare outputs as JSON, or failures by their message (Errors stringify to {}).
+    const show = (r: Result.Result<unknown, Error>) => (Result.isSuccess(r) ? JSON.stringify(r.success) : `failure: ${r.failure.message}`)
+    const sa = show(await run(Effect.result(law(rs))))
+    const sb = show(await run(Effect.result(law(shuffled))))
     if (sa !== sb) throw new Error(`law output depends on the order of results:\n${sa.slice(0, 400)}\nvs\n${sb.slice(0, 400)}`)
   }), params({ numRuns: 30, ...options }))
 }
