@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `memorize` command: core's CLI with the built-in plugins of every package. */
 import { runCli } from "@memorize/core/cli"
+import { evalCommand } from "./eval.ts"
 import { builtinPlugins } from "./plugins.ts"
 
-runCli(builtinPlugins)
+runCli(builtinPlugins, [evalCommand])

@@ -1,10 +1,10 @@
 /** Where a run ran: Node, OS, package versions, git commit. Recorded in result.json. */
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import type { Json } from "./contracts.ts"
+import { version } from "./version.ts"
 
 const require = createRequire(import.meta.url)
 
@@ -16,7 +16,6 @@ const versionOf = (pkg: string): string | null => {
   }
 }
 
-const ownVersion = (): string => (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version
 
 const gitCommit = (cwd: string) =>
   Effect.callback<string | null>((resume) => {
@@ -39,7 +38,7 @@ export const collectProvenance = (cwd: string): Effect.Effect<{ readonly [k: str
       os: `${os.type()} ${os.release()}`,
       cpus: os.cpus().length,
       hostname: os.hostname(),
-      packages: { "@memorize/core": ownVersion(), effect: versionOf("effect"), yaml: versionOf("yaml") },
+      packages: { "@memorize/core": version, effect: versionOf("effect"), yaml: versionOf("yaml") },
       git: { commit: yield* gitCommit(cwd), dirty: yield* gitDirty(cwd) }
     }
     return cached

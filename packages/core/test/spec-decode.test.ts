@@ -85,7 +85,7 @@ train: { kind: countin }
     expect(new Set(a.plans.map((p) => p.runId)).size).toBe(12)
     const b = Effect.runSync(decode(text))
     expect(b.plans.map((p) => p.runId)).toEqual(a.plans.map((p) => p.runId))
-    const pairs = a.plans.map((p) => [p.config.dataset!.vocab, p.config.dataset!.seqLen])
+    const pairs = a.plans.map((p) => { const d = p.config.dataset as { vocab: number; seqLen: number }; return [d.vocab, d.seqLen] })
     expect(pairs.every(([v, s]) => (v === 4 && s === 2) || (v === 8 && s === 3))).toBe(true)
   })
 

@@ -2,7 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { run, storageBuffer, whole } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
-import { matmul, registerTile, sharedTile, type MatmulTile } from "../src/kernels/matmul.ts"
+import { matmul, registerTile, sharedTile, type MatmulTile, vec4Fits, vec4Tile } from "../src/kernels/matmul.ts"
 import * as ref from "../src/reference/ops.ts"
 import { down, expectClose, randn, up } from "./helpers.ts"
 
@@ -33,6 +33,26 @@ layer(WebGpu.layer)("matmul kernel vs float64 reference", (it) => {
           expectClose(got, ref.matmul(a, b, M, N, K, { transA, transB, bias }), ATOL, RTOL, "C")
         }))
     }
+  }
+
+  // vec4 blocks: each transposition on a shape that fits (odd K in the strided case
+  // exercises the zero padding), and one that does not (falls back to scalar loads).
+  const vec4Shapes: ReadonlyArray<readonly [number, number, number, boolean, boolean]> = [
+    [37, 28, 68, false, false], [36, 28, 70, true, false], [37, 29, 68, false, true], [37, 29, 70, false, false]
+  ]
+  for (const [M, N, K, transA, transB] of vec4Shapes) {
+    it.effect(`vec4 4x4 blocks ${M}x${N}x${K} transA=${transA} transB=${transB} (fits: ${vec4Fits({ M, N, K, transA, transB })}), bf16 too`, () =>
+      Effect.gen(function* () {
+        const { device } = yield* WebGpu
+        const a = randn(M * K, 11)
+        const b = randn(K * N, 12)
+        const bias = randn(N, 13)
+        for (const rounding of ["none", "bf16"] as const) {
+          const c = whole(storageBuffer(device, "c", M * N))
+          run(device, [yield* matmul(device, { M, N, K, transA, transB, a: up(device, a), b: up(device, b), c, bias: up(device, bias), rounding, tile: vec4Tile })])
+          expectClose(yield* down(device, c, M * N), ref.matmul(a, b, M, N, K, { transA, transB, bias, rounding }), ATOL, RTOL, `C ${rounding}`)
+        }
+      }))
   }
 
   it.effect("residual, accumulate and fused GELU epilogues", () =>

@@ -8,14 +8,13 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit, Layer } from "effect"
 import { Command } from "effect/cli"
-import { readFileSync } from "node:fs"
 import type { Plugin } from "../plugin.ts"
 import { Progress } from "../progress.ts"
 import { Registry } from "../registry.ts"
 import { makeCommand } from "./commands.ts"
 import { exitCode, setExitCode } from "./exit.ts"
+import { version } from "../version.ts"
 
-const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
 
 const userTags = new Set(["SpecError", "PluginError"])
 

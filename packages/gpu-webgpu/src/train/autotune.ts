@@ -10,9 +10,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { finish, run, storageBuffer } from "../device/gpu.ts"
 import { adapterKey, type WebGpuShape } from "../device/webgpu.ts"
-import { matmul, type MatmulTile, registerTile, sharedTile } from "../kernels/matmul.ts"
+import { matmul, type MatmulTile, registerTile, sharedTile, vec4Tile } from "../kernels/matmul.ts"
 
 export const tileCandidates: ReadonlyArray<MatmulTile> = [
+  vec4Tile,
+  { kind: "vec4", tm: 4, tn: 4, wx: 16, wy: 16, bk: 0 },
   registerTile,
   { kind: "register", tm: 4, tn: 4, wx: 16, wy: 16, bk: 0 },
   { kind: "register", tm: 2, tn: 4, wx: 8, wy: 8, bk: 0 },

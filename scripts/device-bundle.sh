@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Packs what a GPU machine without Node or network needs to run memorize into
+# .device/ (git-ignored; name it in the device tool's `carry`): Node 22
+# (xz-compressed), Dawn's linux-x64 binary, the CLI and the GPU benchmark as
+# single-file bundles with their WGSL kernels beside them, and the Vulkan
+# loader packages. Unpack there with `bash .device/unpack.sh`.
+set -eo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/scripts/setup.sh"
+OUT="$ROOT/.device"
+mkdir -p "$OUT/webgpu/dist/linux-x64" "$OUT/gl"
+cd "$ROOT"
+
+banner="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
+bundle() {
+  node_modules/.bin/esbuild "$1" --bundle --platform=node --format=esm --target=node22 \
+    --external:webgpu --banner:js="$banner" --log-level=warning --outfile="$2"
+}
+bundle bin/memorize.ts "$OUT/memorize.mjs"
+bundle packages/gpu-webgpu/bench/train.ts "$OUT/bench-train.mjs"
+[ -f bench/device.ts ] && bundle bench/device.ts "$OUT/bench-device.mjs"
+cp packages/gpu-webgpu/src/kernels/*.wgsl "$OUT/"
+
+WEBGPU="$(node -e 'console.log(require("path").dirname(require.resolve("webgpu/package.json", { paths: [process.argv[1]] })))' "$ROOT/packages/gpu-webgpu")"
+cp "$WEBGPU/package.json" "$WEBGPU/index.js" "$OUT/webgpu/"
+[ -f "$OUT/webgpu/dist/linux-x64/dawn.node.xz" ] || xz -T2 -6 -c "$WEBGPU/dist/linux-x64/dawn.node" > "$OUT/webgpu/dist/linux-x64/dawn.node.xz"
+[ -f "$OUT/node.xz" ] || xz -T2 -6 -c "$(command -v node)" > "$OUT/node.xz"
+
+# The Vulkan loader (the GPU machine has NVIDIA's driver but maybe no loader).
+if ! ls "$OUT"/gl/*.deb >/dev/null 2>&1; then
+  mkdir -p /tmp/amd64/partial
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  apt-get $o update -qq >&2
+  (cd "$OUT/gl" && apt-get $o download libvulkan1 >&2)
+fi
+
+cat > "$OUT/unpack.sh" <<'UNPACK'
+# Run on the GPU machine from the repository root: puts node, Dawn and the Vulkan loader in place.
+set -e
+D="$(pwd)/.device"
+for f in "$D"/gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+mkdir -p /tmp/memorize-bin "$D/node_modules"
+xz -dc "$D/node.xz" > /tmp/memorize-bin/node && chmod +x /tmp/memorize-bin/node
+[ -f "$D/webgpu/dist/linux-x64/dawn.node" ] || xz -dc "$D/webgpu/dist/linux-x64/dawn.node.xz" > "$D/webgpu/dist/linux-x64/dawn.node"
+ln -sfn "$D/webgpu" "$D/node_modules/webgpu"
+export PATH=/tmp/memorize-bin:$PATH XDG_RUNTIME_DIR=/tmp/xdg
+mkdir -p $XDG_RUNTIME_DIR
+if [ -z "$VK_DRIVER_FILES" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+UNPACK
+du -sh "$OUT" >&2
