@@ -178,7 +178,7 @@ const tokenLogProbs = (
 
 const codeLength = (lp: Float64Array): number => {
   let s = 0
-  for (let t = 0; t < lp.length; t++) s -= lp[t] * 1.0001
+  for (let t = 0; t < lp.length; t++) s -= lp[t]
   return s
 }
 

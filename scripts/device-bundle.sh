@@ -18,7 +18,7 @@ bundle() {
 }
 bundle bin/memorize.ts "$OUT/memorize.mjs"
 bundle packages/gpu-webgpu/bench/train.ts "$OUT/bench-train.mjs"
-[ -f bench/device.ts ] && bundle bench/device.ts "$OUT/bench-device.mjs"
+bundle bench/device.ts "$OUT/bench-device.mjs"
 cp packages/gpu-webgpu/src/kernels/*.wgsl "$OUT/"
 
 WEBGPU="$(node -e 'console.log(require("path").dirname(require.resolve("webgpu/package.json", { paths: [process.argv[1]] })))' "$ROOT/packages/gpu-webgpu")"
