@@ -13,7 +13,7 @@ OUT="${OUT:-/tmp/device-out}"; mkdir -p "$OUT"
   echo "VK_DRIVER_FILES=$VK_DRIVER_FILES"; ldconfig -p | grep libvulkan
 } 2>&1 | tee "$OUT/env.txt"
 echo "== train + save + transformers check" | tee "$OUT/check.txt"
-timeout 240 node .device/bench-device.mjs /tmp/dev ${DEVICE_MODEL:-2 128 2048 64 4096 300 1024 fp32} 2>&1 | grep -v "^Warning" | tee -a "$OUT/check.txt"
+VK_LOADER_DEBUG=error,warn timeout 240 node .device/bench-device.mjs /tmp/dev ${DEVICE_MODEL:-2 128 2048 64 4096 300 1024 fp32} 2>&1 | grep -v "^Warning" | tee -a "$OUT/check.txt"
 python3 bench/hf_check.py /tmp/dev 2>&1 | tail -3 | tee -a "$OUT/check.txt"
 echo "== bench" | tee "$OUT/bench.txt"
 timeout 200 node .device/bench-train.mjs --steps 20 2>&1 | grep -v "^Warning" | tee -a "$OUT/bench.txt"

@@ -198,7 +198,7 @@ const setSummary = (set: EvalSet) => {
   let tokens = 0
   for (const l of set.lengths) tokens += l
   const s = summarizeBits(set.bits)
-  return { file: set.file, sequences: set.bits.length, tokens, ...s, bitsPerToken: s.totalBits / tokens }
+  return { file: set.file, ...s, tokens, bitsPerToken: s.totalBits / tokens }
 }
 
 /** Checkpoints loaded and token files read and checked: everything that needs no GPU. */

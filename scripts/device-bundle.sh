@@ -26,17 +26,16 @@ cp "$WEBGPU/package.json" "$WEBGPU/index.js" "$OUT/webgpu/"
 [ -f "$OUT/webgpu/dist/linux-x64/dawn.node.xz" ] || xz -T2 -6 -c "$WEBGPU/dist/linux-x64/dawn.node" > "$OUT/webgpu/dist/linux-x64/dawn.node.xz"
 [ -f "$OUT/node.xz" ] || xz -T2 -6 -c "$(command -v node)" > "$OUT/node.xz"
 
-# The Vulkan loader (the GPU machine has NVIDIA's driver but maybe no loader).
+# The Vulkan loader and GL dispatch libraries NVIDIA's Vulkan driver loads (the GPU machine has the driver but maybe not these).
 if ! ls "$OUT"/gl/*.deb >/dev/null 2>&1; then
   mkdir -p /tmp/amd64/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   apt-get $o update -qq >&2
-  (cd "$OUT/gl" && apt-get $o download libvulkan1 >&2)
+  (cd "$OUT/gl" && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 libx11-6 libxext6 libxcb1 libxau6 libxdmcp6 libbsd0 libmd0 >&2)
 fi
 
 cat > "$OUT/unpack.sh" <<'UNPACK'
-# Run on the GPU machine from the repository root: puts node, Dawn and the Vulkan loader in place.
-set -e
+# Source on the GPU machine from the repository root: puts node, Dawn and the Vulkan loader in place.
 D="$(pwd)/.device"
 for f in "$D"/gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 mkdir -p /tmp/memorize-bin "$D/node_modules"

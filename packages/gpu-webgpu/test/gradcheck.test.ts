@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import { encodeDispatches, readFloats } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { fillBatch } from "../src/model/batch.ts"
+import { registerTile, sharedTile, vec4Tile } from "../src/kernels/matmul.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import type { Gpt2Shape, Gpt2Weights } from "../src/model/weights.ts"
@@ -52,8 +53,14 @@ const randomWeights = (shape: Gpt2Shape, seed: number): Gpt2Weights => {
 }
 
 layer(WebGpu.layer)("finite-difference gradient check", (it) => {
-  for (const bos of [false, true]) {
-    it.effect(`whole tiny model (L=2, d=8, H=2, V=7, S=5, B=3${bos ? ", BOS: V+1 tokens, S+1 positions" : ""})`, () =>
+  const cases = [
+    { bos: false, tile: registerTile },
+    { bos: true, tile: registerTile },
+    { bos: false, tile: vec4Tile },
+    { bos: false, tile: sharedTile }
+  ]
+  for (const { bos, tile } of cases) {
+    it.effect(`whole tiny model (L=2, d=8, H=2, V=7, S=5, B=3${bos ? ", BOS: V+1 tokens, S+1 positions" : ""}; matmul ${tile.kind})`, () =>
       Effect.gen(function* () {
         const V = 7
         const shape: Gpt2Shape = { vocabSize: bos ? V + 1 : V, seqLen: bos ? 6 : 5, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
@@ -61,7 +68,7 @@ layer(WebGpu.layer)("finite-difference gradient check", (it) => {
         const S = 5
         const data = randInts(B * S, V, 21)
         const weights = randomWeights(shape, 5)
-        const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos })
+        const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos, tile })
         const plan = yield* engine.plan(B, shape.seqLen)
         const rows = [0, 1, 2]
         const predicted = engine.upload(plan, data, S, rows)

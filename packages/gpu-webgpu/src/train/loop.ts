@@ -35,6 +35,9 @@ export interface TrainOptions {
 export interface TrainOutcome extends TrainSummary {
   /** Mean training loss (nats/token) of every step. */
   readonly losses: Float64Array
+  /** Sequences per forward/backward pass, and passes per step. */
+  readonly microBatch: number
+  readonly accumulation: number
 }
 
 const mean = (xs: ArrayLike<number>, from: number, to: number) => {
@@ -144,6 +147,8 @@ export const trainLoop = (
     return {
       steps, finalLoss: losses[steps - 1], stopReason, wallMs,
       tokensPerSecond: (steps * batch * S) / Math.max(1e-3, wallMs / 1000),
-      losses: losses.slice(0, steps)
+      losses: losses.slice(0, steps),
+      microBatch: micro,
+      accumulation: accum
     } satisfies TrainOutcome
   })

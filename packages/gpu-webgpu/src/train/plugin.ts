@@ -11,12 +11,12 @@ import {
 } from "@memorize/core"
 import { Effect, Schema } from "effect"
 import { saveCheckpoint } from "../checkpoint/index.ts"
-import { WebGpu } from "../device/webgpu.ts"
+import { adapterProvenance, WebGpu } from "../device/webgpu.ts"
 import { precisions } from "../kernels/common.ts"
 import { makeGpuGpt2Engine } from "../model/gpu-model.ts"
 import { initGpt2Weights } from "../model/init.ts"
 import { Gpt2ModelConfig, gpt2ShapeFor } from "../model/plugin.ts"
-import { pickTile } from "./autotune.ts"
+import { pickTile, tileName } from "./autotune.ts"
 import { trainLoop } from "./loop.ts"
 
 const Unit = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1))
@@ -72,8 +72,15 @@ const train = (config: WebGpuTrainerConfig) => (input: TrainInput) =>
     const tile = yield* pickTile(gpu, input.context.cacheDir, config.autotune)
     const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, seed), { precision: config.precision, bos: mc.bos, tile })
     const outcome = yield* trainLoop(engine, ds.train, { ...config, seed }, input.onProgress)
-    const { losses: _losses, ...summary } = outcome
+    const { losses: _losses, microBatch, accumulation, ...summary } = outcome
     return {
+      provenance: {
+        adapter: adapterProvenance(gpu),
+        matmulTile: { name: tileName(tile), ...tile },
+        microBatch,
+        gradientAccumulation: accumulation,
+        seed
+      },
       description: input.model,
       paramCount: engine.paramCount,
       precision: config.precision,

@@ -13,9 +13,17 @@
  * and `throughOrigin` (capacity = α·P), null with `linearNote` when fewer than
  * two configurations exist. Memorization is read from
  * metrics.memorization[metricKey] (default "totalBits").
+ *
+ * `prediction` (null without exact entropy): every run's measured memorization
+ * against the paper's prediction min(N·H, α·P), with α = config.predictionAlpha
+ * when set (e.g. 3.64, the paper's), else the through-origin fit across models
+ * (else the mean bits/parameter):
+ *   { alpha, alphaSource, points [{ runId, model, paramCount, vocabSize, seqLen,
+ *     trainCount, datasetBits, predictedBits, measuredBits, relativeError }],
+ *     meanAbsRelativeError, meanAbsRelativeErrorSaturated }
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, LawError, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
+import { definePlugin, LawError, PositiveNumber, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
 import { linearFit, originFit } from "../numerics/linreg.ts"
 import { mean, stdDev, stdError } from "../numerics/stats.ts"
 import { groupKey, groupLabel, metricNumber, seedOf, sortRuns } from "./results.ts"
@@ -28,7 +36,9 @@ export const CapacityConfig = Schema.Struct({
   /** Which memorization value is "total memorization" (a key of metrics.memorization). */
   metricKey: withDefault(Schema.String, "totalBits"),
   /** Spec sections that, with the trained model, identify a model configuration. */
-  groupBy: withDefault(Schema.Array(Schema.String), ["model", "train"])
+  groupBy: withDefault(Schema.Array(Schema.String), ["model", "train"]),
+  /** α for the prediction min(N·H, α·P); default: the through-origin fit across models. */
+  predictionAlpha: Schema.optional(PositiveNumber)
 })
 export type CapacityConfig = typeof CapacityConfig.Type
 
@@ -141,15 +151,60 @@ export const fitCapacity = (config: CapacityConfig) => (results: ReadonlyArray<R
     } else {
       linearNote = `capacity = α·P needs at least 2 model configurations with different parameter counts, got ${distinctP}`
     }
+    const meanBitsPerParameter = mean(groups.map((g) => g.bitsPerParameter))
+    const fitted = throughOrigin === null ? null : (throughOrigin as { alpha: number }).alpha
+    const alpha = config.predictionAlpha ?? fitted ?? meanBitsPerParameter
+    const alphaSource = config.predictionAlpha !== undefined ? "config" : fitted !== null ? "throughOriginFit" : "meanBitsPerParameter"
     return {
       metricKey: `memorization.${config.metricKey}`,
       groups: groups as unknown as Json,
       linear,
       throughOrigin,
       linearNote,
-      meanBitsPerParameter: mean(groups.map((g) => g.bitsPerParameter))
+      meanBitsPerParameter,
+      prediction: predictionOf(results, config, groups, alpha, alphaSource)
     }
   })
+
+/** min(N·H, α·P) against measured memorization, per run (runs without exact entropy are left out). */
+export const predictionOf = (
+  results: ReadonlyArray<RunResult>,
+  config: CapacityConfig,
+  groups: ReadonlyArray<CapacityGroup>,
+  alpha: number,
+  alphaSource: string
+): Json => {
+  const labels = new Map(groups.map((g) => [g.key, g.label]))
+  const points = sortRuns(results.map((result) => ({ result }))).flatMap(({ result }) => {
+    const measured = metricNumber(result, "memorization", config.metricKey)
+    const h = result.dataset.entropyBitsPerSequence
+    if (measured === undefined || h === null) return []
+    const datasetBits = result.dataset.trainCount * h
+    const predictedBits = Math.min(datasetBits, alpha * result.model.paramCount)
+    return [{
+      runId: result.runId,
+      model: labels.get(groupKey(result, config.groupBy)) ?? groupLabel(result),
+      paramCount: result.model.paramCount,
+      vocabSize: result.dataset.vocabSize,
+      seqLen: result.dataset.seqLen,
+      trainCount: result.dataset.trainCount,
+      datasetBits,
+      predictedBits,
+      measuredBits: measured,
+      saturated: datasetBits > alpha * result.model.paramCount,
+      relativeError: (measured - predictedBits) / predictedBits
+    }]
+  })
+  if (points.length === 0) return null
+  const sat = points.filter((p) => p.saturated)
+  return {
+    alpha,
+    alphaSource,
+    points,
+    meanAbsRelativeError: mean(points.map((p) => Math.abs(p.relativeError))),
+    meanAbsRelativeErrorSaturated: sat.length === 0 ? null : mean(sat.map((p) => Math.abs(p.relativeError)))
+  }
+}
 
 export const capacityPlugin = definePlugin({
   kind: "law",
