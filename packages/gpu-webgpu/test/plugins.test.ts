@@ -99,6 +99,10 @@ layer(WebGpu.layer)("webgpu trainer plugin", (it) => {
       expect(out.gen.length).toBe(24)
       expect(Math.max(...out.gen)).toBeLessThan(V)
       expect(fs.existsSync(path.join(dir, "model.safetensors"))).toBe(true)
+      const prov = out.m.provenance as { adapter: { vendor: string; limits: object }; matmulTile: { kind: string }; microBatch: number }
+      expect(typeof prov.adapter.vendor).toBe("string")
+      expect(["register", "vec4", "shared"]).toContain(prov.matmulTile.kind)
+      expect(prov.microBatch).toBe(24)
     }))
 
   it.effect("same spec, same adapter → the same losses; another seed → different", () =>

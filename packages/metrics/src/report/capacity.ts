@@ -92,5 +92,50 @@ export const capacityReport = (fit: LawFit, _results: ReadonlyArray<RunResult>):
       rows: groups.map((g) => [g.label, g.paramCount, g.capacityBits, g.bitsPerParameter, g.capacitySource, (at(g.perSeed as unknown as Json, "stdError") ?? null) as Json])
     }
   })
+  const prediction = fit["prediction"] as unknown as PredictionView | null | undefined
+  if (prediction !== null && prediction !== undefined && prediction.points.length > 0) {
+    // Seed means per (model, dataset size), in the order of the points.
+    const rows = new Map<string, { model: string; trainCount: number; datasetBits: number; predictedBits: number; measured: Array<number> }>()
+    for (const p of prediction.points) {
+      const k = `${p.model}\u0000${p.trainCount}`
+      const row = rows.get(k) ?? { model: p.model, trainCount: p.trainCount, datasetBits: p.datasetBits, predictedBits: p.predictedBits, measured: [] }
+      row.measured.push(p.measuredBits)
+      rows.set(k, row)
+    }
+    const mae = prediction.meanAbsRelativeError
+    sections.push({
+      title: "Predicted vs measured memorization",
+      description: `Prediction min(N·H, α·P) with α = ${prediction.alpha.toFixed(3)} (${prediction.alphaSource}); mean |relative error| ${(100 * mae).toFixed(1)}%` +
+        (prediction.meanAbsRelativeErrorSaturated === null ? "." : `, ${(100 * prediction.meanAbsRelativeErrorSaturated).toFixed(1)}% where N·H > α·P.`),
+      chart: {
+        $schema: SCHEMA,
+        width: 360,
+        height: 360,
+        data: { values: prediction.points.map((p) => ({ model: p.model, trainCount: p.trainCount, predictedBits: p.predictedBits, measuredBits: p.measuredBits })) },
+        mark: { type: "point", filled: true },
+        encoding: {
+          x: { field: "predictedBits", type: "quantitative", scale: { type: "log" }, title: "predicted min(N·H, α·P) (bits)" },
+          y: { field: "measuredBits", type: "quantitative", scale: { type: "log" }, title: "measured memorization (bits)" },
+          color: { field: "model", type: "nominal" },
+          tooltip: [{ field: "model" }, { field: "trainCount" }, { field: "predictedBits" }, { field: "measuredBits" }]
+        }
+      },
+      table: {
+        columns: ["model", "N", "N·H (bits)", "predicted (bits)", "measured (bits, seed mean)", "relative error"],
+        rows: [...rows.values()].map((r) => {
+          const m = r.measured.reduce((a, b) => a + b, 0) / r.measured.length
+          return [r.model, r.trainCount, r.datasetBits, r.predictedBits, m, (m - r.predictedBits) / r.predictedBits]
+        })
+      }
+    })
+  }
   return sections
+}
+
+interface PredictionView {
+  readonly alpha: number
+  readonly alphaSource: string
+  readonly meanAbsRelativeError: number
+  readonly meanAbsRelativeErrorSaturated: number | null
+  readonly points: ReadonlyArray<{ readonly model: string; readonly trainCount: number; readonly datasetBits: number; readonly predictedBits: number; readonly measuredBits: number }>
 }
