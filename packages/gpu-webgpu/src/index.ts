@@ -1,4 +1,5 @@
 /** @memorize/gpu-webgpu: GPT-2 training and evaluation on WebGPU (Dawn). */
+import { checkpointTrainer } from "./checkpoint/plugin.ts"
 import { gpt2ModelPlugin } from "./model/plugin.ts"
 import { webgpuTrainerPlugin } from "./train/plugin.ts"
 
@@ -6,6 +7,9 @@ export { adapterProvenance, type AdapterInfo, WebGpu } from "./device/webgpu.ts"
 export { type GpuGpt2, makeGpuGpt2, type Precision } from "./model/gpu-model.ts"
 export { gpt2ModelPlugin } from "./model/plugin.ts"
 export { webgpuTrainerPlugin } from "./train/plugin.ts"
+export { checkpointTrainer } from "./checkpoint/plugin.ts"
+export { loadCheckpoint, saveCheckpoint } from "./checkpoint/index.ts"
+export { initGpt2Weights, referenceCodeLengths, referenceTokenLogProbs } from "./reference/gpt2.ts"
 export { gpt2ParamCount, gpt2TensorShapes, type Gpt2Shape, type Gpt2Weights, type HostTensor } from "./model/weights.ts"
 
-export const plugins = [gpt2ModelPlugin, webgpuTrainerPlugin]
+export const plugins = [gpt2ModelPlugin, webgpuTrainerPlugin, checkpointTrainer]
