@@ -43,7 +43,7 @@ const program = Effect.gen(function*() {
   fs.writeFileSync(path.join(outDir, "sequences.jsonl"), rows.join("\n") + "\n")
 })
 
-Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.mergeAll(WebGpu.layer, NodeServices.layer)))).then(
+Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.mergeAll(WebGpu.layer, NodeServices.layer))) as Effect.Effect<void, unknown>).then(
   () => process.exit(0),
   (e) => { console.error(e); process.exit(1) }
 )

@@ -86,7 +86,30 @@ describe("capacity law", () => {
       expect(fit.throughOrigin.alpha).toBeCloseTo(3.5, 9)
       expect(fit.linearNote).toBeNull()
       const sections = capacityPlugin.report!(fit, capacityRuns)
-      expect(sections.map((s) => s.title)).toEqual(["Memorization vs dataset size", "Capacity vs parameters", "Capacity per model"])
+      expect(sections.map((s) => s.title)).toEqual(["Memorization vs dataset size", "Capacity vs parameters", "Capacity per model", "Predicted vs measured memorization"])
+    }))
+  it.effect("prediction min(N·H, α·P) against measured, with the fitted or a given α", () =>
+    Effect.gen(function* () {
+      const fit = (yield* capacity(capacityRuns)) as any
+      expect(fit.prediction.alphaSource).toBe("throughOriginFit")
+      expect(fit.prediction.alpha).toBeCloseTo(3.5, 9)
+      expect(fit.prediction.points).toHaveLength(capacityRuns.length)
+      const p = fit.prediction.points.find((x: any) => x.paramCount === 80_352 && x.trainCount === 4096)
+      expect(p.predictedBits).toBeCloseTo(3.5 * 80_352, 6)
+      expect(p.saturated).toBe(true)
+      // The fixture's measured values are the prediction ± 100 bits where saturated.
+      expect(Math.abs(p.relativeError)).toBeCloseTo(100 / (3.5 * 80_352), 6)
+      const below = fit.prediction.points.find((x: any) => x.paramCount === 469_000 && x.trainCount === 64)
+      expect(below.predictedBits).toBe(64 * H)
+      expect(below.relativeError).toBe(0)
+      const given = (yield* capacityPlugin.make({ metricKey: "totalBits", groupBy: ["model", "train"], predictionAlpha: 3.0 })(capacityRuns)) as any
+      expect(given.prediction.alphaSource).toBe("config")
+      const q = given.prediction.points.find((x: any) => x.paramCount === 80_352 && x.trainCount === 4096 && x.runId.includes("-s1-"))
+      expect(q.predictedBits).toBeCloseTo(3.0 * 80_352, 6)
+      expect(q.relativeError).toBeCloseTo((3.5 * 80_352 + 100 - 3.0 * 80_352) / (3.0 * 80_352), 9)
+      // Text (no exact entropy): no prediction.
+      const text = (yield* capacity(capacityRuns.map((r) => ({ ...r, dataset: { ...r.dataset, entropyBitsPerSequence: null } })))) as any
+      expect(text.prediction).toBeNull()
     }))
   it.effect("one configuration: no α fit, said so", () =>
     Effect.gen(function* () {
