@@ -151,6 +151,26 @@ describe("membership-f1 law", () => {
       expect(fit.ssr).toBeLessThan(1e-20)
       expect(membershipF1Plugin.report!(fit, capacityRuns)).toHaveLength(2)
     }))
+  it.effect("holdout: runs matching a config value are left out of the fit and predicted by it", () =>
+    Effect.gen(function* () {
+      const held = membershipF1Plugin.make({ feature: "capacityPerSample", alpha: 3.5, f1Key: "f1Best", holdout: { path: "dataset.samples", values: [256] } })
+      const fit = (yield* held(capacityRuns)) as any
+      expect(fit.n).toBe(18)
+      expect(fit.heldOut.n).toBe(6)
+      expect(fit.heldOut.points.every((p: any) => p.trainCount === 256)).toBe(true)
+      expect(fit.points.some((p: any) => p.trainCount === 256)).toBe(false)
+      // The fixture's F1 follows the law exactly, so held-out runs are predicted exactly.
+      expect(fit.heldOut.rmse).toBeLessThan(1e-8)
+      expect(fit.heldOut.maxAbsError).toBeLessThan(1e-8)
+      expect(fit.heldOut.points[0].predicted).toBeCloseTo(fit.heldOut.points[0].f1, 8)
+      const sections = membershipF1Plugin.report!(fit, capacityRuns)
+      expect(sections.map((s) => s.title)).toContain("Membership F1 law on held-out runs")
+      expect(sections.find((s) => s.title === "Membership F1 law on held-out runs")!.table!.rows).toHaveLength(6)
+      const none = (yield* law(capacityRuns)) as any
+      expect(none.heldOut).toBeNull()
+      const e = yield* failure(membershipF1Plugin.make({ feature: "capacityPerSample", alpha: 3.5, f1Key: "f1Best", holdout: { path: "seed", values: [0, 1] } })(capacityRuns))
+      expect(e).toContain("24 held out by seed")
+    }))
   it.effect("fewer points than constants: LawError", () =>
     Effect.gen(function* () {
       const e = yield* failure(law(capacityRuns.slice(0, 2)))

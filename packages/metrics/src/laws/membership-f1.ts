@@ -10,6 +10,11 @@
  *   points [{ runId, paramCount, trainCount, x, f1, predicted, residual,
  *             paperPredicted (the paper's law evaluated for this run) }]
  *   paper                     the paper's law in the form that reproduces its validation
+ *   heldOut                   with config.holdout { path, values }: the runs whose config
+ *                             value at `path` (dotted, e.g. "dataset.samples") is one of
+ *                             `values` are left out of the fit and predicted by it:
+ *                             { path, values, n, points [...as above], rmse, meanAbsError,
+ *                               maxAbsError }; null without config.holdout
  *
  * `predict` answers `memorize predict` from these constants (a laws.json or
  * a constants file) or the paper's.
@@ -18,7 +23,7 @@ import { Effect, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { definePlugin, LawError, PositiveNumber, withDefault, type Json, type LawFit, type PredictRequest, type RunResult } from "@memorize/core"
 import { featureOf, fitF1Law, invertF1, PAPER_LAW, predictF1, type F1Law, type Feature } from "./f1-law.ts"
-import { metricNumber, sortRuns } from "./results.ts"
+import { at, metricNumber, sortRuns } from "./results.ts"
 import { membershipF1Report } from "../report/membership-f1.ts"
 
 export const MEMBERSHIP_F1 = "membership-f1"
@@ -28,7 +33,14 @@ export const MembershipF1Config = Schema.Struct({
   /** Bits per parameter turning P into Capacity = α·P (feature capacityPerSample). */
   alpha: withDefault(PositiveNumber, PAPER_LAW.alpha),
   /** Which membership-inference F1 to fit: f1Best (the paper's) or f1Calibrated. */
-  f1Key: withDefault(Schema.String, "f1Best")
+  f1Key: withDefault(Schema.String, "f1Best"),
+  /** Runs to leave out of the fit and predict with it (validation on held-out runs). */
+  holdout: Schema.optional(Schema.Struct({
+    /** Dotted path into the run's resolved config: "dataset.samples", "model.dModel", "seed". */
+    path: Schema.String,
+    /** Held out when the run's value at `path` equals one of these. */
+    values: Schema.Array(Schema.Unknown)
+  }))
 })
 export type MembershipF1Config = typeof MembershipF1Config.Type
 
@@ -36,13 +48,19 @@ const lawError = (message: string) => new LawError({ law: MEMBERSHIP_F1, message
 
 export const fitMembershipF1 = (config: MembershipF1Config) => (results: ReadonlyArray<RunResult>): Effect.Effect<LawFit, LawError> =>
   Effect.gen(function* () {
-    const runs = sortRuns(results.flatMap((result) => {
+    const all = sortRuns(results.flatMap((result) => {
       const f1 = metricNumber(result, "membership-inference", config.f1Key)
       return f1 === undefined ? [] : [{ result, f1 }]
     }))
+    const holdout = config.holdout
+    const wanted = holdout === undefined ? [] : holdout.values.map((v) => JSON.stringify(v))
+    const isHeldOut = (r: RunResult) => holdout !== undefined && wanted.includes(JSON.stringify(at(r.config, holdout.path) ?? null))
+    const runs = all.filter((r) => !isHeldOut(r.result))
+    const held = all.filter((r) => isHeldOut(r.result))
     if (runs.length < 3) {
       return yield* Effect.fail(lawError(
-        `fitting c1, c2, c3 needs at least 3 runs with metrics["membership-inference"].${config.f1Key}, got ${runs.length} of ${results.length} results`
+        `fitting c1, c2, c3 needs at least 3 runs with metrics["membership-inference"].${config.f1Key}, got ${runs.length} of ${results.length} results` +
+          (held.length > 0 ? ` (${held.length} held out by ${holdout!.path})` : "")
       ))
     }
     const law0 = { feature: config.feature as Feature, alpha: config.alpha }
@@ -55,11 +73,23 @@ export const fitMembershipF1 = (config: MembershipF1Config) => (results: Readonl
     if (fit === undefined) return yield* Effect.fail(lawError("no starting point converged to finite constants"))
     const [c1, c2, c3] = fit.params
     const law: F1Law = { ...law0, constants: { c1, c2, c3 } }
-    const points = runs.map((r, i) => {
+    const pointOf = (r: { result: RunResult; f1: number }) => {
       const predicted = predictF1(law, r.result.model.paramCount, r.result.dataset.trainCount)
       const paperPredicted = predictF1(PAPER_LAW, r.result.model.paramCount, r.result.dataset.trainCount)
-      return { runId: r.result.runId, paramCount: r.result.model.paramCount, trainCount: r.result.dataset.trainCount, x: xs[i], f1: ys[i], predicted, residual: ys[i] - predicted, paperPredicted }
-    })
+      const x = featureOf(law0, r.result.model.paramCount, r.result.dataset.trainCount)
+      return { runId: r.result.runId, paramCount: r.result.model.paramCount, trainCount: r.result.dataset.trainCount, x, f1: r.f1, predicted, residual: r.f1 - predicted, paperPredicted }
+    }
+    const points = runs.map(pointOf)
+    const heldPoints = held.map(pointOf)
+    const heldOut: Json = holdout === undefined ? null : {
+      path: holdout.path,
+      values: holdout.values as Json,
+      n: heldPoints.length,
+      points: heldPoints,
+      rmse: heldPoints.length === 0 ? null : Math.sqrt(heldPoints.reduce((a, p) => a + p.residual ** 2, 0) / heldPoints.length),
+      meanAbsError: heldPoints.length === 0 ? null : heldPoints.reduce((a, p) => a + Math.abs(p.residual), 0) / heldPoints.length,
+      maxAbsError: heldPoints.length === 0 ? null : Math.max(...heldPoints.map((p) => Math.abs(p.residual)))
+    }
     return {
       feature: config.feature,
       alpha: config.alpha,
@@ -72,6 +102,7 @@ export const fitMembershipF1 = (config: MembershipF1Config) => (results: Readonl
       converged: fit.converged,
       iterations: fit.iterations,
       points,
+      heldOut,
       paper: PAPER_LAW as unknown as Json
     }
   })
