@@ -1,7 +1,7 @@
 /**
  * Benchmark of `memorize eval` against PyTorch's evaluation of the same checkpoint.
  *
- *   pnpm tsx bench/eval.ts [--sequences 512] [--seconds 2] [--threads 2] [--skip-torch]
+ *   pnpm tsx bench/eval.ts [--sequences 512] [--reps 2] [--seconds 2] [--threads 2] [--eval-batch 256] [--skip-torch]
  *   (PYTHON=/usr/bin/python3 by default: the interpreter with torch, see bench/torch/bench.py)
  *
  * Writes two GPT-2 checkpoints (V = 50,257, n_positions = S = 64; 1 layer
@@ -10,9 +10,10 @@
  *   - times `memorize eval`'s own code in-process (prepareEval: load the
  *     checkpoint and read the token file; runEval: upload to the GPU adapter,
  *     build the plans, evaluate every sequence) on N sequences of 64 tokens,
- *     best of two runs;
+ *     best of --reps runs;
  *   - runs `bench/torch/bench.py --eval-checkpoint DIR` (float32 forward +
- *     log-softmax on 256-sequence batches, steady state, --threads CPU threads);
+ *     log-softmax on --eval-batch-sequence batches, steady state after 2
+ *     warm-up batches, --threads CPU threads);
  *   - checks that both agree on bench.py's probe sequences (its float64 bits);
  * and prints sequences/s of each and the ratio ours / PyTorch. The two run
  * one after the other in the same process tree, so a loaded machine slows
@@ -36,6 +37,8 @@ const arg = (name: string, fallback: string): string => {
 const N = Number(arg("sequences", "512"))
 const seconds = arg("seconds", "2")
 const threads = arg("threads", "2")
+const evalBatch = arg("eval-batch", "256")
+const reps = Number(arg("reps", "2"))
 const skipTorch = process.argv.includes("--skip-torch")
 const python = process.env.PYTHON ?? "/usr/bin/python3"
 const repo = path.resolve(import.meta.dirname, "..")
@@ -81,7 +84,7 @@ const program = Effect.gen(function*() {
     yield* saveCheckpoint(dir, initGpt2Weights(c.shape, 7))
     const options: EvalOptions = { model: dir, tokens }
     let best = { prepareMs: Infinity, runMs: Infinity }
-    for (let rep = 0; rep < 2; rep++) {
+    for (let rep = 0; rep < reps; rep++) {
       const prepared = yield* time(prepareEval(options))
       const run = yield* time(runEval(prepared.value, options))
       if (prepared.ms + run.ms < best.prepareMs + best.runMs) best = { prepareMs: prepared.ms, runMs: run.ms }
@@ -92,7 +95,7 @@ const program = Effect.gen(function*() {
 
     let torch: Record<string, any> | undefined
     if (!skipTorch) {
-      const r = spawnSync(python, [path.join(repo, "bench/torch/bench.py"), "--eval-checkpoint", dir, "--seconds", seconds, "--threads", threads], {
+      const r = spawnSync(python, [path.join(repo, "bench/torch/bench.py"), "--eval-checkpoint", dir, "--seconds", seconds, "--threads", threads, "--eval-batch", evalBatch], {
         encoding: "utf8",
         env: { ...process.env, OPENBLAS_NUM_THREADS: threads, OMP_NUM_THREADS: threads },
         timeout: 600_000

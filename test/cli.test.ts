@@ -58,7 +58,7 @@ plugins: [ "${fixtures}/unigram-plugins.ts" ]
 dataset: { kind: toy-skewed, samples: 8 }
 model: { kind: unigram }
 train: { kind: counting }
-metrics: [ { kind: memorization } ]
+metrics: [ { kind: toy-bits } ]
 laws: [ { kind: run-count } ]
 store: { saveModels: false }
 sweep: { grid: { dataset.samples: [4, 8] } }

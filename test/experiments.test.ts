@@ -45,5 +45,5 @@ describe("quickstart end to end", () => {
     const charts = await checkReportInChromium(path.join(dir, "runs/quickstart/report.html"), path.join(dir, "report.png"))
     expect(charts.length).toBeGreaterThanOrEqual(2)
     for (const c of charts) expect(c.marks, c.title).toBeGreaterThan(0)
-  })
+  }, 900_000)
 })

@@ -16,7 +16,7 @@ seed: 3
 dataset: { kind: toy-skewed, samples: 10 }
 model: { kind: unigram }
 train: { kind: counting }
-metrics: [ { kind: memorization } ]
+metrics: [ { kind: toy-bits } ]
 laws: [ { kind: run-count } ]
 `
 
@@ -103,7 +103,7 @@ train: { kind: countin }
   })
 
   it("property: runId does not depend on the key order of the spec", () => {
-    const base = { name: "toy", dataset: { kind: "toy-skewed", samples: 5, vocab: 6 }, model: { kind: "unigram", smoothing: 2 }, train: { kind: "counting" }, metrics: [{ kind: "memorization" }] }
+    const base = { name: "toy", dataset: { kind: "toy-skewed", samples: 5, vocab: 6 }, model: { kind: "unigram", smoothing: 2 }, train: { kind: "counting" }, metrics: [{ kind: "toy-bits" }] }
     const id = Effect.runSync(decode(stringify(base))).plans[0]!.runId
     fc.assert(fc.property(fc.array(fc.integer(), { minLength: 20, maxLength: 20 }), (keys) => {
       const shuffle = (o: Record<string, unknown>, k: number): Record<string, unknown> =>

@@ -25,7 +25,7 @@ plugins: [ "${path.join(fixtures, "unigram-plugins.ts")}" ]
 dataset: { kind: toy-skewed, samples: 16 }
 model: { kind: unigram }
 train: { kind: counting }
-metrics: [ { kind: memorization } ]
+metrics: [ { kind: toy-bits } ]
 laws: [ { kind: run-count } ]
 store: { root: "${storeRoot}", saveModels: false }
 sweep: { grid: { dataset.samples: [8, 16, 32] } }
@@ -73,7 +73,7 @@ describe("interpreter", () => {
       expect(first.skipped).toBe(0)
       expect(first.laws["run-count"]).toEqual({ runs: 3 })
       const r = first.results.find((x) => x.dataset.trainCount === 32)!
-      expect(r.metrics["memorization"]).toHaveProperty("totalBits")
+      expect(r.metrics["toy-bits"]).toHaveProperty("totalBits")
       expect(r.provenance["node"]).toBe(process.version)
       expect(fs.existsSync(path.join(root, "toy", r.runId, "config.json"))).toBe(true)
       expect(fs.readFileSync(path.join(root, "toy", r.runId, "train-log.jsonl"), "utf8")).toMatch(/"step":1/)

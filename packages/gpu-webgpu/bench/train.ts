@@ -1,20 +1,19 @@
 /**
  * Benchmark (not a test): training tokens/s and evaluation sequences/s of the
- * WebGPU GPT-2 on three configs, matmul GFLOP/s per tile shape at N=512/1024,
- * and the fused bias+GELU epilogue against matmul followed by a GELU pass.
+ * WebGPU GPT-2 on three configs, matmul GFLOP/s per tile shape (the autotune
+ * set, N=512, N=1024), and the fused bias+GELU epilogue against matmul
+ * followed by a GELU pass (the fusion is used where it measured faster).
  *
  *   tsx packages/gpu-webgpu/bench/train.ts [--steps 10] [--precision fp32] [--skip-1024]
  */
 import { Effect, Layer } from "effect"
 import { parseArgs } from "node:util"
-import { finish, run, storageBuffer } from "../src/device/gpu.ts"
 import { adapterProvenance, WebGpu } from "../src/device/webgpu.ts"
 import type { Precision } from "../src/kernels/common.ts"
-import { geluForward } from "../src/kernels/gelu.ts"
-import { matmul, type MatmulTile } from "../src/kernels/matmul.ts"
+import { type MatmulTile, registerTile } from "../src/kernels/matmul.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
-import { autotune, tileCandidates, tileName, timeMatmul } from "../src/train/autotune.ts"
+import { autotune, tileCandidates, tileName, timeGeluFusion, timeMatmul } from "../src/train/autotune.ts"
 import { trainLoop } from "../src/train/loop.ts"
 
 const { values: args } = parseArgs({
@@ -48,14 +47,14 @@ const randomTokens = (n: number, V: number, seed: number) => {
   })
 }
 
-const modelBench = (tile: MatmulTile) =>
+const modelBench = (tile: MatmulTile, fuseGelu: boolean) =>
   Effect.gen(function* () {
     const rows: Array<Array<string | number>> = []
     for (const c of configs) {
       yield* Effect.scoped(
         Effect.gen(function* () {
           const shape = { vocabSize: c.V, seqLen: c.S, layers: c.L, dModel: c.d, heads: Math.max(1, c.d / 16), layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
-          const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision, tile })
+          const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision, tile, fuseGelu })
           const count = c.batch * 4
           const data = { tokens: randomTokens(count * c.S, c.V, 1), count, seqLen: c.S }
           const opts = { batchSize: c.batch, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, schedule: "constant" as const, gradClip: 1, stop: {}, logEvery: steps, seed: 0 }
@@ -70,7 +69,7 @@ const modelBench = (tile: MatmulTile) =>
         })
       )
     }
-    console.log(`GPT-2 training and evaluation (${precision}, tile ${tileName(tile)}, ${steps} steps after warm-up)`)
+    console.log(`GPT-2 training and evaluation (${precision}, tile ${tileName(tile)}, GELU ${fuseGelu ? "fused" : "separate"}, ${steps} steps after warm-up)`)
     table(["config", "params", "train tok/s", "ms/step", "eval seq/s"], rows)
   })
 
@@ -84,45 +83,28 @@ const matmulBench = Effect.gen(function* () {
     const g1024 = args["skip-1024"] || !top ? "-" : (yield* timeMatmul(gpu.device, t, 1024, 1)).toFixed(2)
     rows.push([tileName(t), ranked.find(([r]) => r === t)![1].toFixed(2), g512.toFixed(2), g1024])
   }
-  console.log("Matmul GFLOP/s (N×N×N, f32; N=1024 only for the two best tiles)")
-  table(["tile", "N=256 (autotune)", "N=512", "N=1024"], rows)
-  return ranked[0][0]
+  console.log("Matmul GFLOP/s (f32; autotune: over the model-shaped tuning set; N×N×N at 512, and 1024 for the two best tiles)")
+  table(["tile", "autotune set", "N=512", "N=1024"], rows)
+  return ranked[0]
 })
-
-/** Fused bias+GELU epilogue vs the same matmul + a separate GELU dispatch ([4096, 256] = [4096, 64]·[64, 256]). */
-const fusionBench = (tile: MatmulTile) =>
-  Effect.gen(function* () {
-    const { device } = yield* WebGpu
-    const [M, N, K] = [4096, 256, 64]
-    const mk = (n: number) => ({ buffer: storageBuffer(device, "x", n), offset: 0, size: n * 4 })
-    const a = mk(M * K), b = mk(K * N), bias = mk(N), pre = mk(M * N), out = mk(M * N)
-    const fused = [yield* matmul(device, { M, N, K, transA: false, transB: false, a, b, bias, c: out, gelu: { pre }, rounding: "none", tile })]
-    const split = [
-      yield* matmul(device, { M, N, K, transA: false, transB: false, a, b, bias, c: pre, rounding: "none", tile }),
-      yield* geluForward(device, { n: M * N, x: pre, y: out })
-    ]
-    const time = (ds: typeof fused) =>
-      Effect.gen(function* () {
-        run(device, ds)
-        yield* finish(device)
-        const t0 = performance.now()
-        for (let i = 0; i < 5; i++) run(device, ds)
-        yield* finish(device)
-        return (performance.now() - t0) / 5
-      })
-    const tf = yield* time(fused)
-    const ts = yield* time(split)
-    console.log("Fusion: bias+GELU in the matmul epilogue ([4096,64]·[64,256])")
-    table(["variant", "ms"], [["fused epilogue", tf.toFixed(2)], ["matmul + GELU pass", ts.toFixed(2)]])
-  })
 
 const main = Effect.gen(function* () {
   const gpu = yield* WebGpu
   const p = adapterProvenance(gpu)
   console.log(`adapter: ${p.vendor} / ${p.architecture} / ${p.description} (features: ${p.features.join(", ")})\n`)
-  const best = yield* matmulBench
-  yield* fusionBench(best)
-  yield* modelBench(best)
+  const [best, gflops] = yield* matmulBench
+  const large = gflops > 50
+  const tiles = best.kind === "register" && best.wx === 8 ? [best] : [registerTile, best]
+  const fusion: Array<Array<string>> = []
+  let fuseGelu = true
+  for (const t of tiles) {
+    const r = yield* timeGeluFusion(gpu.device, t, large)
+    fusion.push([tileName(t), r.fused.toFixed(3), r.split.toFixed(3)])
+    if (t === best) fuseGelu = r.fused <= r.split
+  }
+  console.log(`Fusion: bias+GELU in the matmul epilogue vs matmul then a GELU pass (fc shape ${large ? "[16384,256]·[256,1024]" : "[4096,64]·[64,256]"}, fastest of 5)`)
+  table(["tile", "fused ms", "split ms"], fusion)
+  yield* modelBench(best, fuseGelu)
 })
 
 Effect.runPromise(Effect.scoped(main.pipe(Effect.provide(Layer.fresh(WebGpu.layer))))).then(

@@ -56,11 +56,11 @@ layer(WebGpu.layer)("finite-difference gradient check", (it) => {
   const cases = [
     { bos: false, tile: registerTile },
     { bos: true, tile: registerTile },
-    { bos: false, tile: vec4Tile },
+    { bos: false, tile: vec4Tile, fuseGelu: false },
     { bos: false, tile: sharedTile }
   ]
-  for (const { bos, tile } of cases) {
-    it.effect(`whole tiny model (L=2, d=8, H=2, V=7, S=5, B=3${bos ? ", BOS: V+1 tokens, S+1 positions" : ""}; matmul ${tile.kind})`, () =>
+  for (const { bos, tile, fuseGelu } of cases as ReadonlyArray<{ bos: boolean; tile: typeof registerTile; fuseGelu?: boolean }>) {
+    it.effect(`whole tiny model (L=2, d=8, H=2, V=7, S=5, B=3${bos ? ", BOS: V+1 tokens, S+1 positions" : ""}; matmul ${tile.kind}${fuseGelu === false ? ", GELU unfused" : ""})`, () =>
       Effect.gen(function* () {
         const V = 7
         const shape: Gpt2Shape = { vocabSize: bos ? V + 1 : V, seqLen: bos ? 6 : 5, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
@@ -68,7 +68,7 @@ layer(WebGpu.layer)("finite-difference gradient check", (it) => {
         const S = 5
         const data = randInts(B * S, V, 21)
         const weights = randomWeights(shape, 5)
-        const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos, tile })
+        const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos, tile, fuseGelu })
         const plan = yield* engine.plan(B, shape.seqLen)
         const rows = [0, 1, 2]
         const predicted = engine.upload(plan, data, S, rows)

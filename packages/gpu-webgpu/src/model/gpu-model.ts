@@ -29,6 +29,8 @@ export interface GpuGpt2Options {
   readonly bos?: boolean
   /** Matmul tile; default: register tiles on CPU adapters, shared-memory tiles elsewhere (see autotune.ts). */
   readonly tile?: MatmulTile
+  /** Bias+GELU fused into the fc matmul (default true; autotune.ts measures which pays on an adapter). */
+  readonly fuseGelu?: boolean
 }
 
 export interface GpuGpt2 {
@@ -111,10 +113,17 @@ export const makeGpuGpt2Engine = (
     owned.push(params, grads)
     device.queue.writeBuffer(params, 0, flat)
 
-    // Largest activations per row: logits [T, V], attention tables [H, T, T], MLP [T, 4d].
+    // A micro-batch must keep its largest buffer (logits [T, V], attention tables
+    // [H, T, T], MLP [T, 4d] per sequence) under the binding limit (and 256 MiB),
+    // and all its activations (plan.ts: forward ≈ V + L·(16d + H·T) floats per
+    // position, backward scratch ≈ 14d + H·T) under 2 GiB.
     const maxMicroBatch = (T: number) => {
-      const perSeq = Math.max(T * shape.vocabSize, shape.heads * T * T, T * 4 * shape.dModel)
-      return Math.max(1, Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20) / 4 / perSeq))
+      const { vocabSize: V, dModel: d, heads: H, layers: L } = shape
+      const largest = Math.max(T * V, H * T * T, T * 4 * d)
+      const perSeq = T * (V + L * (16 * d + H * T) + 24 * d + H * T + 8)
+      const byBinding = Math.min(device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20) / 4 / largest
+      const byTotal = (2 * 2 ** 30) / 4 / perSeq
+      return Math.max(1, Math.floor(Math.min(byBinding, byTotal)))
     }
 
     const plans = new Map<string, Plan>()
@@ -123,7 +132,7 @@ export const makeGpuGpt2Engine = (
         const key = `${B}x${T}`
         const hit = plans.get(key)
         if (hit) return Effect.succeed(hit)
-        return makePlan({ device, shape, layout, params, grads, rounding, tile, B, T }).pipe(
+        return makePlan({ device, shape, layout, params, grads, rounding, tile, fuseGelu: options.fuseGelu ?? true, B, T }).pipe(
           Effect.tap((p) => Effect.sync(() => {
             plans.set(key, p)
             owned.push(...p.buffers)

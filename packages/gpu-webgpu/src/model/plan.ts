@@ -9,7 +9,7 @@ import { type Dispatch, type Slice, storageBuffer } from "../device/gpu.ts"
 import { attentionBackward, attentionForward } from "../kernels/attention.ts"
 import type { OperandRounding } from "../kernels/common.ts"
 import { embeddingBackward, embeddingForward } from "../kernels/embedding.ts"
-import { geluBackward } from "../kernels/gelu.ts"
+import { geluBackward, geluForward } from "../kernels/gelu.ts"
 import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward } from "../kernels/layernorm.ts"
 import { matmul, type MatmulSpec, type MatmulTile } from "../kernels/matmul.ts"
 import { columnSum, REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
@@ -25,6 +25,8 @@ export interface PlanInputs {
   readonly grads: GPUBuffer
   readonly rounding: OperandRounding
   readonly tile: MatmulTile
+  /** Bias+GELU in the fc matmul's epilogue (else a separate GELU pass). */
+  readonly fuseGelu: boolean
   readonly B: number
   /** Positions per row (≤ n_positions). */
   readonly T: number
@@ -117,7 +119,12 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
         yield* attentionForward(device, { B, T: S, d, H, rounding: inp.rounding, qkv: a.qkv, out: a.att, probs: a.probs }),
         yield* mm({ M: N, N: d, K: d, transA: false, transB: false, a: a.att, b: w(p + "attn.c_proj.weight"), bias: w(p + "attn.c_proj.bias"), residual: xs[l], c: a.xmid }, "attn-proj"),
         yield* layerNormForward(device, { rows: N, d, eps, x: a.xmid, g: w(p + "ln_2.weight"), b: w(p + "ln_2.bias"), y: a.ln2, stats: a.st2 }),
-        yield* mm({ M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w(p + "mlp.c_fc.weight"), bias: w(p + "mlp.c_fc.bias"), gelu: { pre: a.pre }, c: a.h }, "fc"),
+        ...(inp.fuseGelu
+          ? [yield* mm({ M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w(p + "mlp.c_fc.weight"), bias: w(p + "mlp.c_fc.bias"), gelu: { pre: a.pre }, c: a.h }, "fc")]
+          : [
+            yield* mm({ M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w(p + "mlp.c_fc.weight"), bias: w(p + "mlp.c_fc.bias"), c: a.pre }, "fc"),
+            yield* geluForward(device, { n: N * 4 * d, x: a.pre, y: a.h })
+          ]),
         yield* mm({ M: N, N: d, K: 4 * d, transA: false, transB: false, a: a.h, b: w(p + "mlp.c_proj.weight"), bias: w(p + "mlp.c_proj.bias"), residual: a.xmid, c: xs[l + 1] }, "mlp-proj")
       )
     }

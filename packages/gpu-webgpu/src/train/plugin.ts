@@ -16,7 +16,7 @@ import { precisions } from "../kernels/common.ts"
 import { makeGpuGpt2Engine } from "../model/gpu-model.ts"
 import { initGpt2Weights } from "../model/init.ts"
 import { Gpt2ModelConfig, gpt2ShapeFor } from "../model/plugin.ts"
-import { pickTile, tileName } from "./autotune.ts"
+import { pickKernels, tileName } from "./autotune.ts"
 import { trainLoop } from "./loop.ts"
 
 const Unit = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1))
@@ -49,7 +49,7 @@ export const WebGpuTrainerConfig = Schema.Struct({
   microBatch: Schema.optional(PositiveInt),
   /** Defaults to the run's seed. */
   seed: Schema.optional(Schema.Int),
-  /** Time matmul tile shapes once per adapter (cached under the cache folder). */
+  /** Time matmul tile shapes (and the bias+GELU fusion) once per adapter, cached under the cache folder. */
   autotune: withDefault(Schema.Boolean, true)
 })
 export type WebGpuTrainerConfig = typeof WebGpuTrainerConfig.Type
@@ -69,14 +69,15 @@ const train = (config: WebGpuTrainerConfig) => (input: TrainInput) =>
     const ds = input.dataset
     const shape = gpt2ShapeFor(mc, ds)
     const seed = config.seed ?? input.context.seed
-    const tile = yield* pickTile(gpu, input.context.cacheDir, config.autotune)
-    const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, seed), { precision: config.precision, bos: mc.bos, tile })
+    const { tile, fuseGelu } = yield* pickKernels(gpu, input.context.cacheDir, config.autotune)
+    const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, seed), { precision: config.precision, bos: mc.bos, tile, fuseGelu })
     const outcome = yield* trainLoop(engine, ds.train, { ...config, seed }, input.onProgress)
     const { losses: _losses, microBatch, accumulation, ...summary } = outcome
     return {
       provenance: {
         adapter: adapterProvenance(gpu),
         matmulTile: { name: tileName(tile), ...tile },
+        fusedBiasGelu: fuseGelu,
         microBatch,
         gradientAccumulation: accumulation,
         seed
