@@ -316,6 +316,26 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       expect(Array.from(bits["untied, prefix"])).not.toEqual(Array.from(bits["tied, prefix"]))
     }))
 
+  it.effect("--bos: a checkpoint with a BOS token (id V, vocabulary V + 1) predicts every token, as the float64 evaluator with bos", () =>
+    Effect.gen(function*() {
+      const dir = tmpDir()
+      const w = sharp({ ...shapeOf(1, true), vocabSize: V + 1 }, 12)
+      yield* saveCheckpoint(path.join(dir, "ck"), w)
+      const seqs = randomSequences(5, [7, 1, 4], 17)
+      const r = yield* evaluate({ model: path.join(dir, "ck"), tokens: writeTokens(dir, "m.jsonl", seqs), bos: true })
+      seqs.forEach((s, i) => {
+        const data = { vocabSize: V, seqLen: s.length, count: 1, tokens: Uint32Array.from(s) }
+        const want = Array.from(referenceTokenLogProbs(w, data, { bos: V }), (x) => -x)
+        expectBits(r.members.tokenBits[i], want, `bos token bits ${i}`)
+        expect(r.members.tokenBits[i][0]).not.toBe(Math.log2(V))
+      })
+      expect((r.summary as any).bos).toBe(true)
+      // The BOS id itself is not a data token.
+      const withBosId = path.join(dir, "bos-id.jsonl")
+      fs.writeFileSync(withBosId, `[1, ${V}]\n`)
+      expect((yield* Effect.flip(prepareEval({ model: path.join(dir, "ck"), tokens: withBosId, bos: true }))).message).toContain(`${withBosId}:1: token 1 is ${V}, expected an integer id in [0, ${V})`)
+    }))
+
   it.effect("agrees with a 1-layer forward pass computed by hand in float64", () =>
     Effect.gen(function*() {
       const dir = tmpDir()

@@ -2,18 +2,10 @@
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { readFloats, uploadBuffer, type Slice } from "../src/device/gpu.ts"
+import { seededUniform } from "../src/model/init.ts"
 
-/** mulberry32: small seeded PRNG for test data. */
-export const rng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Seeded PRNG for test data (the trainer's own generator). */
+export const rng = seededUniform
 
 export const randn = (n: number, seed: number, scale = 1): Float32Array => {
   const r = rng(seed)

@@ -142,7 +142,8 @@ export const parseHeader = (
         return yield* fail(file, `data_offsets of tensor ${byBegin[i].name} overlap tensor ${byBegin[i - 1].name}`, byBegin[i].name)
       }
     }
-    return { metadata, tensors, dataStart }
+    // File order, not JSON key order: JavaScript lists integer-like keys ("0") first.
+    return { metadata, tensors: [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end || compareReference(a, b)), dataStart }
   })
 
 /** Reads exactly `length` bytes at `position` into a fresh (aligned) buffer. */
@@ -290,14 +291,15 @@ const DTYPE_RANK: Record<WritableDtype, number> = { BF16: 0, F32: 1 }
  * stays aligned), then by name (byte order). Writing in this order makes our
  * files byte-identical to `safetensors.save_file`'s.
  */
-export const referenceOrder = (tensors: ReadonlyArray<WriteTensor>): Array<WriteTensor> =>
-  [...tensors].sort((a, b) => {
-    const byDtype = DTYPE_RANK[b.dtype ?? "F32"] - DTYPE_RANK[a.dtype ?? "F32"]
-    if (byDtype !== 0) return byDtype
-    const ea = Buffer.from(a.name, "utf8")
-    const eb = Buffer.from(b.name, "utf8")
-    return Buffer.compare(ea, eb)
-  })
+export const referenceOrder = (tensors: ReadonlyArray<WriteTensor>): Array<WriteTensor> => [...tensors].sort(compareReference)
+
+/** The reference writer's order: larger dtype rank first, then name by UTF-8 bytes. */
+function compareReference(a: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }, b: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }): number {
+  const rank = (d: SafetensorsDtype | undefined) => (DTYPE_RANK as Record<string, number>)[d ?? "F32"] ?? 0
+  const byDtype = rank(b.dtype) - rank(a.dtype)
+  if (byDtype !== 0) return byDtype
+  return Buffer.compare(Buffer.from(a.name, "utf8"), Buffer.from(b.name, "utf8"))
+}
 
 /**
  * The 8-byte length + JSON header for these tensors, laid out back to back in
