@@ -19,6 +19,7 @@ bundle() {
 bundle bin/memorize.ts "$OUT/memorize.mjs"
 bundle packages/gpu-webgpu/bench/train.ts "$OUT/bench-train.mjs"
 bundle bench/device.ts "$OUT/bench-device.mjs"
+bundle bench/eval.ts "$OUT/bench-eval.mjs"
 cp packages/gpu-webgpu/src/kernels/*.wgsl "$OUT/"
 
 WEBGPU="$(node -e 'console.log(require("path").dirname(require.resolve("webgpu/package.json", { paths: [process.argv[1]] })))' "$ROOT/packages/gpu-webgpu")"
