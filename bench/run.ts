@@ -9,11 +9,14 @@
  * Pass --skip-torch / --skip-datasets / --skip-gpu to leave parts out.
  */
 import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as path from "node:path"
 
 const root = path.resolve(import.meta.dirname, "..")
 const args = new Set(process.argv.slice(2))
 const tsx = path.join(root, "node_modules/.bin/tsx")
+// Debian's python3-torch lives under /usr/bin/python3 (a pyenv python3 on PATH would lack it); PYTHON overrides.
+const python = process.env.PYTHON ?? (fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3")
 
 const runScript = (cmd: string, argv: ReadonlyArray<string>, env: Record<string, string> = {}) => {
   const r = spawnSync(cmd, argv, { cwd: root, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 })
@@ -50,7 +53,7 @@ if (!args.has("--skip-gpu")) {
   console.log(gpuOut)
   if (!args.has("--skip-torch")) {
     console.log("== PyTorch baseline (bench/torch/bench.py, OpenBLAS, 2 threads)")
-    const torchOut = runScript("python3", ["bench/torch/bench.py", "--seconds", "3"], { OPENBLAS_NUM_THREADS: "1" })
+    const torchOut = runScript(python, ["bench/torch/bench.py", "--seconds", "3"], { OPENBLAS_NUM_THREADS: "1" })
     const torch = torchRows(torchOut)
     if (torch.train.length === 0) {
       console.log("no PyTorch results (apt-get install python3-torch libopenblas0-pthread)\n")
