@@ -15,41 +15,13 @@
  *   Box–Muller: r = √(−2 ln u1); element 2k = std·r·cos(2π u2), element 2k+1 = std·r·sin(2π u2)
  * Elements are numbered row-major; values are rounded to float32.
  */
+import { philox4x32 } from "@memorize/core"
 import { type Gpt2Shape, type Gpt2Weights, type HostTensor, gpt2TensorShapes } from "../model/weights.ts"
 
-const M0 = 0xd2511f53
-const M1 = 0xcd9e8d57
-const W0 = 0x9e3779b9
-const W1 = 0xbb67ae85
 const GPT2_TAG = 0x67707432
 
-/** High 32 bits of the 64-bit product of two unsigned 32-bit integers (16-bit limbs keep every sum exact). */
-const mulhi = (a: number, b: number): number => {
-  const aLo = a & 0xffff, aHi = a >>> 16, bLo = b & 0xffff, bHi = b >>> 16
-  const lolo = aLo * bLo, hilo = aHi * bLo, lohi = aLo * bHi, hihi = aHi * bHi
-  const mid = (lolo >>> 16) + (hilo & 0xffff) + (lohi & 0xffff)
-  return (hihi + (hilo >>> 16) + (lohi >>> 16) + Math.floor(mid / 0x10000)) >>> 0
-}
-
-/** Philox4x32-10 (Salmon et al., SC 2011) of counter c under key k, into `out`. */
-export const philox4x32_10 = (c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): Uint32Array => {
-  let x0 = c0 >>> 0, x1 = c1 >>> 0, x2 = c2 >>> 0, x3 = c3 >>> 0, key0 = k0 >>> 0, key1 = k1 >>> 0
-  for (let round = 0; round < 10; round++) {
-    const hi0 = mulhi(M0, x0), lo0 = Math.imul(M0, x0) >>> 0
-    const hi1 = mulhi(M1, x2), lo1 = Math.imul(M1, x2) >>> 0
-    x0 = (hi1 ^ x1 ^ key0) >>> 0
-    x1 = lo1
-    x2 = (hi0 ^ x3 ^ key1) >>> 0
-    x3 = lo0
-    key0 = (key0 + W0) >>> 0
-    key1 = (key1 + W1) >>> 0
-  }
-  out[0] = x0
-  out[1] = x1
-  out[2] = x2
-  out[3] = x3
-  return out
-}
+/** Philox4x32-10 (Salmon et al., SC 2011), the project's one implementation (core). */
+export const philox4x32_10 = philox4x32
 
 /** FNV-1a, 32 bits, over the UTF-8 bytes of `s`. */
 export const fnv1a32 = (s: string): number => {
