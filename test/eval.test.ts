@@ -5,6 +5,7 @@
  * this file; every bad input is an error naming file:line (or the tensor).
  * One case goes through the real CLI in a child process.
  */
+import { mulberry32 } from "@memorize/core"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -53,17 +54,7 @@ const mapWeights = (w: Gpt2Weights, f: (x: number, name: string) => number): Gpt
   return { shape: w.shape, tensors }
 }
 
-/** mulberry32 */
-const rng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = mulberry32
 
 const randomSequences = (count: number, lengths: ReadonlyArray<number>, seed: number): Array<Array<number>> => {
   const r = rng(seed)

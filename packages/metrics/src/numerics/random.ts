@@ -1,14 +1,7 @@
-/** A small seeded PRNG (mulberry32) and a Fisher–Yates permutation, so subsets are reproducible from the run seed. */
-export const mulberry32 = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded Fisher–Yates permutation (mulberry32, from core), so subsets are reproducible from the run seed. */
+import { mulberry32 } from "@memorize/core"
+
+export { mulberry32 }
 
 export const permutation = (n: number, seed: number): Uint32Array => {
   const rnd = mulberry32(seed)
