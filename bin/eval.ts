@@ -25,7 +25,7 @@
  */
 import { DatasetError, ModelError } from "@memorize/core"
 import { readLines, SourceFailure, toDatasetError } from "@memorize/datasets"
-import { type Precision, WebGpu } from "@memorize/gpu-webgpu"
+import { firstPositions, type Precision, WebGpu } from "@memorize/gpu-webgpu"
 import { membershipAttack, type MembershipStats, summarizeBits, unintendedMemorization } from "@memorize/metrics"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
@@ -122,16 +122,6 @@ export const readEvalTokens = (file: string, limits: Limits): Effect.Effect<Toke
     },
     catch: toDatasetError(DATASET)
   })
-
-/** The same model with only the first `n` rows of its position table (causal attention never reads past the sequence). */
-const firstPositions = (weights: Gpt2Weights, n: number): Gpt2Weights => {
-  if (weights.shape.seqLen === n) return weights
-  const d = weights.shape.dModel
-  const wpe = weights.tensors.get("wpe.weight")!
-  const tensors = new Map(weights.tensors)
-  tensors.set("wpe.weight", { shape: [n, d], data: wpe.data.subarray(0, n * d) })
-  return { shape: { ...weights.shape, seqLen: n }, tensors }
-}
 
 /**
  * log2 p of every token of every sequence under `weights` (first token:

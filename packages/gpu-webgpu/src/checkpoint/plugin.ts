@@ -69,8 +69,8 @@ const meanLossNats = (bits: Float64Array, seqLen: number, vocab: number, bos: bo
   return (sum * Math.LN2) / (bits.length * predicted)
 }
 
-/** The same model with only the first `n` rows of its position table. */
-const firstPositions = (weights: Gpt2Weights, n: number): Gpt2Weights => {
+/** The same model with only the first `n` rows of its position table (causal attention never reads past the sequence). */
+export const firstPositions = (weights: Gpt2Weights, n: number): Gpt2Weights => {
   if (weights.shape.seqLen === n) return weights
   const d = weights.shape.dModel
   const wpe = weights.tensors.get("wpe.weight")!
