@@ -6,6 +6,7 @@
  * One case goes through the real CLI in a child process.
  */
 import { mulberry32 } from "@memorize/core"
+import { writeF16Safetensors } from "../packages/gpu-webgpu/test/f16-safetensors.ts"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -126,38 +127,10 @@ const writeSharded = (dir: string, w: Gpt2Weights) =>
 
 /** Values on the k/1024 grid (|k| < 2048) are exact in binary16; the writer there stays exact. */
 const toF16Grid = (x: number) => Math.max(-2047, Math.min(2047, Math.round(x * 1024))) / 1024
-const f16Bits = (x: number): number => {
-  if (x === 0) return 0
-  const sign = x < 0 ? 0x8000 : 0
-  const a = Math.abs(x)
-  let e = 0
-  while (2 ** (e + 1) <= a) e++
-  while (2 ** e > a) e--
-  return sign | ((e + 15) << 10) | Math.round((a / 2 ** e - 1) * 1024)
-}
-
 /** A hand-written F16 safetensors file (the project's writer does F32 and BF16 only). */
 const writeF16 = (dir: string, w: Gpt2Weights) => {
   fs.mkdirSync(dir, { recursive: true })
-  const header: Record<string, unknown> = { __metadata__: { format: "pt" } }
-  const chunks: Array<Uint8Array> = []
-  let off = 0
-  for (const [name, dims] of gpt2TensorShapes(w.shape)) {
-    const bytes = new Uint8Array(Uint16Array.from(w.tensors.get(name)!.data, f16Bits).buffer)
-    header[`transformer.${name}`] = { dtype: "F16", shape: dims, data_offsets: [off, off + bytes.length] }
-    chunks.push(bytes)
-    off += bytes.length
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header))
-  const file = new Uint8Array(8 + json.length + off)
-  new DataView(file.buffer).setBigUint64(0, BigInt(json.length), true)
-  file.set(json, 8)
-  let at = 8 + json.length
-  for (const c of chunks) {
-    file.set(c, at)
-    at += c.length
-  }
-  fs.writeFileSync(path.join(dir, "model.safetensors"), file)
+  writeF16Safetensors(path.join(dir, "model.safetensors"), gpt2TensorShapes(w.shape).map(([name, dims]) => ({ name, dims, values: w.tensors.get(name)!.data })))
   fs.writeFileSync(path.join(dir, "config.json"), gpt2ConfigText(w.shape))
 }
 

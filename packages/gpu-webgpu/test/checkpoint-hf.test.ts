@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { bf16BitsToF32, f32ToBf16Bits } from "../src/checkpoint/dtype.ts"
+import { writeF16Safetensors } from "./f16-safetensors.ts"
 import { gpt2ConfigText } from "../src/checkpoint/hf-config.ts"
 import { saveHfGpt2 } from "../src/checkpoint/hf-gpt2.ts"
 import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint/index.ts"
@@ -169,35 +170,12 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
         expect([...back.tensors.get(name)!.data]).toEqual([...t.data].map((x) => bf16BitsToF32(f32ToBf16Bits(x))))
       }
       // F16, written by hand with values exact in binary16 (k/1024 for |k| < 1024, and 1).
-      const f16Bits = (x: number) => {
-        if (x === 0) return Object.is(x, -0) ? 0x8000 : 0
-        const e = Math.floor(Math.log2(Math.abs(x)))
-        return (x < 0 ? 0x8000 : 0) | ((e + 15) << 10) | Math.round((Math.abs(x) / 2 ** e - 1) * 1024)
-      }
       const exact = gpt2TensorShapes(shape).map(([name, dims]) => {
         const src = w.tensors.get(name)!.data
         return { name, dims, values: Float32Array.from(src, (x) => (name.includes("ln_") ? x : Math.round(x * 1024) / 1024)) }
       })
-      const header: Record<string, unknown> = { __metadata__: { format: "pt" } }
-      const chunks: Array<Uint8Array> = []
-      let off = 0
-      for (const t of exact) {
-        const bytes = new Uint8Array(Uint16Array.from(t.values, f16Bits).buffer)
-        header[`transformer.${t.name}`] = { dtype: "F16", shape: t.dims, data_offsets: [off, off + bytes.length] }
-        chunks.push(bytes)
-        off += bytes.length
-      }
-      const json = new TextEncoder().encode(JSON.stringify(header))
-      const file = new Uint8Array(8 + json.length + off)
-      new DataView(file.buffer).setBigUint64(0, BigInt(json.length), true)
-      file.set(json, 8)
-      let at = 8 + json.length
-      for (const c of chunks) {
-        file.set(c, at)
-        at += c.length
-      }
       const dir16 = tmpDir()
-      fs.writeFileSync(path.join(dir16, "model.safetensors"), file)
+      writeF16Safetensors(path.join(dir16, "model.safetensors"), exact)
       fs.writeFileSync(path.join(dir16, "config.json"), gpt2ConfigText(shape))
       const back16 = yield* loadCheckpoint(dir16)
       for (const t of exact) expect(back16.tensors.get(t.name)!.data).toEqual(t.values)
