@@ -1,5 +1,7 @@
 /** Runs the real `memorize` CLI in a child process (the way a user does). */
 import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 
@@ -17,3 +19,26 @@ export const memorize = (args: ReadonlyArray<string>, options: { cwd?: string; t
   })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
+
+/** The fixture plugin module (tiny CPU dataset, model, trainer, metric and law). */
+export const fixturePlugins = path.join(repoRoot, "test/fixtures/unigram-plugins.ts")
+
+/** A spec file in a fresh temporary folder. */
+export const writeSpec = (text: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-cli-"))
+  const file = path.join(dir, "spec.yaml")
+  fs.writeFileSync(file, text)
+  return { dir, file }
+}
+
+/** A small sweep over the fixture plugins, with a metric and a law. */
+export const toySweepSpec = (name: string, samples: ReadonlyArray<number>) => `name: ${name}
+plugins: [ "${fixturePlugins}" ]
+dataset: { kind: toy-skewed, samples: 8 }
+model: { kind: unigram }
+train: { kind: counting }
+metrics: [ { kind: toy-bits } ]
+laws: [ { kind: run-count } ]
+store: { saveModels: false }
+sweep: { grid: { dataset.samples: [${samples.join(", ")}] } }
+`

@@ -1,17 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { memorize, nodeArgs, repoRoot } from "./cli-helpers.ts"
+import { memorize, nodeArgs, repoRoot, toySweepSpec, writeSpec } from "./cli-helpers.ts"
 
 const fixtures = path.join(repoRoot, "test/fixtures")
 
-const writeSpec = (text: string) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-cli-"))
-  const file = path.join(dir, "spec.yaml")
-  fs.writeFileSync(file, text)
-  return { dir, file }
-}
 
 describe("memorize CLI (child process)", () => {
   it("validate: a spec with three mistakes reports all three with line:column, exit 2", () => {
@@ -53,16 +46,7 @@ train: { kind: counting }
   })
 
   it("run: trains, measures, resumes; the report and the summary table are written", () => {
-    const { dir, file } = writeSpec(`name: cli-run
-plugins: [ "${fixtures}/unigram-plugins.ts" ]
-dataset: { kind: toy-skewed, samples: 8 }
-model: { kind: unigram }
-train: { kind: counting }
-metrics: [ { kind: toy-bits } ]
-laws: [ { kind: run-count } ]
-store: { saveModels: false }
-sweep: { grid: { dataset.samples: [4, 8] } }
-`)
+    const { dir, file } = writeSpec(toySweepSpec("cli-run", [4, 8]))
     const first = memorize(["run", file], { cwd: dir })
     expect(first.code).toBe(0)
     expect(first.stdout).toMatch(/2\/2 runs complete \(0 resumed, 0 failed\)/)

@@ -51,42 +51,52 @@ const abortIfAsked = (signal?: AbortSignal) => {
   if (signal?.aborted) throw signal.reason ?? new Error("interrupted")
 }
 
-export const collectSequences = async (documents: AsyncIterable<DocumentPiece>, options: CollectOptions): Promise<Collected> => {
-  const { tokenizer, seqLen, want, shuffle, seed, signal } = options
+/**
+ * Tokenizes documents into `chunker` until they run out or `done()` says
+ * enough; returns what was read and whether the source was exhausted.
+ */
+const feed = async (
+  documents: AsyncIterable<DocumentPiece>,
+  tokenizer: Tokenizer,
+  chunker: Chunker,
+  signal: AbortSignal | undefined,
+  done: () => boolean = () => false
+): Promise<{ readonly documents: number; readonly tokens: number; readonly exhausted: boolean }> => {
   let documentsRead = 0
   let tokens = 0
-  let exhausted = true
+  for await (const piece of documents) {
+    abortIfAsked(signal)
+    const ids = tokenizer.encode(piece.text)
+    tokens += ids.length
+    chunker.push(ids)
+    if (piece.last) {
+      chunker.endDocument()
+      documentsRead++
+    }
+    if (done()) return { documents: documentsRead, tokens, exhausted: false }
+  }
+  return { documents: documentsRead, tokens, exhausted: true }
+}
 
+export const collectSequences = async (documents: AsyncIterable<DocumentPiece>, options: CollectOptions): Promise<Collected> => {
+  const { tokenizer, seqLen, want, shuffle, seed, signal } = options
   if (!shuffle) {
     const unique = new UniqueSequences(seqLen, Math.min(Math.max(16, want), 1 << 20))
     const chunker = new Chunker(seqLen, (s) => {
       if (unique.count < want) unique.add(s)
     })
-    for await (const piece of documents) {
-      abortIfAsked(signal)
-      const ids = tokenizer.encode(piece.text)
-      tokens += ids.length
-      chunker.push(ids)
-      if (piece.last) {
-        chunker.endDocument()
-        documentsRead++
-      }
-      if (unique.count >= want) {
-        exhausted = false
-        break
-      }
-    }
+    const read = await feed(documents, tokenizer, chunker, signal, () => unique.count >= want)
     return {
       tokens: unique.tokens(),
       count: unique.count,
       stats: {
-        documents: documentsRead,
-        tokens,
+        documents: read.documents,
+        tokens: read.tokens,
         sequences: chunker.sequences,
         duplicatesDropped: unique.duplicates,
         tailTokensDropped: chunker.tailTokens,
         uniqueSequences: unique.count,
-        exhausted
+        exhausted: read.exhausted
       }
     }
   }
@@ -102,16 +112,7 @@ export const collectSequences = async (documents: AsyncIterable<DocumentPiece>, 
     }
     kept.offer(s, h0, h1)
   })
-  for await (const piece of documents) {
-    abortIfAsked(signal)
-    const ids = tokenizer.encode(piece.text)
-    tokens += ids.length
-    chunker.push(ids)
-    if (piece.last) {
-      chunker.endDocument()
-      documentsRead++
-    }
-  }
+  const read = await feed(documents, tokenizer, chunker, signal)
   const rows = kept.rows()
   const out = new Uint32Array(rows.length * seqLen)
   rows.forEach((r, i) => out.set(r, i * seqLen))
@@ -119,13 +120,13 @@ export const collectSequences = async (documents: AsyncIterable<DocumentPiece>, 
     tokens: out,
     count: rows.length,
     stats: {
-      documents: documentsRead,
-      tokens,
+      documents: read.documents,
+      tokens: read.tokens,
       sequences: chunker.sequences,
       duplicatesDropped: duplicates,
       tailTokensDropped: chunker.tailTokens,
       uniqueSequences: seen.size,
-      exhausted
+      exhausted: read.exhausted
     }
   }
 }
