@@ -103,6 +103,17 @@ export interface TrainedModel {
   readonly codeLengths: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>
   /** log2 p(x_t | x_<t) for every token, row-major count × seqLen. */
   readonly tokenLogProbs: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>
+  /**
+   * Logits of the next token at data position `position` (0 ≤ position < seqLen)
+   * of every sequence: count × vocabSize (the data's vocabulary), float32 as the
+   * model computed them. Computed over full-length sequences with causal
+   * masking, so the result is bit for bit independent of the tokens at and after
+   * `position` for the same `seqs.count` (same batch layout): a decoder that
+   * knows only prefixes gets the floats an encoder that knows everything got.
+   * Without BOS, position 0 has no prediction and its logits are all 0
+   * (uniform). Optional: arithmetic coding (compression) needs it.
+   */
+  readonly nextTokenLogits?: (seqs: TokenSequences, position: number) => Effect.Effect<Float32Array, ModelError>
   /** Greedy continuation of each prefix by `length` tokens (count × length). */
   readonly generate: (prefixes: TokenSequences, length: number) => Effect.Effect<Uint32Array, ModelError>
   /** Writes model.safetensors + config.json (Hugging Face GPT-2 layout) into a folder. */
