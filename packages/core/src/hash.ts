@@ -9,6 +9,10 @@ export const canonicalJson = (value: unknown): string =>
       : v
   )
 
+/** The whole SHA-256 (64 hex digits) of the canonical JSON: a run's identity. */
+export const fullHash = (value: unknown): string =>
+  createHash("sha256").update(canonicalJson(value)).digest("hex")
+
 /** First `length` hex digits of the SHA-256 of the canonical JSON. */
 export const stableHash = (value: unknown, length = 12): string =>
   createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, length)

@@ -1,6 +1,7 @@
 export * from "./errors.ts"
 export * from "./contracts.ts"
 export * from "./plugin.ts"
+export * from "./requirements.ts"
 export * from "./schema-helpers.ts"
 export * from "./hash.ts"
 export * from "./philox.ts"

@@ -14,6 +14,8 @@ import type {
   RunResult,
   TrainerImpl
 } from "./contracts.ts"
+import type { Headline } from "./report/headline.ts"
+import type { FactsOf, RequirementCheck } from "./requirements.ts"
 
 export type PluginKind = "dataset" | "model" | "trainer" | "metric" | "law"
 
@@ -23,7 +25,14 @@ export interface ReportSection {
   readonly description?: string
   /** A Vega-Lite spec with its data inline (`data.values`). */
   readonly chart?: { readonly [k: string]: Json }
-  readonly table?: { readonly columns: ReadonlyArray<string>; readonly rows: ReadonlyArray<ReadonlyArray<Json>> }
+  readonly table?: {
+    readonly columns: ReadonlyArray<string>
+    readonly rows: ReadonlyArray<ReadonlyArray<Json>>
+    /** Per row, text shown on hover (the full config of the run or model the row names). */
+    readonly rowTitles?: ReadonlyArray<string>
+  }
+  /** Answers for the headline block at the top of the report (a section may hold only these). */
+  readonly headline?: Headline
 }
 
 /** Options of `memorize predict`, answered by a law plugin that can predict. */
@@ -48,9 +57,18 @@ interface PluginBase<K extends PluginKind, C, Impl> {
    * process when a spec uses this plugin and released at exit.
    */
   readonly layer?: Layer.Layer<any, any, never>
+  /**
+   * Requirements checked by `validate` for every run of a sweep before any
+   * work: paths that must exist, what this section needs of the dataset or
+   * the reference (requirements.ts).
+   */
+  readonly check?: RequirementCheck<C>
 }
 
-export interface DatasetPlugin<C = any> extends PluginBase<"dataset", C, DatasetImpl> {}
+export interface DatasetPlugin<C = any> extends PluginBase<"dataset", C, DatasetImpl> {
+  /** What this config will produce (seqLen, holdout, entropy...), for other plugins' checks. */
+  readonly facts?: FactsOf<C>
+}
 export interface ModelPlugin<C = any> extends PluginBase<"model", C, ModelImpl> {}
 export interface TrainerPlugin<C = any> extends PluginBase<"trainer", C, TrainerImpl> {
   /** Whether several runs may train at once on this trainer (`--concurrency`). */

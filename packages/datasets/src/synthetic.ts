@@ -18,6 +18,7 @@ import { Effect, Schema } from "effect"
 import { definePlugin, type Dataset, type RunContext, type TokenSequences } from "@memorize/core"
 import { countRepeats } from "./dedup.ts"
 import { datasetError } from "./errors.ts"
+import { DataSeed, Holdout, Samples, SeqLen, sizeProblems, Vocab } from "./fields.ts"
 import { fingerprint } from "./fingerprint.ts"
 import { WordStream } from "./philox.ts"
 
@@ -35,16 +36,16 @@ export const uniformSequences = (seed: number, stream: number, vocab: number, se
 }
 
 export const SyntheticUniformConfig = Schema.Struct({
-  /** Vocabulary size V (> 1). */
-  vocab: Schema.Int,
+  /** Vocabulary size V (2 ≤ V ≤ 2^32). */
+  vocab: Vocab,
   /** Tokens per sequence S (> 0). */
-  seqLen: Schema.Int,
-  /** Member (training) sequences N. */
-  samples: Schema.Int,
-  /** Non-member sequences; default N (a balanced membership-inference set). */
-  holdout: Schema.optional(Schema.Int),
-  /** Data seed; default the run's seed. */
-  seed: Schema.optional(Schema.Int)
+  seqLen: SeqLen,
+  /** Member (training) sequences N (> 0). */
+  samples: Samples,
+  /** Non-member sequences (≥ 0); default N (a balanced membership-inference set). */
+  holdout: Schema.optional(Holdout),
+  /** Data seed (≥ 0); default the run's seed. */
+  seed: Schema.optional(DataSeed)
 })
 export type SyntheticUniformConfig = typeof SyntheticUniformConfig.Type
 
@@ -94,5 +95,7 @@ export const syntheticUniform = definePlugin({
   name: NAME,
   description: "Sequences of i.i.d. uniform tokens over [0, vocab): exact entropy S·log2 V, counter-based (Philox) generation.",
   config: SyntheticUniformConfig,
+  facts: (c) => ({ seqLen: c.seqLen, vocabSize: c.vocab, samples: c.samples, holdout: c.holdout ?? c.samples, exactEntropy: true, rarity: false }),
+  check: (c) => Effect.succeed(sizeProblems(c.samples, c.holdout ?? c.samples, c.seqLen)),
   make: (config) => (context) => buildSyntheticUniform(config, context)
 })

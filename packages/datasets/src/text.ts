@@ -10,10 +10,11 @@
  * split in the proportion samples : holdout.
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, withDefault, type Dataset, type DatasetPlugin, type Tokenizer } from "@memorize/core"
+import { definePlugin, withDefault, type Dataset, type DatasetPlugin, type Problem, type Tokenizer } from "@memorize/core"
 import { cacheKey, readCached, writeCached } from "./cache.ts"
 import { collectSequences } from "./collect.ts"
 import { datasetError, toDatasetError } from "./errors.ts"
+import { DataSeed, Holdout, pathProblems, Samples, SeqLen, sizeProblems } from "./fields.ts"
 import { fingerprint } from "./fingerprint.ts"
 import { tfidfRarity } from "./rarity.ts"
 import { gatherRows, priorityOrder } from "./sample.ts"
@@ -44,19 +45,19 @@ export const TextConfig = Schema.Struct({
   /** Brown: genre letters a..r to keep (default all). */
   categories: Schema.optional(Schema.Array(Schema.String)),
   tokenizer: withDefault(Schema.String, "gpt2"),
-  seqLen: withDefault(Schema.Int, 64),
-  /** Member (training) sequences. */
-  samples: Schema.Int,
-  /** Non-member sequences, disjoint from members; default = samples. */
-  holdout: Schema.optional(Schema.Int),
+  seqLen: withDefault(SeqLen, 64),
+  /** Member (training) sequences (> 0). */
+  samples: Samples,
+  /** Non-member sequences (≥ 0), disjoint from members; default = samples. */
+  holdout: Schema.optional(Holdout),
   /** Sample uniformly from the whole corpus (reads all of it) instead of taking the first sequences. */
   shuffle: withDefault(Schema.Boolean, false),
   /** Accept fewer distinct sequences than asked instead of failing. */
   allowFewer: withDefault(Schema.Boolean, false),
   /** Store per-sample TF-IDF rarity with the dataset. */
   rarity: withDefault(Schema.Boolean, false),
-  /** Data seed; default the run's seed. */
-  seed: Schema.optional(Schema.Int),
+  /** Data seed (≥ 0); default the run's seed. */
+  seed: Schema.optional(DataSeed),
   /** Reuse tokenized sequences cached under the run's cacheDir. */
   cache: withDefault(Schema.Boolean, true)
 })
@@ -80,6 +81,43 @@ const documentsOf = (source: TextSource, files: ReadonlyArray<string>, config: T
   }
 }
 
+/** The source a config reads: stated, or inferred from the paths' extensions. */
+const sourceOf = (config: TextConfig): TextSource | undefined => {
+  const patterns = patternsOf(config)
+  return config.source ?? (patterns.length > 0 ? inferSource(patterns) : undefined)
+}
+
+const patternsOf = (config: TextConfig): ReadonlyArray<string> =>
+  config.path === undefined ? [] : typeof config.path === "string" ? [config.path] : config.path
+
+/**
+ * What is wrong with a config before any file is read: unknown tokenizer,
+ * no source, categories that do not apply, a size that does not fit. Checked
+ * by `validate` (plugin `check`) and again when the dataset is built.
+ */
+export const configProblems = (config: TextConfig, tokenizers: Readonly<Record<string, Tokenizer>>): ReadonlyArray<Problem> => {
+  const problems: Array<Problem> = []
+  if (!tokenizers[config.tokenizer]) {
+    problems.push({ path: ["tokenizer"], message: `unknown tokenizer "${config.tokenizer}" (known: ${Object.keys(tokenizers).join(", ")})` })
+  }
+  const patterns = patternsOf(config)
+  const source = sourceOf(config)
+  if (source === undefined) {
+    problems.push(patterns.length === 0
+      ? { message: `no source: set source: brown, or a path to text, JSONL or Parquet files` }
+      : { path: ["path"], message: `cannot tell the format of ${patterns.join(", ")}: set source: text | jsonl | parquet` })
+  } else if (source !== "brown" && patterns.length === 0) {
+    problems.push({ path: ["source"], message: `source ${source} needs a path (file or glob)` })
+  }
+  if (config.categories !== undefined) {
+    if (source !== "brown") problems.push({ path: ["categories"], message: `categories applies to source: brown only, found source ${source ?? "none"}` })
+    const unknown = config.categories.filter((c) => !BROWN_CATEGORIES.includes(c.toLowerCase()))
+    if (unknown.length > 0) problems.push({ path: ["categories"], message: `unknown Brown categories ${unknown.map((c) => `"${c}"`).join(", ")} (known: ${BROWN_CATEGORIES.join(", ")})` })
+  }
+  problems.push(...sizeProblems(config.samples, config.holdout ?? config.samples, config.seqLen))
+  return problems
+}
+
 export interface TextContext {
   readonly seed: number
   readonly specDir: string
@@ -93,23 +131,12 @@ export const buildTextDataset = Effect.fn("text.build")(
     const { seqLen, samples } = config
     const holdout = config.holdout ?? samples
     const seed = config.seed ?? context.seed
-    const tokenizer = tokenizers[config.tokenizer]
-    if (!tokenizer) return yield* fail(`unknown tokenizer "${config.tokenizer}" (known: ${Object.keys(tokenizers).join(", ")})`)
-    if (!Number.isInteger(seqLen) || seqLen <= 0) return yield* fail(`seqLen must be an integer > 0, found ${seqLen}`)
-    if (!Number.isInteger(samples) || samples <= 0) return yield* fail(`samples must be an integer > 0, found ${samples}`)
-    if (!Number.isInteger(holdout) || holdout < 0) return yield* fail(`holdout must be an integer ≥ 0, found ${holdout}`)
-    if (!Number.isSafeInteger(seed) || seed < 0) return yield* fail(`seed must be a non-negative integer, found ${seed}`)
-    const patterns = config.path === undefined ? [] : typeof config.path === "string" ? [config.path] : config.path
-    const source = config.source ?? (patterns.length > 0 ? inferSource(patterns) : undefined)
-    if (source === undefined) {
-      return yield* fail(patterns.length === 0 ? `no source: set source: brown, or a path to text, JSONL or Parquet files` : `cannot tell the format of ${patterns.join(", ")}: set source: text | jsonl | parquet`)
-    }
-    if (source !== "brown" && patterns.length === 0) return yield* fail(`source ${source} needs a path (file or glob)`)
-    if (config.categories !== undefined) {
-      if (source !== "brown") return yield* fail(`categories applies to source: brown only, found source ${source}`)
-      const unknown = config.categories.filter((c) => !BROWN_CATEGORIES.includes(c.toLowerCase()))
-      if (unknown.length > 0) return yield* fail(`unknown Brown categories ${unknown.map((c) => `"${c}"`).join(", ")} (known: ${BROWN_CATEGORIES.join(", ")})`)
-    }
+    // Validated specs never get here with these; a direct caller (a test, a library user) may.
+    const problem = configProblems(config, tokenizers)[0]
+    if (problem) return yield* fail(problem.message)
+    const tokenizer = tokenizers[config.tokenizer]!
+    const patterns = patternsOf(config)
+    const source = sourceOf(config)!
     const want = samples + holdout
 
     const { files, result, cacheHit } = yield* Effect.tryPromise({
@@ -194,6 +221,20 @@ export const makeTextPlugin = (tokenizers: Readonly<Record<string, Tokenizer>>, 
     name,
     description: "Text corpora (Brown, plain text, JSONL, Parquet) tokenized (gpt2 | bytes), chunked into seqLen-token sequences, perfectly deduplicated, split by seed.",
     config: TextConfig,
+    facts: (config) => ({
+      seqLen: config.seqLen,
+      samples: config.samples,
+      // allowFewer may shrink both splits, but never to no holdout when one was asked for.
+      holdout: config.holdout ?? config.samples,
+      exactEntropy: false,
+      rarity: config.rarity,
+      ...(tokenizers[config.tokenizer] ? { tokenizer: config.tokenizer, vocabSize: tokenizers[config.tokenizer]!.vocabSize } : {})
+    }),
+    check: (config, { specDir }) =>
+      Effect.map(
+        sourceOf(config) === "brown" ? Effect.succeed([]) : pathProblems("path", config.path, specDir),
+        (missing) => [...configProblems(config, tokenizers), ...missing]
+      ),
     make: (config) => (context) =>
       buildTextDataset(config, context, tokenizers).pipe(Effect.map((d) => (name === NAME ? d : { ...d, kind: name })))
   })

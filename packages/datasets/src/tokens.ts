@@ -10,6 +10,7 @@ import { Effect, Schema } from "effect"
 import { definePlugin, type Dataset, type TokenSequences } from "@memorize/core"
 import { countRepeats } from "./dedup.ts"
 import { datasetError, SourceFailure, toDatasetError } from "./errors.ts"
+import { pathProblems, SeqLen, Vocab } from "./fields.ts"
 import { fingerprint } from "./fingerprint.ts"
 import { expandPaths } from "./sources/glob.ts"
 import { parseJsonLine, readLines } from "./sources/jsonl.ts"
@@ -23,8 +24,10 @@ export const TokensConfig = Schema.Struct({
   path: Paths,
   /** Non-member sequences (optional). */
   nonmembers: Schema.optional(Paths),
-  vocab: Schema.Int,
-  seqLen: Schema.Int
+  /** Vocabulary size V (2 ≤ V ≤ 2^32): every id must be below it. */
+  vocab: Vocab,
+  /** Tokens per sequence (> 0): every line must have exactly this many. */
+  seqLen: SeqLen
 })
 export type TokensConfig = typeof TokensConfig.Type
 
@@ -67,6 +70,10 @@ export const tokensDataset = definePlugin({
   name: NAME,
   description: "Pre-tokenized JSONL (arrays of ids or {tokens: [...]}) for members and optional non-members.",
   config: TokensConfig,
+  // How many members there are is known only after reading the files.
+  facts: (c) => ({ seqLen: c.seqLen, vocabSize: c.vocab, exactEntropy: false, rarity: false, ...(c.nonmembers === undefined ? { holdout: 0 } : {}) }),
+  check: (c, { specDir }) =>
+    Effect.map(Effect.all([pathProblems("path", c.path, specDir), pathProblems("nonmembers", c.nonmembers, specDir)]), (l) => l.flat()),
   make: (config) => (context) =>
     Effect.gen(function* () {
       const { vocab, seqLen } = config

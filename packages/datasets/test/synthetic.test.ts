@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { syntheticUniform, uniformSequences, HOLDOUT_STREAM, TRAIN_STREAM } from "../src/synthetic.ts"
+import { Effect, Schema } from "effect"
+import { syntheticUniform, SyntheticUniformConfig, uniformSequences, HOLDOUT_STREAM, TRAIN_STREAM } from "../src/synthetic.ts"
 import { context, load, rowKeys, tempDir } from "./helpers.ts"
 
 const ctx = context(tempDir(), 0)
@@ -93,21 +93,36 @@ describe("synthetic-uniform", () => {
       expect(d.stats.holdoutEqualToMember).toBe(50)
     }))
 
-  it.effect("rejects vocab ≤ 1, seqLen ≤ 0, samples ≤ 0 with a DatasetError naming the field and value", () =>
+  it("rejects bad vocab, seqLen, samples, holdout and seed in its schema (so validate reports them)", () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ vocab: 1, seqLen: 8, samples: 4 }, "vocab"],
+      [{ vocab: 0, seqLen: 8, samples: 4 }, "vocab"],
+      [{ vocab: -5, seqLen: 8, samples: 4 }, "vocab"],
+      [{ vocab: 2 ** 32 + 1, seqLen: 8, samples: 4 }, "vocab"],
+      [{ vocab: 16, seqLen: 0, samples: 4 }, "seqLen"],
+      [{ vocab: 16, seqLen: -3, samples: 4 }, "seqLen"],
+      [{ vocab: 16, seqLen: 2.5, samples: 4 }, "seqLen"],
+      [{ vocab: 16, seqLen: 8, samples: 0 }, "samples"],
+      [{ vocab: 16, seqLen: 8, samples: -1 }, "samples"],
+      [{ vocab: 16, seqLen: 8, samples: 4, holdout: -1 }, "holdout"],
+      [{ vocab: 16, seqLen: 8, samples: 4, seed: -1 }, "seed"],
+      [{ vocab: 16, seqLen: 8, samples: 4, seed: 2 ** 60 }, "seed"]
+    ]
+    for (const [config, field] of cases) {
+      const exit = Schema.decodeUnknownExit(SyntheticUniformConfig)(config)
+      expect(exit._tag, JSON.stringify(config)).toBe("Failure")
+      expect(String(exit), JSON.stringify(config)).toContain(field)
+    }
+  })
+
+  it.effect("its requirement check refuses a dataset too large to hold in memory; facts state entropy and holdout", () =>
     Effect.gen(function* () {
-      const cases: Array<[Record<string, number>, RegExp]> = [
-        [{ vocab: 1, seqLen: 8, samples: 4 }, /vocab must be an integer > 1, found 1/],
-        [{ vocab: 0, seqLen: 8, samples: 4 }, /vocab .* found 0/],
-        [{ vocab: 16, seqLen: 0, samples: 4 }, /seqLen must be an integer > 0, found 0/],
-        [{ vocab: 16, seqLen: -3, samples: 4 }, /seqLen .* found -3/],
-        [{ vocab: 16, seqLen: 8, samples: 0 }, /samples must be an integer > 0, found 0/],
-        [{ vocab: 16, seqLen: 8, samples: 4, holdout: -1 }, /holdout .* found -1/]
-      ]
-      for (const [config, message] of cases) {
-        const error = yield* Effect.flip(load(syntheticUniform, config, ctx))
-        expect(error._tag).toBe("DatasetError")
-        expect(error.dataset).toBe("synthetic-uniform")
-        expect(error.message).toMatch(message)
-      }
+      const config = Schema.decodeUnknownSync(SyntheticUniformConfig)({ vocab: 16, seqLen: 2 ** 20, samples: 2 ** 12 })
+      const problems = yield* syntheticUniform.check!(config, { specDir: ".", run: { dataset: {} } })
+      expect(problems).toHaveLength(1)
+      expect(problems[0]!.message).toMatch(/more than the 2147483648 tokens/)
+      const small = Schema.decodeUnknownSync(SyntheticUniformConfig)({ vocab: 16, seqLen: 8, samples: 4, holdout: 0 })
+      expect(yield* syntheticUniform.check!(small, { specDir: ".", run: { dataset: {} } })).toEqual([])
+      expect(syntheticUniform.facts!(small)).toMatchObject({ seqLen: 8, vocabSize: 16, samples: 4, holdout: 0, exactEntropy: true })
     }))
 })

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { parquetWriteFile } from "hyparquet-writer"
 import type { DocumentPiece } from "../src/sources/document.ts"
 import { expandPaths } from "../src/sources/glob.ts"
 import { plainTextDocuments } from "../src/sources/plaintext.ts"
-import { textDataset } from "../src/text.ts"
+import { TextConfig, textDataset } from "../src/text.ts"
 import { context, load, rowKeys, tempDir } from "./helpers.ts"
 
 /** Documents of distinct words, so every 8-byte sequence is distinct unless planted. */
@@ -233,12 +233,32 @@ describe("text: bad input is a DatasetError naming the file/field and what was f
       yield* expectError({ path: "short.jsonl", samples: 1 }, dir, /empty corpus: .* 1 documents, 9 tokens/)
       writeJsonl(join(dir, "few.jsonl"), [{ text: doc(1) }])
       yield* expectError({ path: "few.jsonl", samples: 500, holdout: 0 }, dir, /only \d+ distinct sequences/)
-      yield* expectError({ path: "few.jsonl", samples: 1, seqLen: 0 }, dir, /seqLen must be an integer > 0, found 0/)
-      yield* expectError({ path: "few.jsonl", samples: 0 }, dir, /samples must be an integer > 0, found 0/)
       yield* expectError({ path: "few.jsonl", samples: 1, tokenizer: "llama" }, dir, /unknown tokenizer "llama" \(known: gpt2, bytes\)/)
       yield* expectError({ samples: 1 }, dir, /no source/)
       yield* expectError({ source: "jsonl", samples: 1 }, dir, /source jsonl needs a path/)
       yield* expectError({ source: "brown", samples: 1, categories: ["a", "z"] }, dir, /unknown Brown categories "z" \(known: a, b, .* r\)/)
       yield* expectError({ path: "few.jsonl", samples: 1, categories: ["a"] }, dir, /categories applies to source: brown only/)
+    }))
+
+  it.effect("its requirement check finds unknown tokenizers, missing files, bad sources before any file is read", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      writeJsonl(join(dir, "ok.jsonl"), [{ text: doc(1) }])
+      const check = (section: Record<string, unknown>) =>
+        textDataset.check!(Schema.decodeUnknownSync(TextConfig)(section), { specDir: dir, run: { dataset: {} } })
+      expect(yield* check({ path: "ok.jsonl", samples: 1, tokenizer: "bytes" })).toEqual([])
+      const found = yield* check({ source: "jsonl", path: ["ok.jsonl", "nope.jsonl", "none/*.jsonl"], samples: 1, tokenizer: "llama" })
+      expect(found.map((p) => p.path)).toEqual([["tokenizer"], ["path", 1], ["path", 2]])
+      expect(found[0]!.message).toMatch(/unknown tokenizer "llama" \(known: gpt2, bytes\)/)
+      expect(found[1]!.message).toContain(`file not found: ${join(dir, "nope.jsonl")}`)
+      expect(found[2]!.message).toMatch(/no file matches "none\/\*\.jsonl"/)
+      expect((yield* check({ samples: 1 }))[0]!.message).toMatch(/no source/)
+      expect((yield* check({ source: "jsonl", samples: 1 }))[0]).toMatchObject({ path: ["source"] })
+      expect((yield* check({ source: "brown", samples: 1, categories: ["z"] }))[0]).toMatchObject({ path: ["categories"] })
+      expect(textDataset.facts!(Schema.decodeUnknownSync(TextConfig)({ source: "brown", samples: 3, rarity: true, tokenizer: "bytes" })))
+        .toEqual({ seqLen: 64, samples: 3, holdout: 3, exactEntropy: false, rarity: true, tokenizer: "bytes", vocabSize: 256 })
+      for (const bad of [{ samples: 0 }, { samples: -1 }, { samples: 1, seqLen: 0 }, { samples: 1, holdout: -1 }, { samples: 1, seed: -1 }, { samples: 1.5 }]) {
+        expect(Schema.decodeUnknownExit(TextConfig)({ source: "brown", ...bad })._tag, JSON.stringify(bad)).toBe("Failure")
+      }
     }))
 })

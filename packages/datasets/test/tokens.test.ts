@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect } from "effect"
-import { tokensDataset } from "../src/tokens.ts"
+import { Effect, Schema } from "effect"
+import { TokensConfig, tokensDataset } from "../src/tokens.ts"
 import { context, load, tempDir } from "./helpers.ts"
 
 describe("tokens", () => {
@@ -45,7 +45,16 @@ describe("tokens", () => {
       }
       const missing = yield* Effect.flip(load(tokensDataset, { path: "m.jsonl", nonmembers: "gone.jsonl", vocab: 10, seqLen: 3 }, context(dir)))
       expect(missing.message).toMatch(/file not found: .*gone\.jsonl/)
-      const vocab = yield* Effect.flip(load(tokensDataset, { path: "m.jsonl", vocab: 1, seqLen: 3 }, context(dir)))
-      expect(vocab.message).toMatch(/vocab must be an integer > 1, found 1/)
+      // Before any file is read, validate's requirement check names the missing file and its field.
+      const problems = yield* tokensDataset.check!(
+        Schema.decodeUnknownSync(TokensConfig)({ path: "m.jsonl", nonmembers: ["gone.jsonl"], vocab: 10, seqLen: 3 }),
+        { specDir: dir, run: { dataset: {} } }
+      )
+      expect(problems.map((p) => p.path)).toEqual([["nonmembers", 0]])
+      expect(problems[0]!.message).toMatch(/file not found: .*gone\.jsonl/)
+      for (const bad of [{ vocab: 1, seqLen: 3 }, { vocab: 0, seqLen: 3 }, { vocab: 10, seqLen: 0 }, { vocab: 10, seqLen: -1 }, { vocab: 2.5, seqLen: 3 }]) {
+        expect(Schema.decodeUnknownExit(TokensConfig)({ path: "m.jsonl", ...bad })._tag, JSON.stringify(bad)).toBe("Failure")
+      }
+      expect(tokensDataset.facts!(Schema.decodeUnknownSync(TokensConfig)({ path: "m.jsonl", vocab: 10, seqLen: 3 }))).toMatchObject({ holdout: 0, exactEntropy: false })
     }))
 })

@@ -8,9 +8,10 @@ import { Effect, Schema } from "effect"
 import * as NodePath from "node:path"
 import type { Json } from "../contracts.ts"
 import { SpecError, type SpecIssue } from "../errors.ts"
-import { stableHash } from "../hash.ts"
+import { fullHash } from "../hash.ts"
 import type { Plugin, PluginKind } from "../plugin.ts"
 import type { RegistryShape } from "../registry.ts"
+import { checkLaws, checkRun, runFactsOf, type CheckMemo } from "./check-requirements.ts"
 import { decodeWithIssues, structKeys, type RawIssue } from "./issues.ts"
 import { isPrefix, parseOverride, setAt, type Override } from "./overrides.ts"
 import { ExperimentSpec } from "./schema.ts"
@@ -39,10 +40,15 @@ export interface RunSpec {
   }
 }
 
-/** One run of an experiment: its identity is the hash of its resolved config. */
+/**
+ * One run of an experiment: its identity is the full SHA-256 of its resolved
+ * config (`configHash`); `runId`, its folder name, is a prefix of it, made
+ * longer where two configs of the sweep share the short one.
+ */
 export interface RunPlan {
   readonly index: number
   readonly runId: string
+  readonly configHash: string
   /** Swept values of this run (axis → value). */
   readonly label: Readonly<Record<string, Json>>
   readonly spec: RunSpec
@@ -132,6 +138,37 @@ const decodeSection = <K extends PluginKind>(
 export interface DecodeOptions {
   /** `--set` flags, in order (later ones win). */
   readonly sets?: ReadonlyArray<string>
+  /** Hex digits of the config hash that name a run's folder (default 12; tests force collisions with fewer). */
+  readonly runIdLength?: number
+}
+
+/** Folder-name lengths tried, shortest first, when runs' short ids collide. */
+const idLengths = (first: number) => [first, 16, 24, 32, 64].filter((l, i, all) => l >= first && all.indexOf(l) === i)
+
+/**
+ * Run ids: the first `length` hex digits of each config hash; runs whose
+ * prefixes collide (with different configs) get the next longer prefix
+ * until they differ, so no two runs of a sweep ever share a folder.
+ */
+export const assignRunIds = (hashes: ReadonlyArray<string>, length = 12): ReadonlyArray<string> => {
+  const ids = hashes.map((h) => h.slice(0, length))
+  for (const l of idLengths(length).slice(1)) {
+    const byId = new Map<string, Set<string>>()
+    hashes.forEach((h, i) => {
+      const set = byId.get(ids[i]!) ?? new Set<string>()
+      set.add(h)
+      byId.set(ids[i]!, set)
+    })
+    let collided = false
+    hashes.forEach((h, i) => {
+      if (byId.get(ids[i]!)!.size > 1) {
+        ids[i] = h.slice(0, l)
+        collided = true
+      }
+    })
+    if (!collided) break
+  }
+  return ids
 }
 
 export const decodeExperiment = (
@@ -174,6 +211,7 @@ export const decodeExperiment = (
     }
     const issues: Array<SpecIssue> = []
     const plans: Array<RunPlan> = []
+    const planOrigins: Array<{ origins: Origins; referenceModelPath: SpecPath }> = []
     const { sweep: _sweep, ...withoutSweep } = raw as Record<string, unknown>
     for (const point of sweep.points) {
       let pointRaw: unknown = withoutSweep
@@ -190,7 +228,9 @@ export const decodeExperiment = (
         continue
       }
       const config = runConfig(runSpec.value)
-      plans.push({ index: plans.length, runId: stableHash(config), label: point.label as Record<string, Json>, spec: runSpec.value, config })
+      const configHash = fullHash(config)
+      plans.push({ index: plans.length, runId: configHash, configHash, label: point.label as Record<string, Json>, spec: runSpec.value, config })
+      planOrigins.push({ origins, referenceModelPath: pointShape.value.reference?.model ? ["reference", "model"] : ["model"] })
     }
 
     // 4. Laws (over all runs: decoded once).
@@ -203,15 +243,18 @@ export const decodeExperiment = (
     checkDuplicateKinds(spec.laws, "laws", source, noSweepOrigins, issues)
     if (issues.length > 0) return fail(issues)
 
-    const ids = new Map<string, number>()
+    // Identity is the full hash: equal hashes are equal configs, never a collision of short ids.
+    const byHash = new Map<string, number>()
     for (const p of plans) {
-      if (ids.has(p.runId)) {
-        return fail([{ path: "sweep", message: `runs #${ids.get(p.runId)} and #${p.index} have the same resolved config (a sweep axis that changes nothing?)`, ...(positionOf(source, ["sweep"]) ?? {}) }])
+      if (byHash.has(p.configHash)) {
+        return fail([{ path: "sweep", message: `runs #${byHash.get(p.configHash)} and #${p.index} have the same resolved config (a sweep axis that changes nothing?)`, ...(positionOf(source, ["sweep"]) ?? {}) }])
       }
-      ids.set(p.runId, p.index)
+      byHash.set(p.configHash, p.index)
     }
+    const runIds = assignRunIds(plans.map((p) => p.configHash), options.runIdLength ?? 12)
+    const identified = plans.map((p, i) => ({ ...p, runId: runIds[i]! }))
 
-    const first = plans[0]!
+    const first = identified[0]!
     const resolved: Record<string, Json> = {
       name: spec.name,
       ...(spec.description !== undefined ? { description: spec.description } : {}),
@@ -227,16 +270,22 @@ export const decodeExperiment = (
       store: spec.store as unknown as Json,
       plugins: [...spec.plugins]
     }
-    return Effect.succeed({
-      name: spec.name,
-      description: spec.description,
-      source,
-      specDir: NodePath.dirname(NodePath.resolve(source.file)),
-      spec,
-      plans,
-      laws,
-      resolved,
-      overrides
+    const specDir = NodePath.dirname(NodePath.resolve(source.file))
+    const experiment: Experiment = { name: spec.name, description: spec.description, source, specDir, spec, plans: identified, laws, resolved, overrides }
+
+    // 5. What the plugins require of each run (paths, data facts, reference), before any work.
+    return Effect.gen(function*() {
+      const memo: CheckMemo = new Map()
+      const found: Array<SpecIssue> = []
+      for (const [i, plan] of identified.entries()) {
+        const { origins, referenceModelPath } = planOrigins[i]!
+        const raw = yield* checkRun(plan.spec, specDir, memo, referenceModelPath)
+        found.push(...raw.map((r) => locate(source, origins, r)))
+      }
+      const lawIssues = yield* checkLaws(laws, specDir, runFactsOf(first.spec))
+      found.push(...lawIssues.map((r) => locate(source, noSweepOrigins, r)))
+      if (found.length > 0) return yield* fail(found)
+      return experiment
     })
   })
 

@@ -112,6 +112,8 @@ export const valueAt = (root: unknown, path: ReadonlyArray<string | number>): un
 
 export const showValue = (v: unknown): string => {
   if (v === undefined) return "nothing"
+  // JSON would print NaN and ±Infinity (YAML .nan, .inf) as null.
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v)
   if (typeof v === "string") return JSON.stringify(v)
   let s: string
   try {

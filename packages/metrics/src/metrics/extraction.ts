@@ -12,6 +12,7 @@
  */
 import { Effect, Schema } from "effect"
 import { definePlugin, MetricError, PositiveInt, withDefault, type Json, type MetricSubject, type ModelError, type TokenSequences, type TrainedModel } from "@memorize/core"
+import { extractionNeeds } from "./requirements.ts"
 import { permutation } from "../numerics/random.ts"
 import { extractionReport } from "../report/metrics.ts"
 import { checkCompatible, prefixes, subset } from "./common.ts"
@@ -42,7 +43,7 @@ const rateOn = (model: TrainedModel, seqs: TokenSequences, k: number): Effect.Ef
   })
 
 export const ExtractionConfig = Schema.Struct({
-  prefixLengths: withDefault(Schema.Array(PositiveInt), [8, 16, 32]),
+  prefixLengths: withDefault(Schema.NonEmptyArray(PositiveInt), [8, 16, 32]),
   /** Cap on sequences per set (seeded subset), since generation is the costly part; absent = all. */
   maxSamples: Schema.optional(PositiveInt)
 })
@@ -82,6 +83,7 @@ export const extractionPlugin = definePlugin({
   name: EXTRACTION,
   description: "Greedy extraction: exact-suffix-match rate from prefixes of 8, 16, 32 tokens, on members and holdout.",
   config: ExtractionConfig,
+  check: (config, input) => Effect.succeed(extractionNeeds(config.prefixLengths, input)),
   make: measureExtraction,
   report: extractionReport
 })

@@ -20,6 +20,7 @@
  */
 import { Effect, Schema } from "effect"
 import { definePlugin, MetricError, withDefault, type Json, type MetricSubject } from "@memorize/core"
+import { membershipNeeds } from "./requirements.ts"
 import { auc, bestF1, f1AtThreshold, tprAtFpr } from "../numerics/roc.ts"
 import { permutation } from "../numerics/random.ts"
 import { mean } from "../numerics/stats.ts"
@@ -126,6 +127,7 @@ export const membershipPlugin = definePlugin({
   name: MEMBERSHIP,
   description: "Loss-threshold membership inference on a balanced member/non-member set: F1 (best and calibrated threshold), ROC AUC, TPR at 1% and 0.1% FPR.",
   config: MembershipConfig,
+  check: (_config, input) => Effect.succeed(membershipNeeds(MEMBERSHIP, input)),
   make: measureMembership,
   report: membershipReport
 })

@@ -24,6 +24,7 @@ import { NoOptions } from "./no-options.ts"
 import { memorizationReport } from "../report/metrics.ts"
 import { checkCompatible, describeModel } from "./common.ts"
 import { perSampleMemorization } from "./per-sample.ts"
+import { memorizationNeeds } from "./requirements.ts"
 
 export const MEMORIZATION = "memorization"
 
@@ -64,6 +65,7 @@ export const memorizationPlugin = definePlugin({
   name: MEMORIZATION,
   description: "Per-sample memorization in bits: H(x) − L(x|θ̂) on synthetic data, L(x|θ) − L(x|θ̂) against a reference model; totals, means, quantiles, on members and holdout.",
   config: NoOptions,
+  check: (_config, input) => Effect.succeed(memorizationNeeds(MEMORIZATION, input)),
   make: () => measureMemorization,
   report: memorizationReport
 })

@@ -13,6 +13,7 @@ import { pearson, spearman } from "../numerics/stats.ts"
 import { rarityReport } from "../report/metrics.ts"
 import { checkCompatible } from "./common.ts"
 import { perSampleMemorization } from "./per-sample.ts"
+import { rarityNeeds } from "./requirements.ts"
 
 export const RARITY = "rarity"
 
@@ -64,6 +65,7 @@ export const rarityPlugin = definePlugin({
   name: RARITY,
   description: "Correlation of per-sample TF-IDF rarity with memorization, and the most memorized samples (decoded for text).",
   config: RarityConfig,
+  check: (_config, input) => Effect.succeed(rarityNeeds(RARITY, input)),
   make: measureRarity,
   report: rarityReport
 })
