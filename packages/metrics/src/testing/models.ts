@@ -11,6 +11,9 @@
  *
  * Following the contract, the first token of a sequence is coded at log2 V
  * bits (no BOS token). `save` fails: these models have no checkpoint format.
+ * `nextTokenLogits` gives the log-probabilities in nats rounded to float32
+ * (so softmax of them is the model's distribution up to float32 rounding),
+ * computed from the prefix alone: causal by construction.
  */
 import { Effect } from "effect"
 import { ModelError, type ModelDescription, type TokenSequences, type TrainedModel } from "@memorize/core"
@@ -25,6 +28,9 @@ export interface ConditionalModelOptions {
   readonly precision?: string
   readonly config?: Readonly<Record<string, unknown>>
 }
+
+/** A TrainedModel that certainly has `nextTokenLogits` (every model of this kit). */
+export type CodingModel = TrainedModel & { readonly nextTokenLogits: NonNullable<TrainedModel["nextTokenLogits"]> }
 
 const checkSeqs = (m: { vocabSize: number; seqLen: number; kind: string }, seqs: TokenSequences, what: string): Effect.Effect<void, ModelError> => {
   if (seqs.vocabSize !== m.vocabSize) {
@@ -50,7 +56,7 @@ const argmax = (xs: Float64Array): number => {
   return best
 }
 
-export const conditionalModel = (o: ConditionalModelOptions): TrainedModel => {
+export const conditionalModel = (o: ConditionalModelOptions): CodingModel => {
   const kind = o.kind ?? "conditional"
   const V = o.vocabSize
   const firstLogProb = -Math.log2(V)
@@ -72,10 +78,27 @@ export const conditionalModel = (o: ConditionalModelOptions): TrainedModel => {
       }
       return out
     })
+  const nextTokenLogits = (seqs: TokenSequences, position: number) =>
+    Effect.flatMap(checkSeqs(meta, seqs, "sequences"), () => {
+      const S = seqs.seqLen
+      if (!Number.isInteger(position) || position < 0 || position >= S) {
+        return Effect.fail(new ModelError({ message: `${kind} model: position ${position} is outside sequences of length ${S}` }))
+      }
+      const out = new Float32Array(seqs.count * V)
+      // Position 0 has no context: its logits stay 0 (uniform), as the contract says.
+      if (position > 0) {
+        for (let i = 0; i < seqs.count; i++) {
+          const lp = o.logProbs(seqs.tokens.subarray(i * S, i * S + position))
+          for (let s = 0; s < V; s++) out[i * V + s] = lp[s] * Math.LN2
+        }
+      }
+      return Effect.succeed(out)
+    })
   return {
     description,
     paramCount: description.paramCount,
     precision: o.precision ?? "fp64",
+    nextTokenLogits,
     vocabSize: V,
     seqLen: o.seqLen,
     tokenLogProbs,
@@ -114,7 +137,7 @@ export const conditionalModel = (o: ConditionalModelOptions): TrainedModel => {
 }
 
 /** A bigram model: `table[a·V + b]` = log2 p(b | previous token a); rows must be normalized. */
-export const tableModel = (o: { readonly vocabSize: number; readonly seqLen: number; readonly table: Float64Array; readonly precision?: string }): TrainedModel => {
+export const tableModel = (o: { readonly vocabSize: number; readonly seqLen: number; readonly table: Float64Array; readonly precision?: string }): CodingModel => {
   const V = o.vocabSize
   if (o.table.length !== V * V) throw new RangeError(`tableModel: table has ${o.table.length} entries, expected ${V}×${V}`)
   return conditionalModel({
@@ -131,7 +154,7 @@ export const tableModel = (o: { readonly vocabSize: number; readonly seqLen: num
  * The uniform model. Its code length is computed as S·log2 V directly (not a
  * sum of S terms) so that it equals a synthetic dataset's entropy bit for bit.
  */
-export const uniformModel = (vocabSize: number, seqLen: number): TrainedModel => {
+export const uniformModel = (vocabSize: number, seqLen: number): CodingModel => {
   const row = new Float64Array(vocabSize).fill(-Math.log2(vocabSize))
   const base = conditionalModel({ vocabSize, seqLen, kind: "uniform", paramCount: 0, logProbs: () => row })
   return {
@@ -147,7 +170,7 @@ const keyOf = (ctx: ArrayLike<number>): string => Array.prototype.join.call(ctx,
  * them it gives probability `confidence` (split by frequency) to their next
  * tokens, and (1 − confidence)/V to every token. confidence = 0 is uniform.
  */
-export const memorizerModel = (o: { readonly sequences: TokenSequences; readonly confidence: number; readonly seqLen?: number; readonly paramCount?: number }): TrainedModel => {
+export const memorizerModel = (o: { readonly sequences: TokenSequences; readonly confidence: number; readonly seqLen?: number; readonly paramCount?: number }): CodingModel => {
   const { sequences: seqs, confidence } = o
   const V = seqs.vocabSize
   const S = seqs.seqLen

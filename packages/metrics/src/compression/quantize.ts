@@ -1,0 +1,139 @@
+/**
+ * From a model's float32 logits to integer frequencies summing to T = 2^P,
+ * every frequency ≥ 1, computed identically by encoder and decoder.
+ *
+ * Determinism: only IEEE-754 +, −, ×, ÷ and floor are used (correctly
+ * rounded everywhere); 2^x is our own table + polynomial, not Math.exp,
+ * whose last bit may differ between JavaScript engines. Accuracy (≈1e-15
+ * relative) only matters for the measured quantization loss, not for
+ * decodability.
+ *
+ * Frequencies: with B = T − V, f_s = 1 + ⌊p_s·B⌋ and the remainder
+ * B − Σ⌊p_s·B⌋ (< V) goes to the most probable symbol. Then
+ * f_s/T > p_s·B/T = p_s·(1 − V/T) for every s, so coding with f costs at most
+ * −log2(1 − V/T) bits per token more than −log2 p (`quantizationBound`).
+ */
+
+const LN2 = 0.6931471805599453
+const LOG2E = 1.4426950408889634
+/** Below 2^−80 a probability is 0 for quantization (it gets the floor frequency 1 anyway). */
+const MIN_EXP = -80
+const FRACTION_STEPS = 64
+
+/** e^y for |y| ≤ 0.7 by its Taylor series to y^18 (error < 1e-17 relative). */
+const expSeries = (y: number): number => {
+  let term = 1
+  let sum = 1
+  for (let k = 1; k <= 18; k++) {
+    term = (term * y) / k
+    sum += term
+  }
+  return sum
+}
+
+// 2^(j/64) for j = 0..63 and 2^−k for k = 0..80: built once, by the same exact operations everywhere.
+const FRACTION_TABLE = Float64Array.from({ length: FRACTION_STEPS }, (_, j) => expSeries((j / FRACTION_STEPS) * LN2))
+const NEGATIVE_POWERS = (() => {
+  const t = new Float64Array(-MIN_EXP + 1)
+  t[0] = 1
+  for (let k = 1; k < t.length; k++) t[k] = t[k - 1] / 2
+  return t
+})()
+
+/** 2^x for x ≤ 0 (0 below 2^−80). */
+export const exp2NonPositive = (x: number): number => {
+  if (!(x >= MIN_EXP)) return 0
+  let k = Math.floor(x)
+  let f = x - k // in [0, 1], rounded up to 1 only for x within 2^−53 below an integer
+  if (f >= 1) {
+    k++
+    f = 0
+  }
+  const j = Math.floor(f * FRACTION_STEPS)
+  const r = (f - j / FRACTION_STEPS) * LN2 // [0, ln2/64)
+  // e^r to r^6: r < 0.011 leaves an error < 2e-17 relative.
+  const er = 1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r / 720)))))
+  return NEGATIVE_POWERS[-k] * FRACTION_TABLE[j] * er
+}
+
+/** −log2(1 − V/2^P): the most quantization can add to one token's code length, bits. */
+export const quantizationBound = (vocab: number, P: number): number => -Math.log2(1 - vocab / 2 ** P)
+
+/** Working buffers for one vocabulary size, reused across rows. */
+export interface Quantizer {
+  readonly vocab: number
+  readonly P: number
+  /** Quantizes row `row` of `logits` (rows of `vocab` floats) into `freq`; throws RangeError on NaN/+∞. */
+  readonly quantize: (logits: Float32Array, row: number) => void
+  /** f_s after `quantize`. */
+  readonly freq: Float64Array
+  /** −log2 p_s of the row last quantized, from the same logits (the model's own code length of s). */
+  readonly logitBits: (s: number) => number
+  /** cum[0] = 0, cum[s + 1] = cum[s] + f_s, cum[V] = 2^P; filled by `cumulate`. */
+  readonly cum: Float64Array
+  readonly cumulate: () => void
+}
+
+export const makeQuantizer = (vocab: number, P: number): Quantizer => {
+  const T = 2 ** P
+  const budget = T - vocab
+  if (!(budget > 0)) throw new RangeError(`a vocabulary of ${vocab} needs more than 2^${P} total frequency`)
+  const freq = new Float64Array(vocab)
+  const e = new Float64Array(vocab)
+  const cum = new Float64Array(vocab + 1)
+  let log2Z = 0
+  let max = 0
+  let last: Float32Array = new Float32Array(vocab)
+  let lastBase = 0
+  const quantize = (logits: Float32Array, row: number): void => {
+    const base = row * vocab
+    let m = -Infinity
+    let best = 0
+    for (let s = 0; s < vocab; s++) {
+      const l = logits[base + s]
+      if (l > m) {
+        m = l
+        best = s
+      }
+    }
+    if (!Number.isFinite(m)) throw new RangeError(`logits row ${row} has no finite maximum (${m})`)
+    let z = 0
+    for (let s = 0; s < vocab; s++) {
+      const l = logits[base + s]
+      if (!(l <= m)) throw new RangeError(`logits row ${row} has a non-finite value at ${s}`)
+      const v = exp2NonPositive((l - m) * LOG2E)
+      e[s] = v
+      z += v
+    }
+    let assigned = 0
+    const scale = budget / z
+    for (let s = 0; s < vocab; s++) {
+      const g = Math.floor(e[s] * scale)
+      freq[s] = 1 + g
+      assigned += g
+    }
+    // The remainder (0 ≤ it < V up to rounding) goes to the most probable symbol.
+    freq[best] += budget - assigned
+    max = m
+    last = logits
+    lastBase = base
+    log2Z = Math.log2(z)
+  }
+  return {
+    vocab,
+    P,
+    freq,
+    cum,
+    quantize,
+    // −log2 p_s = (m − l_s)·log2 e + log2 Σ 2^((l − m)·log2 e): for reports and bounds, not part of the code.
+    logitBits: (s) => (max - last[lastBase + s]) * LOG2E + log2Z,
+    cumulate: () => {
+      let c = 0
+      for (let s = 0; s < vocab; s++) {
+        cum[s] = c
+        c += freq[s]
+      }
+      cum[vocab] = c
+    }
+  }
+}
