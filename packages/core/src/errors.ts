@@ -71,6 +71,14 @@ export class LawError extends Schema.TaggedError<LawError>()("LawError", {
 /** The run store cannot be read or written. */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   path: Schema.String,
+  message: Schema.String,
+  /** The OS error code behind it (ENOSPC, EROFS, EACCES, ENOTDIR...), when there is one. */
+  code: Schema.optional(Schema.String)
+}) {}
+
+/** A run failed with something unexpected (a defect: allocation failure, a bug in a plugin). */
+export class RunDefect extends Schema.TaggedError<RunDefect>()("RunDefect", {
+  runId: Schema.String,
   message: Schema.String
 }) {}
 

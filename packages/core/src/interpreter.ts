@@ -4,12 +4,14 @@
  * failure or interrupt) → metrics → commit (result.json, atomic, last).
  * Then the law fits over all complete runs, then the report.
  */
-import { Effect, FileSystem, Layer, Schema } from "effect"
+import { Cause, Effect, FileSystem, Layer, Schema } from "effect"
+import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import { holdClaim, tryClaim, type ClaimOptions } from "./claims.ts"
 import { stringify as toYaml } from "yaml"
 import type { Dataset, Json, LawFit, RunContext, RunResult, TrainedModel } from "./contracts.ts"
-import type { DatasetError, DeviceError, MetricError, ModelError, StoreError, TrainError } from "./errors.ts"
-import { stableHash } from "./hash.ts"
+import { RunDefect, type DatasetError, type DeviceError, type MetricError, type ModelError, type StoreError, type TrainError } from "./errors.ts"
+import { fullHash, stableHash } from "./hash.ts"
 import { Progress, type RunLabel } from "./progress.ts"
 import { collectProvenance } from "./provenance.ts"
 import type { RegistryShape } from "./registry.ts"
@@ -25,9 +27,19 @@ export interface RunOptions {
   readonly shard?: { readonly k: number; readonly n: number }
   /** Run store root (default: the spec's `store.root`, relative to the working directory). */
   readonly storeRoot?: string
+  /**
+   * Worker mode: take unclaimed, incomplete runs until none is left, waiting
+   * for runs other processes hold (and taking over those whose holder died);
+   * runs that failed (error.json) are left to a plain `run`.
+   */
+  readonly worker?: boolean
+  /** Claim heartbeat and staleness (claims.ts). */
+  readonly claims?: ClaimOptions
+  /** How often a worker looks again at runs others hold (default 2 s). */
+  readonly pollMs?: number
 }
 
-export type RunFailureError = DatasetError | TrainError | ModelError | MetricError | DeviceError | StoreError
+export type RunFailureError = DatasetError | TrainError | ModelError | MetricError | DeviceError | StoreError | RunDefect
 
 export interface RunOutcome {
   readonly store: RunStore
@@ -37,6 +49,10 @@ export interface RunOutcome {
   readonly laws: { readonly [law: string]: LawFit }
   readonly skipped: number
   readonly missing: number
+  /** Runs left to other processes (claimed by them when this one looked). */
+  readonly heldElsewhere: number
+  /** Whether laws.json was written (always, except by a worker while runs remain). */
+  readonly lawsWritten: boolean
 }
 
 /** The run store root: `--store`, else the spec's `store.root`, relative to the working directory. */
@@ -59,12 +75,23 @@ const sectionsOf = (spec: RunSpec): ReadonlyArray<DecodedSection> => [
   ...(spec.reference ? [spec.reference.dataset, spec.reference.model, spec.reference.train] : [])
 ]
 
-const labelOf = (plan: RunPlan, total: number): RunLabel => ({
-  runId: plan.runId,
+const labelOf = (plan: RunPlan, total: number, runId = plan.runId): RunLabel => ({
+  runId,
   index: plan.index,
   total,
   label: Object.entries(plan.label).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")
 })
+
+/** A run's failure as a typed error: its own typed error, or a defect (allocation failure, plugin bug) named as such. */
+const failureOf = <E extends { readonly _tag: string; readonly message: string }>(runId: string, cause: Cause.Cause<E>): RunFailureError => {
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some") return error.value as unknown as RunFailureError
+  const defect = Cause.squash(cause) as { name?: string; message?: string } | undefined
+  const text = defect && typeof defect.message === "string" ? `${defect.name ?? "Error"}: ${defect.message}` : String(defect)
+  return new RunDefect({ runId, message: `unexpected failure inside the run: ${text}` })
+}
+
+type PlanOutcome = "done" | "skipped" | "failed" | "held" | "left-failed"
 
 export const runExperiment = (experiment: Experiment, registry: RegistryShape, options: RunOptions = {}) =>
   Effect.gen(function*() {
@@ -83,40 +110,92 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
 
     let skipped = 0
     const failures: Array<{ plan: RunPlan; error: RunFailureError }> = []
-    yield* Effect.forEach(selected, (plan) =>
+    const attempted = new Set<number>()
+
+    const runPlan = (plan: RunPlan): Effect.Effect<PlanOutcome, StoreError | DeviceError, any> =>
       Effect.gen(function*() {
-        const label = labelOf(plan, experiment.plans.length)
-        const existing = yield* store.readResult(plan.runId)
-        if (existing && !options.fresh) {
-          skipped++
-          yield* progress.runFinished(label, "skipped", "already complete")
-          return
+        const runId = yield* store.resolveRunId(plan.runId, plan.configHash)
+        const label = labelOf(plan, experiment.plans.length, runId)
+        const state = yield* store.inspect(runId, plan.configHash)
+        if (state._tag === "Invalid") {
+          yield* progress.log(`warning: ${state.file} is not a valid result (${state.reason}); ${state.keptAs ? `kept as ${NodePath.basename(state.keptAs)}, ` : ""}the run is redone`)
         }
-        yield* store.clearRun(plan.runId)
-        yield* progress.runStarted(label)
-        const outcome = yield* Effect.result(runOne(experiment, registry, store, plan, label, cacheDir))
-        if (outcome._tag === "Failure") {
-          const error = outcome.failure
-          failures.push({ plan, error })
-          yield* store.writeFile(NodePath.join(plan.runId, "error.json"), `${JSON.stringify({ tag: error._tag, message: error.message }, null, 2)}\n`)
-          yield* progress.runFinished(label, "failed", `${error._tag}: ${error.message}`)
+        const redo = options.fresh === true && !attempted.has(plan.index)
+        if (state._tag === "Complete" && !redo) return "skipped" as const
+        if (state._tag === "Failed" && options.worker) return "left-failed" as const
+
+        const claim = yield* tryClaim(store, runId, options.claims ?? {})
+        if (claim._tag === "Held") return "held" as const
+        return yield* Effect.scoped(Effect.gen(function*() {
+          let step: number | undefined
+          yield* holdClaim(store, runId, () => step, options.claims ?? {})
+          // Another process may have finished it between our look and our claim.
+          const again = yield* store.inspect(runId, plan.configHash)
+          if (again._tag === "Complete" && !redo) return "skipped" as const
+          if (again._tag === "Failed" && options.worker) return "left-failed" as const
+          attempted.add(plan.index)
+          if (claim.takenOver) yield* progress.log(`[${runId}] taking over: ${claim.takenOver}`)
+          yield* store.writeIdentity(runId, plan.configHash)
+          yield* store.resetRun(runId)
+          yield* progress.runStarted(label)
+          const exit = yield* Effect.exit(runOne(experiment, registry, store, { ...plan, runId }, label, cacheDir, (s) => { step = s }))
+          if (exit._tag === "Success") {
+            yield* progress.runFinished(label, "done", summaryLine(exit.value))
+            return "done" as const
+          }
+          if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+          const error = failureOf(runId, exit.cause)
+          const cause = Cause.pretty(exit.cause).split("\n").slice(0, 12).join("\n")
+          const written = yield* Effect.result(store.writeError({
+            runId,
+            configHash: plan.configHash,
+            tag: error._tag,
+            message: error.message,
+            cause,
+            host: NodeOs.hostname(),
+            pid: process.pid,
+            at: new Date().toISOString()
+          }))
+          // Not being able to write error.json (full disk) must not hide why the run failed.
+          const note = written._tag === "Failure" ? ` (error.json not written: ${written.failure.message})` : ""
+          failures.push({ plan: { ...plan, runId }, error })
+          yield* progress.runFinished(label, "failed", `${error._tag}: ${error.message}${note}`)
           // Without a device no other run can succeed either.
           if (error._tag === "DeviceError") return yield* error
-        } else {
-          yield* progress.runFinished(label, "done", summaryLine(outcome.success))
-        }
-      }), { concurrency, discard: true })
+          return "failed" as const
+        }))
+      })
 
-    const planIds = new Set(experiment.plans.map((p) => p.runId))
-    const results = (yield* store.allResults()).filter((r) => planIds.has(r.runId))
+    let heldElsewhere = 0
+    let pending: ReadonlyArray<RunPlan> = selected
+    for (;;) {
+      const outcomes = yield* Effect.forEach(pending, (plan) => Effect.map(runPlan(plan), (o) => [plan, o] as const), { concurrency })
+      skipped += outcomes.filter(([, o]) => o === "skipped").length
+      const held = outcomes.filter(([, o]) => o === "held").map(([p]) => p)
+      heldElsewhere = held.length
+      if (!options.worker || held.length === 0) break
+      // A worker waits for runs others hold: they finish, or their holder dies and we take over.
+      pending = held
+      yield* Effect.sleep(options.pollMs ?? 2000)
+    }
+    if (heldElsewhere > 0) yield* progress.log(`${heldElsewhere} run${heldElsewhere === 1 ? " is" : "s are"} being trained by other processes (see memorize status)`)
+
+    const hashes = new Set(experiment.plans.map((p) => p.configHash))
+    const scan = yield* store.scanResults()
+    for (const bad of scan.invalid) yield* progress.log(`warning: ${bad.file} is not a valid result (${bad.reason}); it is ignored`)
+    const results = scan.results.filter((r) => hashes.has(fullHash(r.config)))
     const laws: Record<string, LawFit> = {}
     for (const law of experiment.laws) {
       const fit = yield* Effect.result(law.plugin.make(law.config)(results))
       laws[law.plugin.name] = fit._tag === "Success" ? fit.success : { error: fit.failure.message }
       if (fit._tag === "Failure") yield* progress.log(`law ${law.plugin.name}: ${fit.failure.message}`)
     }
-    yield* store.writeFile("laws.json", `${JSON.stringify(laws, null, 2)}\n`)
-    yield* store.writeFile("results.jsonl", results.map((r) => jsonLine(r)).join("\n") + (results.length ? "\n" : ""))
+    // Laws over a partial sweep are written by a plain run (it says so); a worker leaves them to the one that finishes the sweep.
+    const lawsWritten = !options.worker || results.length === experiment.plans.length || heldElsewhere === 0
+    if (lawsWritten) {
+      yield* store.writeFile("laws.json", `${JSON.stringify(laws, null, 2)}\n`)
+      yield* store.writeFile("results.jsonl", results.map((r) => jsonLine(r)).join("\n") + (results.length ? "\n" : ""))
+    }
     yield* progress.close
     return {
       store,
@@ -124,7 +203,9 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
       failures,
       laws,
       skipped,
-      missing: experiment.plans.length - results.length
+      missing: experiment.plans.length - results.length,
+      heldElsewhere,
+      lawsWritten
     } satisfies RunOutcome
   })
 
@@ -143,7 +224,8 @@ const runOne = (
   store: RunStore,
   plan: RunPlan,
   label: RunLabel,
-  cacheDir: string
+  cacheDir: string,
+  onStep: (step: number) => void = () => {}
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const progress = yield* Progress
@@ -154,7 +236,7 @@ const runOne = (
 
     const dataset = yield* plan.spec.dataset.plugin.make(plan.spec.dataset.config)(context)
     const model = yield* trainModel(plan.spec, dataset, context, (event) =>
-      Effect.andThen(progress.trainProgress(label, event), store.appendLine(NodePath.join(plan.runId, "train-log.jsonl"), jsonLine(event)).pipe(Effect.ignore)))
+      Effect.andThen(Effect.andThen(Effect.sync(() => onStep(event.step)), progress.trainProgress(label, event)), store.appendLine(NodePath.join(plan.runId, "train-log.jsonl"), jsonLine(event)).pipe(Effect.ignore)))
 
     const reference = plan.spec.reference
       ? yield* referenceModel(plan.spec, registry, store, context)

@@ -39,12 +39,24 @@ const load = (text: string) =>
     return { experiment: yield* decodeExperiment(source, registry), registry }
   })
 
+/** A complete, schema-valid result.json for `runId`. */
+const validResult = (runId: string, config: RunResult["config"] = { seed: 0 }): RunResult => ({
+  runId,
+  experiment: "exp",
+  config,
+  model: { kind: "unigram", paramCount: 8, vocabSize: 8, seqLen: 4, precision: "fp64", config: {} },
+  dataset: { kind: "toy-skewed", trainCount: 8, holdoutCount: 8, vocabSize: 8, seqLen: 4, entropyBitsPerSequence: null, fingerprint: "x", stats: {} },
+  train: null,
+  metrics: {},
+  provenance: {}
+})
+
 describe("run store", () => {
   it.effect("commits result.json atomically: no temporary file is left, the content is whole", () =>
     Effect.gen(function*() {
       const root = tempDir()
       const store = yield* makeRunStore(root, "exp")
-      const result = { runId: "abc", experiment: "exp", metrics: {} } as unknown as RunResult
+      const result = validResult("abc")
       yield* store.commit(result)
       expect(fs.readdirSync(path.join(root, "exp", "abc"))).toEqual(["result.json"])
       expect((yield* store.readResult("abc"))?.runId).toBe("abc")
@@ -122,4 +134,105 @@ describe("interpreter", () => {
       const missing = yield* Effect.flip(withPluginModules(base, ["./nope.ts"], fixtures))
       expect(missing.message).toMatch(/cannot load plugin module "\.\/nope\.ts"/)
     }))
+})
+
+describe("reliability: a store that cannot lie", () => {
+  const corruptions: ReadonlyArray<[string, string]> = [
+    ["an empty list", "[]"],
+    ["a runId only", "{\"runId\":5}"],
+    ["a truncated file", "{\"runId\": \"ab"],
+    ["another run's result", "OTHER"],
+    ["another config's result", "FOREIGN"]
+  ]
+  for (const [what, content] of corruptions) {
+    it.effect(`a result.json that is ${what} is not complete: the run is redone with a warning, the bad file kept beside it`, () =>
+      Effect.gen(function*() {
+        const root = tempDir()
+        const { experiment, registry } = yield* load(specText(root))
+        const first = yield* runExperiment(experiment, registry)
+        const victim = first.results[1]!
+        const file = path.join(root, "toy", victim.runId, "result.json")
+        const text = content === "OTHER"
+          ? JSON.stringify({ ...victim, runId: "someone-else" })
+          : content === "FOREIGN"
+          ? JSON.stringify({ ...victim, config: { ...victim.config, seed: 99 } })
+          : content
+        fs.writeFileSync(file, text)
+        const logs: Array<string> = []
+        const progress = Layer.succeed(Progress, { runStarted: () => Effect.void, trainProgress: () => Effect.void, runFinished: () => Effect.void, log: (l: string) => Effect.sync(() => { logs.push(l) }), close: Effect.void })
+        const second = yield* runExperiment(experiment, registry).pipe(Effect.provide(progress))
+        expect(second.skipped).toBe(2)
+        expect(second.results).toHaveLength(3)
+        expect(logs.some((l) => l.includes(file) && l.includes("not a valid result") && l.includes("redone"))).toBe(true)
+        const kept = fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith("result.json.invalid-"))
+        expect(kept).toHaveLength(1)
+        expect(fs.readFileSync(path.join(path.dirname(file), kept[0]!), "utf8")).toBe(text)
+        expect(JSON.parse(fs.readFileSync(file, "utf8")).runId).toBe(victim.runId)
+      }).pipe(Effect.provide(services)))
+  }
+
+  it.effect("an allocation failure inside one run becomes that run's error.json (run id, cause); the sweep goes on", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      // vocab 2^47: the counting trainer's Float64Array(V) cannot be allocated (a real RangeError).
+      const { experiment, registry } = yield* load(specText(root).replace("sweep: { grid: { dataset.samples: [8, 16, 32] } }", "sweep: { grid: { dataset.vocab: [8, 140737488355328, 16] } }"))
+      const outcome = yield* runExperiment(experiment, registry)
+      expect(outcome.results).toHaveLength(2)
+      expect(outcome.failures).toHaveLength(1)
+      const failed = outcome.failures[0]!
+      expect(failed.error._tag).toBe("RunDefect")
+      const record = JSON.parse(fs.readFileSync(path.join(root, "toy", failed.plan.runId, "error.json"), "utf8"))
+      expect(record).toMatchObject({ runId: failed.plan.runId, configHash: failed.plan.configHash, tag: "RunDefect" })
+      expect(record.message).toMatch(/RangeError: Array buffer allocation failed/)
+      expect(record.cause).toMatch(/Array buffer allocation failed/)
+      expect(fs.existsSync(path.join(root, "toy", failed.plan.runId, "result.json"))).toBe(false)
+      expect(fs.existsSync(path.join(root, "toy", failed.plan.runId, "claim.json"))).toBe(false)
+    }).pipe(Effect.provide(services)))
+
+  it.effect("forced short run ids: colliding prefixes get longer folder names, within a sweep and against the store", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      const text = specText(root).replace("sweep: { grid: { dataset.samples: [8, 16, 32] } }", "sweep: { grid: { dataset.samples: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20] } }")
+      const source = yield* parseYamlSpec(path.join(fixtures, "spec.yaml"), text)
+      const registry = yield* withPluginModules(yield* makeRegistry([], "built-in"), (source.value as { plugins: Array<string> }).plugins, fixtures)
+      // One hex digit: 20 runs in 16 folders must collide.
+      const experiment = yield* decodeExperiment(source, registry, { runIdLength: 1 })
+      const ids = experiment.plans.map((p) => p.runId)
+      expect(new Set(ids).size).toBe(20)
+      expect(ids.some((id) => id.length > 1)).toBe(true)
+      for (const p of experiment.plans) expect(p.configHash.startsWith(p.runId)).toBe(true)
+      // A folder already owned by another config (an earlier sweep): the run goes to a longer name.
+      const short = experiment.plans.find((p) => p.runId.length === 1)!
+      fs.mkdirSync(path.join(root, "toy", short.runId), { recursive: true })
+      fs.writeFileSync(path.join(root, "toy", short.runId, "identity.json"), JSON.stringify({ configHash: "f".repeat(64) }))
+      fs.writeFileSync(path.join(root, "toy", short.runId, "result.json"), JSON.stringify(validResult(short.runId, { other: true })))
+      const outcome = yield* runExperiment(experiment, registry)
+      expect(outcome.results).toHaveLength(20)
+      expect(outcome.failures).toHaveLength(0)
+      const moved = outcome.results.find((r) => JSON.stringify(r.config) === JSON.stringify(short.config))!
+      expect(moved.runId).toBe(short.configHash.slice(0, 16))
+      // The other config's folder is untouched.
+      expect(JSON.parse(fs.readFileSync(path.join(root, "toy", short.runId, "result.json"), "utf8")).config).toEqual({ other: true })
+    }).pipe(Effect.provide(services)))
+
+  it.effect("a store of another format is refused with a clear message", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      fs.mkdirSync(path.join(root, "exp"), { recursive: true })
+      fs.writeFileSync(path.join(root, "exp", "store.json"), JSON.stringify({ format: 999, writtenBy: "memorize 9.9.9" }))
+      const error = yield* Effect.flip(makeRunStore(root, "exp"))
+      expect(error.message).toMatch(/format 999 \(written by memorize 9\.9\.9\); this memorize .* reads format 2/)
+    }).pipe(Effect.provide(services)))
+
+  it.effect("a failed write keeps the OS reason and path, and leaves no temporary file", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      const store = yield* makeRunStore(root, "exp")
+      fs.writeFileSync(path.join(root, "exp", "afile"), "")
+      const error = yield* Effect.flip(store.writeFile("afile/result.json", "{}"))
+      expect(error.code).toMatch(/ENOTDIR|EEXIST/)
+      expect(error.message).toMatch(/ENOTDIR|EEXIST/)
+      expect(error.path).toBe(path.join(root, "exp", "afile", "result.json"))
+      expect(fs.readdirSync(path.join(root, "exp")).filter((f) => f.includes(".tmp-"))).toEqual([])
+    }).pipe(Effect.provide(services)))
 })

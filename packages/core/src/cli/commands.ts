@@ -13,11 +13,16 @@ import type { Plugin } from "../plugin.ts"
 import { Progress } from "../progress.ts"
 import { Registry, withPluginModules, type RegistryShape } from "../registry.ts"
 import { describePlugins } from "./describe-plugins.ts"
-import { writeReport } from "../report/write.ts"
+import { writeComparisonReport, writeReport } from "../report/write.ts"
+import { storeLabels } from "../report/labels.ts"
+import { loadExperimentFolder } from "../report/load.ts"
 import { resultsTable } from "../report/summary.ts"
 import { decodeExperiment } from "../spec/decode.ts"
 import { parseYamlSpec } from "../spec/yaml-source.ts"
 import { setExitCode } from "./exit.ts"
+import { osReason } from "../os-error.ts"
+import { formatStatus, storeStatus } from "../status.ts"
+import { parseOverride, setAt } from "../spec/overrides.ts"
 
 const specArgument = Argument.String("spec").pipe(Argument.withDescription("path of the experiment's YAML spec"))
 const setFlag = Flag.String("set").pipe(
@@ -25,16 +30,32 @@ const setFlag = Flag.String("set").pipe(
   Flag.atLeast(0)
 )
 
+/** Why a spec file cannot be read, in words (missing, a folder, no permission...). */
+const unreadable = (file: string, cause: unknown): SpecError => {
+  const reason = osReason(cause)
+  return new SpecError({ file, issues: [{ path: "", message: `cannot read the spec file "${file}"${reason ? `: ${reason}` : ""}` }] })
+}
+
+/** The spec's plugin list after `--set plugins=...` overrides (which must load before decoding). */
+const pluginListOf = (value: unknown, sets: ReadonlyArray<string>): unknown => {
+  let raw = value
+  for (const text of sets) {
+    const o = parseOverride(text)
+    if ("text" in o && o.path[0] === "plugins") raw = setAt(raw, o.path, o.value)
+  }
+  return (raw as { plugins?: unknown } | null)?.plugins
+}
+
 /** Reads, parses and decodes a spec against the registry (plus its own plugins). */
 export const loadExperiment = (file: string, sets: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(file).pipe(
-      Effect.mapError(() => new SpecError({ file, issues: [{ path: "", message: `cannot read the spec file "${file}"` }] }))
-    )
+    const info = yield* fs.stat(file).pipe(Effect.mapError((e) => unreadable(file, e)))
+    if (info.type !== "File") return yield* unreadable(file, { message: `it is a ${info.type.toLowerCase()}, not a file` })
+    const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => unreadable(file, e)))
     const source = yield* parseYamlSpec(file, text)
     const builtin = yield* Registry
-    const pluginList = (source.value as { plugins?: unknown } | null)?.plugins
+    const pluginList = pluginListOf(source.value, sets)
     const registry: RegistryShape = Array.isArray(pluginList) && pluginList.every((p) => typeof p === "string")
       ? yield* withPluginModules(builtin, pluginList as Array<string>, NodePath.dirname(NodePath.resolve(file)))
       : builtin
@@ -67,6 +88,8 @@ const parseShard = (text: string) => {
   return Effect.succeed({ k, n })
 }
 
+const usageError = (flag: string, message: string) => new SpecError({ file: flag, issues: [{ path: flag, message }] })
+
 const run = Command.make(
   "run",
   {
@@ -75,24 +98,42 @@ const run = Command.make(
     fresh: Flag.Boolean("fresh").pipe(Flag.withDescription("re-run runs that are already complete"), Flag.withDefault(false)),
     concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("runs trained at once, where the trainer allows"), Flag.withDefault(1)),
     shard: Flag.String("shard").pipe(Flag.withDescription("k/n: run only plans whose index ≡ k (mod n), for job arrays over a shared run store"), Flag.optional),
-    store: Flag.String("store").pipe(Flag.withDescription("run store root (default: the spec's store.root, relative to the working directory)"), Flag.optional)
+    store: Flag.String("store").pipe(Flag.withDescription("run store root (default: the spec's store.root, relative to the working directory)"), Flag.optional),
+    worker: Flag.Boolean("worker").pipe(
+      Flag.withDescription("take unclaimed, incomplete runs from the shared store until none is left (any number of workers, on any machines sharing the store)"),
+      Flag.withDefault(false)
+    )
   },
   (flags) =>
     Effect.gen(function*() {
+      if (!Number.isInteger(flags.concurrency) || flags.concurrency < 1) {
+        return yield* usageError("--concurrency", `expected an integer ≥ 1 (runs trained at once), found ${flags.concurrency}`)
+      }
+      if (Option.isSome(flags.store) && flags.store.value.trim() === "") {
+        return yield* usageError("--store", `expected a folder (the run store root), found an empty string`)
+      }
+      if (flags.worker && flags.fresh) {
+        return yield* usageError("--fresh", `cannot be combined with --worker (every worker would redo every run); run once without --worker to redo them`)
+      }
       const { experiment, registry } = yield* loadExperiment(flags.spec, flags.set)
       const shard = Option.isSome(flags.shard) ? yield* parseShard(flags.shard.value) : undefined
       const options = {
         fresh: flags.fresh,
         concurrency: flags.concurrency,
+        worker: flags.worker,
         ...(shard ? { shard } : {}),
         ...(Option.isSome(flags.store) ? { storeRoot: NodePath.resolve(flags.store.value) } : {})
       }
       const outcome = yield* runExperiment(experiment, registry, options).pipe(Effect.provide(pluginLayers(experiment)))
-      const paths = yield* writeReport(outcome.store, experiment.name, outcome.results, outcome.laws, registry, experiment.spec.report)
+      const paths = outcome.lawsWritten
+        ? yield* writeReport(outcome.store, experiment.name, outcome.results, outcome.laws, registry, experiment.spec.report)
+        : []
       yield* Console.log(resultsTable(outcome.results))
+      const elsewhere = outcome.heldElsewhere > 0 ? `, ${outcome.heldElsewhere} being trained by other processes` : ""
+      const otherShards = outcome.missing - outcome.failures.length - outcome.heldElsewhere
       yield* Console.log(
-        `\n${outcome.results.length}/${experiment.plans.length} runs complete (${outcome.skipped} resumed, ${outcome.failures.length} failed${outcome.missing - outcome.failures.length > 0 && shard ? `, ${outcome.missing - outcome.failures.length} in other shards` : ""})` +
-          `\nrun store: ${NodePath.relative(process.cwd(), storeRootOf(experiment, options)) || "."}/${experiment.name}\nreport: ${paths.join(", ")}`
+        `\n${outcome.results.length}/${experiment.plans.length} runs complete (${outcome.skipped} resumed, ${outcome.failures.length} failed${elsewhere}${otherShards > 0 && shard ? `, ${otherShards} in other shards` : ""})` +
+          `\nrun store: ${NodePath.relative(process.cwd(), storeRootOf(experiment, options)) || "."}/${experiment.name}\nreport: ${paths.length ? paths.join(", ") : "not written (runs remain)"}`
       )
       if (outcome.failures.length > 0) {
         for (const f of outcome.failures) yield* Console.error(`run ${f.plan.runId} failed: ${f.error._tag}: ${f.error.message}`)
@@ -103,24 +144,31 @@ const run = Command.make(
 
 const report = Command.make(
   "report",
-  { dir: Argument.String("dir").pipe(Argument.withDescription("an experiment's folder in the run store, e.g. runs/quickstart")) },
-  ({ dir }) =>
+  {
+    dirs: Argument.String("dir").pipe(
+      Argument.withDescription("an experiment's folder in the run store, e.g. runs/quickstart; several are drawn on the same axes"),
+      Argument.atLeast(1)
+    ),
+    out: Flag.String("out").pipe(Flag.withDescription("folder for the report of several experiments (default: <first's run store>/compare-<names>)"), Flag.optional)
+  },
+  ({ dirs, out }) =>
     Effect.gen(function*() {
       const registry = yield* Registry
-      const { makeRunStore } = yield* Effect.promise(() => import("../store.ts"))
-      const abs = NodePath.resolve(dir)
-      const fs = yield* FileSystem.FileSystem
-      if (!(yield* fs.exists(NodePath.join(abs, "experiment.yaml")).pipe(Effect.orElseSucceed(() => false)))) {
-        return yield* new SpecError({ file: dir, issues: [{ path: "", message: `"${dir}" is not an experiment folder of a run store (no experiment.yaml)` }] })
+      const loaded = yield* Effect.forEach(dirs, loadExperimentFolder)
+      const labels = storeLabels(loaded.map((e) => e.dir))
+      if (loaded.length === 1 && Option.isNone(out)) {
+        const e = loaded[0]!
+        const paths = yield* writeReport(e.store, e.name, e.results, e.laws, registry, { topSamples: 10 })
+        yield* Console.log(resultsTable(e.results))
+        return yield* Console.log(`report: ${paths.join(", ")}`)
       }
-      const store = yield* makeRunStore(NodePath.dirname(abs), NodePath.basename(abs))
-      const results = yield* store.allResults()
-      const laws = (yield* store.readJson("laws.json").pipe(Effect.orElseSucceed(() => ({})))) as Record<string, any>
-      const paths = yield* writeReport(store, NodePath.basename(abs), results, laws, registry, { topSamples: 10 })
-      yield* Console.log(resultsTable(results))
+      const outDir = Option.isSome(out) ? out.value : NodePath.join(NodePath.dirname(loaded[0]!.dir), `compare-${loaded.map((e) => e.name).join("+")}`)
+      const inputs = loaded.map((e, i) => ({ label: labels[i]!, results: e.results, laws: e.laws }))
+      const paths = yield* writeComparisonReport(outDir, inputs, registry, { topSamples: 10 })
+      for (const [i, e] of loaded.entries()) yield* Console.log(`${labels[i]}\n${resultsTable(e.results)}\n`)
       yield* Console.log(`report: ${paths.join(", ")}`)
     })
-).pipe(Command.withDescription("write report.html and report.md from a run store folder"))
+).pipe(Command.withDescription("write report.html and report.md from one run store folder, or one report comparing several"))
 
 const plugins = Command.make("plugins", {}, () =>
   Effect.gen(function*() {
@@ -154,10 +202,24 @@ const predict = Command.make(
     })
 ).pipe(Command.withDescription("predict membership-inference F1 from the fitted law (or invert it)"))
 
+const status = Command.make(
+  "status",
+  { dir: Argument.String("dir").pipe(Argument.withDescription("an experiment's folder in the run store, e.g. runs/quickstart")) },
+  ({ dir }) =>
+    Effect.gen(function*() {
+      const abs = NodePath.resolve(dir)
+      const fs = yield* FileSystem.FileSystem
+      if (!(yield* fs.exists(NodePath.join(abs, "experiment.yaml")).pipe(Effect.orElseSucceed(() => false)))) {
+        return yield* new SpecError({ file: dir, issues: [{ path: "", message: `"${dir}" is not an experiment folder of a run store (no experiment.yaml)` }] })
+      }
+      yield* Console.log(formatStatus(yield* storeStatus(abs)))
+    })
+).pipe(Command.withDescription("progress of a (distributed) sweep from the run store alone: complete, claimed (by whom, since when, step), failed, waiting"))
+
 export const makeCommand = (extra: ReadonlyArray<Command.Command<any, any, any, any, any>> = []) =>
   Command.make("memorize").pipe(
     Command.withDescription("measure how much language models memorize"),
-    Command.withSubcommands([validate, run, report, plugins, predict, ...extra])
+    Command.withSubcommands([validate, run, report, status, plugins, predict, ...extra])
   )
 
 export type BuiltinPlugins = ReadonlyArray<Plugin>

@@ -29,7 +29,13 @@ export const parseYamlSpec = (file: string, text: string): Effect.Effect<SpecSou
       })
       return Effect.fail(new SpecError({ file, issues }))
     }
-    const value = doc.toJS({ maxAliasCount: 100 })
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: 100 })
+    } catch (e) {
+      // An alias bomb (aliases expanding to gigabytes) or an alias to nothing: the user's file, exit 2.
+      return Effect.fail(new SpecError({ file, issues: [{ path: "", message: `YAML: ${String((e as Error)?.message ?? e).split("\n")[0]}` }] }))
+    }
     return Effect.succeed({ file, text, doc, lines, value })
   })
 
