@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import fc from "fast-check"
-import type { Json, ReportSection } from "@memorize/core"
+import { atPath, type Json, type ReportSection } from "@memorize/core"
 import { plugins } from "../src/index.ts"
 import { capacityRunsArb } from "../src/testing/index.ts"
 
@@ -20,17 +20,26 @@ describe("report sections", () => {
     Effect.gen(function* () {
       const results = fc.sample(capacityRunsArb, { numRuns: 1, seed: 3 })[0]
       const sections: Array<ReportSection> = []
+      let sourcedFacts = 0
       for (const p of plugins) {
         if (p.kind === "metric" && p.report !== undefined) sections.push(...p.report(results))
         if (p.kind === "law") {
           const config = Schema.decodeUnknownSync(p.config as Schema.Codec<unknown, unknown>)({})
           const fit = yield* (p.make as (c: unknown) => (r: typeof results) => Effect.Effect<Record<string, Json>, Error>)(config)(results)
-          sections.push(...(p.report?.(fit, results) ?? []))
+          const own = p.report?.(fit, results) ?? []
+          // A headline value that names where it is stored in the fit is that stored value.
+          for (const f of own.flatMap((s) => s.headline?.facts ?? [])) {
+            if (f.source === undefined) continue
+            sourcedFacts++
+            expect(atPath(fit, f.source), `${p.name}: ${f.label}`).toBe(f.value)
+          }
+          sections.push(...own)
         }
       }
+      expect(sourcedFacts).toBeGreaterThanOrEqual(3)
       expect(sections.length).toBeGreaterThanOrEqual(10)
       for (const s of sections) {
-        expect(s.chart !== undefined || s.table !== undefined, s.title).toBe(true)
+        expect(s.chart !== undefined || s.table !== undefined || s.headline !== undefined, s.title).toBe(true)
         if (s.chart !== undefined) {
           expect(hasNaN(s.chart), s.title).toBe(false)
           const vs = views(s.chart)

@@ -1,9 +1,13 @@
 /** The short table of runs printed after `run` (and at the top of report.md). */
 import type { Json, RunResult } from "../contracts.ts"
+import { configText, differenceLabels, flattenConfig } from "./labels.ts"
 
 export interface SummaryRow {
   readonly runId: string
+  /** The run named by what differs from the other runs shown ("d=16, N=256"). */
   readonly label: string
+  /** The run's whole resolved config, one `path = value` per line. */
+  readonly config: string
   readonly params: number
   readonly samples: number
   readonly memorizedBits: number | undefined
@@ -14,15 +18,16 @@ export interface SummaryRow {
 
 const num = (v: Json | undefined): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined)
 
-export const summaryRows = (results: ReadonlyArray<RunResult>): ReadonlyArray<SummaryRow> =>
-  results.map((r) => {
+export const summaryRows = (results: ReadonlyArray<RunResult>): ReadonlyArray<SummaryRow> => {
+  const labels = differenceLabels(results.map((r) => flattenConfig(r.config)), "")
+  return results.map((r, i) => {
     const mem = r.metrics["memorization"] as { [k: string]: Json } | undefined
     const mia = r.metrics["membership-inference"] as { [k: string]: Json } | undefined
     const total = num(mem?.["totalBits"])
-    const label = (r.provenance["label"] ?? {}) as { [k: string]: Json }
     return {
       runId: r.runId,
-      label: Object.entries(label).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" "),
+      label: labels[i]!,
+      config: configText(r.config),
       params: r.model.paramCount,
       samples: r.dataset.trainCount,
       memorizedBits: total,
@@ -31,10 +36,11 @@ export const summaryRows = (results: ReadonlyArray<RunResult>): ReadonlyArray<Su
       loss: r.train?.finalLoss
     }
   }).sort((a, b) => a.params - b.params || a.samples - b.samples || a.label.localeCompare(b.label))
+}
 
 const f = (v: number | undefined, digits: number) => (v === undefined ? "—" : v.toFixed(digits))
 
-export const summaryHeader = ["run", "swept", "params", "samples", "memorized bits", "bits/param", "MIA F1", "train loss"] as const
+export const summaryHeader = ["run", "label (what differs)", "params", "samples", "memorized bits", "bits/param", "MIA F1", "train loss"] as const
 
 export const summaryCells = (r: SummaryRow): ReadonlyArray<string> => [
   r.runId, r.label || "—", String(r.params), String(r.samples),

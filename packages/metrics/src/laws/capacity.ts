@@ -11,7 +11,10 @@
  *
  * Across models: `linear` (capacity = α·P + intercept, with standard errors)
  * and `throughOrigin` (capacity = α·P), null with `linearNote` when fewer than
- * two configurations exist. Memorization is read from
+ * two configurations exist. With runs in more than one precision,
+ * `byPrecision` holds the same across-model fits per precision (else null):
+ *   { [precision]: { models, linear, throughOrigin, linearNote, meanBitsPerParameter } }
+ * Memorization is read from
  * metrics.memorization[metricKey] (default "totalBits").
  *
  * `prediction` (null without exact entropy): every run's measured memorization
@@ -132,25 +135,38 @@ export const capacityGroups = (results: ReadonlyArray<RunResult>, config: Capaci
   return Effect.succeed([...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, ps]) => fitGroup(k, sortRuns(ps))))
 }
 
+/** capacity = α·P (+ intercept) across model configurations, and through the origin. */
+const acrossModels = (groups: ReadonlyArray<CapacityGroup>): { linear: Json; throughOrigin: Json; linearNote: string | null } => {
+  // In a fixed order (by parameter count, then key), so the fit does not depend on input order.
+  const ordered = [...groups].sort((a, b) => a.paramCount - b.paramCount || (a.key < b.key ? -1 : 1))
+  const ps = ordered.map((g) => g.paramCount)
+  const cs = ordered.map((g) => g.capacityBits)
+  const distinctP = new Set(ps).size
+  if (distinctP < 2) {
+    return { linear: null, throughOrigin: null, linearNote: `capacity = α·P needs at least 2 model configurations with different parameter counts, got ${distinctP}` }
+  }
+  const lf = linearFit(ps, cs)
+  const of = originFit(ps, cs)
+  return {
+    linear: { alpha: lf.slope, alphaStdError: lf.slopeStdError, intercept: lf.intercept, interceptStdError: lf.interceptStdError, rSquared: lf.rSquared, n: lf.n, residuals: lf.residuals },
+    throughOrigin: { alpha: of.slope, alphaStdError: of.slopeStdError, n: of.n },
+    linearNote: lf.n === 2 ? "two model configurations: the line is exact, no standard errors" : null
+  }
+}
+
+/** The across-model fits per precision, when the runs used more than one. */
+const byPrecisionOf = (groups: ReadonlyArray<CapacityGroup>): Json => {
+  const precisions = [...new Set(groups.map((g) => g.precision))].sort()
+  if (precisions.length < 2) return null
+  return Object.fromEntries(precisions.map((p) => {
+    const gs = groups.filter((g) => g.precision === p)
+    return [p, { models: gs.length, ...acrossModels(gs), meanBitsPerParameter: mean(gs.map((g) => g.bitsPerParameter)) }]
+  }))
+}
+
 export const fitCapacity = (config: CapacityConfig) => (results: ReadonlyArray<RunResult>): Effect.Effect<LawFit, LawError> =>
   Effect.map(capacityGroups(results, config), (groups) => {
-    // Linear fit across configurations, in a fixed order (by parameter count, then key).
-    const ordered = [...groups].sort((a, b) => a.paramCount - b.paramCount || (a.key < b.key ? -1 : 1))
-    const ps = ordered.map((g) => g.paramCount)
-    const cs = ordered.map((g) => g.capacityBits)
-    const distinctP = new Set(ps).size
-    let linear: Json = null
-    let throughOrigin: Json = null
-    let linearNote: string | null = null
-    if (distinctP >= 2) {
-      const lf = linearFit(ps, cs)
-      linear = { alpha: lf.slope, alphaStdError: lf.slopeStdError, intercept: lf.intercept, interceptStdError: lf.interceptStdError, rSquared: lf.rSquared, n: lf.n, residuals: lf.residuals }
-      const of = originFit(ps, cs)
-      throughOrigin = { alpha: of.slope, alphaStdError: of.slopeStdError, n: of.n }
-      if (lf.n === 2) linearNote = "two model configurations: the line is exact, no standard errors"
-    } else {
-      linearNote = `capacity = α·P needs at least 2 model configurations with different parameter counts, got ${distinctP}`
-    }
+    const { linear, throughOrigin, linearNote } = acrossModels(groups)
     const meanBitsPerParameter = mean(groups.map((g) => g.bitsPerParameter))
     const fitted = throughOrigin === null ? null : (throughOrigin as { alpha: number }).alpha
     const alpha = config.predictionAlpha ?? fitted ?? meanBitsPerParameter
@@ -161,6 +177,7 @@ export const fitCapacity = (config: CapacityConfig) => (results: ReadonlyArray<R
       linear,
       throughOrigin,
       linearNote,
+      byPrecision: byPrecisionOf(groups),
       meanBitsPerParameter,
       prediction: predictionOf(results, config, groups, alpha, alphaSource)
     }

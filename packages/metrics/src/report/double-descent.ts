@@ -1,36 +1,80 @@
-/** Report of the double-descent law: test loss vs dataset bits / capacity, per model. */
-import type { LawFit, ReportSection, RunResult } from "@memorize/core"
+/**
+ * Report of the double-descent law: where test loss peaks, in dataset bits /
+ * capacity, against the paper's ratio of 1 (headline and chart).
+ */
+import type { HeadlineFact, Json, LawFit, ReportSection, RunResult } from "@memorize/core"
+import { formatNumber } from "@memorize/core"
+import { namesOf } from "./labels.ts"
+import { PAPER } from "./paper.ts"
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
-export const doubleDescentReport = (fit: LawFit, _results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
-  const groups = (fit["groups"] ?? []) as unknown as ReadonlyArray<{ model: string; curve: ReadonlyArray<{ ratio: number; testLoss: number }>; peak: { ratio: number; testLoss: number; trainCount: number } }>
-  const values = groups.flatMap((g) => g.curve.map((c) => ({ model: g.model, ratio: c.ratio, testLoss: c.testLoss })))
+interface GroupView {
+  readonly model: string
+  readonly curve: ReadonlyArray<{ readonly ratio: number; readonly testLoss: number; readonly trainCount: number; readonly n: number }>
+  readonly peak: { readonly ratio: number; readonly testLoss: number; readonly trainCount: number }
+}
+
+export const doubleDescentReport = (fit: LawFit, results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
+  const groups = (fit["groups"] ?? []) as unknown as ReadonlyArray<GroupView>
+  const points = (fit["points"] ?? []) as unknown as ReadonlyArray<{ readonly model: string; readonly runId: string }>
+  const names = namesOf(results)
+  // The law names a model by its long label; any of its runs gives the short one.
+  const short = (g: GroupView) => {
+    const p = points.find((q) => q.model === g.model)
+    return p === undefined ? names.modelOfLabel(g.model) : names.modelOfRun(p.runId)
+  }
+  const hover = (g: GroupView) => {
+    const p = points.find((q) => q.model === g.model)
+    return p === undefined ? g.model : names.configOfModel(p.runId)
+  }
+  const median = fit["peakRatioMedian"]
+  const bound = fit["datasetBitsSource"] === "uniformBound"
+  const facts: Array<HeadlineFact> = typeof median !== "number" ? [] : [{
+    label: `double-descent peak, dataset bits / capacity${groups.length > 1 ? ` (median of ${groups.length} models)` : ""}`,
+    value: median,
+    detail: groups.map((g) => `${short(g)}: ${formatNumber(g.peak.ratio, 3)} at N = ${formatNumber(g.peak.trainCount, 4)}`).join("; ") +
+      (bound ? " — dataset bits bounded by N·S·log2 V (no exact entropy)" : ""),
+    paper: `≈ ${PAPER.doubleDescentPeakRatio}`,
+    source: "peakRatioMedian"
+  }]
+  const values: Array<Json> = groups.flatMap((g) => g.curve.map((c) => ({ model: short(g), ratio: c.ratio, testLoss: c.testLoss, N: c.trainCount, seeds: c.n })))
+  const maxLoss = Math.max(...groups.flatMap((g) => g.curve.map((c) => c.testLoss)))
   return [
+    { title: "Double descent: answers", headline: { facts } },
     {
       title: "Double descent: test loss vs dataset bits / capacity",
-      description: `Median peak at ratio ${typeof fit["peakRatioMedian"] === "number" ? (fit["peakRatioMedian"] as number).toPrecision(3) : "n/a"}; the paper finds the peak near 1.`,
+      description: `Test loss (mean over seeds) per model. Median peak at ratio ${typeof median === "number" ? median.toPrecision(3) : "n/a"}; dashed: ratio 1, where the paper finds the peak.`,
       chart: {
         $schema: SCHEMA,
-        width: 480,
+        width: 520,
         height: 300,
         layer: [
           {
             data: { values },
             mark: { type: "line", point: true },
             encoding: {
-              x: { field: "ratio", type: "quantitative", scale: { type: "log" }, title: "dataset bits / capacity" },
+              x: { field: "ratio", type: "quantitative", scale: { type: "log" }, title: "dataset bits / capacity (log scale)" },
               y: { field: "testLoss", type: "quantitative", title: "test loss (nats/token)" },
-              color: { field: "model", type: "nominal" }
+              color: { field: "model", type: "nominal", title: "model" }
             }
           },
-          { data: { values: [{ ratio: 1 }] }, mark: { type: "rule", strokeDash: [4, 4] }, encoding: { x: { field: "ratio", type: "quantitative" } } }
+          { data: { values: [{ ratio: PAPER.doubleDescentPeakRatio }] }, mark: { type: "rule", strokeDash: [4, 4], color: "#555" }, encoding: { x: { field: "ratio", type: "quantitative" } } },
+          {
+            data: { values: [{ ratio: PAPER.doubleDescentPeakRatio, testLoss: Number.isFinite(maxLoss) ? maxLoss : 0, text: "paper: peak at ratio ≈ 1" }] },
+            mark: { type: "text", align: "left", dx: 4, dy: 4, fontSize: 11, color: "#555" },
+            encoding: { x: { field: "ratio", type: "quantitative" }, y: { field: "testLoss", type: "quantitative" }, text: { field: "text", type: "nominal" } }
+          }
         ]
       }
     },
     {
       title: "Test-loss peak per model",
-      table: { columns: ["model", "peak ratio", "training sequences", "test loss"], rows: groups.map((g) => [g.model, g.peak.ratio, g.peak.trainCount, g.peak.testLoss]) }
+      table: {
+        columns: ["model", "peak ratio", "training sequences", "test loss (nats/token)"],
+        rows: groups.map((g) => [short(g), g.peak.ratio, g.peak.trainCount, g.peak.testLoss]),
+        rowTitles: groups.map(hover)
+      }
     }
   ]
 }
