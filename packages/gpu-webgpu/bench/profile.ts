@@ -3,6 +3,7 @@ import { Effect, Layer } from "effect"
 import { finish, run } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
+import { fillBatch } from "../src/model/batch.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { registerTile, vec4Tile } from "../src/kernels/matmul.ts"
 
@@ -13,7 +14,7 @@ const main = Effect.gen(function* () {
   const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32", tile })
   const plan = yield* engine.plan(B, S)
   const tokens = Uint32Array.from({ length: B * S }, (_, i) => (i * 7919) % V)
-  engine.upload(plan, tokens, S, Array.from({ length: B }, (_, i) => i))
+  engine.upload(plan, fillBatch(tokens, S, Array.from({ length: B }, (_, i) => i), B, undefined))
   const all = [...plan.forward, ...plan.backward]
   run(engine.device, all)
   yield* finish(engine.device)

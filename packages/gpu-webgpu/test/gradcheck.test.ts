@@ -71,15 +71,15 @@ layer(WebGpu.layer)("finite-difference gradient check", (it) => {
         const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos, tile, fuseGelu })
         const plan = yield* engine.plan(B, shape.seqLen)
         const rows = [0, 1, 2]
-        const predicted = engine.upload(plan, data, S, rows)
-        plan.setGradScale(1 / predicted)
+        const batch = fillBatch(data, S, rows, B, bos ? V : undefined)
+        engine.upload(plan, batch)
+        plan.setGradScale(1 / batch.predicted)
         const enc = engine.device.createCommandEncoder()
         enc.clearBuffer(engine.grads)
         encodeDispatches(enc, [...plan.forward, ...plan.backward])
         engine.device.queue.submit([enc.finish()])
         const grads = yield* readFloats(engine.device, engine.grads, engine.layout.total)
 
-        const batch = fillBatch(data, S, rows, B, bos ? V : undefined)
         const t64 = new Map([...weights.tensors].map(([n, t]) => [n, Float64Array.from(t.data)]))
         const r = rng(9)
         const h = 1e-5

@@ -4,7 +4,7 @@
  * each tensor can be bound on its own; weight matrices and embeddings come
  * first so that weight decay is "every element below decayEnd".
  */
-import { gpt2TensorShapes, type Gpt2Shape } from "./weights.ts"
+import { gpt2TensorShapes, type Gpt2Shape, type Gpt2Weights, type HostTensor } from "./weights.ts"
 
 /** 256-byte binding-offset alignment, in floats. */
 const ALIGN = 64
@@ -37,4 +37,29 @@ export const paramLayout = (shape: Gpt2Shape): ParamLayout => {
     if (s.length === 2) decayEnd = at
   }
   return { slots, total: at, decayEnd }
+}
+
+/**
+ * The weights in one flat buffer of this layout (padding zero). With `bf16`
+ * (bf16-params) every value is stored rounded to bfloat16, nearest even, as
+ * the optimiser then keeps it.
+ */
+export const flattenWeights = (layout: ParamLayout, weights: Gpt2Weights, bf16: boolean): Float32Array => {
+  const flat = new Float32Array(layout.total)
+  for (const [name, slot] of layout.slots) flat.set(weights.tensors.get(name)!.data, slot.offset)
+  if (bf16) {
+    const u = new Uint32Array(flat.buffer)
+    for (let i = 0; i < u.length; i++) {
+      const x = u[i]
+      if ((x & 0x7f800000) !== 0x7f800000) u[i] = ((x + 0x7fff + ((x >>> 16) & 1)) & 0xffff0000) >>> 0
+    }
+  }
+  return flat
+}
+
+/** The tensors of a flat buffer of this layout, copied out. */
+export const unflattenWeights = (layout: ParamLayout, shape: Gpt2Shape, flat: Float32Array): Gpt2Weights => {
+  const tensors = new Map<string, HostTensor>()
+  for (const [name, slot] of layout.slots) tensors.set(name, { shape: slot.shape, data: flat.slice(slot.offset, slot.offset + slot.size) })
+  return { shape, tensors }
 }

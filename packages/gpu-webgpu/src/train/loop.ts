@@ -1,17 +1,50 @@
 /**
- * The training loop on the GPU: gradient accumulation over micro-batches,
- * global-norm clipping and AdamW in one dispatch each, the loss kept on the
- * GPU and read back every `logEvery` steps (a read-back per step is slow),
- * plateau / target-loss stopping, and divergence reported with its step.
+ * The training loop, shared by every backend: seeded batch order, gradient
+ * accumulation over micro-batches, the learning-rate schedule, loss read
+ * back every `logEvery` steps (a GPU read-back per step is slow), plateau /
+ * target-loss stopping, and divergence reported with its step. A backend
+ * supplies a Stepper: one optimiser step over given micro-batches.
  */
 import { type DeviceError, type ProgressEvent, TrainError, type TrainSummary } from "@memorize/core"
 import { Effect, type Scope } from "effect"
-import { encodeDispatches, readFloats, type Slice, storageBuffer } from "../device/gpu.ts"
-import { adamw } from "../kernels/adamw.ts"
-import { REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
-import type { GpuGpt2Engine } from "../model/gpu-model.ts"
+import { type BatchArrays, fillBatch } from "../model/batch.ts"
+import type { Gpt2Shape } from "../model/weights.ts"
 import { batchSampler } from "./sampler.ts"
 import { learningRate, type Schedule } from "./schedule.ts"
+
+/** AdamW settings of one step (`step` is 1-based, for the bias corrections). */
+export interface AdamStep {
+  readonly lr: number
+  readonly beta1: number
+  readonly beta2: number
+  readonly eps: number
+  readonly weightDecay: number
+  /** Global-norm clip threshold (≤ 0: no clipping). */
+  readonly clip: number
+  readonly step: number
+}
+
+/** One backend's optimiser step. */
+export interface Stepper {
+  /**
+   * Zeroes the gradients, runs forward + backward over each micro-batch
+   * (gradients summed, the loss scaled by `gradScale`), clips and applies
+   * AdamW, and keeps the step's summed loss (nats) at `slot` of a ring.
+   */
+  readonly step: (microBatches: ReadonlyArray<BatchArrays>, gradScale: number, adam: AdamStep, slot: number) => Effect.Effect<void, DeviceError | TrainError>
+  /** The ring of summed losses. */
+  readonly losses: () => Effect.Effect<Float32Array, DeviceError>
+}
+
+/** What the loop needs of a model being trained. */
+export interface Trainable {
+  readonly shape: Gpt2Shape
+  readonly bos: boolean
+  /** Largest micro-batch of T-position rows that fits. */
+  readonly maxMicroBatch: (T: number) => number
+  /** A stepper for micro-batches of `micro` rows of T positions and a loss ring of `ring` steps. */
+  readonly stepper: (micro: number, T: number, ring: number) => Effect.Effect<Stepper, DeviceError | TrainError, Scope.Scope>
+}
 
 export interface TrainOptions {
   readonly batchSize: number
@@ -47,42 +80,29 @@ const mean = (xs: ArrayLike<number>, from: number, to: number) => {
 }
 
 export const trainLoop = (
-  engine: GpuGpt2Engine,
+  model: Trainable,
   data: { readonly tokens: Uint32Array; readonly count: number; readonly seqLen: number },
   o: TrainOptions,
   onProgress: (e: ProgressEvent) => Effect.Effect<void>
 ): Effect.Effect<TrainOutcome, TrainError | DeviceError, Scope.Scope> =>
   Effect.gen(function* () {
-    const { device, layout } = engine
     const S = data.seqLen
     if (data.count === 0) return yield* Effect.fail(new TrainError({ message: "no training sequences" }))
-    if (S + (engine.bos ? 1 : 0) > engine.shape.seqLen)
-      return yield* Effect.fail(new TrainError({ message: `sequences of ${S} tokens${engine.bos ? " + BOS" : ""} exceed the model's ${engine.shape.seqLen} positions` }))
+    const T = S + (model.bos ? 1 : 0)
+    if (T > model.shape.seqLen)
+      return yield* Effect.fail(new TrainError({ message: `sequences of ${S} tokens${model.bos ? " + BOS" : ""} exceed the model's ${model.shape.seqLen} positions` }))
     const batch = Math.min(o.batchSize, data.count)
-    const fits = engine.maxMicroBatch(S + (engine.bos ? 1 : 0))
+    const fits = model.maxMicroBatch(T)
     const accum = Math.ceil(batch / Math.min(fits, o.microBatch ?? fits))
     const micro = Math.ceil(batch / accum)
-    const T = S + (engine.bos ? 1 : 0)
-    const plan = yield* engine.plan(micro, T)
     const k = Math.max(1, o.logEvery)
-
-    const sl = (b: GPUBuffer, n: number): Slice => ({ buffer: b, offset: 0, size: n * 4 })
-    const scratch = [storageBuffer(device, "m", layout.total), storageBuffer(device, "v", layout.total), storageBuffer(device, "normSq", 1),
-      storageBuffer(device, "partials", REDUCE_GROUPS), storageBuffer(device, "lossLog", k)]
-    yield* Effect.addFinalizer(() => Effect.sync(() => scratch.forEach((b) => b.destroy())))
-    const [m, v, normSq, partials, lossLog] = scratch
-    const grads = sl(engine.grads, layout.total)
-    const opt = yield* adamw(device, {
-      n: layout.total, decayEnd: layout.decayEnd, params: sl(engine.params, layout.total), grads, m: sl(m, layout.total), v: sl(v, layout.total),
-      normSq: sl(normSq, 1), roundParamsBf16: engine.precision === "bf16-params"
-    })
-    const norm = yield* totalSum(device, { n: layout.total, x: grads, out: sl(normSq, 1), partials: sl(partials, REDUCE_GROUPS), square: true, accumulate: false })
-    const update = [...(o.gradClip > 0 ? norm : []), opt.dispatch]
+    const stepper = yield* model.stepper(micro, T, k)
+    const bos = model.bos ? model.shape.vocabSize - 1 : undefined
 
     const sample = batchSampler(data.count, batch, o.seed)
     const losses = new Float64Array(o.maxSteps)
     const predictedPerStep = new Float64Array(o.maxSteps)
-    const hyper = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, clip: o.gradClip }
+    const hyper = { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, clip: o.gradClip }
     const started = Date.now()
     let stopReason: TrainSummary["stopReason"] = "maxSteps"
     let steps = 0
@@ -91,7 +111,7 @@ export const trainLoop = (
     /** Reads the losses of steps [lastRead, steps) and checks them. */
     const drain = Effect.gen(function* () {
       if (steps === lastRead) return
-      const raw = yield* readFloats(device, sl(lossLog, k), k)
+      const raw = yield* stepper.losses()
       for (let s = lastRead; s < steps; s++) {
         const l = raw[s % k] / predictedPerStep[s]
         if (!Number.isFinite(l)) return yield* Effect.fail(new TrainError({ message: `training diverged: loss is ${l} at step ${s + 1} (lr ${learningRate(o.lr, s, o.warmupSteps, o.maxSteps, o.schedule)})`, step: s + 1 }))
@@ -107,26 +127,11 @@ export const trainLoop = (
 
     while (steps < o.maxSteps) {
       const rows = sample()
-      const chunks: Array<ReadonlyArray<number>> = []
-      for (let a = 0; a < accum; a++) chunks.push(rows.slice(a * micro, (a + 1) * micro))
+      const chunks: Array<BatchArrays> = []
+      for (let a = 0; a < accum; a++) chunks.push(fillBatch(data.tokens, S, rows.slice(a * micro, (a + 1) * micro), micro, bos))
       const predicted = rows.length * (T - 1)
       predictedPerStep[steps] = predicted
-      plan.setGradScale(1 / predicted)
-      for (let a = 0; a < chunks.length; a++) {
-        engine.upload(plan, data.tokens, S, chunks[a])
-        const enc = device.createCommandEncoder()
-        if (a === 0) {
-          enc.clearBuffer(engine.grads)
-          enc.clearBuffer(plan.lossSum.buffer)
-        }
-        encodeDispatches(enc, [...plan.forward, ...plan.backward])
-        device.queue.submit([enc.finish()])
-      }
-      opt.setStep({ ...hyper, lr: learningRate(o.lr, steps, o.warmupSteps, o.maxSteps, o.schedule) }, steps + 1)
-      const enc = device.createCommandEncoder()
-      encodeDispatches(enc, update)
-      enc.copyBufferToBuffer(plan.lossSum.buffer, 0, lossLog, (steps % k) * 4, 4)
-      device.queue.submit([enc.finish()])
+      yield* stepper.step(chunks, 1 / predicted, { ...hyper, lr: learningRate(o.lr, steps, o.warmupSteps, o.maxSteps, o.schedule), step: steps + 1 }, steps % k)
       steps++
       if (steps % k === 0 || steps === o.maxSteps) {
         yield* drain

@@ -1,0 +1,166 @@
+/**
+ * The evaluation methods of a TrainedModel (code lengths, per-token log-probs,
+ * next-token logits, greedy generation) for any backend that can run the
+ * GPT-2 schedule on a batch: the BOS convention, batching, argument checks and
+ * bookkeeping live here once, the arithmetic in the backend.
+ *
+ * First token: without BOS it cannot be predicted and is counted at log2 V
+ * bits (V the data's vocabulary); `bos: true` adds a BOS token (id V, model
+ * vocabulary V+1) and every token is predicted.
+ */
+import { type DeviceError, ModelError, type TokenSequences } from "@memorize/core"
+import { Effect } from "effect"
+import type { Precision } from "../kernels/common.ts"
+import { fillBatch } from "./batch.ts"
+import type { Gpt2Shape, Gpt2Weights } from "./weights.ts"
+
+/** What a backend runs for a batch of B rows of T model positions (tokens row-major, B × T). */
+export interface BatchBackend {
+  /** Largest micro-batch of T-position rows the backend holds at once. */
+  readonly maxMicroBatch: (T: number) => number
+  /** log2 p of each position's target (0 where there is none): B × T. */
+  readonly logProbs: (B: number, T: number, tokens: Uint32Array, targets: Uint32Array) => Effect.Effect<Float32Array, ModelError>
+  /** The logits at position `pos` of every row: B × vocabSize (the model's). */
+  readonly logitsAt: (B: number, T: number, tokens: Uint32Array, pos: number) => Effect.Effect<Float32Array, ModelError>
+  /** argmax over the first `V` logits at position `pos` of every row. */
+  readonly argmaxAt: (B: number, T: number, tokens: Uint32Array, pos: number, V: number) => Effect.Effect<Uint32Array, ModelError>
+}
+
+export interface Gpt2Evaluation {
+  readonly codeLengths: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>
+  readonly tokenLogProbs: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>
+  readonly nextTokenLogits: (seqs: TokenSequences, position: number) => Effect.Effect<Float32Array, ModelError>
+  readonly generate: (prefixes: TokenSequences, length: number) => Effect.Effect<Uint32Array, ModelError>
+}
+
+/** A GPT-2 on some backend, with the evaluation methods of a TrainedModel. */
+export interface Gpt2Model extends Gpt2Evaluation {
+  readonly shape: Gpt2Shape
+  readonly precision: Precision
+  readonly bos: boolean
+  /** The data's vocabulary (the model's, less the BOS token). */
+  readonly dataVocab: number
+  readonly paramCount: number
+  readonly exportWeights: () => Effect.Effect<Gpt2Weights, DeviceError | ModelError>
+}
+
+/** At most this many rows per evaluation batch. */
+const EVAL_BATCH = 256
+
+export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBackend): Gpt2Evaluation => {
+  const lead = bos ? 1 : 0
+  const dataVocab = bos ? shape.vocabSize - 1 : shape.vocabSize
+  const evalBatch = (T: number, count: number) => Math.max(1, Math.min(backend.maxMicroBatch(T), EVAL_BATCH, count))
+
+  const checkSeqs = (seqs: TokenSequences, what: string): Effect.Effect<void, ModelError> => {
+    if (seqs.seqLen + lead > shape.seqLen)
+      return Effect.fail(new ModelError({ message: `${what}: sequences of ${seqs.seqLen} tokens${bos ? " + BOS" : ""} exceed the model's ${shape.seqLen} positions` }))
+    if (seqs.vocabSize > dataVocab)
+      return Effect.fail(new ModelError({ message: `${what}: vocabulary ${seqs.vocabSize} exceeds the model's ${dataVocab}` }))
+    return Effect.void
+  }
+
+  /** Model-position tokens (and targets) of sequences [start, start + B) of `seqs`, padded to B rows. */
+  const batchOf = (seqs: TokenSequences, start: number, B: number) => {
+    const rows = Array.from({ length: Math.min(B, seqs.count - start) }, (_, i) => start + i)
+    return { rows, ...fillBatch(seqs.tokens, seqs.seqLen, rows, B, bos ? dataVocab : undefined) }
+  }
+
+  /** log2 p of each position's target, [count, T] in model positions. */
+  const logProbsRaw = (seqs: TokenSequences) =>
+    Effect.gen(function* () {
+      const T = seqs.seqLen + lead
+      const out = new Float32Array(seqs.count * T)
+      const B = evalBatch(T, seqs.count)
+      for (let start = 0; start < seqs.count; start += B) {
+        const b = batchOf(seqs, start, B)
+        const lp = yield* backend.logProbs(B, T, b.tokens, b.targets)
+        out.set(lp.subarray(0, b.rows.length * T), start * T)
+      }
+      return out
+    })
+
+  const tokenLogProbs = (seqs: TokenSequences) =>
+    Effect.gen(function* () {
+      yield* checkSeqs(seqs, "tokenLogProbs")
+      const S = seqs.seqLen
+      const T = S + lead
+      const raw = yield* logProbsRaw(seqs)
+      const out = new Float64Array(seqs.count * S)
+      // Without BOS the first token is unpredictable: uniform over the data's V.
+      const uniform = -Math.log2(seqs.vocabSize)
+      for (let b = 0; b < seqs.count; b++) {
+        if (bos) for (let t = 0; t < S; t++) out[b * S + t] = raw[b * T + t]
+        else {
+          out[b * S] = uniform
+          for (let t = 1; t < S; t++) out[b * S + t] = raw[b * T + t - 1]
+        }
+      }
+      return out
+    })
+
+  const codeLengths = (seqs: TokenSequences) =>
+    Effect.map(tokenLogProbs(seqs), (lp) => {
+      const S = seqs.seqLen
+      const out = new Float64Array(seqs.count)
+      for (let b = 0; b < seqs.count; b++) {
+        let s = 0
+        for (let t = 0; t < S; t++) s -= lp[b * S + t]
+        out[b] = s
+      }
+      return out
+    })
+
+  const nextTokenLogits = (seqs: TokenSequences, position: number) =>
+    Effect.gen(function* () {
+      yield* checkSeqs(seqs, "nextTokenLogits")
+      if (!Number.isInteger(position) || position < 0 || position >= seqs.seqLen)
+        return yield* Effect.fail(new ModelError({ message: `nextTokenLogits: position ${position} is outside the sequences' 0..${seqs.seqLen - 1}` }))
+      const out = new Float32Array(seqs.count * dataVocab)
+      // Without BOS nothing predicts the first token: zeros (uniform).
+      if (!bos && position === 0) return out
+      const T = seqs.seqLen + lead
+      // Model position that predicts data position `position`.
+      const pos = position + lead - 1
+      const B = evalBatch(T, seqs.count)
+      const V = shape.vocabSize
+      for (let start = 0; start < seqs.count; start += B) {
+        const b = batchOf(seqs, start, B)
+        const logits = yield* backend.logitsAt(B, T, b.tokens, pos)
+        for (let r = 0; r < b.rows.length; r++) out.set(logits.subarray(r * V, r * V + dataVocab), (start + r) * dataVocab)
+      }
+      return out
+    })
+
+  const generate = (prefixes: TokenSequences, length: number) =>
+    Effect.gen(function* () {
+      const T = shape.seqLen
+      const P = prefixes.seqLen
+      if (prefixes.vocabSize > dataVocab)
+        return yield* Effect.fail(new ModelError({ message: `generate: vocabulary ${prefixes.vocabSize} exceeds the model's ${dataVocab}` }))
+      if (P + lead < 1 || length < 0 || P + lead + length - 1 > T)
+        return yield* Effect.fail(new ModelError({ message: `generate: prefix ${P} + ${length} new tokens${bos ? " + BOS" : ""} does not fit the model's ${T} positions` }))
+      const out = new Uint32Array(prefixes.count * length)
+      if (length === 0 || prefixes.count === 0) return out
+      const B = evalBatch(T, prefixes.count)
+      for (let start = 0; start < prefixes.count; start += B) {
+        const n = Math.min(B, prefixes.count - start)
+        const tokens = new Uint32Array(B * T)
+        for (let b = 0; b < n; b++) {
+          if (bos) tokens[b * T] = dataVocab
+          tokens.set(prefixes.tokens.subarray((start + b) * P, (start + b + 1) * P), b * T + lead)
+        }
+        for (let k = 0; k < length; k++) {
+          const pos = lead + P + k - 1
+          const chosen = yield* backend.argmaxAt(B, T, tokens, pos, dataVocab)
+          for (let b = 0; b < n; b++) {
+            out[(start + b) * length + k] = chosen[b]
+            if (pos + 1 < T) tokens[b * T + pos + 1] = chosen[b]
+          }
+        }
+      }
+      return out
+    })
+
+  return { codeLengths, tokenLogProbs, nextTokenLogits, generate }
+}
