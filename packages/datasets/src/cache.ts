@@ -6,18 +6,33 @@
  * sequences were wanted, and for `shuffle` the seed. Sweeps that vary the
  * model or the split seed over one dataset then tokenize the corpus once.
  *
- * File layout: "MEMDS1\n", a uint32 (LE) header length, a JSON header
- * { count, seqLen, stats }, then count × seqLen uint32 (LE) tokens. Written to
- * a temporary name and renamed, so readers never see half a file. A file that
- * does not parse is ignored (and rewritten), never trusted.
+ * File layout: "MEMDS2\n", a uint32 (LE) header length, a JSON header
+ * { count, seqLen, stats, sha256 }, then count × seqLen uint32 (LE) tokens.
+ * `sha256` is the hash of the token bytes, checked on every load: bytes
+ * changed in a cached file (a disk error, a hand edit) make it a miss that is
+ * rebuilt, never data used silently. Written to a temporary name and renamed,
+ * so readers never see half a file. A file that does not parse or decode is
+ * ignored (and rewritten), never trusted.
  */
+import { Schema } from "effect"
 import { createHash } from "node:crypto"
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises"
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises"
 import { endianness } from "node:os"
 import { join } from "node:path"
 import type { Collected, CollectStats } from "./collect.ts"
 
-const MAGIC = "MEMDS1\n"
+const MAGIC = "MEMDS2\n"
+
+/** The header, decoded: a file whose header is not this is not a cache entry. */
+const CacheHeader = Schema.Struct({
+  count: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  seqLen: Schema.Int.check(Schema.isGreaterThan(0)),
+  sha256: Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/)),
+  stats: Schema.Record(Schema.String, Schema.Unknown)
+})
+
+/** Why a cache file was not used (absent files are not reported). */
+export type CacheMiss = { readonly file: string; readonly reason: string }
 
 /** The cache key of a request: a hash of its description and its files' identities. */
 export const cacheKey = async (description: Record<string, unknown>, files: ReadonlyArray<string>): Promise<string> => {
@@ -40,36 +55,56 @@ const toLE = (tokens: Uint32Array): Uint8Array => {
   return out
 }
 
-/** The cached result, or undefined when absent or unreadable. */
-export const readCached = async (dir: string, key: string, seqLen: number): Promise<Collected | undefined> => {
+/**
+ * The cached result, or undefined when absent or not trustworthy; `onMiss`
+ * hears why a present file was not used (so the caller can warn).
+ */
+export const readCached = async (dir: string, key: string, seqLen: number, onMiss: (miss: CacheMiss) => void = () => {}): Promise<Collected | undefined> => {
+  const file = pathOf(dir, key)
   let bytes: Buffer
   try {
-    bytes = await readFile(pathOf(dir, key))
+    bytes = await readFile(file)
   } catch {
     return undefined
   }
+  const miss = (reason: string) => {
+    onMiss({ file, reason })
+    return undefined
+  }
   try {
-    if (bytes.subarray(0, MAGIC.length).toString("latin1") !== MAGIC) return undefined
+    if (bytes.subarray(0, MAGIC.length).toString("latin1") !== MAGIC) return miss("not a cache file of this version")
     const headerLength = bytes.readUInt32LE(MAGIC.length)
     const start = MAGIC.length + 4
-    const header = JSON.parse(bytes.subarray(start, start + headerLength).toString("utf8")) as { count: number; seqLen: number; stats: CollectStats }
+    const decoded = Schema.decodeUnknownExit(CacheHeader)(JSON.parse(bytes.subarray(start, start + headerLength).toString("utf8")))
+    if (decoded._tag === "Failure") return miss("invalid header")
+    const header = decoded.value
     const dataStart = start + headerLength
-    if (header.seqLen !== seqLen || bytes.length - dataStart !== header.count * seqLen * 4) return undefined
+    if (header.seqLen !== seqLen || bytes.length - dataStart !== header.count * seqLen * 4) return miss("size does not match its header")
+    const data = bytes.subarray(dataStart)
+    const sha256 = createHash("sha256").update(data).digest("hex")
+    if (sha256 !== header.sha256) return miss(`content hash mismatch (stored ${header.sha256.slice(0, 12)}…, found ${sha256.slice(0, 12)}…): the file was changed`)
     const tokens = new Uint32Array(header.count * seqLen)
-    for (let i = 0; i < tokens.length; i++) tokens[i] = bytes.readUInt32LE(dataStart + 4 * i)
-    return { tokens, count: header.count, stats: header.stats }
-  } catch {
-    return undefined
+    for (let i = 0; i < tokens.length; i++) tokens[i] = data.readUInt32LE(4 * i)
+    return { tokens, count: header.count, stats: header.stats as unknown as CollectStats }
+  } catch (e) {
+    return miss(`unreadable: ${(e as Error)?.message ?? String(e)}`)
   }
 }
 
 export const writeCached = async (dir: string, key: string, seqLen: number, collected: Collected): Promise<void> => {
   const file = pathOf(dir, key)
   await mkdir(join(dir, "datasets"), { recursive: true })
-  const header = Buffer.from(JSON.stringify({ count: collected.count, seqLen, stats: collected.stats }), "utf8")
+  const data = toLE(collected.tokens)
+  const sha256 = createHash("sha256").update(data).digest("hex")
+  const header = Buffer.from(JSON.stringify({ count: collected.count, seqLen, sha256, stats: collected.stats }), "utf8")
   const length = Buffer.alloc(4)
   length.writeUInt32LE(header.length)
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
-  await writeFile(tmp, Buffer.concat([Buffer.from(MAGIC, "latin1"), length, header, toLE(collected.tokens)]))
-  await rename(tmp, file)
+  try {
+    await writeFile(tmp, Buffer.concat([Buffer.from(MAGIC, "latin1"), length, header, data]))
+    await rename(tmp, file)
+  } catch (e) {
+    await rm(tmp, { force: true })
+    throw e
+  }
 }

@@ -11,7 +11,7 @@
  */
 import { Effect, Schema } from "effect"
 import { definePlugin, withDefault, type Dataset, type DatasetPlugin, type Problem, type Tokenizer } from "@memorize/core"
-import { cacheKey, readCached, writeCached } from "./cache.ts"
+import { cacheKey, readCached, writeCached, type CacheMiss } from "./cache.ts"
 import { collectSequences } from "./collect.ts"
 import { datasetError, toDatasetError } from "./errors.ts"
 import { DataSeed, Holdout, pathProblems, Samples, SeqLen, sizeProblems } from "./fields.ts"
@@ -139,6 +139,7 @@ export const buildTextDataset = Effect.fn("text.build")(
     const source = sourceOf(config)!
     const want = samples + holdout
 
+    const misses: Array<CacheMiss> = []
     const { files, result, cacheHit } = yield* Effect.tryPromise({
       try: async (signal) => {
         const files = source === "brown" ? [] : await expandPaths(patterns, context.specDir)
@@ -153,7 +154,7 @@ export const buildTextDataset = Effect.fn("text.build")(
           },
           source === "brown" ? await brownFiles() : files
         )
-        const cached = await readCached(cacheDir, key, seqLen)
+        const cached = await readCached(cacheDir, key, seqLen, (m) => misses.push(m))
         if (cached) return { files, result: cached, cacheHit: true }
         const result = await collect()
         // A cache that cannot be written only costs time next run.
@@ -162,6 +163,7 @@ export const buildTextDataset = Effect.fn("text.build")(
       },
       catch: toDatasetError(NAME)
     })
+    for (const m of misses) yield* Effect.logWarning(`dataset cache ${m.file} not used (${m.reason}); rebuilt`)
     const where = source === "brown" ? "the Brown corpus" : files.length === 1 ? files[0] : `${files.length} files (${patterns.join(", ")})`
     const firstFile = source === "brown" ? undefined : files[0]
     if (result.count === 0) {
@@ -203,7 +205,8 @@ export const buildTextDataset = Effect.fn("text.build")(
         uniqueSequences: result.stats.uniqueSequences,
         corpusExhausted: result.stats.exhausted,
         fewerThanRequested: result.count < want,
-        cacheHit
+        cacheHit,
+        ...(misses.length > 0 ? { cacheRebuilt: misses[0]!.reason } : {})
       }
     }
     return dataset

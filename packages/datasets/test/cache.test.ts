@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { readdirSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { collectSequences } from "../src/collect.ts"
@@ -45,12 +45,33 @@ describe("tokenized-corpus cache", () => {
       const first = yield* load(textDataset, spec, context(dir))
       const cacheFiles = readdirSync(join(dir, "cache", "datasets"))
       expect(cacheFiles.length).toBe(1)
-      writeFileSync(join(dir, "cache", "datasets", cacheFiles[0]), "MEMDS1\n garbage")
+      writeFileSync(join(dir, "cache", "datasets", cacheFiles[0]), "MEMDS2\n garbage")
       const again = yield* load(textDataset, spec, context(dir))
       expect(again.stats.cacheHit).toBe(false)
       expect(again.fingerprint).toBe(first.fingerprint)
       const third = yield* load(textDataset, spec, context(dir))
       expect(third.stats.cacheHit).toBe(true)
+    }))
+
+  it.effect("tampering: bytes changed inside a cached token file are detected by its content hash and the entry rebuilt", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      writeFileSync(join(dir, "a.jsonl"), Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
+      const spec = { path: "a.jsonl", tokenizer: "bytes", seqLen: 16, samples: 10, holdout: 5 }
+      const first = yield* load(textDataset, spec, context(dir))
+      const file = join(dir, "cache", "datasets", readdirSync(join(dir, "cache", "datasets"))[0]!)
+      const bytes = readFileSync(file)
+      // Same size, valid header: one token changed near the end (a silent disk error or a hand edit).
+      bytes[bytes.length - 3] ^= 0x01
+      writeFileSync(file, bytes)
+      const again = yield* load(textDataset, spec, context(dir))
+      expect(again.stats.cacheHit).toBe(false)
+      expect(String(again.stats.cacheRebuilt)).toMatch(/content hash mismatch/)
+      expect(again.fingerprint).toBe(first.fingerprint)
+      // The rebuilt entry is whole again.
+      const third = yield* load(textDataset, spec, context(dir))
+      expect(third.stats.cacheHit).toBe(true)
+      expect(third.fingerprint).toBe(first.fingerprint)
     }))
 })
 
