@@ -202,14 +202,32 @@ export interface PreparedEval {
   readonly nonmembers?: TokenFile
 }
 
+/**
+ * Refuses a checkpoint with a NaN or ±Inf weight, naming the tensor and the
+ * element: evaluating it would print `"bits": null` everywhere and exit 0.
+ */
+const requireFiniteWeights = (weights: Gpt2Weights, file: string): Effect.Effect<void, ModelError> => {
+  for (const [name, tensor] of weights.tensors) {
+    const data = tensor.data
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        return Effect.fail(new ModelError({ message: `tensor ${name} holds ${data[i]} at element ${i}: a checkpoint with non-finite weights cannot be evaluated`, file, tensor: name }))
+      }
+    }
+  }
+  return Effect.void
+}
+
 /** Loads the checkpoints and reads the token files, failing on the first bad input (before any GPU work). */
 export const prepareEval = (options: EvalOptions): Effect.Effect<PreparedEval, ModelError | DatasetError> =>
   Effect.gen(function*() {
     const lead = options.bos ? 1 : 0
     const modelPath = nodePath.resolve(options.model)
     const model = yield* loadCheckpoint(modelPath)
+    yield* requireFiniteWeights(model, modelPath)
     const refPath = options.reference === undefined ? undefined : nodePath.resolve(options.reference)
     const reference = refPath === undefined ? undefined : yield* loadCheckpoint(refPath)
+    if (reference !== undefined) yield* requireFiniteWeights(reference, refPath!)
     const dataVocab = model.shape.vocabSize - lead
     if (dataVocab < 2) {
       return yield* new ModelError({ message: `vocab_size ${model.shape.vocabSize} leaves ${dataVocab} data tokens${lead ? " after BOS" : ""}; at least 2 are needed`, file: modelPath })
@@ -265,6 +283,10 @@ export const runEval = (prepared: PreparedEval, options: EvalOptions): Effect.Ef
         tokenBits: mine.map((x) => x.map((v) => -v)),
         ...(refLp !== undefined ? { referenceBits: Float64Array.from(refLp.slice(from, from + n), codeLength) } : {})
       }
+    }
+    // Finite weights can still overflow; a non-finite result is an error, never a null in the output.
+    for (const [i, x] of lp.entries()) {
+      if (!x.every(Number.isFinite)) return yield* new ModelError({ message: `the model gives a non-finite log-probability for sequence ${i}`, file: modelPath })
     }
     const memberSet = makeSet(members, 0)
     const nonmemberSet = nonmembers === undefined ? undefined : makeSet(nonmembers, members.sequences.length)

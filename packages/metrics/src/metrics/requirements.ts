@@ -27,7 +27,8 @@ export const memorizationNeeds = (metric: string, { run }: CheckInput): Readonly
 /** Membership inference compares members with non-members: it needs a holdout. */
 export const membershipNeeds = (metric: string, { run }: CheckInput): ReadonlyArray<Problem> =>
   run.dataset.holdout === 0
-    ? [{ message: `${metric} needs non-members, but the dataset has holdout 0 (set dataset.holdout > 0)` }]
+    // Located at the holdout (where the fix goes, and where a sweep sets it).
+    ? [{ specPath: ["dataset", "holdout"], message: `${metric} needs non-members, but the dataset has holdout 0 (set dataset.holdout > 0)` }]
     : []
 
 /** Extraction continues prefixes shorter than the sequence: at least one prefix length must be < seqLen. */
