@@ -213,7 +213,7 @@ store: { root: ${JSON.stringify(root)}, saveModels: false }
         return
       }
       ran++
-      const outcome = await Effect.runPromise(runExperiment(decoded.success, registry, { fresh: true }).pipe(Effect.provide(services)) as Effect.Effect<{ failures: ReadonlyArray<{ error: { message: string } }> }>)
+      const outcome = await Effect.runPromise(runExperiment(decoded.success, registry, { fresh: true }).pipe(Effect.provide(services)) as unknown as Effect.Effect<{ failures: ReadonlyArray<{ error: { message: string } }> }>)
       expect(outcome.failures.map((f) => f.error.message), `${JSON.stringify(c)} was accepted but failed`).toEqual([])
     }), { numRuns: 60, seed: 13, interruptAfterTimeLimit: 50_000 })
     expect(rejected).toBeGreaterThan(0)

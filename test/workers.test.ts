@@ -8,7 +8,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { fixturePlugins, memorize, nodeArgs, writeSpec } from "./cli-helpers.ts"
+import { fixturePlugins, memorize, nodeArgs, repoRoot, writeSpec } from "./cli-helpers.ts"
 
 const spec = (holdMs: number) => `name: workers
 plugins: [ "${fixturePlugins}" ]
@@ -21,21 +21,25 @@ store: { saveModels: false }
 sweep: { grid: { dataset.samples: [2, 3, 4, 5, 6, 7] } }
 `
 
-const start = (args: ReadonlyArray<string>, cwd: string) => {
-  const child = spawn(process.execPath, [...nodeArgs(), ...args], { cwd, env: { ...process.env, NO_COLOR: "1", MEMORIZE_HEARTBEAT_MS: "200", MEMORIZE_STALE_MS: "3000" } })
+const startCommand = (command: string, args: ReadonlyArray<string>, cwd: string, env: Record<string, string> = {}) => {
+  const child = spawn(command, args, { cwd, env: { ...process.env, NO_COLOR: "1", MEMORIZE_HEARTBEAT_MS: "200", MEMORIZE_STALE_MS: "3000", ...env } })
   let stderr = ""
   child.stderr.on("data", (d) => { stderr += String(d) })
   const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on("exit", (code) => resolve({ code, stderr })))
   return { child, done }
 }
 
+const start = (args: ReadonlyArray<string>, cwd: string) => startCommand(process.execPath, [...nodeArgs(), ...args], cwd)
+
 const runDirs = (store: string) => fs.readdirSync(store).filter((f) => fs.existsSync(path.join(store, f, "identity.json")))
 
 describe("workers sharing one run store", () => {
   it("two workers on the same shard train each run exactly once; laws and report are written", async () => {
     const { dir, file } = writeSpec(spec(1500))
-    const a = start(["run", file, "--worker"], dir)
-    const b = start(["run", file, "--worker"], dir)
+    // One worker through the Slurm example's job script (run by bash, as a task would run it), one plain.
+    const sbatch = path.join(repoRoot, "examples/slurm/sweep.sbatch")
+    const a = startCommand("bash", [sbatch, file, path.join(dir, "runs")], dir, { MEMORIZE_HOME: repoRoot })
+    const b = start(["run", file, "--worker", "--store", path.join(dir, "runs")], dir)
     const [ra, rb] = await Promise.all([a.done, b.done])
     expect(ra.code, ra.stderr).toBe(0)
     expect(rb.code, rb.stderr).toBe(0)
