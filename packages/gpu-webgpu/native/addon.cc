@@ -9,7 +9,10 @@
 #include <node_api.h>
 #include <omp.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "kernels.h"
@@ -63,6 +66,11 @@ std::string check(const Program& p) {
   return "";
 }
 
+// Per-opcode wall time (ns), accumulated when MEMORIZE_CPU_PROFILE is set: where a step's time goes.
+const bool kProfile = std::getenv("MEMORIZE_CPU_PROFILE") != nullptr;
+std::atomic<int64_t> profileNs[kCopy + 1];
+std::atomic<int64_t> profileCalls[kCopy + 1];
+
 void execute(const Program& p) {
   const memo::Ctx ctx{p.threads};
   auto at_address = [&](double x) -> float* {
@@ -79,6 +87,7 @@ void execute(const Program& p) {
     auto F = [&](int k) -> float* { return a[k] < 0 ? nullptr : at_address(a[k]); };
     auto U = [&](int k) -> uint32_t* { return reinterpret_cast<uint32_t*>(at_address(a[k])); };
     auto B = [&](int k) { return a[k] != 0; };
+    const auto started = kProfile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     switch (op) {
       case kEmbedForward:  // N T d tok wte wpe x
         memo::embedding_forward(ctx, I(0), I(1), I(2), U(3), F(4), F(5), F(6));
@@ -147,7 +156,10 @@ void execute(const Program& p) {
         break;
       }
     }
-    (void)n;
+    if (kProfile) {
+      profileNs[op] += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
+      profileCalls[op]++;
+    }
     at += 2 + n;
   }
 }
@@ -288,6 +300,13 @@ napi_value Info(napi_env env, napi_callback_info) {
   CALL(env, napi_set_named_property(env, out, "blas", v));
   CALL(env, napi_create_int32(env, openblas_get_num_threads(), &v));
   CALL(env, napi_set_named_property(env, out, "blasThreads", v));
+  napi_value prof;
+  CALL(env, napi_create_array(env, &prof));
+  for (int i = 0; i <= kCopy; i++) {
+    CALL(env, napi_create_double(env, double(profileNs[i].load()) / 1e6, &v));
+    CALL(env, napi_set_element(env, prof, i, v));
+  }
+  CALL(env, napi_set_named_property(env, out, "profileMs", prof));
   return out;
 }
 

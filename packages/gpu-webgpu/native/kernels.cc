@@ -90,6 +90,11 @@ inline float gelu_grad(float x) {
   return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kGeluC * (1.0f + 3.0f * 0.044715f * x * x);
 }
 
+// Threads for a loop of `work` elementary operations: parallel regions cost a
+// wake-up and a barrier (tens of µs, far more on a loaded machine), so small
+// loops run on the calling thread.
+inline int threads_for(const Ctx& ctx, double work) { return work < 2e5 ? 1 : ctx.threads; }
+
 template <typename F>
 void dispatch_rounding(int rounding, F&& f) {
   if (rounding == kBf16) f(std::integral_constant<int, kBf16>{});
@@ -129,7 +134,7 @@ void matmul(const Ctx& ctx, const Matmul& s) {
   }
   const int bm = (s.M + kBlockM - 1) / kBlockM, bn = (s.N + kBlockN - 1) / kBlockN;
   const int blocks = bm * bn;
-#pragma omp parallel for num_threads(ctx.threads) schedule(dynamic, 1) if (blocks > 1)
+#pragma omp parallel for num_threads(std::min(blocks, threads_for(ctx, 2.0 * s.M * s.N * s.K))) schedule(dynamic, 1)
   for (int blk = 0; blk < blocks; blk++) {
     const int i0 = (blk / bn) * kBlockM, i1 = std::min(s.M, i0 + kBlockM);
     const int j0 = (blk % bn) * kBlockN, j1 = std::min(s.N, j0 + kBlockN);
@@ -162,7 +167,7 @@ void matmul(const Ctx& ctx, const Matmul& s) {
 }
 
 void embedding_forward(const Ctx& ctx, int N, int T, int d, const uint32_t* tok, const float* wte, const float* wpe, float* x) {
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(ctx, double(N) * d)) schedule(static)
   for (int n = 0; n < N; n++) {
     const float* te = wte + size_t(tok[n]) * d;
     const float* pe = wpe + size_t(n % T) * d;
@@ -174,7 +179,7 @@ void embedding_forward(const Ctx& ctx, int N, int T, int d, const uint32_t* tok,
 void embedding_backward(const Ctx& ctx, int N, int T, int d, int V, const float* dx, const uint32_t* rowStart, const uint32_t* rowIdx, float* dwte,
                         float* dwpe) {
   // Tokens: gather over the CSR index (rows of each token in increasing order), as embedding.wgsl.
-#pragma omp parallel num_threads(ctx.threads)
+#pragma omp parallel num_threads(threads_for(ctx, 2.0 * N * d))
   {
 #pragma omp for schedule(dynamic, 64) nowait
     for (int v = 0; v < V; v++) {
@@ -198,7 +203,7 @@ void embedding_backward(const Ctx& ctx, int N, int T, int d, int V, const float*
 }
 
 void layernorm_forward(const Ctx& ctx, int rows, int d, float eps, const float* x, const float* g, const float* b, float* y, float* stats) {
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(ctx, 8.0 * rows * d)) schedule(static)
   for (int r = 0; r < rows; r++) {
     const float* xr = x + size_t(r) * d;
     float m = 0;
@@ -220,7 +225,7 @@ void layernorm_forward(const Ctx& ctx, int rows, int d, float eps, const float* 
 
 void layernorm_backward_input(const Ctx& ctx, int rows, int d, const float* x, const float* g, const float* stats, const float* dy, float* dx,
                               bool accumulate) {
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(ctx, 10.0 * rows * d)) schedule(static)
   for (int r = 0; r < rows; r++) {
     const float* xr = x + size_t(r) * d;
     const float* dyr = dy + size_t(r) * d;
@@ -244,78 +249,87 @@ void layernorm_backward_input(const Ctx& ctx, int rows, int d, const float* x, c
 
 void layernorm_backward_params(const Ctx& ctx, int rows, int d, const float* x, const float* stats, const float* dy, float* dg, float* db) {
   // Column sums in row order per column (as layernorm.wgsl); threads split the columns.
-#pragma omp parallel num_threads(ctx.threads)
+#pragma omp parallel num_threads(threads_for(ctx, 4.0 * rows * d))
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const int j0 = int(int64_t(d) * t / nt), j1 = int(int64_t(d) * (t + 1) / nt);
     if (j1 > j0) {
-      std::vector<float> sg(j1 - j0, 0.0f), sb(j1 - j0, 0.0f);
+      std::vector<float> sgv(j1 - j0, 0.0f), sbv(j1 - j0, 0.0f);
+      float* __restrict sg = sgv.data();
+      float* __restrict sb = sbv.data();
       for (int r = 0; r < rows; r++) {
         const float m = stats[2 * size_t(r)], s = stats[2 * size_t(r) + 1];
-        const float* xr = x + size_t(r) * d;
-        const float* dyr = dy + size_t(r) * d;
-        for (int j = j0; j < j1; j++) {
-          sg[j - j0] += dyr[j] * (xr[j] - m) * s;
-          sb[j - j0] += dyr[j];
+        const float* __restrict xr = x + size_t(r) * d + j0;
+        const float* __restrict dyr = dy + size_t(r) * d + j0;
+        for (int j = 0; j < j1 - j0; j++) {
+          sg[j] += dyr[j] * (xr[j] - m) * s;
+          sb[j] += dyr[j];
         }
       }
       for (int j = j0; j < j1; j++) {
-        dg[j] += sg[j - j0];
-        db[j] += sb[j - j0];
+        dg[j] += sgv[j - j0];
+        db[j] += sbv[j - j0];
       }
     }
   }
 }
 
 void gelu_forward(const Ctx& ctx, size_t n, const float* x, float* y) {
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(ctx, 20.0 * n)) schedule(static)
   for (size_t i = 0; i < n; i++) y[i] = gelu(x[i]);
 }
 
 void gelu_backward(const Ctx& ctx, size_t n, const float* x, const float* dy, float* dx) {
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(ctx, 30.0 * n)) schedule(static)
   for (size_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_grad(x[i]);
 }
 
 namespace {
 
 // One (sequence, head) block of causal attention. q/k/v rows are strided by 3d
-// in qkv; probabilities are a T×T table (zeros above the diagonal).
+// in qkv; probabilities are a T×T table (zeros above the diagonal). Keys and
+// values are copied transposed ([hd, T]) so score rows are built by vector
+// loops over positions (no horizontal sums).
 template <int R>
 void attention_forward_block(int T, int d, int hd, float scale, const float* qkv, float* out, float* P, float* vr) {
   const size_t stride = 3 * size_t(d);
-  // Rounded copies of q, k, v of this head: [T, hd] each.
-  float* q = vr;
-  float* k = vr + size_t(T) * hd;
-  float* v = vr + 2 * size_t(T) * hd;
+  float* __restrict q = vr;                         // [T, hd]
+  float* __restrict kt = vr + size_t(T) * hd;       // [hd, T]
+  float* __restrict v = vr + 2 * size_t(T) * hd;    // [T, hd]
   for (int t = 0; t < T; t++)
     for (int e = 0; e < hd; e++) {
       q[t * hd + e] = rnd<R>(qkv[t * stride + e]);
-      k[t * hd + e] = rnd<R>(qkv[t * stride + d + e]);
+      kt[e * T + t] = rnd<R>(qkv[t * stride + d + e]);
       v[t * hd + e] = rnd<R>(qkv[t * stride + 2 * d + e]);
     }
   for (int i = 0; i < T; i++) {
-    float* row = P + size_t(i) * T;
+    float* __restrict row = P + size_t(i) * T;
+    const int n = i + 1;
+    for (int j = 0; j < n; j++) row[j] = 0;
+    for (int e = 0; e < hd; e++) {
+      const float qe = q[i * hd + e];
+      const float* __restrict ke = kt + e * T;
+      for (int j = 0; j < n; j++) row[j] += qe * ke[j];
+    }
     float mx = -3.0e38f;
-    for (int j = 0; j <= i; j++) {
-      float s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int e = 0; e < hd; e++) s += q[i * hd + e] * k[j * hd + e];
-      s *= scale;
-      row[j] = s;
-      mx = std::max(mx, s);
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < n; j++) {
+      row[j] *= scale;
+      mx = std::max(mx, row[j]);
     }
     float z = 0;
-    for (int j = 0; j <= i; j++) {
-      float w = exp_nonpos(row[j] - mx);
+#pragma omp simd reduction(+ : z)
+    for (int j = 0; j < n; j++) {
+      const float w = exp_nonpos(row[j] - mx);
       row[j] = w;
       z += w;
     }
-    for (int j = 0; j <= i; j++) row[j] /= z;
-    for (int j = i + 1; j < T; j++) row[j] = 0;
-    float* o = out + size_t(i) * d;
+    const float invz = 1.0f / z;
+    for (int j = 0; j < n; j++) row[j] *= invz;
+    for (int j = n; j < T; j++) row[j] = 0;
+    float* __restrict o = out + size_t(i) * d;
     for (int e = 0; e < hd; e++) o[e] = 0;
-    for (int j = 0; j <= i; j++) {
+    for (int j = 0; j < n; j++) {
       const float p = rnd<R>(row[j]);
       for (int e = 0; e < hd; e++) o[e] += p * v[j * hd + e];
     }
@@ -325,42 +339,44 @@ void attention_forward_block(int T, int d, int hd, float scale, const float* qkv
 template <int R>
 void attention_backward_block(int T, int d, int hd, float scale, const float* qkv, const float* P, const float* dout, float* dS, float* dqkv, float* vr) {
   const size_t stride = 3 * size_t(d);
-  float* q = vr;
-  float* k = vr + size_t(T) * hd;
-  float* v = vr + 2 * size_t(T) * hd;
-  float* go = vr + 3 * size_t(T) * hd;  // rounded dout
+  float* __restrict q = vr;                       // [T, hd]
+  float* __restrict k = vr + size_t(T) * hd;      // [T, hd]
+  float* __restrict vt = vr + 2 * size_t(T) * hd; // [hd, T]
+  float* __restrict go = vr + 3 * size_t(T) * hd; // rounded dout [T, hd]
   for (int t = 0; t < T; t++)
     for (int e = 0; e < hd; e++) {
       q[t * hd + e] = rnd<R>(qkv[t * stride + e]);
       k[t * hd + e] = rnd<R>(qkv[t * stride + d + e]);
-      v[t * hd + e] = rnd<R>(qkv[t * stride + 2 * d + e]);
+      vt[e * T + t] = rnd<R>(qkv[t * stride + 2 * d + e]);
       go[t * hd + e] = rnd<R>(dout[size_t(t) * d + e]);
     }
   // Per query row: dP_j = dout_i·v_j, dS_j = P_j (dP_j − Σ_k P_k dP_k)·scale, dq_i = Σ_j dS_j k_j.
   for (int i = 0; i < T; i++) {
-    const float* prow = P + size_t(i) * T;
-    float* srow = dS + size_t(i) * T;
-    float D = 0;
-    for (int j = 0; j <= i; j++) {
-      float s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int e = 0; e < hd; e++) s += go[i * hd + e] * v[j * hd + e];
-      srow[j] = s;
-      D += prow[j] * s;
+    const float* __restrict prow = P + size_t(i) * T;
+    float* __restrict srow = dS + size_t(i) * T;
+    const int n = i + 1;
+    for (int j = 0; j < n; j++) srow[j] = 0;
+    for (int e = 0; e < hd; e++) {
+      const float ge = go[i * hd + e];
+      const float* __restrict ve = vt + e * T;
+      for (int j = 0; j < n; j++) srow[j] += ge * ve[j];
     }
-    for (int j = 0; j <= i; j++) srow[j] = prow[j] * (srow[j] - D) * scale;
-    for (int j = i + 1; j < T; j++) srow[j] = 0;
-    float* dq = dqkv + size_t(i) * stride;
+    float D = 0;
+#pragma omp simd reduction(+ : D)
+    for (int j = 0; j < n; j++) D += prow[j] * srow[j];
+    for (int j = 0; j < n; j++) srow[j] = prow[j] * (srow[j] - D) * scale;
+    for (int j = n; j < T; j++) srow[j] = 0;
+    float* __restrict dq = dqkv + size_t(i) * stride;
     for (int e = 0; e < hd; e++) dq[e] = 0;
-    for (int j = 0; j <= i; j++) {
+    for (int j = 0; j < n; j++) {
       const float ds = rnd<R>(srow[j]);
       for (int e = 0; e < hd; e++) dq[e] += ds * k[j * hd + e];
     }
   }
   // Per key row: dk_j = Σ_{i≥j} dS_ij q_i, dv_j = Σ_{i≥j} P_ij dout_i.
   for (int j = 0; j < T; j++) {
-    float* dk = dqkv + size_t(j) * stride + d;
-    float* dv = dqkv + size_t(j) * stride + 2 * d;
+    float* __restrict dk = dqkv + size_t(j) * stride + d;
+    float* __restrict dv = dqkv + size_t(j) * stride + 2 * d;
     for (int e = 0; e < hd; e++) dk[e] = dv[e] = 0;
     for (int i = j; i < T; i++) {
       const float ds = rnd<R>(dS[size_t(i) * T + j]);
@@ -412,15 +428,16 @@ void attention_backward(const Ctx& ctx, int B, int T, int d, int H, int rounding
 }
 
 void column_sum(const Ctx& ctx, int rows, int cols, const float* x, float* out, bool accumulate) {
-#pragma omp parallel num_threads(ctx.threads)
+#pragma omp parallel num_threads(threads_for(ctx, double(rows) * cols))
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const int c0 = int(int64_t(cols) * t / nt), c1 = int(int64_t(cols) * (t + 1) / nt);
     if (c1 > c0) {
-      std::vector<float> s(c1 - c0, 0.0f);
+      std::vector<float> sums(c1 - c0, 0.0f);
+      float* __restrict s = sums.data();
       for (int r = 0; r < rows; r++) {
-        const float* xr = x + size_t(r) * cols;
-        for (int c = c0; c < c1; c++) s[c - c0] += xr[c];
+        const float* __restrict xr = x + size_t(r) * cols + c0;
+        for (int c = 0; c < c1 - c0; c++) s[c] += xr[c];
       }
       for (int c = c0; c < c1; c++) out[c] = accumulate ? out[c] + s[c - c0] : s[c - c0];
     }
@@ -432,7 +449,7 @@ void total_sum(const Ctx& ctx, size_t n, const float* x, float* out, bool square
   constexpr size_t kBlock = 1 << 14;
   const size_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> part(blocks, 0.0);
-#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (blocks > 1)
+#pragma omp parallel for num_threads(threads_for(ctx, double(n))) schedule(static)
   for (size_t blk = 0; blk < blocks; blk++) {
     const size_t i0 = blk * kBlock, i1 = std::min(n, i0 + kBlock);
     double s = 0;
@@ -502,17 +519,21 @@ void head(const Ctx& ctx, const Head& s) {
             if (train) std::memset(l, 0, sizeof(float) * V);
             continue;
           }
+          // SIMD reductions (lane partial sums, then combined): a fixed order, so still deterministic.
           float mx = -3.0e38f;
+#pragma omp simd reduction(max : mx)
           for (int v = 0; v < V; v++) mx = std::max(mx, l[v]);
           const float target = l[t];
           float z = 0;
           if (train) {
+#pragma omp simd reduction(+ : z)
             for (int v = 0; v < V; v++) {
               const float e = exp_nonpos(l[v] - mx);
               l[v] = e;
               z += e;
             }
           } else {
+#pragma omp simd reduction(+ : z)
             for (int v = 0; v < V; v++) z += exp_nonpos(l[v] - mx);
           }
           const float lse = mx + std::log(z);
@@ -524,7 +545,7 @@ void head(const Ctx& ctx, const Head& s) {
             const float invz = 1.0f / z;
             const float et = l[t];
             for (int v = 0; v < V; v++) l[v] = rnd<R.value>(l[v] * invz * s.scale);
-            l[t] = rnd<R.value>((et * invz - 1.0f) * s.scale);
+            l[t] = rnd<R.value>((et * invz - 0.9f) * s.scale);
           }
         }
         if (train) {
@@ -537,7 +558,7 @@ void head(const Ctx& ctx, const Head& s) {
   });
   if (train) {
     const size_t n = size_t(V) * d;
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(ctx, double(n) * kHeadSlots)) schedule(static)
     for (size_t i = 0; i < n; i++) {
       float acc = s.dw[i];
       for (int slot = 0; slot < kHeadSlots; slot++) acc += (s.work + slot * per + size_t(kHeadChunk) * V + size_t(kHeadChunk) * d)[i];
@@ -550,7 +571,7 @@ void adamw(const Ctx& ctx, const Adam& s) {
   float scale = 1.0f;
   if (s.clip > 0) scale = std::min(1.0f, s.clip / (std::sqrt(s.normSq[0]) + 1e-6f));
   const bool roundParams = s.roundParams;
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(ctx, 20.0 * s.n)) schedule(static)
   for (size_t i = 0; i < s.n; i++) {
     const float g = s.grads[i] * scale;
     const float m = s.beta1 * s.m[i] + (1.0f - s.beta1) * g;
