@@ -8,6 +8,7 @@ import { membershipPlugin } from "./metrics/membership.ts"
 import { extractionPlugin } from "./metrics/extraction.ts"
 import { rarityPlugin } from "./metrics/rarity.ts"
 import { lossPlugin } from "./metrics/loss.ts"
+import { compressionPlugin } from "./metrics/compression.ts"
 import { capacityPlugin } from "./laws/capacity.ts"
 import { doubleDescentPlugin } from "./laws/double-descent.ts"
 import { membershipF1Plugin } from "./laws/membership-f1.ts"
@@ -18,16 +19,19 @@ export const plugins = [
   extractionPlugin,
   rarityPlugin,
   lossPlugin,
+  compressionPlugin,
   capacityPlugin,
   doubleDescentPlugin,
   membershipF1Plugin
 ] as const
 
-export { memorizationPlugin, membershipPlugin, extractionPlugin, rarityPlugin, lossPlugin, capacityPlugin, doubleDescentPlugin, membershipF1Plugin }
+export { memorizationPlugin, membershipPlugin, extractionPlugin, rarityPlugin, lossPlugin, compressionPlugin, capacityPlugin, doubleDescentPlugin, membershipF1Plugin }
 export { measureMemorization } from "./metrics/memorization.ts"
 export { membershipAttack, type MembershipStats } from "./metrics/membership.ts"
 export { exactSuffixMatches } from "./metrics/extraction.ts"
 export { lossSummary } from "./metrics/loss.ts"
+export { measureCompression, CompressionConfig } from "./metrics/compression.ts"
+export * as compression from "./compression/index.ts"
 export { totalMemorization, unintendedMemorization } from "./metrics/memorization-core.ts"
 export { perSampleMemorization, type PerSample } from "./metrics/per-sample.ts"
 export { capacityGroups, fitCapacity, type CapacityGroup } from "./laws/capacity.ts"

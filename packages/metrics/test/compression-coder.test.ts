@@ -94,6 +94,38 @@ describe("arithmetic coder", () => {
     }
   })
 
+  it("code words are prefix-free (Kraft sum ≤ 1) and never shorter than −log2 of their interval", () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 2, max: 6 }),
+      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 6, maxLength: 6 }),
+      fc.integer({ min: 1, max: 4 }),
+      (V, w, n) => {
+        const f = table(w.slice(0, V), 16)
+        const cum = cumulative(f)
+        // Every message of length n over V symbols.
+        const words: Array<string> = []
+        let kraft = 0
+        for (let m = 0; m < V ** n; m++) {
+          const enc = new ArithmeticEncoder(16)
+          let ideal = 0
+          for (let k = 0, x = m; k < n; k++, x = Math.floor(x / V)) {
+            enc.encode(cum[x % V], f[x % V])
+            ideal += Math.log2(2 ** 16 / f[x % V])
+          }
+          const c = enc.finish()
+          const bits = Array.from({ length: c.bitLength }, (_, i) => (c.bytes[i >> 3] >> (7 - (i & 7))) & 1).join("")
+          expect(c.bitLength).toBeGreaterThanOrEqual(ideal - 1e-3)
+          words.push(bits)
+          kraft += 2 ** -c.bitLength
+        }
+        expect(kraft).toBeLessThanOrEqual(1)
+        // Sorted, a word that prefixes another prefixes its successor.
+        words.sort()
+        for (let i = 1; i < words.length; i++) expect(words[i].startsWith(words[i - 1])).toBe(false)
+      }
+    ), { numRuns: 100 })
+  })
+
   it("reads code words back out of a bit-concatenated payload", () => {
     fc.assert(fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 30 }), { minLength: 1, maxLength: 8 }), (messages) => {
       const f = table([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 16)

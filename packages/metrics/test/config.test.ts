@@ -10,7 +10,7 @@ const decode = (name: string, input: unknown) => {
 describe("plugin configs", () => {
   it("exports every metric and law plugin once", () => {
     expect(plugins.map((p) => `${p.kind}:${p.name}`)).toEqual([
-      "metric:memorization", "metric:membership-inference", "metric:extraction", "metric:rarity", "metric:loss",
+      "metric:memorization", "metric:membership-inference", "metric:extraction", "metric:rarity", "metric:loss", "metric:compression",
       "law:capacity", "law:double-descent", "law:membership-f1"
     ])
   })

@@ -1,8 +1,7 @@
 /**
  * Bit streams for the arithmetic coder: a growable MSB-first writer and a
- * reader that returns 0 past the end. Reading zeros past the end is part of
- * the code: the encoder drops trailing zero bits, so a code word is exactly as
- * long as it has to be and the decoder's zero padding restores them.
+ * reader that returns 0 past the end (the decoder reads 32 bits ahead of the
+ * symbol it decodes, beyond the end of a short code word).
  */
 
 export class BitWriter {
@@ -26,21 +25,9 @@ export class BitWriter {
     for (let i = 0; i < n; i++) this.write(bit)
   }
 
-  /** Drops trailing zero bits (a reader pads with zeros, so they carry nothing). */
-  trimZeros(): void {
-    while (this.length > 0 && !this.get(this.length - 1)) this.length--
-  }
-
-  get(i: number): number {
-    return (this.bytes[i >>> 3] >>> (7 - (i & 7))) & 1
-  }
-
   /** The bits written, packed MSB first into ⌈length/8⌉ bytes (unused low bits are 0). */
   toBytes(): Uint8Array {
-    const out = this.bytes.slice(0, (this.length + 7) >>> 3)
-    // Bits past `length` may remain set after trimZeros; clear the last byte's tail.
-    if (this.length & 7) out[out.length - 1] &= 0xff << (8 - (this.length & 7))
-    return out
+    return this.bytes.slice(0, (this.length + 7) >>> 3)
   }
 }
 

@@ -13,7 +13,8 @@
  *
  * Length bound (proved in the comments below, checked by the tests): a
  * sequence whose symbols have frequencies f_t is coded in at most
- *   Σ_t −log2(f_t / T) + Σ_t −log2(1 − T / (2^30 · f_t)) + 2  bits.
+ *   Σ_t −log2(f_t / T) + Σ_t −log2(1 − T / (2^30 · f_t)) + 2  bits,
+ * and the code words are prefix-free (`finish`).
  */
 import { BitReader, BitWriter } from "./bits.ts"
 
@@ -94,14 +95,17 @@ export class ArithmeticEncoder {
   }
 
   /**
-   * Ends the code word: two more bits (plus pending ones) name a point inside
-   * [low, high] once the reader pads with zeros — 01 = a quarter when
-   * low < 1/4, else 10 = a half (high ≥ 3/4 then). Trailing zeros are dropped.
+   * Ends the code word with two more bits (plus pending ones): 01 when
+   * low < 1/4, else 10 (then high ≥ 3/4). In the interval's coordinates the
+   * code word then stands for [1/4, 1/2) or [1/2, 3/4), both inside
+   * [low, high], so the code words of different sequences are disjoint
+   * dyadic intervals: a prefix-free code, needing no length to be told apart
+   * (Kraft: Σ 2^−C(x) ≤ 1). Dropping trailing zeros would save ~1 bit but
+   * lose that property, letting C(x) fall below −log2 p(x).
    */
   finish(): { readonly bytes: Uint8Array; readonly bitLength: number } {
     this.pending++
     this.emit(this.low < QUARTER ? 0 : 1)
-    this.out.trimZeros()
     return { bytes: this.out.toBytes(), bitLength: this.out.length }
   }
 }

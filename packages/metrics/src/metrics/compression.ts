@@ -1,0 +1,177 @@
+/**
+ * `compression` metric: memorization you can check bit by bit. Every member
+ * (and holdout) sequence is arithmetic-coded under the trained model and
+ * decoded back; its real code word length C(x) stands beside the code length
+ * L(x) = −Σ log2 p that the other metrics use as the estimate.
+ *
+ * Output keys (per set: `train`, and `holdout` or null):
+ *   count, tokens
+ *   compressedBits        BitsSummary of C(x), bits of the code word alone
+ *   codeLength            BitsSummary of L(x|θ̂) (model.codeLengths)
+ *   overheadBits          Σ (C − L); overheadBitsPerSequence, maxOverheadBits
+ *   logitCodeLengthBits   Σ −log2 p from the float32 logits the coder saw
+ *                         (differs from Σ L by the model's float32 rounding)
+ *   quantizationLossBits  measured: Σ −log2 (f/T) − logitCodeLengthBits
+ *   quantizationBoundBits its bound: tokens · −log2(1 − V/T)
+ *   coderBoundBits        Σ over sequences of (truncation bound + 2 bits)
+ *   maxSlackBits          max over sequences of C − bound (≤ 0, else the metric fails)
+ *   roundTrip             { checked, exact }: every sequence decoded back (a
+ *                         mismatch fails the metric)
+ *   memorization          { entropy: "exact" | "reference", estimate, verified }
+ *                         BitsSummaries of max(0, H − L) and max(0, H − C),
+ *                         H = the exact entropy or else the reference model's
+ *                         L(x|θ); null with neither
+ * Top level: freqBits, batch, entropy, estimateBits and verifiedBits (members'
+ * totals, null without H), train, holdout.
+ *
+ * C(x) counts only the code word; the decoder also needs its length and the
+ * sequence length (the file index, 2 bytes per sequence at S < 128).
+ */
+import { Effect, Schema } from "effect"
+import { definePlugin, MetricError, withDefault, type Json, type MetricSubject, type ModelError, type TokenSequences } from "@memorize/core"
+import { decodeSequences, encodeSequences, type LogitsSource } from "../compression/codec.ts"
+import { quantizationBound } from "../compression/quantize.ts"
+import { MAX_FREQ_BITS, MIN_FREQ_BITS } from "../compression/range-coder.ts"
+import { summarizeBits } from "../numerics/stats.ts"
+import { compressionReport } from "../report/compression.ts"
+import { checkCompatible, codeLengthsOf } from "./common.ts"
+
+export const COMPRESSION = "compression"
+
+export const CompressionConfig = Schema.Struct({
+  /** Sequences per model call (encoder and decoder use the same batches). */
+  batch: withDefault(Schema.Int.check(Schema.isGreaterThan(0)), 256),
+  /** log2 of the frequency total T: quantization costs at most −log2(1 − V/2^P) bits per token. */
+  freqBits: withDefault(Schema.Int.check(Schema.isBetween({ minimum: MIN_FREQ_BITS, maximum: MAX_FREQ_BITS })), MAX_FREQ_BITS),
+  /** Also code the holdout (non-members). */
+  holdout: withDefault(Schema.Boolean, true)
+})
+export type CompressionConfig = typeof CompressionConfig.Type
+
+const sum = (xs: ArrayLike<number>) => {
+  let s = 0
+  for (let i = 0; i < xs.length; i++) s += xs[i]
+  return s
+}
+
+const positivePart = (h: ArrayLike<number>, lengths: ArrayLike<number>) =>
+  Float64Array.from({ length: lengths.length }, (_, i) => Math.max(0, h[i] - lengths[i]))
+
+const section = (
+  config: CompressionConfig,
+  subject: MetricSubject,
+  source: LogitsSource,
+  name: "train" | "holdout",
+  seqs: TokenSequences
+): Effect.Effect<{ readonly [k: string]: Json }, MetricError | ModelError> =>
+  Effect.gen(function*() {
+    const options = { batch: config.batch, freqBits: config.freqBits }
+    const codeLengths = yield* codeLengthsOf(COMPRESSION, subject.model, seqs, "model")
+    const encoded = yield* encodeSequences(source, seqs, options)
+    const decoded = yield* decodeSequences(source, encoded.codes, seqs, options)
+    const S = seqs.seqLen
+    let exact = 0
+    let firstWrong = -1
+    for (let i = 0; i < seqs.count; i++) {
+      let same = true
+      for (let t = 0; t < S && same; t++) same = decoded.tokens[i * S + t] === seqs.tokens[i * S + t]
+      if (same) exact++
+      else if (firstWrong < 0) firstWrong = i
+    }
+    if (firstWrong >= 0) {
+      return yield* new MetricError({
+        metric: COMPRESSION,
+        message: `${seqs.count - exact} of ${seqs.count} ${name} sequences did not decode to themselves (first: ${firstWrong}): the model's nextTokenLogits depend on more than the prefix or on the batch contents`
+      })
+    }
+    const compressed = Float64Array.from(encoded.codes, (c) => c.bitLength)
+    let maxSlack = -Infinity
+    let maxOverhead = -Infinity
+    for (let i = 0; i < seqs.count; i++) {
+      maxSlack = Math.max(maxSlack, compressed[i] - encoded.boundBits[i])
+      maxOverhead = Math.max(maxOverhead, compressed[i] - codeLengths[i])
+      if (compressed[i] > encoded.boundBits[i]) {
+        return yield* new MetricError({
+          metric: COMPRESSION,
+          message: `${name} sequence ${i} was coded in ${compressed[i]} bits, above its bound of ${encoded.boundBits[i].toFixed(3)} (a coder defect)`
+        })
+      }
+    }
+    const tokens = seqs.count * S
+    const logitTotal = sum(encoded.logitBits)
+    const entropy = subject.dataset.entropyBitsPerSequence
+    const h = entropy !== undefined
+      ? new Float64Array(seqs.count).fill(entropy)
+      : subject.reference !== undefined
+      ? yield* codeLengthsOf(COMPRESSION, subject.reference, seqs, "reference model")
+      : undefined
+    return {
+      count: seqs.count,
+      tokens,
+      compressedBits: summarizeBits(compressed) as unknown as Json,
+      codeLength: summarizeBits(codeLengths) as unknown as Json,
+      overheadBits: sum(compressed) - sum(codeLengths),
+      overheadBitsPerSequence: (sum(compressed) - sum(codeLengths)) / seqs.count,
+      maxOverheadBits: maxOverhead,
+      logitCodeLengthBits: logitTotal,
+      quantizationLossBits: sum(encoded.quantizedBits) - logitTotal,
+      quantizationBoundBits: tokens * quantizationBound(seqs.vocabSize, config.freqBits),
+      coderBoundBits: sum(encoded.boundBits) - sum(encoded.quantizedBits),
+      maxSlackBits: maxSlack,
+      roundTrip: { checked: seqs.count, exact },
+      memorization: h === undefined
+        ? null
+        : {
+          entropy: entropy !== undefined ? "exact" : "reference",
+          estimate: summarizeBits(positivePart(h, codeLengths)) as unknown as Json,
+          verified: summarizeBits(positivePart(h, compressed)) as unknown as Json
+        }
+    }
+  })
+
+export const measureCompression = (config: CompressionConfig) =>
+  Effect.fn("measureCompression")(function*(subject: MetricSubject) {
+    const { model, dataset } = subject
+    yield* checkCompatible(COMPRESSION, model, dataset, "model")
+    if (subject.reference !== undefined && dataset.entropyBitsPerSequence === undefined) {
+      yield* checkCompatible(COMPRESSION, subject.reference, dataset, "reference model")
+    }
+    const next = model.nextTokenLogits
+    if (next === undefined) {
+      return yield* new MetricError({ metric: COMPRESSION, message: `model "${model.description.kind}" does not provide nextTokenLogits, which arithmetic coding needs` })
+    }
+    if (2 ** config.freqBits <= 2 * dataset.vocabSize) {
+      return yield* new MetricError({ metric: COMPRESSION, message: `freqBits ${config.freqBits} is too small for a vocabulary of ${dataset.vocabSize} (2^freqBits must exceed 2·V)` })
+    }
+    if (dataset.train.count === 0) {
+      return yield* new MetricError({ metric: COMPRESSION, message: `dataset "${dataset.kind}" has no training (member) sequences` })
+    }
+    const source: LogitsSource = { nextTokenLogits: next }
+    const train = yield* section(config, subject, source, "train", dataset.train)
+    const holdout = config.holdout && dataset.holdout.count > 0 ? yield* section(config, subject, source, "holdout", dataset.holdout) : null
+    const mem = train["memorization"] as { entropy: string; estimate: { totalBits: number }; verified: { totalBits: number } } | null
+    return {
+      freqBits: config.freqBits,
+      batch: config.batch,
+      entropy: mem?.entropy ?? null,
+      estimateBits: mem?.estimate.totalBits ?? null,
+      verifiedBits: mem?.verified.totalBits ?? null,
+      train,
+      holdout
+    } as { readonly [k: string]: Json }
+  })
+
+export const compressionPlugin = definePlugin({
+  kind: "metric",
+  name: COMPRESSION,
+  description: "Verified memorization: arithmetic-codes every sequence under the model and decodes it back; compressed bits beside the code length, overhead, quantization loss and its bound, and Σ max(0, H − compressed bits) beside the estimate Σ max(0, H − L).",
+  config: CompressionConfig,
+  check: (config, { run }) => {
+    const V = run.dataset.vocabSize
+    return Effect.succeed(V !== undefined && 2 ** config.freqBits <= 2 * V
+      ? [{ path: ["freqBits"], message: `2^${config.freqBits} total frequency is too small for a vocabulary of ${V} (it must exceed 2·V)` }]
+      : [])
+  },
+  make: measureCompression,
+  report: compressionReport
+})
