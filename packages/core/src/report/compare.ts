@@ -4,7 +4,9 @@
  * chart data are concatenated with the experiment in the series name (a
  * chart's series is its colour field), tables get an experiment column.
  * Layers without a series (a fit line, a reference line) are kept once when
- * every experiment drew the same, else split by experiment.
+ * every experiment drew the same, else split by experiment. Rows marked
+ * `reference: true` (a published value, the same whatever was run) keep
+ * their series name and are drawn once.
  */
 import type { Json } from "../contracts.ts"
 import type { ReportSection } from "../plugin.ts"
@@ -33,9 +35,20 @@ const governingField = (node: Obj): string | undefined => {
   return undefined
 }
 
+const detailField = (unit: Obj): string | undefined => {
+  const enc = unit["encoding"]
+  const d = isObj(enc) ? enc["detail"] : undefined
+  return isObj(d) && typeof d["field"] === "string" ? d["field"] : undefined
+}
+
+/** Marks a row that belongs to no experiment (a published reference). */
+export const REFERENCE_FIELD = "reference"
+
+const isReference = (row: Json): boolean => isObj(row) && row[REFERENCE_FIELD] === true
+
 const tagRows = (rows: ReadonlyArray<Json>, experiment: string, field: string | undefined): Array<Json> =>
   rows.map((row) => {
-    if (!isObj(row)) return row
+    if (!isObj(row) || isReference(row)) return row
     const tagged: { [k: string]: Json } = { ...row, [EXPERIMENT_FIELD]: experiment }
     if (field !== undefined && row[field] !== undefined && row[field] !== null) tagged[field] = `${experiment} · ${String(row[field])}`
     return tagged
@@ -56,9 +69,20 @@ export const mergeCharts = (experiments: ReadonlyArray<string>, specs: ReadonlyA
       const rowsOf = (i: number) => own[i] ?? []
       const series = template["mark"] !== undefined ? seriesField(template) : field
       if (series !== undefined) {
-        out["data"] = { values: nodes.flatMap((_, i) => tagRows(rowsOf(i), experiments[i]!, series)) }
+        const seen = new Set<string>()
+        const rows = nodes.flatMap((_, i) => tagRows(rowsOf(i), experiments[i]!, series)).filter((row) => {
+          if (!isReference(row)) return true
+          const k = JSON.stringify(row)
+          if (seen.has(k)) return false
+          seen.add(k)
+          return true
+        })
+        out["data"] = { values: rows }
       } else if (nodes.every((_, i) => JSON.stringify(rowsOf(i)) === JSON.stringify(rowsOf(0)))) {
         out["data"] = { values: rowsOf(0) as Array<Json> }
+      } else if (template["mark"] !== undefined && detailField(template) !== undefined) {
+        // Lines told apart by `detail` (a reference per group) stay styled alike, one per experiment and group.
+        out["data"] = { values: nodes.flatMap((_, i) => tagRows(rowsOf(i), experiments[i]!, detailField(template))) }
       } else if (template["mark"] !== undefined) {
         // One unseriesed layer per experiment would be indistinguishable: colour it by experiment.
         out["data"] = { values: nodes.flatMap((_, i) => tagRows(rowsOf(i), experiments[i]!, undefined)) }
@@ -100,7 +124,11 @@ export const mergeSections = (perExperiment: ReadonlyArray<{ readonly label: str
     const first = parts[0]!.section
     const labels = parts.map((p) => p.label)
     const missing = perExperiment.map((e) => e.label).filter((l) => !labels.includes(l))
-    const descriptions = parts.filter((p) => p.section.description).map((p) => `${p.label}: ${p.section.description}`)
+    const texts = parts.filter((p) => p.section.description)
+    // The same words from every experiment are said once; differing ones are attributed.
+    const descriptions = texts.length > 0 && texts.every((p) => p.section.description === texts[0]!.section.description)
+      ? [texts[0]!.section.description!]
+      : texts.map((p) => `${p.label}: ${p.section.description}`)
     const description = [
       ...(descriptions.length > 0 ? [descriptions.join(" — ")] : []),
       ...(missing.length > 0 ? [`Not in ${missing.join(", ")}.`] : [])

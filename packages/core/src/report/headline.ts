@@ -52,8 +52,11 @@ export const formatWithError = (value: number, stdError: number | null | undefin
   const v = formatNumber(value, digits)
   if (stdError === null || stdError === undefined || !Number.isFinite(stdError)) return v
   const decimals = (v.split(".")[1] ?? "").replace(/[^0-9]/g, "").length
-  const e = Math.abs(value) >= 1e7 || Math.abs(value) < 1e-4
-    ? formatNumber(stdError, 2)
+  // An error far larger than the value (a fit that did not pin it down) gets its own two digits.
+  const own = Math.abs(value) >= 1e7 || Math.abs(value) < 1e-4 || Math.abs(stdError) > 100 * Math.abs(value) || Math.abs(stdError) >= 1e7
+  const tiny = Math.abs(stdError) > 0 && Math.abs(stdError) < 0.5 * 10 ** -decimals
+  const e = own || tiny
+    ? formatNumber(stdError, tiny ? 1 : 2)
     : stdError.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
   return `${v} ± ${e}`
 }

@@ -48,12 +48,21 @@ export const collectSections = (
       sections.push({ title: `Law ${name}: not fitted`, description: String(fit.error), source: `law ${name}` })
       continue
     }
-    if (plugin?.report) for (const s of plugin.report(fit, results)) sections.push({ ...s, source: `law ${name}` })
+    if (plugin === undefined) {
+      // laws.json names a law this process does not have (a plugin module the spec loaded): say so.
+      sections.push({ title: `Law ${name}: no plugin to draw it`, description: `laws.json has a "${name}" fit, but no law plugin of that name is registered here (registered: ${registry.names("law").join(", ") || "none"}).`, source: `law ${name}` })
+      continue
+    }
+    if (plugin.report) for (const s of plugin.report(fit, results)) sections.push({ ...s, source: `law ${name}` })
   }
   // Laws first: they hold the answers; the per-run metric charts come after.
   for (const kind of [...metricKinds].sort()) {
     const plugin = registry.find("metric", kind)
-    if (plugin?.report) for (const s of plugin.report(results)) sections.push({ ...s, source: `metric ${kind}` })
+    if (plugin === undefined) {
+      sections.push({ title: `Metric ${kind}: no plugin to draw it`, description: `The runs have "${kind}" values, but no metric plugin of that name is registered here (registered: ${registry.names("metric").join(", ") || "none"}).`, source: `metric ${kind}` })
+      continue
+    }
+    if (plugin.report) for (const s of plugin.report(results)) sections.push({ ...s, source: `metric ${kind}` })
   }
   return sections
 }

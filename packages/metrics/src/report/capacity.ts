@@ -139,7 +139,7 @@ export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): 
       return true
     })
   })
-  const xN = { field: "N", type: "quantitative", scale: { type: "log" }, title: "training sequences N (log scale)" }
+  const xN = { field: "N", type: "quantitative", scale: { type: "log" }, title: "dataset size N (sequences, log scale)" }
   // N·H grows without bound; the y axis follows the measurements and the N·H line is clipped to it.
   const top = Math.max(...groups.flatMap((g) => g.sizes.map((s) => s.meanBits)), ...groups.map((g) => g.capacityBits))
   const yBits = (field: string) => ({ field, type: "quantitative", scale: { domain: [0, top * 1.15], nice: false } })
@@ -161,7 +161,7 @@ export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): 
           mark: { type: "line", point: true },
           encoding: {
             x: xN,
-            y: { ...yBits("memorizedBits"), title: "memorized bits (total, bits)" },
+            y: { ...yBits("memorizedBits"), title: "memorization, total (bits)" },
             color: { field: "model", type: "nominal", title: "model" }
           }
         },
@@ -181,28 +181,31 @@ export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): 
     { series: `paper: ${PAPER.alphaBf16}·P (bf16)`, alpha: PAPER.alphaBf16 },
     { series: `paper: ${PAPER.alphaFp32}·P (fp32)`, alpha: PAPER.alphaFp32 }
   ]
-  const lines: Array<Json> = refRows.flatMap((r) => [0, maxP * 1.05].map((p) => ({ series: r.series, params: p, capacityBits: r.alpha * p })))
+  // `reference: true`: the same in every experiment, so a comparison draws it once.
+  const refLines: Array<Json> = refRows.flatMap((r) => [0, maxP * 1.05].map((p) => ({ series: r.series, params: p, capacityBits: r.alpha * p, reference: true })))
+  const lines: Array<Json> = []
   if (linear !== null) {
     const name = `fit: ${linear.alpha.toFixed(3)}·P ${linear.intercept < 0 ? "−" : "+"} ${Math.abs(linear.intercept).toFixed(0)}`
     for (const p of [Math.min(...ps), maxP]) lines.push({ series: name, params: p, capacityBits: linear.intercept + linear.alpha * p })
   }
   const capPoints = groups.map((g) => ({ series: short(g), params: g.paramCount, capacityBits: g.capacityBits, bitsPerParameter: g.bitsPerParameter, precision: g.precision }))
-  const xP = { field: "params", type: "quantitative", title: "parameters P" }
+  const xP = { field: "params", type: "quantitative", title: "model size P (parameters)" }
   const yC = { field: "capacityBits", type: "quantitative", title: "capacity (bits)" }
   sections.push({
     title: "Capacity vs parameters",
     description: (linear === null
       ? "One model size: no α fit."
       : `Linear fit: capacity = ${formatWithError(linear.alpha, finite(linear.alphaStdError))}·P ${linear.intercept < 0 ? "−" : "+"} ${Math.abs(linear.intercept).toFixed(1)} bits (R² = ${linear.rSquared.toFixed(3)}).`) +
-      ` Dashed: the paper's α·P for bf16 (${PAPER.alphaBf16}) and fp32 (${PAPER.alphaFp32}).`,
+      ` Solid: the fit; dashed: the paper's α·P for bf16 (${PAPER.alphaBf16}) and fp32 (${PAPER.alphaFp32}).`,
     chart: {
       $schema: SCHEMA,
       width: 520,
       height: 300,
       layer: [
-        { data: { values: lines }, mark: { type: "line", strokeDash: [6, 4] }, encoding: { x: xP, y: yC, color: { field: "series", type: "nominal", title: "series" } } },
+        { data: { values: refLines }, mark: { type: "line", strokeDash: [6, 4] }, encoding: { x: xP, y: yC, color: { field: "series", type: "nominal", title: "series" } } },
+        ...(lines.length === 0 ? [] : [{ data: { values: lines }, mark: { type: "line" }, encoding: { x: xP, y: yC, color: { field: "series", type: "nominal" } } }]),
         {
-          data: { values: refRows.map((r) => ({ params: maxP * 1.05, capacityBits: r.alpha * maxP * 1.05, text: r.series })) },
+          data: { values: refRows.map((r) => ({ params: maxP * 1.05, capacityBits: r.alpha * maxP * 1.05, text: r.series, reference: true })) },
           mark: { type: "text", align: "right", dx: -4, dy: -8, fontSize: 11, color: "#555" },
           encoding: { x: { field: "params", type: "quantitative" }, y: { field: "capacityBits", type: "quantitative" }, text: { field: "text", type: "nominal" } }
         },

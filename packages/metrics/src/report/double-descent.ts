@@ -54,7 +54,7 @@ export const doubleDescentReport = (fit: LawFit, results: ReadonlyArray<RunResul
             data: { values },
             mark: { type: "line", point: true },
             encoding: {
-              x: { field: "ratio", type: "quantitative", scale: { type: "log" }, title: "dataset bits / capacity (log scale)" },
+              x: { field: "ratio", type: "quantitative", scale: { type: "log" }, title: "dataset bits / capacity (ratio, log scale)" },
               y: { field: "testLoss", type: "quantitative", title: "test loss (nats/token)" },
               color: { field: "model", type: "nominal", title: "model" }
             }

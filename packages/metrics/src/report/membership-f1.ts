@@ -78,14 +78,14 @@ export const membershipF1Report = (fit: LawFit, results: ReadonlyArray<RunResult
   const grid = Array.from({ length: 121 }, (_, i) => lo * (hi / lo) ** (i / 120))
   const curves: Array<Json> = [
     ...grid.map((r) => ({ series: "fitted law", r, f1: fitted(r) })),
-    ...grid.map((r) => ({ series: "paper's law", r, f1: paper(r) }))
+    ...grid.map((r) => ({ series: "paper's law", r, f1: paper(r), reference: true }))
   ]
   const marks: Array<Json> = [
     ...points.map((p) => ({ series: "runs in the fit", model: names.modelOfRun(p.runId), run: names.run(p.runId), runId: p.runId, r: p.trainCount / p.paramCount, f1: p.f1, predicted: p.predicted })),
     ...held.map((p) => ({ series: "held-out runs", model: names.modelOfRun(p.runId), run: names.run(p.runId), runId: p.runId, r: p.trainCount / p.paramCount, f1: p.f1, predicted: p.predicted }))
   ]
-  const xR = { field: "r", type: "quantitative", scale: { type: "log" }, title: "|D| / P (training sequences per parameter, log scale)" }
-  const yF = { field: "f1", type: "quantitative", title: `membership F1 (${f1Key})`, scale: { domain: [0.4, 1.05] } }
+  const xR = { field: "r", type: "quantitative", scale: { type: "log" }, title: "|D| / P (sequences per parameter, log scale)" }
+  const yF = { field: "f1", type: "quantitative", title: `membership F1 (unitless, ${f1Key})`, scale: { domain: [0.4, 1.05] } }
   return [
     { title: "Membership law: answers", headline: { facts } },
     {

@@ -13,7 +13,7 @@ import { namesOf } from "./labels.ts"
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
-const X_N = { field: "N", type: "quantitative", scale: { type: "log" }, title: "training sequences N (log scale)" }
+const X_N = { field: "N", type: "quantitative", scale: { type: "log" }, title: "dataset size N (sequences, log scale)" }
 
 /** y against N: one line per (colour, dash) pair, the mean over seeds. */
 const lineChart = (
