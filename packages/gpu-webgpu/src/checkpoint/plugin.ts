@@ -1,8 +1,8 @@
 /**
  * The `checkpoint` trainer: instead of training, loads a Hugging Face GPT-2
- * checkpoint (ours or any GPT2LMHeadModel's) onto the GPU, so imported models
- * (a reference θ, a model trained elsewhere) are measured exactly like trained
- * ones.
+ * checkpoint (ours or any GPT2LMHeadModel's) onto a backend (`device`: the
+ * GPU, the native CPU, or auto), so imported models (a reference θ, a model
+ * trained elsewhere) are measured exactly like trained ones.
  *
  *   train: { kind: checkpoint, path: ../runs/x/abc123, precision: fp32 }
  *
@@ -20,7 +20,7 @@ import { Effect, Schema } from "effect"
 import * as nodePath from "node:path"
 import { definePlugin, type Dataset, ModelError, NonNegativeInt, type TrainedModel, type TrainInput, withDefault } from "@memorize/core"
 import { WebGpu } from "../device/webgpu.ts"
-import { makeGpuGpt2 } from "../model/gpu-model.ts"
+import { devices, openGpt2 } from "../model/open.ts"
 import { gpt2ParamCount, type Gpt2Shape, type Gpt2Weights } from "../model/weights.ts"
 import { loadCheckpoint, saveCheckpoint } from "./index.ts"
 
@@ -30,7 +30,9 @@ export const CheckpointTrainerConfig = Schema.Struct({
   /** The checkpoint was trained with a BOS token (id V, vocabulary V + 1). */
   bos: withDefault(Schema.Boolean, false),
   /** Training sequences the reported loss is measured on (the first N; 0: none, loss NaN). */
-  lossSample: withDefault(NonNegativeInt, 256)
+  lossSample: withDefault(NonNegativeInt, 256),
+  /** Where to evaluate: cpu (native), webgpu, or auto (WebGPU on a real GPU, else the native CPU backend). */
+  device: withDefault(Schema.Literals(devices), "auto")
 })
 export type CheckpointTrainerConfig = typeof CheckpointTrainerConfig.Type
 
@@ -86,7 +88,7 @@ const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
     const weights: Gpt2Weights = yield* loadCheckpoint(file)
     const misfit = checkpointFit(weights.shape, input.dataset, config.bos, file)
     if (misfit !== undefined) return yield* Effect.fail(misfit)
-    const gpu = yield* makeGpuGpt2(firstPositions(weights, input.dataset.seqLen + (config.bos ? 1 : 0)), { precision: config.precision, bos: config.bos }).pipe(
+    const gpu = yield* openGpt2(firstPositions(weights, input.dataset.seqLen + (config.bos ? 1 : 0)), { precision: config.precision, bos: config.bos, device: config.device }).pipe(
       Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file }) : e))
     )
     const { shape } = weights
@@ -122,8 +124,10 @@ const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
       vocabSize,
       seqLen,
       train: { steps: 0, finalLoss, stopReason: "loaded", wallMs: Date.now() - started, tokensPerSecond: 0 },
+      provenance: { backend: gpu.device },
       codeLengths: gpu.codeLengths,
       tokenLogProbs: gpu.tokenLogProbs,
+      nextTokenLogits: gpu.nextTokenLogits,
       generate: gpu.generate,
       // The host copy is the checkpoint itself: saving it needs no GPU round trip and loses nothing to precision.
       save: (dir: string) => saveCheckpoint(dir, weights)

@@ -136,6 +136,10 @@ const acquire = Effect.gen(function* () {
   return { device, adapterInfo, features: new Set<string>([...device.features]) } satisfies WebGpuShape
 })
 
+/** Whether an adapter runs on the CPU (lavapipe, llvmpipe, SwiftShader): register tiles win there, and the native CPU backend beats it. */
+export const isSoftwareAdapter = (info: { readonly vendor: string; readonly architecture: string; readonly description: string }): boolean =>
+  /mesa|llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`)
+
 export class WebGpu extends Context.Service<WebGpu, WebGpuShape>()("memorize/WebGpu") {
   static readonly layer: Layer.Layer<WebGpu, DeviceError> = Layer.effect(
     WebGpu,

@@ -11,7 +11,7 @@
 import { DeviceError, ModelError, type TokenSequences } from "@memorize/core"
 import { Effect, type Scope } from "effect"
 import { type Dispatch, encodeDispatches, finish, readFloats, readU32, type Slice, storageBuffer } from "../device/gpu.ts"
-import { WebGpu } from "../device/webgpu.ts"
+import { isSoftwareAdapter, WebGpu } from "../device/webgpu.ts"
 import { adamw } from "../kernels/adamw.ts"
 import { argmaxAt } from "../kernels/argmax.ts"
 import { operandRounding, type Precision } from "../kernels/common.ts"
@@ -54,8 +54,6 @@ export interface GpuGpt2Engine extends GpuGpt2, Trainable {
   readonly upload: (plan: Plan, batch: Pick<BatchArrays, "tokens" | "targets">) => void
 }
 
-const isCpuAdapter = (info: { vendor: string; architecture: string; description: string }) =>
-  /mesa|llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`)
 
 const toModelError = (what: string) => (e: DeviceError) => new ModelError({ message: `${what}: ${e.message}` })
 
@@ -75,7 +73,7 @@ export const makeGpuGpt2Engine = (
     if (precision === "fp16" && !gpu.features.has("shader-f16"))
       return yield* Effect.fail(new ModelError({ message: `precision fp16 needs the shader-f16 feature, which adapter "${gpu.adapterInfo.description}" lacks` }))
     const rounding = operandRounding(precision)
-    const tile = options.tile ?? (isCpuAdapter(gpu.adapterInfo) ? registerTile : sharedTile)
+    const tile = options.tile ?? (isSoftwareAdapter(gpu.adapterInfo) ? registerTile : sharedTile)
     const layout = paramLayout(shape)
 
     const owned: Array<GPUBuffer> = []

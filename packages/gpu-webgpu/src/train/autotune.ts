@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type Dispatch, finish, run, storageBuffer } from "../device/gpu.ts"
-import { adapterKey, type WebGpuShape } from "../device/webgpu.ts"
+import { adapterKey, isSoftwareAdapter, type WebGpuShape } from "../device/webgpu.ts"
 import { geluForward } from "../kernels/gelu.ts"
 import { matmul, type MatmulTile, registerTile, sharedTile, vec4Tile } from "../kernels/matmul.ts"
 
@@ -80,7 +80,7 @@ export const tuneShapes = (large: boolean): ReadonlyArray<MatmulShape> =>
       { M: 256, N: 256, K: 256, transA: false, transB: false }
     ]
 
-const isCpu = (g: WebGpuShape) => /mesa|llvmpipe|lavapipe|swiftshader|software/i.test(`${g.adapterInfo.vendor} ${g.adapterInfo.architecture} ${g.adapterInfo.description}`)
+const isCpu = (g: WebGpuShape) => isSoftwareAdapter(g.adapterInfo)
 
 /** What autotune picks for an adapter. */
 export interface KernelChoice {
