@@ -20,7 +20,7 @@ const sourceFor = (V: number, table: Float64Array): SourceFor<never, never> => (
 const seqsArb = (V: number) =>
   fc.array(fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 1, maxLength: 9 }).map((a) => Uint32Array.from(a)), { minLength: 1, maxLength: 12 })
 
-const settings = (V: number, batch: number) => ({ vocab: V, modelHash: HASH_A, precision: "fp32", bos: false, freqBits: 20, batch })
+const settings = (V: number, batch: number) => ({ vocab: V, modelHash: HASH_A, precision: "fp32", backend: "test", bos: false, freqBits: 20, batch })
 
 const compress = (V: number, table: Float64Array, seqs: ReadonlyArray<Uint32Array>, batch = 3) =>
   Effect.runSync(compressSequences(seqs, settings(V, batch), sourceFor(V, table)))
@@ -33,7 +33,7 @@ describe("compressed files", () => {
       const { bytes, stats } = compress(V, table, seqs, batch)
       const back = Effect.runSync(decompressSequences(bytes, "x.mzac", model(V), sourceFor(V, table)))
       expect(back.sequences).toEqual(seqs)
-      expect(back.header).toMatchObject({ count: seqs.length, vocab: V, batch, freqBits: 20, precision: "fp32", bos: false, seqLen: Math.max(...seqs.map((s) => s.length)) })
+      expect(back.header).toMatchObject({ count: seqs.length, vocab: V, batch, freqBits: 20, precision: "fp32", backend: "test", bos: false, seqLen: Math.max(...seqs.map((s) => s.length)) })
       const payloadBits = stats.bits.reduce((a, b) => a + b, 0)
       // Header + index (2 one-byte varints while code words are < 128 bits) + payload, nothing else.
       const indexBytes = Effect.runSync(readCompressed(bytes, "x.mzac")).payload.byteOffset - bytes.byteOffset - HEADER_BYTES
@@ -64,7 +64,7 @@ describe("compressed files", () => {
     const { bytes } = compress(V, table, [Uint32Array.from([1, 2, 0, 1, 2, 0, 1, 2])])
     const fail = (b: Uint8Array) => Effect.runSync(Effect.flip(readCompressed(b, "t.mzac")))
     expect(fail(bytes.subarray(0, bytes.length - 1)).message).toMatch(/checksum mismatch/)
-    expect(fail(bytes.subarray(0, 100)).message).toMatch(/byte 100: the file has 100 bytes, fewer than the 148-byte header/)
+    expect(fail(bytes.subarray(0, 100)).message).toMatch(/byte 100: the file has 100 bytes, fewer than the 164-byte header/)
     expect(fail(new TextEncoder().encode(`{"tokens": [1, 2, 3]}${" ".repeat(200)}`)).message).toMatch(/byte 0: magic is "\{\\"to", expected "MZAC"/)
     const future = bytes.slice()
     future[4] = 2

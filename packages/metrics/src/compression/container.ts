@@ -21,6 +21,8 @@ export interface CompressSettings {
   /** SHA-256 (hex) of the model weights. */
   readonly modelHash: string
   readonly precision: string
+  /** What evaluated the model ("webgpu", "cpu"...): another backend may compute other floats. */
+  readonly backend: string
   readonly bos: boolean
   readonly freqBits: number
   readonly batch: number
@@ -92,6 +94,7 @@ export const compressSequences = <E, R>(
       freqBits: settings.freqBits,
       bos: settings.bos,
       precision: settings.precision,
+      backend: settings.backend,
       count: n,
       seqLen: lengths.reduce((a, b) => Math.max(a, b), 0),
       vocab: settings.vocab,
@@ -143,7 +146,7 @@ export const decompressSequences = <E, R>(
     const got = tokensHash(out)
     if (got !== h.tokensHash) {
       return yield* new ModelError({
-        message: `the decoded sequences hash to ${got.slice(0, 16)}…, the originals to ${h.tokensHash.slice(0, 16)}…: the model computed other logits than at compression (same weights; another backend or kernels?)`,
+        message: `the decoded sequences hash to ${got.slice(0, 16)}…, the originals to ${h.tokensHash.slice(0, 16)}…: the model computed other logits than at compression (${h.backend}, ${h.precision}; same weights, so another backend, precision or kernels?)`,
         file: model.path
       })
     }

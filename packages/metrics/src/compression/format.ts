@@ -7,16 +7,17 @@
  *     6    1   frequency bits P (T = 2^P)
  *     7    1   flags: bit 0 = the model was evaluated with a BOS token
  *     8   16   precision the model was evaluated in (ASCII, zero padded)
- *    24    4   sequence count
- *    28    4   seqLen: the longest sequence
- *    32    4   data vocabulary V
- *    36    4   batch: sequences per model call (decoder must use the same)
- *    40    4   index length, bytes
- *    44    8   payload length, bits
- *    52   32   SHA-256 of the model weights (a different model is refused)
- *    84   32   SHA-256 of the original tokens (checks what the decoder produced)
- *   116   32   SHA-256 of bytes 0…115 and of everything after byte 147
- *   148        index: per sequence, LEB128 token count then LEB128 code length in bits
+ *    24   16   backend that evaluated it ("webgpu", "cpu", "test"...; ASCII)
+ *    40    4   sequence count
+ *    44    4   seqLen: the longest sequence
+ *    48    4   data vocabulary V
+ *    52    4   batch: sequences per model call (decoder must use the same)
+ *    56    4   index length, bytes
+ *    60    8   payload length, bits
+ *    68   32   SHA-256 of the model weights (a different model is refused)
+ *   100   32   SHA-256 of the original tokens (checks what the decoder produced)
+ *   132   32   SHA-256 of bytes 0…131 and of everything after byte 163
+ *   164        index: per sequence, LEB128 token count then LEB128 code length in bits
  *              payload: the code words, bit-concatenated, MSB first
  *
  * A corrupted byte anywhere fails the checksum; a truncated file fails the
@@ -30,10 +31,12 @@ import { MAX_FREQ_BITS, MIN_FREQ_BITS } from "./range-coder.ts"
 
 export const MAGIC = "MZAC"
 export const FORMAT_VERSION = 1
-export const HEADER_BYTES = 148
-const CHECKSUM_AT = 116
-const PRECISION_BYTES = 16
+export const HEADER_BYTES = 164
+const CHECKSUM_AT = 132
+const NAME_BYTES = 16
 
+/** Short printable-ASCII names (precision, backend), stored zero padded. */
+const Name = Schema.String.check(Schema.isMaxLength(NAME_BYTES), Schema.isPattern(/^[\x21-\x7e]*$/))
 const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 2 ** 32 - 1 }))
 
 /** What the header states; decoded through this schema when read back. */
@@ -41,7 +44,8 @@ export const CompressedHeader = Schema.Struct({
   version: Schema.Literal(FORMAT_VERSION),
   freqBits: Schema.Int.check(Schema.isBetween({ minimum: MIN_FREQ_BITS, maximum: MAX_FREQ_BITS })),
   bos: Schema.Boolean,
-  precision: Schema.String.check(Schema.isMaxLength(PRECISION_BYTES), Schema.isPattern(/^[\x21-\x7e]*$/)),
+  precision: Name,
+  backend: Name,
   count: Count,
   seqLen: Count,
   vocab: Schema.Int.check(Schema.isBetween({ minimum: 2, maximum: 2 ** (MAX_FREQ_BITS - 1) })),
@@ -114,15 +118,16 @@ export const writeCompressed = (
   v.setUint16(4, header.version, true)
   v.setUint8(6, header.freqBits)
   v.setUint8(7, header.bos ? 1 : 0)
-  out.set(new TextEncoder().encode(header.precision), 8)
-  v.setUint32(24, header.count, true)
-  v.setUint32(28, header.seqLen, true)
-  v.setUint32(32, header.vocab, true)
-  v.setUint32(36, header.batch, true)
-  v.setUint32(40, index.length, true)
-  v.setBigUint64(44, BigInt(payloadBits), true)
-  out.set(Buffer.from(header.modelHash, "hex"), 52)
-  out.set(Buffer.from(header.tokensHash, "hex"), 84)
+  out.set(new TextEncoder().encode(header.precision).subarray(0, NAME_BYTES), 8)
+  out.set(new TextEncoder().encode(header.backend).subarray(0, NAME_BYTES), 24)
+  v.setUint32(40, header.count, true)
+  v.setUint32(44, header.seqLen, true)
+  v.setUint32(48, header.vocab, true)
+  v.setUint32(52, header.batch, true)
+  v.setUint32(56, index.length, true)
+  v.setBigUint64(60, BigInt(payloadBits), true)
+  out.set(Buffer.from(header.modelHash, "hex"), 68)
+  out.set(Buffer.from(header.tokensHash, "hex"), 100)
   out.set(index, HEADER_BYTES)
   out.set(payload, HEADER_BYTES + index.length)
   out.set(checksum(out), CHECKSUM_AT)
@@ -158,23 +163,24 @@ export const readCompressed = (bytes: Uint8Array, file: string): Effect.Effect<C
       version,
       freqBits: v.getUint8(6),
       bos: flags === 1,
-      precision: ascii(bytes.subarray(8, 8 + PRECISION_BYTES)),
-      count: v.getUint32(24, true),
-      seqLen: v.getUint32(28, true),
-      vocab: v.getUint32(32, true),
-      batch: v.getUint32(36, true),
-      modelHash: Buffer.from(bytes.subarray(52, 84)).toString("hex"),
-      tokensHash: Buffer.from(bytes.subarray(84, 116)).toString("hex")
+      precision: ascii(bytes.subarray(8, 8 + NAME_BYTES)),
+      backend: ascii(bytes.subarray(24, 24 + NAME_BYTES)),
+      count: v.getUint32(40, true),
+      seqLen: v.getUint32(44, true),
+      vocab: v.getUint32(48, true),
+      batch: v.getUint32(52, true),
+      modelHash: Buffer.from(bytes.subarray(68, 100)).toString("hex"),
+      tokensHash: Buffer.from(bytes.subarray(100, 132)).toString("hex")
     }
     const header = yield* Schema.decodeUnknownEffect(CompressedHeader)(raw).pipe(
       Effect.mapError((e) => new DatasetError({ dataset: "compressed", file, message: `header: ${e.message}` }))
     )
-    const indexLength = v.getUint32(40, true)
-    const payloadBits = Number(v.getBigUint64(44, true))
+    const indexLength = v.getUint32(56, true)
+    const payloadBits = Number(v.getBigUint64(60, true))
     const payloadAt = HEADER_BYTES + indexLength
     const payloadBytes = Math.ceil(payloadBits / 8)
     if (payloadAt + payloadBytes !== bytes.length) {
-      return yield* fail(40, `header says ${indexLength} index bytes and ${payloadBits} payload bits (file of ${payloadAt + payloadBytes} bytes), the file has ${bytes.length}`)
+      return yield* fail(56, `header says ${indexLength} index bytes and ${payloadBits} payload bits (file of ${payloadAt + payloadBytes} bytes), the file has ${bytes.length}`)
     }
     const lengths = new Uint32Array(header.count)
     const bitLengths = new Float64Array(header.count)
@@ -207,6 +213,6 @@ export const readCompressed = (bytes: Uint8Array, file: string): Effect.Effect<C
       bit += bits.value
     }
     if (at !== payloadAt) return yield* fail(at, `the index of ${header.count} sequences ends here, ${payloadAt - at} bytes before the payload`)
-    if (bit !== payloadBits) return yield* fail(44, `the index adds up to ${bit} payload bits, the header says ${payloadBits}`)
+    if (bit !== payloadBits) return yield* fail(60, `the index adds up to ${bit} payload bits, the header says ${payloadBits}`)
     return { header, lengths, bitLengths, starts, payload: bytes.subarray(payloadAt) }
   })
