@@ -545,7 +545,7 @@ void head(const Ctx& ctx, const Head& s) {
             const float invz = 1.0f / z;
             const float et = l[t];
             for (int v = 0; v < V; v++) l[v] = rnd<R.value>(l[v] * invz * s.scale);
-            l[t] = rnd<R.value>((et * invz - 0.9f) * s.scale);
+            l[t] = rnd<R.value>((et * invz - 1.0f) * s.scale);
           }
         }
         if (train) {
