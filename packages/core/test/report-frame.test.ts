@@ -97,9 +97,9 @@ describe("headline numbers", () => {
     })))
 })
 
-const seriesChart = (rows: ReadonlyArray<{ model: string; x: number; y: number }>, refs: boolean) => ({
+const seriesChart = (rows: ReadonlyArray<{ model: string; x: number; y: number }>, refs: boolean): { readonly [k: string]: Json } => ({
   layer: [
-    { data: { values: rows as Array<Json> }, mark: { type: "line", point: true }, encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" }, color: { field: "model", type: "nominal" } } },
+    { data: { values: rows.map((r) => ({ ...r })) }, mark: { type: "line", point: true }, encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" }, color: { field: "model", type: "nominal" } } },
     ...(refs ? [{ data: { values: [{ model: "paper", x: 0, y: 0, reference: true }, { model: "paper", x: 1, y: 3.5, reference: true }] }, mark: "line", encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" }, color: { field: "model", type: "nominal" } } }] : []),
     { data: { values: [{ x: 1 }] }, mark: { type: "rule" }, encoding: { x: { field: "x", type: "quantitative" } } }
   ]

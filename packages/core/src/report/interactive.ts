@@ -39,7 +39,10 @@ export const bootstrapScript = `(function () {
   function show(handler, event, item, value) {
     if (value === null || value === undefined || value === "") { tip.hidden = true; return; }
     tip.textContent = "";
-    var entries = typeof value === "object" ? Object.keys(value).map(function (k) { return [k, value[k]]; }) : [["", value]];
+    // Vega-Lite's own helper fields (sort indices) are not the reader's data.
+    var entries = typeof value === "object"
+      ? Object.keys(value).filter(function (k) { return !/_sort_index$|^__/.test(k); }).map(function (k) { return [k, value[k]]; })
+      : [["", value]];
     entries.forEach(function (e) {
       var row = document.createElement("div");
       if (e[0]) { var k = document.createElement("b"); k.textContent = e[0] + ": "; row.appendChild(k); }

@@ -132,7 +132,7 @@ const mdTable = (columns: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArr
 const style = `body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:1em 0;font-size:13px}
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
-tr[title]:hover{background:#fafae6}details pre{text-align:left;font-size:12px;margin:4px 0}
+tr[title]:hover{background:#fafae6}td.label{text-align:left;white-space:nowrap}details pre{text-align:left;font-size:12px;margin:4px 0}
 figure{margin:1em 0}.source{color:#888;font-size:12px}.chart svg{max-width:100%;height:auto}.chart .hint{color:#888;font-size:12px;margin:0}
 .headline{border:1px solid #cfd8e3;background:#f7f9fc;border-radius:6px;padding:.2em 1em 1em;margin:1em 0}.headline h2{border:none;margin-top:.6em}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:10px}
@@ -219,7 +219,7 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
       [...runHeader, "config"].map((c) => `<th>${escapeHtml(c)}</th>`).join("")
     }</tr></thead><tbody>${
       runRows.map(({ r, cells }) =>
-        `<tr title="${escapeHtml(r.config)}">${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}<td><details><summary>config</summary><pre>${escapeHtml(r.config)}</pre></details></td></tr>`
+        `<tr title="${escapeHtml(r.config)}">${cells.map((c) => `<td${c === r.label ? ` class="label"` : ""}>${escapeHtml(c)}</td>`).join("")}<td><details><summary>config</summary><pre>${escapeHtml(r.config)}</pre></details></td></tr>`
       ).join("")
     }</tbody></table></section>`)
     md.push("## Runs", "", mdTable(runHeader, runRows.map((x) => x.cells)), "")
@@ -227,7 +227,7 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
       const prov = inp.results[0]?.provenance
       if (prov === undefined) continue
       const heading = `Provenance (first run${several ? ` of ${inp.label}` : ""})`
-      html.push(`<section><h2>${escapeHtml(heading)}</h2><pre>${escapeHtml(JSON.stringify(prov, null, 2))}</pre></section>`)
+      html.push(`<section><h2>${escapeHtml(heading)}</h2><details><summary>software, hardware and data fingerprint</summary><pre>${escapeHtml(JSON.stringify(prov, null, 2))}</pre></details></section>`)
       md.push(`## ${heading}`, "", "```json", JSON.stringify(prov, null, 2), "```", "")
     }
     if (runtime._tag === "Success") {
