@@ -10,7 +10,9 @@
  *   codeLength            BitsSummary of L(x|θ̂) (model.codeLengths)
  *   overheadBits          Σ (C − L); overheadBitsPerSequence, maxOverheadBits
  *   logitCodeLengthBits   Σ −log2 p from the float32 logits the coder saw
- *                         (differs from Σ L by the model's float32 rounding)
+ *                         (differs from Σ L by the model's float32 rounding;
+ *                         with BOS also by BOS's mass, which the coder leaves
+ *                         out as BOS never occurs inside data)
  *   quantizationLossBits  measured: Σ −log2 (f/T) − logitCodeLengthBits
  *   quantizationBoundBits its bound: tokens · −log2(1 − V/T)
  *   coderBoundBits        Σ over sequences of (truncation bound + 2 bits)
