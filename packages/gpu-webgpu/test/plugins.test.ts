@@ -1,7 +1,8 @@
 /**
- * The gpt2 model plugin and the webgpu trainer plugin as core uses them:
- * config decoding, parameter counts, a full train → evaluate → save run,
- * determinism, precision modes, stopping rules and divergence.
+ * The gpt2 model plugin and the two trainer plugins (webgpu, cpu) as core
+ * uses them, the same suite for both: config decoding, parameter counts, a
+ * full train → evaluate → save run, determinism, precision modes, gradient
+ * accumulation, stopping rules and divergence.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
 import type { Dataset, ProgressEvent, TrainedModel } from "@memorize/core"
@@ -9,6 +10,8 @@ import { Effect, Exit, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { makeCpuGpt2Engine } from "../src/cpu/cpu-model.ts"
+import { CpuTrainerConfig, cpuTrainerPlugin } from "../src/cpu/plugin.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { plugins } from "../src/index.ts"
 import { Gpt2ModelConfig, gpt2ModelPlugin } from "../src/model/plugin.ts"
@@ -20,7 +23,6 @@ import { webgpuTrainerPlugin, WebGpuTrainerConfig } from "../src/train/plugin.ts
 import { randInts } from "./helpers.ts"
 
 const decodeModel = Schema.decodeUnknownSync(Gpt2ModelConfig)
-const decodeTrainer = Schema.decodeUnknownSync(WebGpuTrainerConfig)
 
 describe("gpt2 model plugin", () => {
   it("counts parameters as the paper does (three checks from the paper notes)", () => {
@@ -40,7 +42,7 @@ describe("gpt2 model plugin", () => {
     expect(() => decodeModel({ layers: 1, dModel: 30, heads: 4 })).toThrow(/divisible/)
   })
   it("exports both plugins by kind", () => {
-    expect(plugins.map((p) => `${p.kind}/${p.name}`)).toEqual(expect.arrayContaining(["model/gpt2", "trainer/webgpu"]))
+    expect(plugins.map((p) => `${p.kind}/${p.name}`)).toEqual(expect.arrayContaining(["model/gpt2", "trainer/webgpu", "trainer/cpu"]))
   })
 })
 
@@ -50,11 +52,38 @@ const seqs = (count: number, seed: number) => ({ vocabSize: V, seqLen: S, count,
 const dataset: Dataset = { kind: "test", vocabSize: V, seqLen: S, train: seqs(24, 1), holdout: seqs(8, 2), fingerprint: "test", stats: {} }
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-gpu-cache-"))
 
-const trainWith = (model: Record<string, unknown>, trainer: Record<string, unknown>, events: Array<ProgressEvent> = []) =>
+/** A trainer plugin under test: how to make it from a plain config object. */
+interface TrainerCase {
+  readonly name: string
+  readonly make: (config: Record<string, unknown>) => ReturnType<typeof cpuTrainerPlugin.make>
+  readonly provenance: (p: Record<string, unknown>) => void
+}
+const trainers: ReadonlyArray<TrainerCase> = [
+  {
+    name: "webgpu",
+    make: (c) => webgpuTrainerPlugin.make(Schema.decodeUnknownSync(WebGpuTrainerConfig)({ autotune: false, ...c })),
+    provenance: (p) => {
+      const prov = p as { adapter: { vendor: string }; matmulTile: { kind: string } }
+      expect(typeof prov.adapter.vendor).toBe("string")
+      expect(["register", "vec4", "shared"]).toContain(prov.matmulTile.kind)
+    }
+  },
+  {
+    name: "cpu",
+    make: (c) => cpuTrainerPlugin.make(Schema.decodeUnknownSync(CpuTrainerConfig)(c)),
+    provenance: (p) => {
+      expect(p.backend).toBe("cpu")
+      expect(String(p.blas)).toMatch(/OpenBLAS/i)
+    }
+  }
+]
+
+for (const trainer of trainers) {
+const trainWith = (model: Record<string, unknown>, config: Record<string, unknown>, events: Array<ProgressEvent> = []) =>
   Effect.scoped(
     Effect.gen(function* () {
       const description = gpt2ModelPlugin.make(decodeModel(model))(dataset)
-      const m = yield* webgpuTrainerPlugin.make(decodeTrainer({ autotune: false, ...trainer }))({
+      const m = yield* trainer.make(config)({
         model: description, dataset, context: { seed: 7, specDir: ".", runDir: ".", cacheDir },
         onProgress: (e) => Effect.sync(() => void events.push(e))
       })
@@ -64,7 +93,7 @@ const trainWith = (model: Record<string, unknown>, trainer: Record<string, unkno
 
 const small = { layers: 1, dModel: 16, heads: 2 }
 
-layer(WebGpu.layer)("webgpu trainer plugin", (it) => {
+layer(WebGpu.layer)(`${trainer.name} trainer plugin`, (it) => {
   it.effect("trains, reports progress, evaluates, generates and saves", () =>
     Effect.gen(function* () {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-gpu-save-"))
@@ -72,7 +101,7 @@ layer(WebGpu.layer)("webgpu trainer plugin", (it) => {
         Effect.gen(function* () {
           const events: Array<ProgressEvent> = []
           const description = gpt2ModelPlugin.make(decodeModel(small))(dataset)
-          const m: TrainedModel = yield* webgpuTrainerPlugin.make(decodeTrainer({ maxSteps: 30, lr: 1e-2, logEvery: 10, autotune: false }))({
+          const m: TrainedModel = yield* trainer.make({ maxSteps: 30, lr: 1e-2, logEvery: 10 })({
             model: description, dataset, context: { seed: 7, specDir: ".", runDir: ".", cacheDir },
             onProgress: (e) => Effect.sync(() => void events.push(e))
           })
@@ -99,10 +128,8 @@ layer(WebGpu.layer)("webgpu trainer plugin", (it) => {
       expect(out.gen.length).toBe(24)
       expect(Math.max(...out.gen)).toBeLessThan(V)
       expect(fs.existsSync(path.join(dir, "model.safetensors"))).toBe(true)
-      const prov = out.m.provenance as { adapter: { vendor: string; limits: object }; matmulTile: { kind: string }; microBatch: number }
-      expect(typeof prov.adapter.vendor).toBe("string")
-      expect(["register", "vec4", "shared"]).toContain(prov.matmulTile.kind)
-      expect(prov.microBatch).toBe(24)
+      trainer.provenance(out.m.provenance as Record<string, unknown>)
+      expect((out.m.provenance as { microBatch: number }).microBatch).toBe(24)
     }))
 
   it.effect("same spec, same adapter → the same losses; another seed → different", () =>
@@ -166,6 +193,7 @@ layer(WebGpu.layer)("webgpu trainer plugin", (it) => {
       expect(err).toMatch(/diverged/)
     }))
 })
+}
 
 describe("bfloat16 rounding reference", () => {
   it("rounds to nearest, ties to even", () => {
@@ -174,21 +202,24 @@ describe("bfloat16 rounding reference", () => {
   })
 })
 
-layer(WebGpu.layer)("bf16-params", (it) => {
+layer(WebGpu.layer)("bf16-params (both backends)", (it) => {
   it.effect("parameters stay bfloat16 values through training; fp32 parameters do not", () =>
     Effect.gen(function* () {
       const shape = { vocabSize: V, seqLen: S, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } as const
       const opts = { batchSize: 8, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01, warmupSteps: 0, schedule: "constant" as const, maxSteps: 5, gradClip: 1, stop: {}, logEvery: 5, seed: 0 }
-      const nonBf16 = (precision: "bf16-params" | "fp32") =>
+      const nonBf16 = (precision: "bf16-params" | "fp32", backend: "cpu" | "webgpu") =>
         Effect.scoped(Effect.gen(function* () {
-          const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 3), { precision })
+          const weights = initGpt2Weights(shape, 3)
+          const engine = backend === "cpu" ? yield* makeCpuGpt2Engine(weights, { precision }) : yield* makeGpuGpt2Engine(weights, { precision })
           yield* trainLoop(engine, dataset.train, opts, () => Effect.void)
           const w = yield* engine.exportWeights()
           let off = 0
           for (const t of w.tensors.values()) for (const x of t.data) if (roundBf16(x) !== x) off++
           return off
         }))
-      expect(yield* nonBf16("bf16-params")).toBe(0)
-      expect(yield* nonBf16("fp32")).toBeGreaterThan(1000)
+      for (const backend of ["webgpu", "cpu"] as const) {
+        expect(yield* nonBf16("bf16-params", backend), backend).toBe(0)
+        expect(yield* nonBf16("fp32", backend), backend).toBeGreaterThan(1000)
+      }
     }))
 })
