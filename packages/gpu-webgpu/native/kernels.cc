@@ -104,8 +104,8 @@ void dispatch_rounding(int rounding, F&& f) {
 
 // Output blocks of a GEMM: fixed sizes, so each element's sum is computed by
 // the same BLAS call whatever the thread count.
-constexpr int kBlockM = 64;
-constexpr int kBlockN = 256;
+constexpr int kBlockM = 256;
+constexpr int kBlockN = 512;
 
 void sgemm_block(bool transA, bool transB, int M, int N, int K, const float* a, const float* b, float* c, int i0, int i1, int j0, int j1, float beta) {
   const float* ab = transA ? a + i0 : a + size_t(i0) * K;
@@ -286,37 +286,37 @@ void gelu_backward(const Ctx& ctx, size_t n, const float* x, const float* dy, fl
 
 namespace {
 
-// One (sequence, head) block of causal attention. q/k/v rows are strided by 3d
-// in qkv; probabilities are a T×T table (zeros above the diagonal). Keys and
-// values are copied transposed ([hd, T]) so score rows are built by vector
-// loops over positions (no horizontal sums).
+// One (sequence, head) block of causal attention, its products as small
+// GEMMs (scores over all T×T positions, the causal mask applied by the
+// softmax). q/k/v rows are strided by 3d in qkv; probabilities are a T×T
+// table with zeros above the diagonal. With operand rounding the operands
+// are rounded copies (P itself is kept unrounded, as attention.wgsl does).
+inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* a, int lda, const float* b, int ldb, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
 template <int R>
-void attention_forward_block(int T, int d, int hd, float scale, const float* qkv, float* out, float* P, float* vr) {
-  const size_t stride = 3 * size_t(d);
-  float* __restrict q = vr;                         // [T, hd]
-  float* __restrict kt = vr + size_t(T) * hd;       // [hd, T]
-  float* __restrict v = vr + 2 * size_t(T) * hd;    // [T, hd]
-  for (int t = 0; t < T; t++)
-    for (int e = 0; e < hd; e++) {
-      q[t * hd + e] = rnd<R>(qkv[t * stride + e]);
-      kt[e * T + t] = rnd<R>(qkv[t * stride + d + e]);
-      v[t * hd + e] = rnd<R>(qkv[t * stride + 2 * d + e]);
-    }
+const float* rounded(const float* x, int rows, int cols, int ld, float* into) {
+  if constexpr (R == kNone) return x;
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) into[r * cols + c] = rnd<R>(x[size_t(r) * ld + c]);
+  return into;
+}
+
+template <int R>
+void attention_forward_block(int T, int d, int hd, float scale, const float* qkv, float* out, float* P, float* scratch) {
+  const int ld = 3 * d;
+  const int lr = R == kNone ? ld : hd;  // leading dimension of the (rounded) operands
+  const float* q = rounded<R>(qkv, T, hd, ld, scratch);
+  const float* k = rounded<R>(qkv + d, T, hd, ld, scratch + T * hd);
+  const float* v = rounded<R>(qkv + 2 * d, T, hd, ld, scratch + 2 * T * hd);
+  gemm(false, true, T, T, hd, scale, q, lr, k, lr, P, T);
   for (int i = 0; i < T; i++) {
     float* __restrict row = P + size_t(i) * T;
     const int n = i + 1;
-    for (int j = 0; j < n; j++) row[j] = 0;
-    for (int e = 0; e < hd; e++) {
-      const float qe = q[i * hd + e];
-      const float* __restrict ke = kt + e * T;
-      for (int j = 0; j < n; j++) row[j] += qe * ke[j];
-    }
     float mx = -3.0e38f;
 #pragma omp simd reduction(max : mx)
-    for (int j = 0; j < n; j++) {
-      row[j] *= scale;
-      mx = std::max(mx, row[j]);
-    }
+    for (int j = 0; j < n; j++) mx = std::max(mx, row[j]);
     float z = 0;
 #pragma omp simd reduction(+ : z)
     for (int j = 0; j < n; j++) {
@@ -327,66 +327,38 @@ void attention_forward_block(int T, int d, int hd, float scale, const float* qkv
     const float invz = 1.0f / z;
     for (int j = 0; j < n; j++) row[j] *= invz;
     for (int j = n; j < T; j++) row[j] = 0;
-    float* __restrict o = out + size_t(i) * d;
-    for (int e = 0; e < hd; e++) o[e] = 0;
-    for (int j = 0; j < n; j++) {
-      const float p = rnd<R>(row[j]);
-      for (int e = 0; e < hd; e++) o[e] += p * v[j * hd + e];
-    }
   }
+  const float* p = rounded<R>(P, T, T, T, scratch + 3 * T * hd);
+  gemm(false, false, T, hd, T, 1.0f, p, T, v, lr, out, d);
 }
 
 template <int R>
-void attention_backward_block(int T, int d, int hd, float scale, const float* qkv, const float* P, const float* dout, float* dS, float* dqkv, float* vr) {
-  const size_t stride = 3 * size_t(d);
-  float* __restrict q = vr;                       // [T, hd]
-  float* __restrict k = vr + size_t(T) * hd;      // [T, hd]
-  float* __restrict vt = vr + 2 * size_t(T) * hd; // [hd, T]
-  float* __restrict go = vr + 3 * size_t(T) * hd; // rounded dout [T, hd]
-  for (int t = 0; t < T; t++)
-    for (int e = 0; e < hd; e++) {
-      q[t * hd + e] = rnd<R>(qkv[t * stride + e]);
-      k[t * hd + e] = rnd<R>(qkv[t * stride + d + e]);
-      vt[e * T + t] = rnd<R>(qkv[t * stride + 2 * d + e]);
-      go[t * hd + e] = rnd<R>(dout[size_t(t) * d + e]);
-    }
-  // Per query row: dP_j = dout_i·v_j, dS_j = P_j (dP_j − Σ_k P_k dP_k)·scale, dq_i = Σ_j dS_j k_j.
+void attention_backward_block(int T, int d, int hd, float scale, const float* qkv, const float* P, const float* dout, float* dS, float* dqkv, float* scratch) {
+  const int ld = 3 * d;
+  const int lr = R == kNone ? ld : hd;
+  const int lo = R == kNone ? d : hd;
+  const float* q = rounded<R>(qkv, T, hd, ld, scratch);
+  const float* k = rounded<R>(qkv + d, T, hd, ld, scratch + T * hd);
+  const float* v = rounded<R>(qkv + 2 * d, T, hd, ld, scratch + 2 * T * hd);
+  const float* go = rounded<R>(dout, T, hd, d, scratch + 3 * T * hd);
+  // dP = dout·vᵀ, then per row dS = P (dP − Σ_k P_k dP_k)·scale.
+  gemm(false, true, T, T, hd, 1.0f, go, lo, v, lr, dS, T);
   for (int i = 0; i < T; i++) {
     const float* __restrict prow = P + size_t(i) * T;
     float* __restrict srow = dS + size_t(i) * T;
     const int n = i + 1;
-    for (int j = 0; j < n; j++) srow[j] = 0;
-    for (int e = 0; e < hd; e++) {
-      const float ge = go[i * hd + e];
-      const float* __restrict ve = vt + e * T;
-      for (int j = 0; j < n; j++) srow[j] += ge * ve[j];
-    }
     float D = 0;
 #pragma omp simd reduction(+ : D)
     for (int j = 0; j < n; j++) D += prow[j] * srow[j];
     for (int j = 0; j < n; j++) srow[j] = prow[j] * (srow[j] - D) * scale;
     for (int j = n; j < T; j++) srow[j] = 0;
-    float* __restrict dq = dqkv + size_t(i) * stride;
-    for (int e = 0; e < hd; e++) dq[e] = 0;
-    for (int j = 0; j < n; j++) {
-      const float ds = rnd<R>(srow[j]);
-      for (int e = 0; e < hd; e++) dq[e] += ds * k[j * hd + e];
-    }
   }
-  // Per key row: dk_j = Σ_{i≥j} dS_ij q_i, dv_j = Σ_{i≥j} P_ij dout_i.
-  for (int j = 0; j < T; j++) {
-    float* __restrict dk = dqkv + size_t(j) * stride + d;
-    float* __restrict dv = dqkv + size_t(j) * stride + 2 * d;
-    for (int e = 0; e < hd; e++) dk[e] = dv[e] = 0;
-    for (int i = j; i < T; i++) {
-      const float ds = rnd<R>(dS[size_t(i) * T + j]);
-      const float p = rnd<R>(P[size_t(i) * T + j]);
-      for (int e = 0; e < hd; e++) {
-        dk[e] += ds * q[i * hd + e];
-        dv[e] += p * go[i * hd + e];
-      }
-    }
-  }
+  float* const extra = scratch + 4 * T * hd;
+  const float* ds = rounded<R>(dS, T, T, T, extra);
+  const float* p = rounded<R>(P, T, T, T, extra + T * T);
+  gemm(false, false, T, hd, T, 1.0f, ds, T, k, lr, dqkv, ld);           // dq = dS·k
+  gemm(true, false, T, hd, T, 1.0f, ds, T, q, lr, dqkv + d, ld);        // dk = dSᵀ·q
+  gemm(true, false, T, hd, T, 1.0f, p, T, go, lo, dqkv + 2 * d, ld);    // dv = Pᵀ·dout
 }
 
 }  // namespace
@@ -397,7 +369,7 @@ void attention_forward(const Ctx& ctx, int B, int T, int d, int H, int rounding,
   dispatch_rounding(rounding, [&](auto R) {
 #pragma omp parallel num_threads(ctx.threads)
     {
-      std::vector<float> vr(3 * size_t(T) * hd);
+      std::vector<float> vr(3 * size_t(T) * hd + size_t(T) * T);
 #pragma omp for schedule(static)
       for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;
@@ -415,7 +387,7 @@ void attention_backward(const Ctx& ctx, int B, int T, int d, int H, int rounding
   dispatch_rounding(rounding, [&](auto R) {
 #pragma omp parallel num_threads(ctx.threads)
     {
-      std::vector<float> vr(4 * size_t(T) * hd);
+      std::vector<float> vr(4 * size_t(T) * hd + 2 * size_t(T) * T);
 #pragma omp for schedule(static)
       for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;

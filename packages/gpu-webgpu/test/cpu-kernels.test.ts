@@ -1,7 +1,7 @@
 /**
  * Every native CPU kernel (native/kernels.cc) against its float64 reference
  * (src/reference/ops.ts), through the same schedule ops the model runs, on
- * shapes that cross the kernels' block boundaries (GEMM blocks of 64 × 256,
+ * shapes that cross the kernels' block boundaries (GEMM blocks of 256 × 512,
  * head chunks of 64 rows in 4 slots). Tolerances as kernels.test.ts: f32
  * arithmetic on O(1) values. Also: results do not depend on the thread count.
  */
@@ -69,8 +69,8 @@ describe("native CPU kernels vs float64 references", () => {
 
   const combos = [[false, false], [false, true], [true, false], [true, true]] as const
   for (const rounding of ["none", "bf16", "fp16"] as const satisfies ReadonlyArray<OperandRounding>) {
-    it(`matmul, every transposition, across 64 × 256 blocks, bias/residual/GELU/accumulate epilogues (${rounding})`, () => {
-      const [M, N, K] = [70, 300, 40]
+    it(`matmul, every transposition, across 256 × 512 blocks, bias/residual/GELU/accumulate epilogues (${rounding})`, () => {
+      const [M, N, K] = [270, 530, 24]
       for (const [transA, transB] of combos) {
         const t: HostArrays = {
           a: randn(M * K, 10, 1.5), b: randn(K * N, 11, 1.5), bias: randn(N, 12), r: randn(M * N, 13), c: randn(M * N, 14), pre: new Float32Array(M * N),
@@ -174,7 +174,7 @@ describe("native CPU kernels vs float64 references", () => {
   }
 
   it("the same results, bit for bit, on 1 and 2 threads (fixed work blocks)", () => {
-    const [M, N, K] = [200, 600, 96]
+    const [M, N, K] = [300, 600, 96]
     const [rows, V, d] = [700, 300, 16]
     const t: HostArrays = {
       a: randn(M * K, 40), b: randn(K * N, 41), c: new Float32Array(M * N), x: randn(rows * d, 42), w: randn(V * d, 43), targets: randInts(rows, V, 44),
