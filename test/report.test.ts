@@ -95,6 +95,10 @@ describe("report in a real browser", () => {
     const svgs = [...md.matchAll(/!\[[^\]]*\]\((report-charts\/[^)]+\.svg)\)/g)].map((m) => m[1]!)
     expect(svgs.length).toBe(r.charts.length)
     for (const s of svgs) expect(fs.readFileSync(path.join(store, s), "utf8")).toMatch(/^<svg/)
+    // Rewriting the report leaves no chart of an earlier report behind.
+    fs.writeFileSync(path.join(store, "report-charts/s99-old-chart.svg"), "<svg/>")
+    expect(memorize(["report", store]).code).toBe(0)
+    expect(fs.readdirSync(path.join(store, "report-charts")).sort()).toEqual(svgs.map((s) => path.basename(s)).sort())
     expect(fs.statSync(screenshot).size).toBeGreaterThan(10_000)
     console.log(`report screenshot: ${screenshot}`)
   }, 600_000)

@@ -7,7 +7,8 @@
  * table, sizes and provenance. Several experiments can share one report,
  * drawn on the same axes with the experiment as a series.
  */
-import { Effect } from "effect"
+import { Effect, FileSystem } from "effect"
+import { StoreError } from "../errors.ts"
 import * as NodePath from "node:path"
 import type { Json, LawFit, RunResult } from "../contracts.ts"
 import type { ReportSection } from "../plugin.ts"
@@ -192,7 +193,7 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
           html.push(`<p class="error">${escapeHtml(rendered.failure.message)}</p>`)
           md.push(`*(${rendered.failure.message})*`, "")
         } else {
-          const file = `report-charts/${ids[i]}.svg`
+          const file = `${CHARTS_DIR}/${ids[i]}.svg`
           charts.push({ file, svg: rendered.success.svg })
           const live = runtime._tag === "Success"
           html.push(
@@ -246,12 +247,24 @@ export const renderReport = (
   options: ReportRenderOptions
 ) => renderReports([{ label: experiment, results, laws }], registry, options)
 
+const CHARTS_DIR = "report-charts"
+
 const writeAll = (store: RunStore, report: RenderedReport) =>
   Effect.gen(function*() {
     // Charts first, the report files last: a report never points at a chart not yet written.
     for (const c of report.charts) yield* store.writeFile(c.file, c.svg)
     const a = yield* store.writeFile("report.html", report.html)
     const b = yield* store.writeFile("report.md", report.markdown)
+    // Charts of an earlier report that this one no longer has would mislead; they go.
+    const fs = yield* FileSystem.FileSystem
+    const dir = NodePath.join(store.dir, CHARTS_DIR)
+    const current = new Set(report.charts.map((c) => NodePath.basename(c.file)))
+    const present = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    for (const f of present) {
+      if (f.endsWith(".svg") && !current.has(f)) {
+        yield* fs.remove(NodePath.join(dir, f)).pipe(Effect.mapError((e) => new StoreError({ path: NodePath.join(dir, f), message: `cannot remove a stale chart: ${e.message}` })))
+      }
+    }
     return [a, b] as const
   })
 
