@@ -24,7 +24,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { readEvalTokens, stderrProgress } from "./eval.ts"
-import { makeGpuGpt2 } from "../packages/gpu-webgpu/src/model/gpu-model.ts"
+import { chooseDevice, type Device, devices, openGpt2 } from "../packages/gpu-webgpu/src/model/open.ts"
 import { gpt2TensorShapes, type Gpt2Weights } from "../packages/gpu-webgpu/src/model/weights.ts"
 
 const precisions = ["fp32", "bf16", "bf16-params", "fp16"] as const
@@ -64,13 +64,15 @@ export const loadModel = (path: string, bos: boolean): Effect.Effect<LoadedModel
     return { path: abs, weights, hash: weightsHash(weights), dataVocab, lead }
   })
 
-/** The coder's view of the model for sequences of `length` tokens: a GPU model with that many positions. */
-const sourceFor = (m: LoadedModel, options: { readonly precision: Precision; readonly bos: boolean }) => (length: number) =>
-  makeGpuGpt2(firstPositions(m.weights, length + m.lead), options).pipe(
-    Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file: m.path }) : e))
+/**
+ * The coder's view of the model for sequences of `length` tokens: the model
+ * with that many positions, on one resolved backend (encoder and decoder must
+ * use the same one: they may compute different floats).
+ */
+const sourceFor = (m: LoadedModel, options: { readonly precision: Precision; readonly bos: boolean; readonly device: "cpu" | "webgpu" }) => (length: number) =>
+  openGpt2(firstPositions(m.weights, length + m.lead), options).pipe(
+    Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto ${options.device}: ${e.message}`, file: m.path }) : e))
   )
-
-const BACKEND = "webgpu"
 
 const ioError = (file: string) => (e: unknown) => new ModelError({ message: `cannot write: ${e instanceof Error ? e.message : String(e)}`, file })
 
@@ -102,6 +104,8 @@ export interface CompressOptions {
   readonly out?: string
   readonly precision?: Precision
   readonly bos?: boolean
+  /** Backend; `auto` as in `memorize eval` (the resolved one is recorded in the file). */
+  readonly device?: Device
   readonly batch?: number
   readonly freqBits?: number
   readonly onProgress?: (done: number, total: number) => void
@@ -114,6 +118,7 @@ export const compressFile = (options: CompressOptions) =>
   Effect.gen(function*() {
     const precision = options.precision ?? "fp32"
     const bos = options.bos ?? false
+    const backend = yield* chooseDevice(options.device ?? "auto")
     const m = yield* loadModel(options.model, bos)
     const tokensPath = nodePath.resolve(options.tokens)
     const maxLen = m.weights.shape.seqLen - m.lead
@@ -124,12 +129,12 @@ export const compressFile = (options: CompressOptions) =>
       vocab: m.dataVocab,
       modelHash: m.hash,
       precision,
-      backend: BACKEND,
+      backend,
       bos,
       freqBits: options.freqBits ?? compression.MAX_FREQ_BITS,
       batch: options.batch ?? 256,
       ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
-    }, sourceFor(m, { precision, bos }))
+    }, sourceFor(m, { precision, bos, device: backend }))
     yield* writeFileAtomic(out, bytes)
     const payloadBits = sumOf(stats.bits)
     const codeLength = sumOf(stats.logitBits)
@@ -138,7 +143,7 @@ export const compressFile = (options: CompressOptions) =>
       model: m.path,
       modelHash: m.hash,
       precision,
-      backend: BACKEND,
+      backend,
       count: stats.count,
       tokens: stats.tokens,
       bytes: bytes.length,
@@ -161,25 +166,39 @@ export interface DecompressOptions {
   readonly onProgress?: (done: number, total: number) => void
 }
 
-/** Decompresses a file; returns the sequences and the header. */
-export const decompressFile = (options: DecompressOptions) =>
+/** The file's bytes and its checked header: how the model must be evaluated to decode it. */
+export const readCompressedHeader = (file: string) =>
   Effect.gen(function*() {
-    const input = nodePath.resolve(options.input)
+    const input = nodePath.resolve(file)
     const bytes = yield* Effect.tryPromise({
       try: () => fs.readFile(input),
       catch: (e) => new ModelError({ message: `cannot read: ${e instanceof Error ? e.message : String(e)}`, file: input })
     })
-    // The header says how the model was evaluated; check it before loading anything.
     const header = yield* compression.readHeader(bytes, input)
-    if (header.backend !== BACKEND) {
-      return yield* new ModelError({ message: `${input} was compressed on backend "${header.backend}"; this command evaluates on "${BACKEND}", which may compute other floats`, file: input })
+    if (header.backend !== "cpu" && header.backend !== "webgpu") {
+      return yield* new ModelError({ message: `${input} was compressed on backend "${header.backend}"; memorize decompresses on cpu or webgpu only`, file: input })
     }
     if (!(precisions as ReadonlyArray<string>).includes(header.precision)) {
       return yield* new ModelError({ message: `${input} names precision "${header.precision}", not one of ${precisions.join(", ")}`, file: input })
     }
-    const precision = header.precision as Precision
+    return { input, bytes, header, backend: header.backend as "cpu" | "webgpu", precision: header.precision as Precision }
+  })
+
+/**
+ * Decompresses a file on the backend and precision it was compressed with
+ * (the WebGPU device must be provided when that backend is webgpu).
+ */
+export const decompressFile = (options: DecompressOptions) =>
+  Effect.gen(function*() {
+    const { input, bytes, header, backend, precision } = yield* readCompressedHeader(options.input)
     const m = yield* loadModel(options.model, header.bos)
-    return yield* compression.decompressSequences(bytes, input, { hash: m.hash, path: m.path, vocab: m.dataVocab }, sourceFor(m, { precision, bos: header.bos }), options.onProgress)
+    return yield* compression.decompressSequences(
+      bytes,
+      input,
+      { hash: m.hash, path: m.path, vocab: m.dataVocab },
+      sourceFor(m, { precision, bos: header.bos, device: backend }),
+      options.onProgress
+    )
   })
 
 /** A bad flag value: a usage error (exit code 2), named like core's commands name theirs. */
@@ -195,6 +214,7 @@ export const compressCommand = Command.make(
     out: Flag.String("out").pipe(Flag.withDescription("compressed file to write (default: the token file + .mzac)"), Flag.optional),
     precision: Flag.Literals("precision", precisions).pipe(Flag.withDescription("arithmetic the model is evaluated in (recorded in the file)"), Flag.withDefault("fp32" as const)),
     bos: Flag.Boolean("bos").pipe(Flag.withDescription("the checkpoint was trained with a BOS token (the last id)"), Flag.withDefault(false)),
+    device: Flag.Literals("device", devices).pipe(Flag.withDescription("cpu (native), webgpu, or auto: WebGPU on a real GPU, else the native CPU backend (recorded; decompress uses the same)"), Flag.withDefault("auto" as Device)),
     batch: Flag.Int("batch").pipe(Flag.withDescription("sequences per model call (recorded; decompress uses the same)"), Flag.withDefault(256)),
     freqBits: Flag.Int("freq-bits").pipe(Flag.withDescription("log2 of the integer frequency total, 16..24"), Flag.withDefault(24))
   },
@@ -205,16 +225,25 @@ export const compressCommand = Command.make(
         return yield* usageError("--freq-bits", `expected an integer in ${compression.MIN_FREQ_BITS}..${compression.MAX_FREQ_BITS}, found ${flags.freqBits}`)
       }
       const progress = stderrProgress()
-      const summary = yield* compressFile({
+      const options: CompressOptions = {
         model: flags.model,
         tokens: flags.tokens,
         ...(Option.isSome(flags.out) ? { out: flags.out.value } : {}),
         precision: flags.precision,
         bos: flags.bos,
+        device: flags.device,
         batch: flags.batch,
         freqBits: flags.freqBits,
         onProgress: progress.update
-      }).pipe(Effect.provide(WebGpu.layer), Effect.ensuring(Effect.sync(progress.close)))
+      }
+      // As in `memorize eval`: WebGPU is started only when it may be used; `auto` without an adapter runs on the CPU.
+      const onCpu = compressFile({ ...options, device: "cpu" })
+      const summary = yield* (flags.device === "cpu"
+        ? onCpu
+        : compressFile(options).pipe(
+          Effect.provide(WebGpu.layer),
+          Effect.catchTag("DeviceError", (e) => (flags.device === "auto" ? onCpu : Effect.fail(new ModelError({ message: `device webgpu: ${e.message}` }))))
+        )).pipe(Effect.ensuring(Effect.sync(progress.close)))
       process.stdout.write(`${JSON.stringify(summary)}\n`)
     })
 ).pipe(Command.withDescription("arithmetic-code token sequences under a checkpoint (exactly decodable with decompress)"))
@@ -229,10 +258,15 @@ export const decompressCommand = Command.make(
   (flags) =>
     Effect.gen(function*() {
       const progress = stderrProgress()
-      const { sequences, header } = yield* decompressFile({ model: flags.model, input: flags.input, onProgress: progress.update }).pipe(
-        Effect.provide(WebGpu.layer),
-        Effect.ensuring(Effect.sync(progress.close))
-      )
+      const { backend } = yield* readCompressedHeader(flags.input)
+      const run = decompressFile({ model: flags.model, input: flags.input, onProgress: progress.update })
+      const { sequences, header } = yield* (backend === "cpu"
+        ? run
+        : run.pipe(
+          Effect.provide(WebGpu.layer),
+          Effect.catchTag("DeviceError", (e) =>
+            Effect.fail(new ModelError({ message: `${flags.input} was compressed on webgpu and decodes only there (other backends compute other floats): ${e.message}`, file: flags.input })))
+        )).pipe(Effect.ensuring(Effect.sync(progress.close)))
       const text = jsonl(sequences)
       if (Option.isSome(flags.out)) {
         yield* writeFileAtomic(nodePath.resolve(flags.out.value), text)

@@ -1,6 +1,7 @@
 /**
- * `memorize compress` / `decompress` with real GPT-2 checkpoints on WebGPU:
- * exact round trips (mixed lengths, BOS), code lengths that agree with
+ * `memorize compress` / `decompress` with real GPT-2 checkpoints on both
+ * backends (native CPU and WebGPU): exact round trips (mixed lengths, BOS),
+ * the backend recorded and used again to decode, code lengths that agree with
  * `memorize eval`, sizes within the coder's bound, a changed weight or a
  * corrupted byte refused. Then the whole path a user takes, in child
  * processes: `memorize run` trains a tiny GPT-2 with the compression metric,
@@ -42,26 +43,28 @@ const tokenFile = (dir: string, count: number, maxLen: number, vocab: number, se
   return { file, seqs }
 }
 
-layer(WebGpu.layer, { timeout: 300_000 })("compress / decompress on WebGPU", (it) => {
-  it.effect("round trip is exact over mixed lengths; code lengths match memorize eval; every size within its bound", () =>
-    Effect.gen(function*() {
-      const dir = tmpDir()
-      const ck = path.join(dir, "ck")
-      yield* saveCheckpoint(ck, sharp(shape, 1))
-      const { file, seqs } = tokenFile(dir, 40, shape.seqLen, V, 5)
-      const out = path.join(dir, "c.mzac")
-      const summary = yield* compressFile({ model: ck, tokens: file, out, batch: 3 })
-      expect(summary).toMatchObject({ count: 40, tokens: seqs.reduce((a, s) => a + s.length, 0), bytes: fs.statSync(out).size, backend: "webgpu", precision: "fp32" })
-      expect(summary.payloadBits).toBeLessThanOrEqual(summary.boundBits)
-      expect(summary.overheadBitsPerSequence).toBeLessThanOrEqual(2.01)
-      // The coder's code length (its own softmax of the float32 logits) is memorize eval's, up to float32 rounding.
-      const evaluated = yield* evaluate({ model: ck, tokens: file })
-      const evalTotal = evaluated.members.bits.reduce((a, b) => a + b, 0)
-      expect(Math.abs(summary.codeLengthBits - evalTotal)).toBeLessThan(1e-4 * evalTotal)
-      const back = yield* decompressFile({ model: ck, input: out })
-      expect(back.sequences.map((s) => Array.from(s))).toEqual(seqs)
-      expect(back.header).toMatchObject({ count: 40, seqLen: shape.seqLen, vocab: V, batch: 3, bos: false })
-    }))
+layer(WebGpu.layer, { timeout: 300_000 })("compress / decompress", (it) => {
+  for (const device of ["cpu", "webgpu"] as const) {
+    it.effect(`${device}: round trip is exact over mixed lengths; code lengths match memorize eval; every size within its bound`, () =>
+      Effect.gen(function*() {
+        const dir = tmpDir()
+        const ck = path.join(dir, "ck")
+        yield* saveCheckpoint(ck, sharp(shape, 1))
+        const { file, seqs } = tokenFile(dir, 40, shape.seqLen, V, 5)
+        const out = path.join(dir, "c.mzac")
+        const summary = yield* compressFile({ model: ck, tokens: file, out, batch: 3, device })
+        expect(summary).toMatchObject({ count: 40, tokens: seqs.reduce((a, s) => a + s.length, 0), bytes: fs.statSync(out).size, backend: device, precision: "fp32" })
+        expect(summary.payloadBits).toBeLessThanOrEqual(summary.boundBits)
+        expect(summary.overheadBitsPerSequence).toBeLessThanOrEqual(2.01)
+        // The coder's code length (its own softmax of the float32 logits) is memorize eval's, up to float32 rounding.
+        const evaluated = yield* evaluate({ model: ck, tokens: file, device })
+        const evalTotal = evaluated.members.bits.reduce((a, b) => a + b, 0)
+        expect(Math.abs(summary.codeLengthBits - evalTotal)).toBeLessThan(1e-4 * evalTotal)
+        const back = yield* decompressFile({ model: ck, input: out })
+        expect(back.sequences.map((s) => Array.from(s))).toEqual(seqs)
+        expect(back.header).toMatchObject({ count: 40, seqLen: shape.seqLen, vocab: V, batch: 3, bos: false, backend: device })
+      }))
+  }
 
   it.effect("with a BOS token the header carries it, and every token (the first too) is predicted", () =>
     Effect.gen(function*() {
@@ -71,10 +74,10 @@ layer(WebGpu.layer, { timeout: 300_000 })("compress / decompress on WebGPU", (it
       // Data vocabulary V − 1 (the last id is BOS); at most n_positions − 1 tokens.
       const { file, seqs } = tokenFile(dir, 12, shape.seqLen - 1, V - 1, 6)
       const out = path.join(dir, "b.mzac")
-      const summary = yield* compressFile({ model: ck, tokens: file, out, bos: true, batch: 5 })
+      const summary = yield* compressFile({ model: ck, tokens: file, out, bos: true, batch: 5, device: "webgpu" })
       // The coder sees the data vocabulary's logits only (BOS never occurs inside data), so its
       // softmax leaves BOS out and its code length is below eval's, which keeps BOS's mass.
-      const evaluated = yield* evaluate({ model: ck, tokens: file, bos: true })
+      const evaluated = yield* evaluate({ model: ck, tokens: file, bos: true, device: "webgpu" })
       const evalTotal = evaluated.members.bits.reduce((a, b) => a + b, 0)
       expect(summary.codeLengthBits).toBeLessThan(evalTotal)
       expect(summary.payloadBits).toBeLessThanOrEqual(summary.boundBits)
