@@ -83,7 +83,7 @@ describe("report in a real browser", () => {
     expect(byTitle("Membership inference F1 vs |D|/P").series).toEqual(expect.arrayContaining(["paper's law", "fitted law"]))
     const html = fs.readFileSync(path.join(store, "report.html"), "utf8")
     expect(html).toContain("paper: peak at ratio ≈ 1")
-    expect(html).toContain("<td>d=4, N=8</td>")
+    expect(html).toContain(`<td class="label">d=4, N=8</td>`)
     // Interaction works offline: a tooltip with the mark's values, legend clicks dim the other series.
     expect(r.tooltip).toMatch(/\d/)
     expect(r.dimmedAfterLegendClick).toBeGreaterThan(0)

@@ -80,6 +80,13 @@ export const mergeCharts = (experiments: ReadonlyArray<string>, specs: ReadonlyA
         out["data"] = { values: rows }
       } else if (nodes.every((_, i) => JSON.stringify(rowsOf(i)) === JSON.stringify(rowsOf(0)))) {
         out["data"] = { values: rowsOf(0) as Array<Json> }
+      } else if (nodes.every((_, i) => rowsOf(i).every(isReference))) {
+        // A published reference drawn over each experiment's range: a line over all of them,
+        // a text label once (where the first experiment put it).
+        const mark = template["mark"]
+        const text = mark === "text" || (isObj(mark) && mark["type"] === "text")
+        const all = text ? rowsOf(0) : nodes.flatMap((_, i) => rowsOf(i))
+        out["data"] = { values: [...new Map(all.map((r) => [JSON.stringify(r), r])).values()] }
       } else if (template["mark"] !== undefined && detailField(template) !== undefined) {
         // Lines told apart by `detail` (a reference per group) stay styled alike, one per experiment and group.
         out["data"] = { values: nodes.flatMap((_, i) => tagRows(rowsOf(i), experiments[i]!, detailField(template))) }

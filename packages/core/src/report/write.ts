@@ -123,7 +123,7 @@ const htmlTable = (columns: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyA
   `<table><thead><tr>${columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr></thead><tbody>${
     rows.map((r, i) => {
       const title = rowTitles?.[i]
-      return `<tr${title ? ` title="${escapeHtml(title)}"` : ""}>${r.map((v) => `<td>${escapeHtml(cell(v))}</td>`).join("")}</tr>`
+      return `<tr${title ? ` title="${escapeHtml(title)}"` : ""}>${r.map((v) => `<td${typeof v === "string" ? ` class="label"` : ""}>${escapeHtml(cell(v))}</td>`).join("")}</tr>`
     }).join("")
   }</tbody></table>`
 

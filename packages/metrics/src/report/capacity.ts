@@ -244,7 +244,7 @@ export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): 
         height: 360,
         layer: [
           {
-            data: { values: bits.length === 0 ? [] : [Math.min(...bits), Math.max(...bits)].map((b) => ({ predictedBits: b, measuredBits: b })) },
+            data: { values: bits.length === 0 ? [] : [Math.min(...bits), Math.max(...bits)].map((b) => ({ predictedBits: b, measuredBits: b, reference: true })) },
             mark: { type: "line", strokeDash: [4, 4], color: "#999" },
             encoding: { x: { field: "predictedBits", type: "quantitative" }, y: { field: "measuredBits", type: "quantitative" } }
           },
