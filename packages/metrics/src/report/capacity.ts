@@ -231,6 +231,8 @@ export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): 
       row.measured.push(p.measuredBits)
       rows.set(k, row)
     }
+    // Table order: model (d=8 before d=16), then dataset size.
+    const tableRows = [...rows.values()].sort((a, b) => a.model.localeCompare(b.model, "en", { numeric: true }) || a.trainCount - b.trainCount)
     const bits = prediction.points.flatMap((p) => [p.predictedBits, p.measuredBits]).filter((b) => b > 0)
     const mae = prediction.meanAbsRelativeError
     sections.push({
@@ -261,11 +263,11 @@ export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): 
       },
       table: {
         columns: ["model", "N", "N·H (bits)", "predicted (bits)", "measured (bits, seed mean)", "relative error"],
-        rows: [...rows.values()].map((r) => {
+        rows: tableRows.map((r) => {
           const m = r.measured.reduce((a, b) => a + b, 0) / r.measured.length
           return [r.model, r.trainCount, r.datasetBits, r.predictedBits, m, (m - r.predictedBits) / r.predictedBits]
         }),
-        rowTitles: [...rows.values()].map((r) => names.configOfModel(r.runId))
+        rowTitles: tableRows.map((r) => names.configOfModel(r.runId))
       }
     })
   }
