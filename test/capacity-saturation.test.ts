@@ -8,7 +8,7 @@
  *     first token is unpredictable);
  *   - at N = 256 (16,384 bits, several times capacity) far less than N·H is;
  *   - from N = 64 to N = 256 (4× the data) memorization grows far less than 4×.
- * Calibrated on a 2-core CPU: about a minute (experiments/capacity-synthetic.yaml
+ * Calibrated on a 2-core CPU: about a minute (experiments/capacity-tiny.yaml
  * is the full sweep).
  */
 import { describe, expect, it } from "@effect/vitest"
