@@ -50,7 +50,9 @@ const decode = Schema.decodeUnknownSync(checkpointTrainer.config)
 
 describe("checkpoint trainer: config and fit", () => {
   it("decodes its config with defaults", () => {
-    expect(decode({ path: "x" })).toEqual({ path: "x", precision: "fp32", bos: false, lossSample: 256 })
+    expect(decode({ path: "x" })).toEqual({ path: "x", precision: "fp32", bos: false, lossSample: 256, device: "auto" })
+    expect(decode({ path: "x", device: "cpu" }).device).toBe("cpu")
+    expect(() => decode({ path: "x", device: "tpu" })).toThrow()
     expect(decode({ path: "x", precision: "bf16", bos: true, lossSample: 0 }).precision).toBe("bf16")
     expect(() => decode({ path: "x", precision: "fp64" })).toThrow()
     expect(() => decode({})).toThrow()
@@ -130,5 +132,25 @@ layer(WebGpu.layer, { timeout: 120_000 })("checkpoint trainer on the GPU", (it) 
       expect(positions._tag === "ModelError" && positions.tensor).toBe("transformer.wpe.weight")
       const missing = yield* Effect.flip(checkpointTrainer.make(decode({ path: "nope" }))(input(specDir, dataset(11, 6))))
       expect(missing._tag === "ModelError" && missing.file).toBe(path.join(specDir, "nope"))
+      // validate finds the missing checkpoint first, and a folder without weights.
+      const run = { dataset: {} }
+      expect((yield* checkpointTrainer.check!(decode({ path: "nope" }), { specDir, run }))[0].message).toBe(`no checkpoint at ${path.join(specDir, "nope")}`)
+      fs.mkdirSync(path.join(specDir, "empty"))
+      expect((yield* checkpointTrainer.check!(decode({ path: "empty" }), { specDir, run }))[0].message).toMatch(/neither model.safetensors/)
+      expect(yield* checkpointTrainer.check!(decode({ path: "ck" }), { specDir, run })).toEqual([])
+    }))
+
+  it.effect("evaluates the same on the native CPU and on WebGPU (device cpu | webgpu)", () =>
+    Effect.gen(function*() {
+      const specDir = tmpDir()
+      yield* saveCheckpoint(path.join(specDir, "ck"), sharp(shape, 3))
+      const data = dataset(11, 8)
+      const bits = (device: string) =>
+        Effect.flatMap(checkpointTrainer.make(decode({ path: "ck", device }))(input(specDir, data)), (m) => Effect.map(m.codeLengths(data.holdout), (b) => [m, b] as const))
+      const [cpu, onCpu] = yield* bits("cpu")
+      const [gpu, onGpu] = yield* bits("webgpu")
+      expect(cpu.provenance?.backend).toBe("cpu")
+      expect(gpu.provenance?.backend).toBe("webgpu")
+      for (let i = 0; i < onCpu.length; i++) expect(Math.abs(onCpu[i] - onGpu[i])).toBeLessThan(1e-4 * onGpu[i])
     }))
 })

@@ -41,6 +41,15 @@ describe("gpt2 model plugin", () => {
   it("rejects dModel not divisible by heads, naming the field", () => {
     expect(() => decodeModel({ layers: 1, dModel: 30, heads: 4 })).toThrow(/divisible/)
   })
+  it.effect("validate refuses a model too large for this machine's memory, naming its size (and passes a small one)", () =>
+    Effect.gen(function* () {
+      const run = { dataset: { vocabSize: 2048, seqLen: 64 } }
+      const big = yield* gpt2ModelPlugin.check!(decodeModel({ layers: 4, dModel: 1_000_000, heads: 1 }), { specDir: ".", run })
+      expect(big).toHaveLength(1)
+      expect(big[0].path).toEqual(["dModel"])
+      expect(big[0].message).toMatch(/parameters: [\d.]+ GiB .* more than this machine's/)
+      expect(yield* gpt2ModelPlugin.check!(decodeModel({ layers: 1, dModel: 32, heads: 2 }), { specDir: ".", run })).toEqual([])
+    }))
   it("exports both plugins by kind", () => {
     expect(plugins.map((p) => `${p.kind}/${p.name}`)).toEqual(expect.arrayContaining(["model/gpt2", "trainer/webgpu", "trainer/cpu"]))
   })

@@ -17,8 +17,9 @@
  * sequence, so the results are identical and less memory is held.
  */
 import { Effect, Schema } from "effect"
+import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import { definePlugin, type Dataset, ModelError, NonNegativeInt, type TrainedModel, type TrainInput, withDefault } from "@memorize/core"
+import { definePlugin, type Dataset, ModelError, NonNegativeInt, type Problem, type TrainedModel, type TrainInput, withDefault } from "@memorize/core"
 import { WebGpu } from "../device/webgpu.ts"
 import { devices, openGpt2 } from "../model/open.ts"
 import { gpt2ParamCount, type Gpt2Shape, type Gpt2Weights } from "../model/weights.ts"
@@ -134,11 +135,22 @@ const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
     } satisfies TrainedModel
   })
 
+/** The checkpoint must exist when the spec is validated (a folder, or the .safetensors / index file). */
+const pathCheck = (config: CheckpointTrainerConfig, specDir: string): Effect.Effect<ReadonlyArray<Problem>> =>
+  Effect.sync(() => {
+    const file = nodePath.resolve(specDir, config.path)
+    if (!fs.existsSync(file)) return [{ path: ["path"], message: `no checkpoint at ${file}` }]
+    if (fs.statSync(file).isDirectory() && !["model.safetensors", "model.safetensors.index.json"].some((f) => fs.existsSync(nodePath.join(file, f))))
+      return [{ path: ["path"], message: `${file} holds neither model.safetensors nor model.safetensors.index.json` }]
+    return []
+  })
+
 export const checkpointTrainer = definePlugin({
   kind: "trainer",
   name: "checkpoint",
   description: "Loads a Hugging Face GPT-2 checkpoint (safetensors + config.json) instead of training",
   config: CheckpointTrainerConfig,
+  check: (config, { specDir }) => pathCheck(config, specDir),
   layer: WebGpu.layer,
   make: load
 })

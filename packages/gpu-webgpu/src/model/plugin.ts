@@ -7,8 +7,9 @@
  *
  *   model: { kind: gpt2, layers: 1, dModel: 32, heads: 2 }
  */
-import { definePlugin, type ModelDescription, PositiveInt, withDefault } from "@memorize/core"
-import { Schema } from "effect"
+import { definePlugin, type ModelDescription, PositiveInt, type Problem, withDefault } from "@memorize/core"
+import { Effect, Schema } from "effect"
+import { totalmem } from "node:os"
 import { gpt2ParamCount, type Gpt2Shape } from "./weights.ts"
 
 export const Gpt2ModelConfig = Schema.Struct({
@@ -34,11 +35,34 @@ export const gpt2ShapeFor = (c: Gpt2ModelConfig, data: { readonly vocabSize: num
   tiedHead: true
 })
 
+/**
+ * Floats a model of this shape holds while training, beyond its activations:
+ * parameters, gradients and the two Adam moments.
+ */
+const trainingFloats = (paramCount: number) => 4 * paramCount
+
+/**
+ * A model too large for this machine's memory is refused by `validate`,
+ * naming its size, rather than failing at allocation after the data is built.
+ */
+const sizeCheck = (c: Gpt2ModelConfig, vocab: number | undefined, seqLen: number | undefined): ReadonlyArray<Problem> => {
+  if (vocab === undefined || seqLen === undefined) return []
+  const P = gpt2ParamCount(gpt2ShapeFor(c, { vocabSize: vocab, seqLen }))
+  const bytes = trainingFloats(P) * 4
+  const limit = totalmem()
+  if (Number.isFinite(P) && bytes <= limit) return []
+  return [{
+    path: ["dModel"],
+    message: `a GPT-2 with ${c.layers} layers, dModel ${c.dModel} and vocabulary ${vocab} has ${P.toExponential(3)} parameters: ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam moments, more than this machine's ${(limit / 2 ** 30).toFixed(1)} GiB`
+  }]
+}
+
 export const gpt2ModelPlugin = definePlugin({
   kind: "model",
   name: "gpt2",
   description: "GPT-2 (pre-LN, tied embeddings, learned positions with n_positions = S); P = V·d + S·d + L·(12d² + 13d) + 2d",
   config: Gpt2ModelConfig,
+  check: (c, { run }) => Effect.succeed(sizeCheck(c, run.dataset.vocabSize, run.dataset.seqLen)),
   make: (c) => (data): ModelDescription => ({
     kind: "gpt2",
     vocabSize: data.vocabSize,
