@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
+import { createHash } from "node:crypto"
 import fc from "fast-check"
 import { DatasetError, ModelError } from "@memorize/core"
 import {
@@ -56,6 +57,37 @@ describe("compressed files", () => {
       expect(error.message).toMatch(/^byte \d+: /)
       if (at >= 4 + 2) expect(error.message).toMatch(/checksum mismatch|corrupted/)
     }), { numRuns: 200 })
+  })
+
+  it("parse any re-signed mutation of a file to a checked result or a DatasetError, never a crash", () => {
+    const V = 7
+    const table = Float64Array.from({ length: V * V }, () => Math.log2(1 / V))
+    const seqs = Array.from({ length: 20 }, (_, i) => Uint32Array.from({ length: 1 + (i % 6) }, (_, k) => (i + k) % V))
+    const { bytes } = compress(V, table, seqs)
+    // Mutations of the header and index, with the checksum recomputed so that parsing goes past it.
+    const sign = (b: Uint8Array) => {
+      b.set(createHash("sha256").update(b.subarray(0, 132)).update(b.subarray(HEADER_BYTES)).digest(), 132)
+      return b
+    }
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 4, max: HEADER_BYTES + 45 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      fc.integer({ min: 0, max: 40 }),
+      (edits, cut) => {
+        const b = bytes.slice(0, bytes.length - cut)
+        for (const [at, value] of edits) if (at < 132 || at >= HEADER_BYTES) b[at] = value
+        const exit = Effect.runSyncExit(readCompressed(sign(b), "m.mzac"))
+        if (Exit.isSuccess(exit)) {
+          const f = exit.value
+          expect(f.lengths).toHaveLength(f.header.count)
+          expect(f.bitLengths.reduce((a, x) => a + x, 0)).toBeLessThanOrEqual(8 * f.payload.length)
+          for (const l of f.lengths) expect(l).toBeLessThanOrEqual(f.header.seqLen)
+        } else {
+          const e = Exit.isFailure(exit) ? exit.cause : undefined
+          expect(String(e)).toMatch(/DatasetError/)
+          expect(Effect.runSync(Effect.flip(readCompressed(sign(b), "m.mzac")))).toBeInstanceOf(DatasetError)
+        }
+      }
+    ), { numRuns: 500 })
   })
 
   it("reject truncated and foreign files", () => {

@@ -44,6 +44,16 @@ describe("compression metric", () => {
       }
     }))
 
+  it.effect("validate: freqBits too small for the dataset's vocabulary is named at its field", () =>
+    Effect.gen(function*() {
+      const check = compressionPlugin.check!
+      const input = (vocabSize: number) => ({ specDir: ".", run: { dataset: { vocabSize } } })
+      expect(yield* check({ ...defaults, freqBits: 16 }, input(50_257))).toEqual([
+        { path: ["freqBits"], message: "2^16 total frequency is too small for a vocabulary of 50257 (it must exceed 2·V)" }
+      ])
+      expect(yield* check(defaults, input(50_257))).toEqual([])
+    }))
+
   it.effect("a memorizing model: verified memorization is the estimate up to ≤ 2 bits + bounds per sequence, holdout ≈ 0", () =>
     Effect.gen(function*() {
       const V = 512
