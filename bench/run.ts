@@ -34,7 +34,8 @@ const runScript = (cmd: string, argv: ReadonlyArray<string>, env: Record<string,
 
 interface TrainRow { readonly key: string; readonly tokensPerSecond: number; readonly evalSequencesPerSecond: number }
 
-const gpuRows = (out: string): Array<TrainRow> =>
+/** Rows of the tables printed by packages/gpu-webgpu/bench/train.ts and cpu.ts (same columns). */
+const tableRows = (out: string): Array<TrainRow> =>
   [...out.matchAll(/V=(\d+) S=(\d+) L=(\d+) d=(\d+) B=(\d+)\s+\d+\s+(\d+)\s+[\d.]+\s+(\d+)/g)].map((m) => ({
     key: `V=${m[1]} S=${m[2]} L=${m[3]} d=${m[4]} B=${m[5]}`,
     tokensPerSecond: Number(m[6]),
@@ -66,7 +67,7 @@ if (!args.has("--skip-gpu")) {
     if (torch.train.length === 0) {
       console.log("no PyTorch results (apt-get install python3-torch libopenblas0-pthread)\n")
     } else {
-      const ours = gpuRows(gpuOut)
+      const ours = tableRows(gpuOut)
       console.log("config                          WebGPU tok/s   torch tok/s   ratio   WebGPU eval seq/s   torch eval seq/s   ratio")
       for (const t of torch.train) {
         const o = ours.find((r) => r.key === t.key)
@@ -79,28 +80,27 @@ if (!args.has("--skip-gpu")) {
   }
 }
 
-const cpuRows = (out: string) =>
-  [...out.matchAll(/V=(\d+) S=(\d+) L=(\d+) d=(\d+) B=(\d+)\s+\d+\s+(\d+)\s+[\d.]+\s+(\d+)/g)].map((m) => ({
-    key: `V=${m[1]} S=${m[2]} L=${m[3]} d=${m[4]} B=${m[5]}`,
-    tokensPerSecond: Number(m[6]),
-    evalSequencesPerSecond: Number(m[7])
-  }))
-
 if (!args.has("--skip-cpu")) {
   const threads = option("--threads", "2")
   const reps = option("--reps", "3")
   const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
-  console.log(`== Native CPU GPT-2 vs PyTorch CPU, ${threads} threads each, best of ${reps} (load average before: ${load()})`)
-  // Interleaved: ours, PyTorch, ours again; each side keeps its best, so a burst of load elsewhere hurts neither alone.
-  const ours1 = runScript(tsx, ["packages/gpu-webgpu/bench/cpu.ts", "--threads", threads, "--reps", reps, "--steps", "10"])
-  const torchOut = args.has("--skip-torch") ? "" : runScript(python, ["bench/torch/bench.py", "--seconds", "3", "--threads", threads, "--reps", reps, "--skip-matmul"], { OPENBLAS_NUM_THREADS: "1" })
-  const ours2 = runScript(tsx, ["packages/gpu-webgpu/bench/cpu.ts", "--threads", threads, "--reps", reps, "--steps", "10"])
+  console.log(`== Native CPU GPT-2 vs PyTorch CPU, ${threads} threads each, best of 2 × ${reps} (load average before: ${load()})`)
+  // Interleaved: ours, PyTorch, ours, PyTorch; each side keeps its best, so a burst of load elsewhere hurts neither alone.
+  const oursRun = () => runScript(tsx, ["packages/gpu-webgpu/bench/cpu.ts", "--threads", threads, "--reps", reps, "--steps", "10"])
+  const torchRun = () => args.has("--skip-torch") ? "" : runScript(python, ["bench/torch/bench.py", "--seconds", "3", "--threads", threads, "--reps", reps, "--skip-matmul"], { OPENBLAS_NUM_THREADS: "1" })
+  const ours1 = oursRun()
+  const torch1 = torchRun()
+  const ours2 = oursRun()
+  const torch2 = torchRun()
   console.log(ours2)
-  const best = cpuRows(ours1).map((a) => {
-    const b = cpuRows(ours2).find((r) => r.key === a.key)
-    return b === undefined ? a : { key: a.key, tokensPerSecond: Math.max(a.tokensPerSecond, b.tokensPerSecond), evalSequencesPerSecond: Math.max(a.evalSequencesPerSecond, b.evalSequencesPerSecond) }
+  const bestOf = (a: Array<TrainRow>, b: Array<TrainRow>) => a.map((x) => {
+    const y = b.find((r) => r.key === x.key)
+    return y === undefined ? x : { key: x.key, tokensPerSecond: Math.max(x.tokensPerSecond, y.tokensPerSecond), evalSequencesPerSecond: Math.max(x.evalSequencesPerSecond, y.evalSequencesPerSecond) }
   })
-  const torch = torchRows(torchOut)
+  const best = bestOf(tableRows(ours1), tableRows(ours2))
+  const torchOut = torch1 + "\n" + torch2
+  const torchBest = { ...torchRows(torch1), train: bestOf(torchRows(torch1).train, torchRows(torch2).train) }
+  const torch = torchBest
   if (torch.train.length === 0) console.log("no PyTorch results (apt-get install python3-torch libopenblas0-pthread)\n")
   else {
     console.log("config                          ours tok/s   torch tok/s   ratio   ours eval seq/s   torch eval seq/s   ratio")
