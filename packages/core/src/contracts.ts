@@ -39,7 +39,7 @@ export interface Dataset {
   readonly fingerprint: string
   /** Present for text datasets: decodes sequences for reports. */
   readonly tokenizer?: Tokenizer
-  /** Per-sample rarity (TF-IDF, paper-notes) when requested. */
+  /** Per-sample rarity (TF-IDF) when requested. */
   readonly rarity?: { readonly train: Float64Array; readonly holdout: Float64Array }
   /** Facts worth recording: duplicates dropped, documents read, ... */
   readonly stats: Readonly<Record<string, number | string | boolean>>
@@ -116,7 +116,7 @@ export interface TrainedModel {
   readonly nextTokenLogits?: (seqs: TokenSequences, position: number) => Effect.Effect<Float32Array, ModelError>
   /** Greedy continuation of each prefix by `length` tokens (count × length). */
   readonly generate: (prefixes: TokenSequences, length: number) => Effect.Effect<Uint32Array, ModelError>
-  /** Writes model.safetensors + config.json (Hugging Face GPT-2 layout) into a folder. */
+  /** Writes the model into a folder, in the trainer's format (one its `TrainerPlugin.reload` reads back). */
   readonly save: (dir: string) => Effect.Effect<void, ModelError>
 }
 

@@ -4,19 +4,22 @@
  * failure or interrupt) → metrics → commit (result.json, atomic, last).
  * Then the law fits over all complete runs, then the report.
  */
-import { Cause, Effect, FileSystem, Layer, Schema } from "effect"
+import { Cause, Effect, Layer } from "effect"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { holdClaim, tryClaim, type ClaimOptions } from "./claims.ts"
 import { stringify as toYaml } from "yaml"
-import type { Dataset, Json, LawFit, RunContext, RunResult, TrainedModel } from "./contracts.ts"
-import { RunDefect, type DatasetError, type DeviceError, type MetricError, type ModelError, type StoreError, type TrainError } from "./errors.ts"
+import type { Dataset, Json, LawFit, MetricValues, RunContext, RunResult, TrainedModel } from "./contracts.ts"
+import { LawError, MetricError, RunDefect, type DatasetError, type DeviceError, type ModelError, type StoreError, type TrainError } from "./errors.ts"
 import { fullHash, stableHash } from "./hash.ts"
 import { Progress, type RunLabel } from "./progress.ts"
 import { collectProvenance } from "./provenance.ts"
-import type { RegistryShape } from "./registry.ts"
+import { resolvePluginModules, type RegistryShape } from "./registry.ts"
 import type { DecodedSection, Experiment, RunPlan, RunSpec } from "./spec/decode.ts"
+import { summaryPairs } from "./report/summary.ts"
+import { jsonProblem } from "./json-value.ts"
 import { jsonLine, makeRunStore, type RunStore } from "./store.ts"
+import { PLUGINS_FILE, SAVED_MARKER, SavedModelSchema } from "./store-schema.ts"
 
 export interface RunOptions {
   /** Re-run complete runs instead of skipping them. */
@@ -67,7 +70,7 @@ export const pluginLayers = (experiment: Experiment): Layer.Layer<any, any, neve
   }
   for (const l of experiment.laws) if (l.plugin.layer) layers.add(l.plugin.layer)
   const list = [...layers]
-  return list.length === 0 ? (Layer.empty as unknown as Layer.Layer<any, any, never>) : Layer.mergeAll(...(list as [Layer.Layer<any, any, never>]))
+  return Layer.mergeAll(Layer.empty, ...list)
 }
 
 const sectionsOf = (spec: RunSpec): ReadonlyArray<DecodedSection> => [
@@ -83,9 +86,9 @@ const labelOf = (plan: RunPlan, total: number, runId = plan.runId): RunLabel => 
 })
 
 /** A run's failure as a typed error: its own typed error, or a defect (allocation failure, plugin bug) named as such. */
-const failureOf = <E extends { readonly _tag: string; readonly message: string }>(runId: string, cause: Cause.Cause<E>): RunFailureError => {
+const failureOf = (runId: string, cause: Cause.Cause<RunFailureError>): RunFailureError => {
   const error = Cause.findErrorOption(cause)
-  if (error._tag === "Some") return error.value as unknown as RunFailureError
+  if (error._tag === "Some") return error.value
   const defect = Cause.squash(cause) as { name?: string; message?: string } | undefined
   const text = defect && typeof defect.message === "string" ? `${defect.name ?? "Error"}: ${defect.message}` : String(defect)
   return new RunDefect({ runId, message: `unexpected failure inside the run: ${text}` })
@@ -98,6 +101,8 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     const progress = yield* Progress
     const store = yield* makeRunStore(storeRootOf(experiment, options), experiment.name)
     yield* store.writeFile("experiment.yaml", toYaml(experiment.resolved))
+    // The spec's plugin modules, resolved, so that `memorize report` can load them from the store alone.
+    yield* store.writeJson(PLUGINS_FILE, { modules: yield* resolvePluginModules(experiment.spec.plugins, experiment.specDir) })
     const cacheDir = NodePath.resolve(storeRootOf(experiment, options), ".cache")
 
     const shard = options.shard
@@ -138,9 +143,9 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
           yield* store.writeIdentity(runId, plan.configHash)
           yield* store.resetRun(runId)
           yield* progress.runStarted(label)
-          const exit = yield* Effect.exit(runOne(experiment, registry, store, { ...plan, runId }, label, cacheDir, (s) => { step = s }))
+          const exit = yield* Effect.exit(runOne(experiment, store, { ...plan, runId }, label, cacheDir, (s) => { step = s }))
           if (exit._tag === "Success") {
-            yield* progress.runFinished(label, "done", summaryLine(exit.value))
+            yield* progress.runFinished(label, "done", summaryLine(exit.value, registry))
             return "done" as const
           }
           if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
@@ -186,14 +191,17 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     const results = scan.results.filter((r) => hashes.has(fullHash(r.config)))
     const laws: Record<string, LawFit> = {}
     for (const law of experiment.laws) {
-      const fit = yield* Effect.result(law.plugin.make(law.config)(results))
+      const fit = yield* Effect.result(checkedOutput(
+        law.plugin.make(law.config)(results),
+        (problem) => new LawError({ law: law.plugin.name, message: `its fit cannot be stored: ${problem} (law fits are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` })
+      ))
       laws[law.plugin.name] = fit._tag === "Success" ? fit.success : { error: fit.failure.message }
       if (fit._tag === "Failure") yield* progress.log(`law ${law.plugin.name}: ${fit.failure.message}`)
     }
     // Laws over a partial sweep are written by a plain run (it says so); a worker leaves them to the one that finishes the sweep.
     const lawsWritten = !options.worker || results.length === experiment.plans.length || heldElsewhere === 0
     if (lawsWritten) {
-      yield* store.writeFile("laws.json", `${JSON.stringify(laws, null, 2)}\n`)
+      yield* store.writeJson("laws.json", laws)
       yield* store.writeFile("results.jsonl", results.map((r) => jsonLine(r)).join("\n") + (results.length ? "\n" : ""))
     }
     yield* progress.close
@@ -209,18 +217,22 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     } satisfies RunOutcome
   })
 
-const summaryLine = (r: RunResult): string => {
-  const mem = r.metrics["memorization"] as { totalBits?: number } | undefined
+/** A plugin's output, refused (naming the key) when it is not JSON: NaN, a Float64Array or undefined would be stored as null, `{"0":…}` or nothing. */
+const checkedOutput = <A extends { readonly [k: string]: Json }, E, R, E2>(output: Effect.Effect<A, E, R>, refuse: (problem: string) => E2): Effect.Effect<A, E | E2, R> =>
+  Effect.flatMap(output, (values) => {
+    const problem = jsonProblem(values, "")
+    return problem === undefined ? Effect.succeed(values) : Effect.fail(refuse(problem))
+  })
+
+const summaryLine = (r: RunResult, registry: RegistryShape): string => {
   const parts = [`P=${r.model.paramCount}`, `N=${r.dataset.trainCount}`]
   if (r.train) parts.push(`loss ${r.train.finalLoss.toPrecision(4)} after ${r.train.steps} steps (${r.train.stopReason})`)
-  if (typeof mem?.totalBits === "number") parts.push(`memorized ${Math.round(mem.totalBits)} bits (${(mem.totalBits / r.model.paramCount).toFixed(3)} bits/param)`)
-  return parts.join(", ")
+  return [...parts, ...summaryPairs(r, registry)].join(", ")
 }
 
 /** One run, in its own scope: every resource it acquired is released when it ends. */
 const runOne = (
   experiment: Experiment,
-  registry: RegistryShape,
   store: RunStore,
   plan: RunPlan,
   label: RunLabel,
@@ -239,17 +251,15 @@ const runOne = (
       Effect.andThen(Effect.andThen(Effect.sync(() => onStep(event.step)), progress.trainProgress(label, event)), store.appendLine(NodePath.join(plan.runId, "train-log.jsonl"), jsonLine(event)).pipe(Effect.ignore)))
 
     const reference = plan.spec.reference
-      ? yield* referenceModel(plan.spec, registry, store, context)
+      ? yield* referenceModel(plan.spec, store, context)
       : undefined
 
-    const metrics: Record<string, Json> = {}
+    const metrics: Record<string, MetricValues> = {}
     for (const m of plan.spec.metrics) {
-      metrics[m.plugin.name] = (yield* m.plugin.make(m.config)({
-        model,
-        dataset,
-        ...(reference ? { reference } : {}),
-        context
-      })) as Json
+      metrics[m.plugin.name] = yield* checkedOutput(
+        m.plugin.make(m.config)({ model, dataset, ...(reference ? { reference } : {}), context }),
+        (problem) => new MetricError({ metric: m.plugin.name, message: `its values cannot be stored: ${problem} (metric values are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` })
+      )
     }
     if (experiment.spec.store.saveModels) yield* model.save(runDir)
 
@@ -278,7 +288,7 @@ const runOne = (
       train: model.train
         ? { steps: model.train.steps, finalLoss: model.train.finalLoss, stopReason: model.train.stopReason, wallMs: model.train.wallMs, tokensPerSecond: model.train.tokensPerSecond }
         : null,
-      metrics: metrics as RunResult["metrics"],
+      metrics,
       provenance: {
         ...(yield* collectProvenance(experiment.specDir)),
         label: plan.label as Json,
@@ -307,27 +317,34 @@ const trainModel = (
 
 /**
  * The reference model θ: trained once per distinct reference config and
- * saved under references/<id>/; later runs load the saved model with the
- * `checkpoint` trainer when one is registered.
+ * saved under references/<id>/ when its trainer can reload what it saved
+ * (`TrainerPlugin.reload`); later runs reload it. saved.json, written after
+ * the model, marks a complete save.
  */
-const referenceModel = (spec: RunSpec, registry: RegistryShape, store: RunStore, context: RunContext) =>
+const referenceModel = (spec: RunSpec, store: RunStore, context: RunContext) =>
   Effect.gen(function*() {
     const ref = spec.reference!
     const id = stableHash({ seed: spec.seed, dataset: ref.dataset.resolved, model: ref.model.resolved, train: ref.train.resolved })
     const dir = store.referenceDir(id)
-    const fs = yield* FileSystem.FileSystem
-    const loader = registry.find("trainer", "checkpoint")
-    const saved = yield* fs.exists(NodePath.join(dir, "model.safetensors")).pipe(Effect.orElseSucceed(() => false))
+    const marker = NodePath.join(NodePath.relative(store.dir, dir), SAVED_MARKER)
+    const trainer = ref.train.plugin
     const refContext: RunContext = { ...context, runDir: dir }
     const dataset = yield* ref.dataset.plugin.make(ref.dataset.config)(refContext)
-    if (saved && loader) {
-      const config = yield* Effect.orDie(Effect.try(() => Schema.decodeUnknownSync(loader.config)({ path: dir })))
-      const description = ref.model.plugin.make(ref.model.config)({ vocabSize: dataset.vocabSize, seqLen: dataset.seqLen })
-      return (yield* loader.make(config)({ model: description, dataset, context: refContext, onProgress: () => Effect.void })) as TrainedModel
+    const input = {
+      model: ref.model.plugin.make(ref.model.config)({ vocabSize: dataset.vocabSize, seqLen: dataset.seqLen }),
+      dataset,
+      context: refContext,
+      onProgress: () => Effect.void
     }
-    const model = yield* trainModel(ref, dataset, refContext, () => Effect.void)
-    if (ref.train.plugin.name !== "checkpoint") {
-      yield* model.save(dir).pipe(Effect.catchTag("ModelError", () => Effect.void))
-    }
+    const reload = trainer.reload?.(ref.train.config)
+    if (reload === undefined) return yield* trainer.make(ref.train.config)(input)
+    const saved = yield* store.readDecoded(marker, SavedModelSchema).pipe(Effect.orElseSucceed(() => undefined))
+    if (saved?.trainer === trainer.name) return yield* reload(dir, input)
+    const model = yield* trainer.make(ref.train.config)(input)
+    // A reference that cannot be saved is trained again next time: slower, never wrong.
+    yield* model.save(dir).pipe(
+      Effect.andThen(store.writeFile(marker, `${JSON.stringify({ trainer: trainer.name, savedAt: new Date().toISOString() })}\n`)),
+      Effect.ignore
+    )
     return model
   })

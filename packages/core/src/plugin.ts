@@ -10,9 +10,11 @@ import type {
   LawFit,
   LawImpl,
   MetricImpl,
+  MetricValues,
   ModelImpl,
   RunResult,
-  TrainerImpl
+  TrainerImpl,
+  TrainInput
 } from "./contracts.ts"
 import type { Headline } from "./report/headline.ts"
 import type { FactsOf, RequirementCheck } from "./requirements.ts"
@@ -35,14 +37,44 @@ export interface ReportSection {
   readonly headline?: Headline
 }
 
-/** Options of `memorize predict`, answered by a law plugin that can predict. */
-export interface PredictRequest {
-  readonly params: number
-  readonly samples?: number
-  readonly target?: number
-  /** "paper", or the path of a laws.json / constants JSON file. */
-  readonly constants?: string
+/**
+ * A column a metric adds to the runs table (printed after `run`, at the top
+ * of report.md, in report.html), read from that metric's stored values.
+ */
+export interface SummaryColumn {
+  readonly header: string
+  /** This run's value, or undefined when it has none (shown as "—"). */
+  readonly value: (values: MetricValues, result: RunResult) => number | undefined
+  /** Digits after the point (0: rounded to an integer). */
+  readonly digits: number
 }
+
+/** One flag of `memorize predict` that a law reads (`--name`). */
+export interface PredictFlag {
+  /** The flag's name without the dashes. */
+  readonly name: string
+  readonly type: "number" | "string"
+  readonly description: string
+}
+
+/**
+ * `memorize predict` support of a law plugin: the flags it reads, a Schema
+ * that decodes them (the given flags, by name, as a record; its errors are
+ * shown as usage errors) and the answer, as lines to print.
+ */
+export interface PredictHook<I = any> {
+  /** What the law predicts, for `memorize predict --help`. */
+  readonly description: string
+  readonly flags: ReadonlyArray<PredictFlag>
+  readonly input: Schema.Codec<I, any>
+  readonly run: (input: I) => Effect.Effect<string, Error>
+}
+
+/** Declares a predict hook; identity at runtime, it infers the decoded input type for `run`. */
+export const definePredict = <I>(hook: PredictHook<I>): PredictHook<I> => hook
+
+/** Reloads a model that `TrainedModel.save` wrote into `dir` (see TrainerPlugin.reload). */
+export type ReloadImpl = (dir: string, input: TrainInput) => ReturnType<TrainerImpl>
 
 interface PluginBase<K extends PluginKind, C, Impl> {
   readonly kind: K
@@ -73,15 +105,25 @@ export interface ModelPlugin<C = any> extends PluginBase<"model", C, ModelImpl> 
 export interface TrainerPlugin<C = any> extends PluginBase<"trainer", C, TrainerImpl> {
   /** Whether several runs may train at once on this trainer (`--concurrency`). */
   readonly concurrent?: boolean
+  /**
+   * Loads a model this trainer trained and saved (with `TrainedModel.save`)
+   * from its folder, with this config, instead of training it again. Core uses
+   * it for reference models: trained once per config, saved under
+   * references/<id>/, reloaded by later runs. A trainer without it (one that
+   * loads an existing checkpoint, say) makes its model anew each time.
+   */
+  readonly reload?: (config: C) => ReloadImpl
 }
 export interface MetricPlugin<C = any> extends PluginBase<"metric", C, MetricImpl> {
   /** Report sections drawn from all runs' values of this metric. */
   readonly report?: (results: ReadonlyArray<RunResult>) => ReadonlyArray<ReportSection>
+  /** Columns of the runs table taken from this metric's values. */
+  readonly summary?: ReadonlyArray<SummaryColumn>
 }
 export interface LawPlugin<C = any> extends PluginBase<"law", C, LawImpl> {
   readonly report?: (fit: LawFit, results: ReadonlyArray<RunResult>) => ReadonlyArray<ReportSection>
-  /** `memorize predict` support: returns the lines to print. */
-  readonly predict?: (request: PredictRequest) => Effect.Effect<string, Error>
+  /** `memorize predict --law <name>` support. */
+  readonly predict?: PredictHook
 }
 
 export type Plugin = DatasetPlugin | ModelPlugin | TrainerPlugin | MetricPlugin | LawPlugin

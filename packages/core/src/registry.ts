@@ -61,13 +61,7 @@ export const loadPluginModules = (
 ): Effect.Effect<ReadonlyArray<{ readonly origin: string; readonly plugins: ReadonlyArray<Plugin> }>, PluginError> =>
   Effect.forEach(specifiers, (specifier) =>
     Effect.gen(function*() {
-      const resolved = yield* Effect.try({
-        try: () =>
-          specifier.startsWith(".") || NodePath.isAbsolute(specifier)
-            ? pathToFileURL(NodePath.resolve(baseDir, specifier)).href
-            : pathToFileURL(createRequire(NodePath.join(baseDir, "noop.js")).resolve(specifier)).href,
-        catch: () => new PluginError({ plugin: specifier, message: `cannot find plugin module "${specifier}" (from ${baseDir})` })
-      })
+      const resolved = pathToFileURL(yield* resolvePluginModule(specifier, baseDir)).href
       const mod = yield* Effect.tryPromise({
         try: () => import(resolved),
         catch: (e) => new PluginError({ plugin: specifier, message: `cannot load plugin module "${specifier}": ${(e as Error)?.message ?? String(e)}` })
@@ -77,12 +71,27 @@ export const loadPluginModules = (
       if (list.length === 0) {
         return yield* new PluginError({ plugin: specifier, message: `plugin module "${specifier}" has no default export (a plugin or a list of plugins made with definePlugin)` })
       }
-      const bad = list.findIndex((p) => !isPlugin(p))
-      if (bad >= 0) {
+      const plugins = list.filter(isPlugin)
+      if (plugins.length < list.length) {
+        const bad = list.findIndex((p) => !isPlugin(p))
         return yield* new PluginError({ plugin: specifier, message: `plugin module "${specifier}": export #${bad} is not a plugin (needs kind, name, config schema and make; use definePlugin)` })
       }
-      return { origin: `plugin module "${specifier}"`, plugins: list as ReadonlyArray<Plugin> }
+      return { origin: `plugin module "${specifier}"`, plugins }
     }))
+
+/** The file a plugin specifier names: a path relative to `baseDir` (the spec's folder) or absolute, or a package resolved from there. */
+export const resolvePluginModule = (specifier: string, baseDir: string): Effect.Effect<string, PluginError> =>
+  Effect.try({
+    try: () =>
+      specifier.startsWith(".") || NodePath.isAbsolute(specifier)
+        ? NodePath.resolve(baseDir, specifier)
+        : createRequire(NodePath.join(baseDir, "noop.js")).resolve(specifier),
+    catch: () => new PluginError({ plugin: specifier, message: `cannot find plugin module "${specifier}" (from ${baseDir})` })
+  })
+
+/** Every specifier with the file it names, for the run store's record (plugins.json). */
+export const resolvePluginModules = (specifiers: ReadonlyArray<string>, baseDir: string) =>
+  Effect.forEach(specifiers, (specifier) => Effect.map(resolvePluginModule(specifier, baseDir), (path) => ({ specifier, path })))
 
 /** The registry with the spec's third-party plugins added. */
 export const withPluginModules = (

@@ -78,3 +78,16 @@ export const ClaimSchema = Schema.Struct({
   step: Schema.optional(Schema.Number)
 })
 export type Claim = typeof ClaimSchema.Type
+
+/** references/<id>/saved.json: the reference model in this folder was saved completely, by this trainer. */
+export const SavedModelSchema = Schema.Struct({
+  trainer: Schema.String,
+  savedAt: Schema.String
+})
+export const SAVED_MARKER = "saved.json"
+
+/** plugins.json: the spec's third-party plugin modules, as written (`specifier`) and as resolved (`path`, absolute). */
+export const PluginsRecordSchema = Schema.Struct({
+  modules: Schema.Array(Schema.Struct({ specifier: Schema.String, path: Schema.String }))
+})
+export const PLUGINS_FILE = "plugins.json"

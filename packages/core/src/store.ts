@@ -1,5 +1,5 @@
 /**
- * The run store (layout in design.md):
+ * The run store:
  *
  *   <root>/<experiment>/store.json             format version of the store
  *   <root>/<experiment>/experiment.yaml        resolved spec
@@ -7,10 +7,10 @@
  *   <root>/<experiment>/<runId>/claim.json     who trains it now (claims.ts)
  *   <root>/<experiment>/<runId>/config.json
  *   <root>/<experiment>/<runId>/train-log.jsonl
- *   <root>/<experiment>/<runId>/model.safetensors
+ *   <root>/<experiment>/<runId>/…              the trainer's saved model (TrainedModel.save)
  *   <root>/<experiment>/<runId>/error.json     why the last attempt failed
  *   <root>/<experiment>/<runId>/result.json    written last, atomically = complete
- *   <root>/<experiment>/references/<id>/       reference models, trained once
+ *   <root>/<experiment>/references/<id>/       reference models, trained once (saved.json: saved completely)
  *   <root>/<experiment>/laws.json, results.jsonl, report.html, report.md
  *
  * Every file is written to a temporary name and renamed into place, so a
@@ -25,6 +25,7 @@ import * as NodePath from "node:path"
 import type { Json, LawFit, RunResult } from "./contracts.ts"
 import { StoreError } from "./errors.ts"
 import { fullHash } from "./hash.ts"
+import { jsonProblem } from "./json-value.ts"
 import { osCode, osReason } from "./os-error.ts"
 import { IdentitySchema, LawsSchema, RunErrorSchema, RunResultSchema, StoreMetaSchema, type RunErrorRecord } from "./store-schema.ts"
 import { version } from "./version.ts"
@@ -58,18 +59,22 @@ export interface RunStore {
   readonly readResult: (runId: string, configHash?: string) => Effect.Effect<RunResult | undefined, StoreError>
   /** Writes `<runId>/result.json` atomically: the run is complete after this. */
   readonly commit: (result: RunResult) => Effect.Effect<void, StoreError>
+  /** Atomic write of a JSON file under the experiment folder; a value JSON cannot hold (NaN, a typed array, undefined) is refused, naming its key. */
+  readonly writeJson: (relative: string, value: object) => Effect.Effect<void, StoreError>
   /** Writes `<runId>/error.json`. */
   readonly writeError: (record: RunErrorRecord) => Effect.Effect<void, StoreError>
   /** Atomic write of any file under the experiment folder. */
   readonly writeFile: (relative: string, content: string | Uint8Array) => Effect.Effect<string, StoreError>
   readonly appendLine: (relative: string, line: string) => Effect.Effect<void, StoreError>
   readonly readJson: (relative: string) => Effect.Effect<unknown, StoreError>
+  /** A file under the experiment folder decoded with `schema`; undefined when absent, a StoreError naming it when invalid. */
+  readonly readDecoded: <S extends Schema.ConstraintDecoder<unknown>>(relative: string, schema: S, what?: string) => Effect.Effect<S["Type"] | undefined, StoreError>
   /** laws.json, decoded; undefined when absent, a StoreError when invalid. */
   readonly readLaws: () => Effect.Effect<{ readonly [law: string]: LawFit } | undefined, StoreError>
   readonly exists: (relative: string) => Effect.Effect<boolean, StoreError>
   /** Removes a run's folder (for `--fresh`). */
   readonly clearRun: (runId: string) => Effect.Effect<void, StoreError>
-  /** Removes a run's results of an earlier attempt (result, error, log, model), keeping its identity and claim. */
+  /** Removes what an earlier attempt of a run wrote (result, error, log, model files), keeping its identity, its claim and results kept aside. */
   readonly resetRun: (runId: string) => Effect.Effect<void, StoreError>
   /** Run folder names (entries with an identity, config or result). */
   readonly runIds: () => Effect.Effect<ReadonlyArray<string>, StoreError>
@@ -113,6 +118,14 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       )
     }
 
+    /** JSON that decodes as written: a value JSON cannot hold (NaN, a typed array, undefined) is refused, naming its key. */
+    const writeJson = (relative: string, value: object) => {
+      const problem = jsonProblem(value, "")
+      return problem === undefined
+        ? writeAtomic(abs(relative), `${JSON.stringify(value, null, 2)}\n`)
+        : Effect.fail(new StoreError({ path: abs(relative), message: `not written: ${problem} (stored files are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` }))
+    }
+
     const readText = (path: string) =>
       fs.readFileString(path).pipe(Effect.map((t): string | undefined => t), Effect.catch((e) =>
         osCode(e) === "ENOENT" ? Effect.succeed(undefined) : Effect.fail(storeError(path, "cannot read")(e))))
@@ -125,7 +138,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       )
 
     /** Parses and decodes a file; a reason when it does not. */
-    const decodeFile = <A>(schema: Schema.Codec<A, unknown>, text: string): { ok: true; value: A } | { ok: false; reason: string } => {
+    const decodeFile = <S extends Schema.ConstraintDecoder<unknown>>(schema: S, text: string): { ok: true; value: S["Type"] } | { ok: false; reason: string } => {
       let json: unknown
       try {
         json = JSON.parse(text)
@@ -135,6 +148,16 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       const exit = Schema.decodeUnknownExit(schema)(json)
       return exit._tag === "Success" ? { ok: true, value: exit.value } : { ok: false, reason: decodeMessage(exit.cause) }
     }
+
+    const readDecoded = <S extends Schema.ConstraintDecoder<unknown>>(relative: string, schema: S, what = `a valid ${NodePath.basename(relative)}`) =>
+      Effect.gen(function*() {
+        const path = abs(relative)
+        const text = yield* readText(path)
+        if (text === undefined) return undefined
+        const d = decodeFile(schema, text)
+        if (!d.ok) return yield* new StoreError({ path, message: `not ${what}: ${d.reason}` })
+        return d.value
+      })
 
     /** Moves a bad file aside (`<name>.invalid-<time>`) so that it is kept but no longer read. */
     const keepAside = (path: string) => {
@@ -146,7 +169,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       Effect.gen(function*() {
         const text = yield* readText(abs(NodePath.join(runId, "identity.json")))
         if (text !== undefined) {
-          const d = decodeFile(IdentitySchema as Schema.Codec<{ configHash: string }, unknown>, text)
+          const d = decodeFile(IdentitySchema, text)
           if (d.ok) return d.value.configHash
         }
         // Stores written before identity.json: the hash of the stored config.
@@ -168,7 +191,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
         const path = abs(NodePath.join(runId, "result.json"))
         const text = yield* readText(path)
         if (text !== undefined) {
-          const d = decodeFile(RunResultSchema as unknown as Schema.Codec<RunResult, unknown>, text)
+          const d = decodeFile(RunResultSchema, text)
           const reason = !d.ok
             ? d.reason
             : d.value.runId !== runId
@@ -181,7 +204,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
         }
         const errorText = yield* readText(abs(NodePath.join(runId, "error.json")))
         if (errorText !== undefined) {
-          const d = decodeFile(RunErrorSchema as unknown as Schema.Codec<RunErrorRecord, unknown>, errorText)
+          const d = decodeFile(RunErrorSchema, errorText)
           if (d.ok) return { _tag: "Failed", error: d.value } satisfies RunState as RunState
         }
         return { _tag: "Absent" } satisfies RunState as RunState
@@ -196,7 +219,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
           const path = abs(NodePath.join(entry, "result.json"))
           const text = yield* readText(path).pipe(Effect.catch(() => Effect.succeed(undefined)))
           if (text === undefined) continue
-          const d = decodeFile(RunResultSchema as unknown as Schema.Codec<RunResult, unknown>, text)
+          const d = decodeFile(RunResultSchema, text)
           if (d.ok && d.value.runId === entry) results.push(d.value)
           else invalid.push({ file: path, reason: d.ok ? `its runId is "${d.value.runId}", not the folder's "${entry}"` : d.reason })
         }
@@ -209,7 +232,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
     if (metaText === undefined) {
       yield* writeAtomic(metaPath, `${JSON.stringify({ format: STORE_FORMAT, writtenBy: `memorize ${version}` }, null, 2)}\n`)
     } else {
-      const meta = decodeFile(StoreMetaSchema as unknown as Schema.Codec<{ format: number; writtenBy: string }, unknown>, metaText)
+      const meta = decodeFile(StoreMetaSchema, metaText)
       if (!meta.ok) return yield* new StoreError({ path: metaPath, message: `not a run store description (${meta.reason})` })
       if (meta.value.format !== STORE_FORMAT && options.checkFormat !== false) {
         return yield* new StoreError({
@@ -244,7 +267,8 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       inspect,
       readResult: (runId, configHash) =>
         Effect.map(inspect(runId, configHash), (s) => (s._tag === "Complete" ? s.result : undefined)),
-      commit: (result) => writeAtomic(abs(NodePath.join(result.runId, "result.json")), `${JSON.stringify(result, null, 2)}\n`),
+      commit: (result) => writeJson(NodePath.join(result.runId, "result.json"), result),
+      writeJson,
       writeError: (record) => writeAtomic(abs(NodePath.join(record.runId, "error.json")), `${JSON.stringify(record, null, 2)}\n`),
       writeFile: (relative, content) => writeAtomic(abs(relative), content).pipe(Effect.as(abs(relative))),
       appendLine: (relative, line) =>
@@ -254,20 +278,18 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
           yield* fs.writeFileString(path, `${line}\n`, { flag: "a" })
         }).pipe(Effect.mapError(storeError(abs(relative), "cannot append"))),
       readJson: (relative) => readJsonAt(abs(relative)),
-      readLaws: () =>
-        Effect.gen(function*() {
-          const path = abs("laws.json")
-          const text = yield* readText(path)
-          if (text === undefined) return undefined
-          const d = decodeFile(LawsSchema as unknown as Schema.Codec<{ [law: string]: LawFit }, unknown>, text)
-          if (!d.ok) return yield* new StoreError({ path, message: `invalid laws.json: ${d.reason}` })
-          return d.value
-        }),
+      readDecoded,
+      readLaws: () => readDecoded("laws.json", LawsSchema, "an object of law fits"),
       exists: (relative) => fs.exists(abs(relative)).pipe(Effect.mapError(storeError(abs(relative), "cannot read"))),
       clearRun: (runId) => fs.remove(abs(runId), { recursive: true, force: true }).pipe(Effect.mapError(storeError(abs(runId), "cannot remove"))),
       resetRun: (runId) =>
-        Effect.forEach(["result.json", "error.json", "train-log.jsonl", "model.safetensors"], (f) =>
-          fs.remove(abs(NodePath.join(runId, f)), { force: true }).pipe(Effect.mapError(storeError(abs(NodePath.join(runId, f)), "cannot remove"))), { discard: true }),
+        Effect.gen(function*() {
+          const entries = yield* fs.readDirectory(abs(runId)).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+          // Whatever the last attempt wrote (result, error, log, the trainer's model files) goes; the run's identity, its claim (and the claim's heartbeat temp files) and results kept aside for inspection stay.
+          const stale = entries.filter((f) => !f.startsWith("identity.json") && !f.startsWith("claim.json") && !f.includes(".invalid-"))
+          yield* Effect.forEach(stale, (f) =>
+            fs.remove(abs(NodePath.join(runId, f)), { recursive: true, force: true }).pipe(Effect.mapError(storeError(abs(NodePath.join(runId, f)), "cannot remove"))), { discard: true })
+        }),
       runIds: () =>
         Effect.gen(function*() {
           const entries = yield* fs.readDirectory(dir).pipe(Effect.mapError(storeError(dir, "cannot list")))

@@ -1,17 +1,23 @@
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { countingTrainer } from "../../../test/fixtures/unigram-plugins.ts"
+import { jsonProblem } from "../src/json-value.ts"
 import {
   decodeExperiment,
+  definePlugin,
+  loadExperimentFolder,
   makeRegistry,
   makeRunStore,
   parseYamlSpec,
   Progress,
+  resultsTable,
   runExperiment,
   withPluginModules,
+  type Plugin,
   type RunResult
 } from "../src/index.ts"
 
@@ -31,10 +37,10 @@ store: { root: "${storeRoot}", saveModels: false }
 sweep: { grid: { dataset.samples: [8, 16, 32] } }
 ${extra}`
 
-const load = (text: string) =>
+const load = (text: string, builtins: ReadonlyArray<Plugin> = []) =>
   Effect.gen(function*() {
     const source = yield* parseYamlSpec(path.join(fixtures, "spec.yaml"), text)
-    const base = yield* makeRegistry([], "built-in")
+    const base = yield* makeRegistry(builtins, "built-in")
     const registry = yield* withPluginModules(base, (source.value as { plugins: Array<string> }).plugins, fixtures)
     return { experiment: yield* decodeExperiment(source, registry), registry }
   })
@@ -234,5 +240,99 @@ describe("reliability: a store that cannot lie", () => {
       expect(error.message).toMatch(/ENOTDIR|EEXIST/)
       expect(error.path).toBe(path.join(root, "exp", "afile", "result.json"))
       expect(fs.readdirSync(path.join(root, "exp")).filter((f) => f.includes(".tmp-"))).toEqual([])
+    }).pipe(Effect.provide(services)))
+})
+
+describe("contracts core fills from plugins, not names", () => {
+  /** The fixture's counting trainer, which also saves (a marker file) and reloads what it saved. */
+  const savingTrainer = (counts: { trained: number; reloaded: number }) =>
+    definePlugin({
+      kind: "trainer",
+      name: "saving-counting",
+      description: "counting, with save and reload (tests only)",
+      config: Schema.Struct({}),
+      make: () => (input) =>
+        Effect.map(countingTrainer.make({})(input), (model) => {
+          counts.trained++
+          return { ...model, save: (dir: string) => Effect.sync(() => { fs.mkdirSync(dir, { recursive: true }); fs.writeFileSync(path.join(dir, "counts.bin"), "") }) }
+        }),
+      reload: () => (dir, input) =>
+        Effect.gen(function*() {
+          expect(fs.existsSync(path.join(dir, "counts.bin"))).toBe(true)
+          counts.reloaded++
+          return yield* countingTrainer.make({})(input)
+        })
+    })
+
+  it.effect("a reference model is trained once, saved, and reloaded by later runs through its trainer's reload", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      const counts = { trained: 0, reloaded: 0 }
+      const { experiment, registry } = yield* load(specText(root, "reference: { dataset: { samples: 8 }, train: { kind: saving-counting } }"), [savingTrainer(counts)])
+      const outcome = yield* runExperiment(experiment, registry)
+      expect(outcome.failures).toEqual([])
+      expect(counts).toEqual({ trained: 1, reloaded: 2 })
+      const refs = fs.readdirSync(path.join(root, "toy", "references"))
+      expect(refs).toHaveLength(1)
+      expect(JSON.parse(fs.readFileSync(path.join(root, "toy", "references", refs[0]!, "saved.json"), "utf8")).trainer).toBe("saving-counting")
+    }).pipe(Effect.provide(services)))
+
+  it.effect("a metric value JSON cannot hold is refused, naming the metric and the key; a law's becomes its { error }", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      const badMetric = definePlugin({
+        kind: "metric",
+        name: "bad-values",
+        description: "returns values JSON cannot hold (tests only)",
+        config: Schema.Struct({ what: Schema.Literals(["typed", "nan", "undefined"]) }),
+        make: (c) => () =>
+          Effect.succeed((c.what === "typed" ? { bits: new Float64Array(2) } : c.what === "nan" ? { holdout: { totalBits: NaN } } : { total: undefined }) as never)
+      })
+      const badLaw = definePlugin({
+        kind: "law",
+        name: "bad-fit",
+        description: "fits NaN (tests only)",
+        config: Schema.Struct({}),
+        make: () => () => Effect.succeed({ alpha: NaN })
+      })
+      const want = { typed: /key "bits" is a Float64Array/, nan: /key "holdout\.totalBits" is NaN, not a finite number/, undefined: /key "total" is undefined/ }
+      for (const [what, message] of Object.entries(want)) {
+        const spec = specText(root).replace("metrics: [ { kind: toy-bits } ]", `metrics: [ { kind: bad-values, what: ${what} } ]`).replace("laws: [ { kind: run-count } ]", "laws: [ { kind: bad-fit } ]").replace("name: toy", `name: toy-${what}`)
+        const loaded = yield* load(spec, [badMetric, badLaw])
+        const outcome = yield* runExperiment(loaded.experiment, loaded.registry)
+        expect(outcome.failures).toHaveLength(3)
+        const error = outcome.failures[0]!.error
+        expect(error._tag).toBe("MetricError")
+        expect(error.message).toMatch(message)
+        expect((error as { metric?: string }).metric).toBe("bad-values")
+        expect(outcome.laws["bad-fit"]).toEqual({ error: expect.stringMatching(/key "alpha" is NaN/) })
+      }
+    }).pipe(Effect.provide(services)))
+
+  it.effect("the store records the spec's plugin modules (resolved), the report loads them back; summary columns come from metrics", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      const { experiment, registry } = yield* load(specText(root))
+      const outcome = yield* runExperiment(experiment, registry)
+      const record = JSON.parse(fs.readFileSync(path.join(root, "toy", "plugins.json"), "utf8"))
+      expect(record.modules).toEqual([{ specifier: path.join(fixtures, "unigram-plugins.ts"), path: path.join(fixtures, "unigram-plugins.ts") }])
+      const folder = yield* loadExperimentFolder(path.join(root, "toy"))
+      expect(folder.pluginModules).toEqual([path.join(fixtures, "unigram-plugins.ts")])
+      const table = resultsTable(outcome.results, registry).split("\n")
+      expect(table[0]).toMatch(/toy bits/)
+      expect(table[2]).toMatch(/\d+\.\d\s+\S+$/)
+      // Without the metric's plugin, the column is not there (core names no metric).
+      expect(resultsTable(outcome.results, yield* makeRegistry([], "built-in"))).not.toMatch(/toy bits/)
+    }).pipe(Effect.provide(services)))
+
+  it.effect("the store refuses to write JSON a reader could not decode back", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      const store = yield* makeRunStore(root, "exp")
+      const error = yield* Effect.flip(store.writeJson("laws.json", { capacity: { alpha: Infinity } }))
+      expect(error.message).toMatch(/key "capacity\.alpha" is Infinity/)
+      expect(fs.existsSync(path.join(root, "exp", "laws.json"))).toBe(false)
+      expect(jsonProblem({ a: [1, { b: new Map() }] }, "")).toMatch(/key "a\[1\]\.b" is a Map/)
+      expect(jsonProblem({ a: [1, "x", null, true, { b: -0.5 }] }, "")).toBeUndefined()
     }).pipe(Effect.provide(services)))
 })

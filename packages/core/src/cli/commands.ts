@@ -1,5 +1,5 @@
 /**
- * The `memorize` command line: validate, run, report, plugins, predict.
+ * The `memorize` command line: validate, run, report, status, plugins, predict.
  * Handlers print for people; typed errors become messages and exit codes
  * (0 ok, 1 a run failed, 2 bad spec or usage) in main.ts.
  */
@@ -13,6 +13,7 @@ import type { Plugin } from "../plugin.ts"
 import { Progress } from "../progress.ts"
 import { Registry, withPluginModules, type RegistryShape } from "../registry.ts"
 import { describePlugins } from "./describe-plugins.ts"
+import { predictCommand } from "./predict.ts"
 import { writeComparisonReport, writeReport } from "../report/write.ts"
 import { storeLabels } from "../report/labels.ts"
 import { loadExperimentFolder } from "../report/load.ts"
@@ -128,7 +129,7 @@ const run = Command.make(
       const paths = outcome.lawsWritten
         ? yield* writeReport(outcome.store, experiment.name, outcome.results, outcome.laws, registry, experiment.spec.report)
         : []
-      yield* Console.log(resultsTable(outcome.results))
+      yield* Console.log(resultsTable(outcome.results, registry))
       const elsewhere = outcome.heldElsewhere > 0 ? `, ${outcome.heldElsewhere} being trained by other processes` : ""
       const otherShards = outcome.missing - outcome.failures.length - outcome.heldElsewhere
       yield* Console.log(
@@ -153,19 +154,21 @@ const report = Command.make(
   },
   ({ dirs, out }) =>
     Effect.gen(function*() {
-      const registry = yield* Registry
       const loaded = yield* Effect.forEach(dirs, loadExperimentFolder)
+      // The plugin modules the experiments' specs loaded (recorded in their stores), so their report sections are drawn too.
+      const modules = [...new Set(loaded.flatMap((e) => e.pluginModules))]
+      const registry = yield* withPluginModules(yield* Registry, modules, process.cwd())
       const labels = storeLabels(loaded.map((e) => e.dir))
       if (loaded.length === 1 && Option.isNone(out)) {
         const e = loaded[0]!
         const paths = yield* writeReport(e.store, e.name, e.results, e.laws, registry, { topSamples: 10 })
-        yield* Console.log(resultsTable(e.results))
+        yield* Console.log(resultsTable(e.results, registry))
         return yield* Console.log(`report: ${paths.join(", ")}`)
       }
       const outDir = Option.isSome(out) ? out.value : NodePath.join(NodePath.dirname(loaded[0]!.dir), `compare-${loaded.map((e) => e.name).join("+")}`)
       const inputs = loaded.map((e, i) => ({ label: labels[i]!, results: e.results, laws: e.laws }))
       const paths = yield* writeComparisonReport(outDir, inputs, registry, { topSamples: 10 })
-      for (const [i, e] of loaded.entries()) yield* Console.log(`${labels[i]}\n${resultsTable(e.results)}\n`)
+      for (const [i, e] of loaded.entries()) yield* Console.log(`${labels[i]}\n${resultsTable(e.results, registry)}\n`)
       yield* Console.log(`report: ${paths.join(", ")}`)
     })
 ).pipe(Command.withDescription("write report.html and report.md from one run store folder, or one report comparing several"))
@@ -175,32 +178,6 @@ const plugins = Command.make("plugins", {}, () =>
     const registry = yield* Registry
     yield* Console.log(describePlugins(registry.plugins))
   })).pipe(Command.withDescription("list every registered plugin with its config fields and defaults"))
-
-const predict = Command.make(
-  "predict",
-  {
-    params: Flag.Finite("params").pipe(Flag.withDescription("model parameter count P")),
-    samples: Flag.Finite("samples").pipe(Flag.withDescription("training set size |D| (sequences): prints the predicted membership F1"), Flag.optional),
-    f1: Flag.Finite("f1").pipe(Flag.withDescription("target membership F1: prints the dataset size that gives it"), Flag.optional),
-    constants: Flag.String("constants").pipe(Flag.withDescription("\"paper\" or a laws.json / constants JSON file"), Flag.withDefault("paper")),
-    law: Flag.String("law").pipe(Flag.withDescription("law plugin that predicts"), Flag.withDefault("membership-f1"))
-  },
-  (flags) =>
-    Effect.gen(function*() {
-      const registry = yield* Registry
-      const law = registry.find("law", flags.law)
-      const usage = (message: string) => new SpecError({ file: "memorize predict", issues: [{ path: "", message }] })
-      if (!law?.predict) return yield* usage(`no law plugin "${flags.law}" that can predict (registered laws: ${registry.names("law").join(", ")})`)
-      if (Option.isSome(flags.samples) === Option.isSome(flags.f1)) return yield* usage("give exactly one of --samples N or --f1 F")
-      const text = yield* law.predict({
-        params: flags.params,
-        ...(Option.isSome(flags.samples) ? { samples: flags.samples.value } : {}),
-        ...(Option.isSome(flags.f1) ? { target: flags.f1.value } : {}),
-        constants: flags.constants
-      }).pipe(Effect.mapError((e) => usage(e.message)))
-      yield* Console.log(text)
-    })
-).pipe(Command.withDescription("predict membership-inference F1 from the fitted law (or invert it)"))
 
 const status = Command.make(
   "status",
@@ -216,10 +193,11 @@ const status = Command.make(
     })
 ).pipe(Command.withDescription("progress of a (distributed) sweep from the run store alone: complete, claimed (by whom, since when, step), failed, waiting"))
 
-export const makeCommand = (extra: ReadonlyArray<Command.Command<any, any, any, any, any>> = []) =>
+/** The `memorize` command; `builtins` are the plugins whose laws `predict` offers. */
+export const makeCommand = (extra: ReadonlyArray<Command.Command<any, any, any, any, any>> = [], builtins: ReadonlyArray<Plugin> = []) =>
   Command.make("memorize").pipe(
     Command.withDescription("measure how much language models memorize"),
-    Command.withSubcommands([validate, run, report, status, plugins, predict, ...extra])
+    Command.withSubcommands([validate, run, report, status, plugins, predictCommand(builtins), ...extra])
   )
 
 export type BuiltinPlugins = ReadonlyArray<Plugin>

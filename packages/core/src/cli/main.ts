@@ -34,7 +34,7 @@ export const describeFailure = (error: unknown): { readonly text: string; readon
 }
 
 export const runCli = (builtins: ReadonlyArray<Plugin>, extraCommands: ReadonlyArray<Command.Command<any, any, any, any, any>> = []) => {
-  const command = makeCommand(extraCommands)
+  const command = makeCommand(extraCommands, builtins)
   const program = Command.run(command, { version, renderErrors: false }).pipe(
     Effect.catch((error: unknown) =>
       Effect.gen(function*() {

@@ -1,16 +1,15 @@
 /**
- * Reading an experiment folder back for `memorize report`: its complete runs
- * and its laws.json, decoded (a laws.json that is not an object of law fits
- * is an error naming the file, not an empty report).
+ * Reading an experiment folder back for `memorize report`: its complete runs,
+ * its laws.json and the plugin modules its spec loaded (plugins.json), each
+ * decoded (a laws.json that is not an object of law fits is an error naming
+ * the file, not an empty report).
  */
-import { Effect, FileSystem, Schema } from "effect"
+import { Effect, FileSystem } from "effect"
 import * as NodePath from "node:path"
 import type { LawFit, RunResult } from "../contracts.ts"
-import { SpecError, StoreError } from "../errors.ts"
+import { SpecError } from "../errors.ts"
+import { PLUGINS_FILE, PluginsRecordSchema } from "../store-schema.ts"
 import { makeRunStore, type RunStore } from "../store.ts"
-
-/** laws.json: law name → its fit (an object; a failed fit is `{ error }`). */
-export const LawsFile = Schema.Record(Schema.String, Schema.Record(Schema.String, Schema.Json))
 
 export interface LoadedExperiment {
   readonly dir: string
@@ -18,6 +17,8 @@ export interface LoadedExperiment {
   readonly store: RunStore
   readonly results: ReadonlyArray<RunResult>
   readonly laws: { readonly [law: string]: LawFit }
+  /** Absolute paths of the third-party plugin modules the experiment's spec loaded. */
+  readonly pluginModules: ReadonlyArray<string>
 }
 
 export const loadExperimentFolder = (dir: string) =>
@@ -29,13 +30,16 @@ export const loadExperimentFolder = (dir: string) =>
     }
     const store = yield* makeRunStore(NodePath.dirname(abs), NodePath.basename(abs))
     const results = yield* store.allResults()
-    const lawsFile = NodePath.join(abs, "laws.json")
     // No laws.json: the spec fitted no laws (or none has been fitted yet).
-    const laws = (yield* store.exists("laws.json"))
-      ? yield* store.readJson("laws.json").pipe(
-        Effect.flatMap((u) => Schema.decodeUnknownEffect(LawsFile)(u)),
-        Effect.mapError((e) => e._tag === "StoreError" ? e : new StoreError({ path: lawsFile, message: `not an object of law fits: ${e.message}` }))
-      )
-      : {}
-    return { dir: abs, name: NodePath.basename(abs), store, results, laws: laws as { readonly [law: string]: LawFit } } satisfies LoadedExperiment
+    const laws = (yield* store.readLaws()) ?? {}
+    // No plugins.json: a store written before it was recorded, or a run not yet started.
+    const plugins = yield* store.readDecoded(PLUGINS_FILE, PluginsRecordSchema)
+    return {
+      dir: abs,
+      name: NodePath.basename(abs),
+      store,
+      results,
+      laws,
+      pluginModules: plugins?.modules.map((m) => m.path) ?? []
+    } satisfies LoadedExperiment
   })

@@ -11,7 +11,7 @@ import { frameChart } from "./chart-frame.ts"
 
 export interface RenderedChart {
   /** The compiled Vega spec, for the live view. */
-  readonly vega: { readonly [k: string]: Json }
+  readonly vega: vega.Spec
   /** The same chart as a static SVG. */
   readonly svg: string
 }
@@ -19,8 +19,9 @@ export interface RenderedChart {
 export const renderChart = (spec: { readonly [k: string]: Json }): Effect.Effect<RenderedChart, Error> =>
   Effect.tryPromise({
     try: async () => {
-      const compiled = compile(frameChart(spec) as any).spec as unknown as { readonly [k: string]: Json }
-      const view = new vega.View(vega.parse(compiled as any), { renderer: "none" })
+      // Plugins' chart specs are JSON, checked by vega-lite's compiler rather than by a TypeScript type.
+      const compiled = compile(frameChart(spec) as any).spec
+      const view = new vega.View(vega.parse(compiled), { renderer: "none" })
       const svg = await view.toSVG()
       view.finalize()
       return { vega: compiled, svg }

@@ -19,7 +19,7 @@ import { mergeSections, type SourcedSection } from "./compare.ts"
 import { formatNumber, headlineHtml, headlineMarkdown, type PlacedFact } from "./headline.ts"
 import { bootstrapScript, scriptJson, vegaRuntime } from "./interactive.ts"
 import { renderChart } from "./render-chart.ts"
-import { summaryCells, summaryHeader, summaryRows } from "./summary.ts"
+import { summaryCells, summaryColumns, summaryHeader, summaryRows } from "./summary.ts"
 
 export interface ReportRenderOptions {
   readonly title?: string | undefined
@@ -214,8 +214,9 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
       html.push(`<p class="source">from ${escapeHtml(s.source)}</p></section>`)
     }
     // The runs, named by what differs; the whole config on hover (row) or click (details).
-    const runHeader = [...(several ? ["experiment"] : []), ...summaryHeader]
-    const runRows = inputs.flatMap((inp) => summaryRows(inp.results).map((r) => ({ r, cells: [...(several ? [inp.label] : []), ...summaryCells(r)] })))
+    const columns = summaryColumns(inputs.flatMap((inp) => inp.results), registry)
+    const runHeader = [...(several ? ["experiment"] : []), ...summaryHeader(columns)]
+    const runRows = inputs.flatMap((inp) => summaryRows(inp.results, columns).map((r) => ({ r, cells: [...(several ? [inp.label] : []), ...summaryCells(r, columns)] })))
     html.push(`<section id="runs"><h2>Runs</h2><p>Hover a row for the run's whole resolved config, or open it in the last column.</p><table><thead><tr>${
       [...runHeader, "config"].map((c) => `<th>${escapeHtml(c)}</th>`).join("")
     }</tr></thead><tbody>${

@@ -4,6 +4,7 @@
  * schema. Every issue found (in any run of the sweep) is reported at once,
  * with its YAML line:column, or with the `--set` flag that caused it.
  */
+import { isJsonObject } from "../json-value.ts"
 import { Effect, Schema } from "effect"
 import * as NodePath from "node:path"
 import type { Json } from "../contracts.ts"
@@ -265,9 +266,10 @@ export const decodeExperiment = (
       ...(first.config.reference ? { reference: first.config.reference } : {}),
       metrics: first.config.metrics!,
       laws: laws.map((l) => l.resolved),
-      ...(spec.sweep ? { sweep: spec.sweep as unknown as Json } : {}),
-      report: spec.report as unknown as Json,
-      store: spec.store as unknown as Json,
+      // Sweep values come from YAML, so they are JSON (YAML's .nan/.inf, which are not, cannot name a run's config either).
+      ...(spec.sweep && isJsonObject(spec.sweep) ? { sweep: spec.sweep } : {}),
+      report: spec.report,
+      store: spec.store,
       plugins: [...spec.plugins]
     }
     const specDir = NodePath.dirname(NodePath.resolve(source.file))

@@ -26,8 +26,8 @@ export const Sweep = Schema.Struct({
 
 /**
  * The reference model θ for unintended memorization: trained once per
- * distinct config (and cached in the run store), or loaded from a checkpoint
- * (`train: { kind: checkpoint, path: ... }`). `model` defaults to the run's
+ * distinct config (and saved in the run store when its trainer can reload
+ * it), or made by a trainer that loads an existing model. `model` defaults to the run's
  * model; `dataset` holds fields that override the run's dataset section
  * (for example a larger `samples`).
  */
@@ -46,7 +46,7 @@ export const ReportOptions = Schema.Struct({
 export const StoreOptions = Schema.Struct({
   /** Root of the run store, relative to the working directory unless absolute. `--store` overrides. */
   root: withDefault(Schema.String, "runs"),
-  /** Save each trained model as model.safetensors (Hugging Face GPT-2 layout). */
+  /** Save each trained model into its run folder (`TrainedModel.save`: the trainer's format). */
   saveModels: withDefault(Schema.Boolean, true)
 })
 

@@ -21,7 +21,7 @@
  */
 import { Effect, Schema } from "effect"
 import { readFileSync } from "node:fs"
-import { definePlugin, LawError, PositiveNumber, withDefault, type Json, type LawFit, type PredictRequest, type RunResult } from "@memorize/core"
+import { definePlugin, definePredict, LawError, PositiveNumber, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
 import { featureOf, fitF1Law, invertF1, PAPER_LAW, predictF1, type F1Law, type Feature } from "./f1-law.ts"
 import { at, metricNumber, sortRuns } from "./results.ts"
 import { membershipF1Report } from "../report/membership-f1.ts"
@@ -144,25 +144,47 @@ const fmt = (x: number) => (Math.abs(x) >= 1e4 ? x.toExponential(4) : x.toPrecis
 export const describeLaw = (law: F1Law, source: string): string =>
   `${source}: F1 = ½(1 + ${fmt(law.constants.c1)}·σ(${fmt(law.constants.c2)}·(x + ${fmt(law.constants.c3)}))), x = ${law.feature === "capacityPerSample" ? `${law.alpha}·P/|D|` : "|D|/P"}`
 
-export const predict = (request: PredictRequest): Effect.Effect<string, LawError> =>
+/** What `memorize predict --law membership-f1` reads: --params, and --samples or --f1. */
+export const PredictInput = Schema.Struct({
+  params: Schema.Finite,
+  samples: Schema.optional(Schema.Finite),
+  f1: Schema.optional(Schema.Finite),
+  /** "paper", or the path of a laws.json / constants JSON file. */
+  constants: withDefault(Schema.String, "paper")
+})
+export type PredictInput = typeof PredictInput.Type
+
+export const predict = (request: PredictInput): Effect.Effect<string, LawError> =>
   Effect.gen(function* () {
     if (!(request.params > 0)) return yield* Effect.fail(lawError(`--params must be a positive number, got ${request.params}`))
-    if (request.samples === undefined && request.target === undefined) {
-      return yield* Effect.fail(lawError("give --samples N (to predict F1) or --f1 F (to find the dataset size)"))
+    if ((request.samples === undefined) === (request.f1 === undefined)) {
+      return yield* Effect.fail(lawError("give exactly one of --samples N (to predict F1) or --f1 F (to find the dataset size)"))
     }
     const law = yield* loadLaw(request.constants)
-    const lines = [describeLaw(law, `constants ${request.constants ?? "paper"}`)]
+    const lines = [describeLaw(law, `constants ${request.constants}`)]
     if (request.samples !== undefined) {
       if (!(request.samples > 0)) return yield* Effect.fail(lawError(`--samples must be a positive number, got ${request.samples}`))
       lines.push(`predicted membership F1 for P = ${request.params} parameters, |D| = ${request.samples} sequences: ${predictF1(law, request.params, request.samples).toFixed(4)}`)
     }
-    if (request.target !== undefined) {
-      const inv = invertF1(law, request.params, request.target)
+    if (request.f1 !== undefined) {
+      const inv = invertF1(law, request.params, request.f1)
       if (!inv.ok) return yield* Effect.fail(lawError(inv.reason))
-      lines.push(`dataset size for membership F1 = ${request.target} at P = ${request.params} parameters: ${Math.round(inv.samples)} sequences (${inv.samples.toExponential(4)})`)
+      lines.push(`dataset size for membership F1 = ${request.f1} at P = ${request.params} parameters: ${Math.round(inv.samples)} sequences (${inv.samples.toExponential(4)})`)
     }
     return lines.join("\n")
   })
+
+const predictHook = definePredict({
+  description: "membership-inference F1 from the fitted law (or the dataset size for a target F1)",
+  flags: [
+    { name: "params", type: "number", description: "model parameter count P" },
+    { name: "samples", type: "number", description: "training set size |D| (sequences): prints the predicted membership F1" },
+    { name: "f1", type: "number", description: "target membership F1: prints the dataset size that gives it" },
+    { name: "constants", type: "string", description: "\"paper\" (default) or a laws.json / constants JSON file" }
+  ],
+  input: PredictInput,
+  run: predict
+})
 
 export const membershipF1Plugin = definePlugin({
   kind: "law",
@@ -171,5 +193,5 @@ export const membershipF1Plugin = definePlugin({
   config: MembershipF1Config,
   make: fitMembershipF1,
   report: (fit, results) => membershipF1Report(fit, results),
-  predict
+  predict: predictHook
 })

@@ -26,6 +26,7 @@ import { permutation } from "../numerics/random.ts"
 import { mean } from "../numerics/stats.ts"
 import { membershipReport } from "../report/metrics.ts"
 import { checkCompatible, codeLengthsOf } from "./common.ts"
+import { metricNumber } from "../laws/results.ts"
 
 export const MEMBERSHIP = "membership-inference"
 
@@ -129,5 +130,6 @@ export const membershipPlugin = definePlugin({
   config: MembershipConfig,
   check: (_config, input) => Effect.succeed(membershipNeeds(MEMBERSHIP, input)),
   make: measureMembership,
-  report: membershipReport
+  report: membershipReport,
+  summary: [{ header: "MIA F1", digits: 3, value: (_, r) => metricNumber(r, MEMBERSHIP, "f1Best") }]
 })

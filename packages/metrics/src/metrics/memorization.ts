@@ -23,6 +23,7 @@ import { summarizeBits } from "../numerics/stats.ts"
 import { NoOptions } from "./no-options.ts"
 import { memorizationReport } from "../report/metrics.ts"
 import { checkCompatible, describeModel } from "./common.ts"
+import { metricNumber } from "../laws/results.ts"
 import { perSampleMemorization } from "./per-sample.ts"
 import { memorizationNeeds } from "./requirements.ts"
 
@@ -67,5 +68,9 @@ export const memorizationPlugin = definePlugin({
   config: NoOptions,
   check: (_config, input) => Effect.succeed(memorizationNeeds(MEMORIZATION, input)),
   make: () => measureMemorization,
-  report: memorizationReport
+  report: memorizationReport,
+  summary: [
+    { header: "memorized bits", digits: 0, value: (_, r) => metricNumber(r, MEMORIZATION, "totalBits") },
+    { header: "bits/param", digits: 3, value: (_, r) => (metricNumber(r, MEMORIZATION, "totalBits") ?? NaN) / r.model.paramCount }
+  ]
 })
