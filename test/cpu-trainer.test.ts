@@ -36,6 +36,9 @@ describe("cpu trainer through the CLI", () => {
       expect(b[i].train.finalLoss, a[i].runId).toBe(a[i].train.finalLoss)
       expect(b[i].metrics, a[i].runId).toEqual(a[i].metrics)
       expect(a[i].provenance.model.backend).toBe("cpu")
+      // One at a time each model had both cores; two at a time, one each.
+      expect(a[i].provenance.model.threads).toBe(2)
+      expect(b[i].provenance.model.threads).toBe(1)
     }
   }, 600_000)
 

@@ -38,6 +38,8 @@ export interface CpuGpt2Engine extends Gpt2Model, Trainable {
   /** The flat gradient of the loss of one batch of T-position rows, scaled by `scale` (no update): for tests and analyses. */
   readonly gradient: (batch: BatchArrays, T: number, scale: number) => Effect.Effect<Float32Array, ModelError>
   readonly native: NativeAddon
+  /** The fewest threads any of this model's native calls ran with so far (the cores divided among the models alive). */
+  readonly threadsUsed: () => number
 }
 
 /** CPU models alive in this process (threads are divided among them). */
@@ -171,9 +173,14 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
       })
 
     const arenasOf = (p: CpuPlan) => [params, trainArena?.arena ?? noArena, p.arena]
+    let fewest = Number.POSITIVE_INFINITY
     const run = (p: CpuPlan, program: Float64Array, what: string) =>
       Effect.tryPromise({
-        try: () => native.runAsync(arenasOf(p), program, threads()),
+        try: () => {
+          const t = threads()
+          fewest = Math.min(fewest, t)
+          return native.runAsync(arenasOf(p), program, t)
+        },
         catch: (e) => new ModelError({ message: `${what} on the CPU: ${e instanceof Error ? e.message : String(e)}` })
       })
     const writeTokens = (p: CpuPlan, tokens: Uint32Array) => p.words.set(tokens, p.at(p.sched.tokens))
@@ -277,6 +284,7 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
       maxMicroBatch,
       stepper: (micro: number, T: number, ring: number): Effect.Effect<Stepper, TrainError> =>
         Effect.mapError(stepper(micro, T, ring), (e) => new TrainError({ message: e.message })),
-      layout, params, gradient, native
+      layout, params, gradient, native,
+      threadsUsed: () => (Number.isFinite(fewest) ? fewest : threads())
     } satisfies CpuGpt2Engine
   })

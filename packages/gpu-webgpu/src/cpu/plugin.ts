@@ -28,7 +28,7 @@ const train = (config: CpuTrainerConfig) => (input: TrainInput) =>
     )
     const outcome = yield* trainLoop(engine, input.dataset.train, { ...config, seed }, input.onProgress)
     const info = engine.native.info()
-    return trainedModel(input, engine, outcome, { backend: "cpu", blas: info.blas, cores: info.cores, threads: config.threads ?? info.cores, seed })
+    return trainedModel(input, engine, outcome, { backend: "cpu", blas: info.blas, cores: info.cores, threads: engine.threadsUsed(), seed })
   })
 
 export const cpuTrainerPlugin = definePlugin({
@@ -36,5 +36,7 @@ export const cpuTrainerPlugin = definePlugin({
   name: "cpu",
   description: "Trains GPT-2 natively on the CPU (OpenBLAS + C++ kernels): AdamW, warmup + constant/cosine/linear schedule, fp32/bf16/bf16-params/fp16",
   config: CpuTrainerConfig,
+  // Models share the cores (cpu-model.ts divides them), so a sweep may train several at once.
+  concurrent: true,
   make: train
 })
