@@ -12,7 +12,8 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { bitsLines, evaluate, type EvalResult, prepareEval, stderrProgress, writeEvalFiles } from "../bin/eval.ts"
+import { stderrProgress } from "@memorize/core"
+import { bitsLines, EVAL_PROGRESS, evaluate, type EvalResult, prepareEval, writeEvalFiles } from "@memorize/eval"
 import { bf16BitsToF32, f32ToBf16Bits } from "../packages/gpu-webgpu/src/checkpoint/dtype.ts"
 import { gpt2ConfigText } from "../packages/gpu-webgpu/src/checkpoint/hf-config.ts"
 import { saveHfGpt2 } from "../packages/gpu-webgpu/src/checkpoint/hf-gpt2.ts"
@@ -199,7 +200,8 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       yield* saveCheckpoint(path.join(dir, "ck"), w)
       const seqs = randomSequences(20, [1, 2, 3, 4, 5, 6, 7, 8, 8, 5], 7)
       const tokens = writeTokens(dir, "members.jsonl", seqs)
-      const result = yield* evaluate({ model: path.join(dir, "ck"), tokens, perToken: true, chunk: 3 })
+      // On WebGPU, as the whole-checkpoint model below (`auto` is the native CPU on a software adapter: other floats).
+      const result = yield* evaluate({ model: path.join(dir, "ck"), tokens, perToken: true, chunk: 3, device: "webgpu" })
       expectMatchesReference(result, w, seqs, "f32")
       // The first token costs log2 V bits; a one-token sequence costs exactly that.
       expect(result.members.tokenBits[0][0]).toBe(Math.log2(V))
@@ -459,17 +461,17 @@ describe("memorize eval: progress on stderr", () => {
   }
   it("a line every tenth for long inputs off a TTY, nothing for short ones; a bar redrawn in place and cleared on a TTY", () => {
     const plain = fakeStream(false)
-    const p = stderrProgress(plain.stream)
+    const p = stderrProgress(EVAL_PROGRESS, plain.stream)
     for (let done = 0; done <= 2000; done += 100) p.update(done, 2000)
     p.close()
     expect(plain.writes).toHaveLength(11)
     expect(plain.writes[10]).toMatch(/^eval 2000\/2000 sequences, [\d.]+ seq\/s\n$/)
     const short = fakeStream(false)
-    const q = stderrProgress(short.stream)
+    const q = stderrProgress(EVAL_PROGRESS, short.stream)
     q.update(10, 10)
     expect(short.writes).toEqual([])
     const tty = fakeStream(true)
-    const r = stderrProgress(tty.stream)
+    const r = stderrProgress(EVAL_PROGRESS, tty.stream)
     r.update(5, 10)
     r.update(10, 10)
     r.close()

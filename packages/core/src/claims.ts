@@ -14,6 +14,7 @@
  *   same stale claim only one removes it; the others find the new claim.
  * - The claim is removed when the run ends (complete or failed).
  */
+import { writeFileAtomic } from "./atomic-write.ts"
 import { Effect, FileSystem, Schema, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import * as NodeOs from "node:os"
@@ -141,7 +142,6 @@ export const releaseClaim = (store: RunStore, runId: string) =>
  */
 export const holdClaim = (store: RunStore, runId: string, progress: () => number | undefined, options: ClaimOptions = {}) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
     const { heartbeatMs } = defaults(options)
     const path = claimPath(store, runId)
     const beat = Effect.gen(function*() {
@@ -150,11 +150,7 @@ export const holdClaim = (store: RunStore, runId: string, progress: () => number
       if (current._tag !== "Claim" || current.claim.holder !== holderId) return
       const step = progress()
       const next: Claim = { ...current.claim, heartbeatAt: new Date().toISOString(), ...(step !== undefined ? { step } : {}) }
-      const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`
-      yield* fs.writeFileString(tmp, `${JSON.stringify(next)}\n`).pipe(
-        Effect.andThen(fs.rename(tmp, path)),
-        Effect.tapError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore))
-      )
+      yield* writeFileAtomic(path, `${JSON.stringify(next)}\n`)
     }).pipe(Effect.ignore)
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(heartbeatMs), beat)))
     yield* Effect.addFinalizer(() => releaseClaim(store, runId).pipe(Effect.ignore))

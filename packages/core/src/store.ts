@@ -25,6 +25,7 @@ import * as NodePath from "node:path"
 import type { Json, LawFit, RunResult } from "./contracts.ts"
 import { StoreError } from "./errors.ts"
 import { fullHash } from "./hash.ts"
+import { writeFileAtomic } from "./atomic-write.ts"
 import { jsonProblem } from "./json-value.ts"
 import { osCode, osReason } from "./os-error.ts"
 import { IdentitySchema, LawsSchema, RunErrorSchema, RunResultSchema, StoreMetaSchema, type RunErrorRecord } from "./store-schema.ts"
@@ -104,25 +105,11 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
 
     const abs = (relative: string) => NodePath.join(dir, relative)
 
-    const writeAtomic = (path: string, content: string | Uint8Array) => {
-      const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
-      return Effect.gen(function*() {
-        yield* fs.makeDirectory(NodePath.dirname(path), { recursive: true })
-        if (typeof content === "string") yield* fs.writeFileString(tmp, content)
-        else yield* fs.writeFile(tmp, content)
-        yield* fs.rename(tmp, path)
-      }).pipe(
-        // A failed write (full disk, say) leaves no temporary file behind.
-        Effect.tapError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)),
-        Effect.mapError(storeError(path, "cannot write"))
-      )
-    }
-
     /** JSON that decodes as written: a value JSON cannot hold (NaN, a typed array, undefined) is refused, naming its key. */
     const writeJson = (relative: string, value: object) => {
       const problem = jsonProblem(value, "")
       return problem === undefined
-        ? writeAtomic(abs(relative), `${JSON.stringify(value, null, 2)}\n`)
+        ? writeFileAtomic(abs(relative), `${JSON.stringify(value, null, 2)}\n`)
         : Effect.fail(new StoreError({ path: abs(relative), message: `not written: ${problem} (stored files are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` }))
     }
 
@@ -230,7 +217,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
     const metaPath = abs("store.json")
     const metaText = yield* readText(metaPath)
     if (metaText === undefined) {
-      yield* writeAtomic(metaPath, `${JSON.stringify({ format: STORE_FORMAT, writtenBy: `memorize ${version}` }, null, 2)}\n`)
+      yield* writeFileAtomic(metaPath, `${JSON.stringify({ format: STORE_FORMAT, writtenBy: `memorize ${version}` }, null, 2)}\n`)
     } else {
       const meta = decodeFile(StoreMetaSchema, metaText)
       if (!meta.ok) return yield* new StoreError({ path: metaPath, message: `not a run store description (${meta.reason})` })
@@ -269,8 +256,8 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
         Effect.map(inspect(runId, configHash), (s) => (s._tag === "Complete" ? s.result : undefined)),
       commit: (result) => writeJson(NodePath.join(result.runId, "result.json"), result),
       writeJson,
-      writeError: (record) => writeAtomic(abs(NodePath.join(record.runId, "error.json")), `${JSON.stringify(record, null, 2)}\n`),
-      writeFile: (relative, content) => writeAtomic(abs(relative), content).pipe(Effect.as(abs(relative))),
+      writeError: (record) => writeFileAtomic(abs(NodePath.join(record.runId, "error.json")), `${JSON.stringify(record, null, 2)}\n`),
+      writeFile: (relative, content) => writeFileAtomic(abs(relative), content).pipe(Effect.as(abs(relative))),
       appendLine: (relative, line) =>
         Effect.gen(function*() {
           const path = abs(relative)

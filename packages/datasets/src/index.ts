@@ -23,6 +23,7 @@ export { collectSequences, type CollectOptions, type CollectStats, type Collecte
 export { DatasetError, SourceFailure, toDatasetError, datasetError } from "./errors.ts"
 export { brownDocuments, brownFiles, brownDir, untagSentence, untagDocument } from "./sources/brown.ts"
 export { jsonlDocuments, readLines } from "./sources/jsonl.ts"
+export { tokenLines, type TokenLineRules } from "./sources/token-lines.ts"
 export { parquetDocuments, topLevelColumns } from "./sources/parquet.ts"
 export { plainTextDocuments } from "./sources/plaintext.ts"
 export { expandPaths, globToRegExp } from "./sources/glob.ts"

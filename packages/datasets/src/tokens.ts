@@ -9,11 +9,11 @@
 import { Effect, Schema } from "effect"
 import { definePlugin, type Dataset, type TokenSequences } from "@memorize/core"
 import { countRepeats } from "./dedup.ts"
-import { datasetError, SourceFailure, toDatasetError } from "./errors.ts"
+import { datasetError, toDatasetError } from "./errors.ts"
 import { pathProblems, SeqLen, Vocab } from "./fields.ts"
 import { fingerprint } from "./fingerprint.ts"
 import { expandPaths } from "./sources/glob.ts"
-import { parseJsonLine, readLines } from "./sources/jsonl.ts"
+import { tokenLines } from "./sources/token-lines.ts"
 
 const NAME = "tokens"
 
@@ -31,34 +31,19 @@ export const TokensConfig = Schema.Struct({
 })
 export type TokensConfig = typeof TokensConfig.Type
 
-const describe = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v)
-
-/** Reads token sequences from JSONL files, validating every line. */
+/** Reads token sequences of exactly `seqLen` ids from JSONL files, validating every line. */
 export const readTokenFiles = async (files: ReadonlyArray<string>, vocab: number, seqLen: number, signal?: AbortSignal): Promise<TokenSequences> => {
   let data = new Uint32Array(1024 * seqLen)
   let count = 0
+  const rules = { vocab, lengthProblem: (n: number) => (n === seqLen ? undefined : `${n} tokens, expected exactly seqLen = ${seqLen}`) }
   for (const file of files) {
-    for await (const { line, number } of readLines(file)) {
-      if (signal?.aborted) throw signal.reason ?? new Error("interrupted")
-      if (line.trim() === "") continue
-      const where = `${file}:${number}`
-      const row = parseJsonLine(file, number, line)
-      const ids: unknown = Array.isArray(row) ? row : typeof row === "object" && row !== null && "tokens" in row ? (row as { tokens: unknown }).tokens : undefined
-      if (ids === undefined) throw new SourceFailure(file, `${where}: expected an array of token ids or an object with a "tokens" field, found ${describe(row)}`)
-      if (!Array.isArray(ids)) throw new SourceFailure(file, `${where}: "tokens" is ${describe(ids)}, expected an array of token ids`)
-      if (ids.length !== seqLen) throw new SourceFailure(file, `${where}: ${ids.length} tokens, expected exactly seqLen = ${seqLen}`)
+    for await (const { ids } of tokenLines(file, rules, signal)) {
       if ((count + 1) * seqLen > data.length) {
         const grown = new Uint32Array(data.length * 2)
         grown.set(data)
         data = grown
       }
-      for (let i = 0; i < seqLen; i++) {
-        const t: unknown = ids[i]
-        if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= vocab) {
-          throw new SourceFailure(file, `${where}: token ${i} is ${JSON.stringify(t)}, expected an integer id in [0, ${vocab})`)
-        }
-        data[count * seqLen + i] = t
-      }
+      data.set(ids, count * seqLen)
       count++
     }
   }
