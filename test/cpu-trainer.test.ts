@@ -67,3 +67,33 @@ describe("cpu trainer through the CLI", () => {
     expect(stderr).toMatch(/interrupted/)
   }, 300_000)
 })
+
+describe("reference models on the cpu trainer", () => {
+  it("are trained once, saved, and reloaded by later runs (TrainerPlugin.reload)", () => {
+    const { dir, file } = writeSpec(`name: cpu-reference
+dataset: { kind: synthetic-uniform, vocab: 32, seqLen: 8, samples: 16, holdout: 8 }
+model: { kind: gpt2, layers: 1, dModel: 8, heads: 2 }
+train: { kind: cpu, batchSize: 16, lr: 0.02, maxSteps: 20, logEvery: 10 }
+reference:
+  dataset: { samples: 64 }
+  train: { kind: cpu, batchSize: 16, lr: 0.02, maxSteps: 30, logEvery: 10 }
+metrics: [ { kind: memorization }, { kind: loss } ]
+store: { saveModels: false }
+sweep: { grid: { seed: [0] , dataset.samples: [8, 16] } }
+`)
+    const r = memorize(["run", file], { cwd: dir, timeoutMs: 300_000 })
+    expect(r.code, r.stderr).toBe(0)
+    const refs = path.join(dir, "runs/cpu-reference/references")
+    const ids = fs.readdirSync(refs)
+    expect(ids).toHaveLength(1)
+    const saved = JSON.parse(fs.readFileSync(path.join(refs, ids[0], "saved.json"), "utf8")) as { trainer: string }
+    expect(saved.trainer).toBe("cpu")
+    expect(fs.existsSync(path.join(refs, ids[0], "model.safetensors"))).toBe(true)
+    // A second sweep (--fresh: every run again) reloads θ_ref instead of training it: the saved file is not written again.
+    const model = path.join(refs, ids[0], "model.safetensors")
+    const before = fs.statSync(model).mtimeMs
+    const again = memorize(["run", file, "--fresh"], { cwd: dir, timeoutMs: 300_000 })
+    expect(again.code, again.stderr).toBe(0)
+    expect(fs.statSync(model).mtimeMs).toBe(before)
+  }, 300_000)
+})

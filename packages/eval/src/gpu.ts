@@ -4,4 +4,4 @@
  * until `openGpt2`, `devices` and `Device` are exported from
  * @memorize/gpu-webgpu's index.ts; then these lines import from there.
  */
-export { type Device, devices, openGpt2 } from "../../gpu-webgpu/src/model/open.ts"
+export { type Device, devices, openGpt2 } from "@memorize/gpu-webgpu"

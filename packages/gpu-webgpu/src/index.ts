@@ -16,5 +16,6 @@ export { gpt2ParamCount, gpt2TensorShapes, type Gpt2Shape, type Gpt2Weights, typ
 export { cpuTrainerPlugin } from "./cpu/plugin.ts"
 export { type CpuGpt2Engine, makeCpuGpt2Engine } from "./cpu/cpu-model.ts"
 export type { Gpt2Model } from "./model/evaluation.ts"
+export { chooseDevice, type Device, devices, openGpt2 } from "./model/open.ts"
 
 export const plugins = [gpt2ModelPlugin, webgpuTrainerPlugin, cpuTrainerPlugin, checkpointTrainer]

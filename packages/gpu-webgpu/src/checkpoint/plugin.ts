@@ -19,7 +19,7 @@
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import { definePlugin, type Dataset, ModelError, NonNegativeInt, type Problem, type TrainedModel, type TrainInput, withDefault } from "@memorize/core"
+import { definePlugin, type Dataset, ModelError, PositiveInt, type Problem, type TrainedModel, type TrainInput, withDefault } from "@memorize/core"
 import { WebGpu } from "../device/webgpu.ts"
 import { devices, openGpt2 } from "../model/open.ts"
 import { gpt2ParamCount, type Gpt2Shape, type Gpt2Weights } from "../model/weights.ts"
@@ -30,8 +30,8 @@ export const CheckpointTrainerConfig = Schema.Struct({
   precision: withDefault(Schema.Literals(["fp32", "bf16", "bf16-params", "fp16"]), "fp32"),
   /** The checkpoint was trained with a BOS token (id V, vocabulary V + 1). */
   bos: withDefault(Schema.Boolean, false),
-  /** Training sequences the reported loss is measured on (the first N; 0: none, loss NaN). */
-  lossSample: withDefault(NonNegativeInt, 256),
+  /** Training sequences the reported loss is measured on (the first N, at least 1). */
+  lossSample: withDefault(PositiveInt, 256),
   /** Where to evaluate: cpu (native), webgpu, or auto (WebGPU on a real GPU, else the native CPU backend). */
   device: withDefault(Schema.Literals(devices), "auto")
 })

@@ -8,7 +8,7 @@
 import { definePlugin, PositiveInt, TrainError, type TrainInput } from "@memorize/core"
 import { Effect, Schema } from "effect"
 import { initGpt2Weights } from "../model/init.ts"
-import { gpt2Target, trainedModel, trainFields } from "../train/config.ts"
+import { gpt2Target, reloadSaved, trainedModel, trainFields } from "../train/config.ts"
 import { trainLoop } from "../train/loop.ts"
 import { makeCpuGpt2Engine } from "./cpu-model.ts"
 
@@ -38,5 +38,6 @@ export const cpuTrainerPlugin = definePlugin({
   config: CpuTrainerConfig,
   // Models share the cores (cpu-model.ts divides them), so a sweep may train several at once.
   concurrent: true,
-  make: train
+  make: train,
+  reload: (c) => reloadSaved(c.precision, "cpu")
 })

@@ -3,10 +3,12 @@
  * for the fields, so both read a spec's `train:` section the same way, and
  * one place that turns a trainer's outcome and model into a TrainedModel.
  */
-import { type Json, ModelError, NonNegativeInt, PositiveInt, PositiveNumber, type TrainedModel, type TrainInput, TrainError, withDefault } from "@memorize/core"
+import { type Json, ModelError, NonNegativeInt, PositiveInt, PositiveNumber, type ReloadImpl, type TrainedModel, type TrainInput, TrainError, withDefault } from "@memorize/core"
 import { Effect, Schema } from "effect"
 import { saveCheckpoint } from "../checkpoint/index.ts"
-import { precisions } from "../kernels/common.ts"
+import { checkpointTrainer } from "../checkpoint/plugin.ts"
+import { type Precision, precisions } from "../kernels/common.ts"
+import type { Device } from "../model/open.ts"
 import type { Gpt2Model } from "../model/evaluation.ts"
 import { Gpt2ModelConfig, gpt2ShapeFor } from "../model/plugin.ts"
 import type { Gpt2Shape } from "../model/weights.ts"
@@ -84,3 +86,11 @@ export const trainedModel = (
       )
   }
 }
+
+/**
+ * Reloads what a trainer's `save` wrote (a reference model trained once and
+ * saved under references/<id>/), on that trainer's backend, with its
+ * precision and the model's BOS setting, through the checkpoint loader.
+ */
+export const reloadSaved = (precision: Precision, device: Device): ReloadImpl => (dir, input) =>
+  checkpointTrainer.make({ path: dir, precision, bos: input.model.config["bos"] === true, lossSample: 256, device })(input)

@@ -7,20 +7,14 @@
  */
 import { type DeviceError, type ProgressEvent, TrainError, type TrainSummary } from "@memorize/core"
 import { Effect, type Scope } from "effect"
+import type { AdamWHyper } from "../kernels/adamw.ts"
 import { type BatchArrays, fillBatch } from "../model/batch.ts"
 import type { Gpt2Shape } from "../model/weights.ts"
 import { batchSampler } from "./sampler.ts"
 import { learningRate, type Schedule } from "./schedule.ts"
 
 /** AdamW settings of one step (`step` is 1-based, for the bias corrections). */
-export interface AdamStep {
-  readonly lr: number
-  readonly beta1: number
-  readonly beta2: number
-  readonly eps: number
-  readonly weightDecay: number
-  /** Global-norm clip threshold (≤ 0: no clipping). */
-  readonly clip: number
+export interface AdamStep extends AdamWHyper {
   readonly step: number
 }
 

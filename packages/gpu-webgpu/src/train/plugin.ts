@@ -12,7 +12,7 @@ import { adapterProvenance, WebGpu } from "../device/webgpu.ts"
 import { makeGpuGpt2Engine } from "../model/gpu-model.ts"
 import { initGpt2Weights } from "../model/init.ts"
 import { pickKernels, tileName } from "./autotune.ts"
-import { gpt2Target, trainedModel, trainFields } from "./config.ts"
+import { gpt2Target, reloadSaved, trainedModel, trainFields } from "./config.ts"
 import { trainLoop } from "./loop.ts"
 
 export const WebGpuTrainerConfig = Schema.Struct({
@@ -50,5 +50,6 @@ export const webgpuTrainerPlugin = definePlugin({
   description: "Trains GPT-2 on a WebGPU device (Dawn): AdamW, warmup + constant/cosine/linear schedule, fp32/bf16/bf16-params/fp16",
   config: WebGpuTrainerConfig,
   layer: WebGpu.layer,
-  make: train
+  make: train,
+  reload: (c) => reloadSaved(c.precision, "webgpu")
 })
