@@ -15,17 +15,15 @@
  * GPT-2 safetensors layout, one model per sequence length with its position
  * table cut to that length.
  */
-import { ModelError, SpecError } from "@memorize/core"
-import { firstPositions, loadCheckpoint, type Precision, WebGpu } from "@memorize/gpu-webgpu"
+import { ModelError, SpecError, stderrProgress, writeFileAtomic as coreWriteFileAtomic } from "@memorize/core"
+import { chooseDevice, type Device, devices, firstPositions, gpt2TensorShapes, type Gpt2Weights, loadCheckpoint, openGpt2, type Precision, WebGpu } from "@memorize/gpu-webgpu"
 import { compression } from "@memorize/metrics"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
-import { readEvalTokens, stderrProgress } from "./eval.ts"
-import { chooseDevice, type Device, devices, openGpt2 } from "../packages/gpu-webgpu/src/model/open.ts"
-import { gpt2TensorShapes, type Gpt2Weights } from "../packages/gpu-webgpu/src/model/weights.ts"
+import { readEvalTokens } from "@memorize/eval"
 
 const precisions = ["fp32", "bf16", "bf16-params", "fp16"] as const
 
@@ -77,26 +75,9 @@ const sourceFor = (m: LoadedModel, options: { readonly precision: Precision; rea
 const ioError = (file: string) => (e: unknown) => new ModelError({ message: `cannot write: ${e instanceof Error ? e.message : String(e)}`, file })
 
 /** Writes `file` through a temporary file in its folder, renamed over it once complete and synced. */
+/** Writes a file atomically (core's writer), as a ModelError naming the file. */
 export const writeFileAtomic = (file: string, data: Uint8Array | string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const tmp = `${file}.tmp-${process.pid}-${Date.now()}`
-      try {
-        const handle = await fs.open(tmp, "w")
-        try {
-          await handle.writeFile(data)
-          await handle.sync()
-        } finally {
-          await handle.close()
-        }
-        await fs.rename(tmp, file)
-      } catch (e) {
-        await fs.rm(tmp, { force: true })
-        throw e
-      }
-    },
-    catch: ioError(file)
-  })
+  coreWriteFileAtomic(file, data).pipe(Effect.mapError(ioError(file)))
 
 export interface CompressOptions {
   readonly model: string
@@ -224,7 +205,7 @@ export const compressCommand = Command.make(
       if (!Number.isInteger(flags.freqBits) || flags.freqBits < compression.MIN_FREQ_BITS || flags.freqBits > compression.MAX_FREQ_BITS) {
         return yield* usageError("--freq-bits", `expected an integer in ${compression.MIN_FREQ_BITS}..${compression.MAX_FREQ_BITS}, found ${flags.freqBits}`)
       }
-      const progress = stderrProgress()
+      const progress = stderrProgress({ what: "compress", unit: "sequences", rateUnit: "seq/s" })
       const options: CompressOptions = {
         model: flags.model,
         tokens: flags.tokens,
@@ -257,7 +238,7 @@ export const decompressCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      const progress = stderrProgress()
+      const progress = stderrProgress({ what: "decompress", unit: "sequences", rateUnit: "seq/s" })
       const { backend } = yield* readCompressedHeader(flags.input)
       const run = decompressFile({ model: flags.model, input: flags.input, onProgress: progress.update })
       const { sequences, header } = yield* (backend === "cpu"

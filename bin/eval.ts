@@ -18,10 +18,8 @@ import { WebGpu } from "@memorize/gpu-webgpu"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 
-// Kept for bin/compress.ts, bench/eval.ts and two tests that import these from here; new code imports @memorize/eval.
-export { evaluate, type EvalOptions, prepareEval, readEvalTokens, runEval } from "@memorize/eval"
 /** Eval's progress bar on stderr (core's bar with eval's labels). */
-export const stderrProgress = (stream?: NodeJS.WriteStream) => progressBar(EVAL_PROGRESS, stream)
+const stderrProgress = (stream?: NodeJS.WriteStream) => progressBar(EVAL_PROGRESS, stream)
 
 const writeStdout = (text: string) =>
   Effect.promise(() => new Promise<void>((resolve) => {

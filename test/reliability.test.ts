@@ -14,7 +14,7 @@ import { decodeExperiment, makeRegistry, parseYamlSpec, Progress, runExperiment,
 import { plugins as datasetPlugins } from "@memorize/datasets"
 import { gpt2TensorShapes, initGpt2Weights, plugins as gpuPlugins, saveCheckpoint } from "@memorize/gpu-webgpu"
 import { plugins as metricPlugins } from "@memorize/metrics"
-import { prepareEval } from "../bin/eval.ts"
+import { prepareEval } from "@memorize/eval"
 import toyPlugins from "./fixtures/unigram-plugins.ts"
 import { memorize, writeSpec } from "./cli-helpers.ts"
 
