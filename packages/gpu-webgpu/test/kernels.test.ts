@@ -12,8 +12,8 @@ import { argmaxAt } from "../src/kernels/argmax.ts"
 import { attentionBackward, attentionForward } from "../src/kernels/attention.ts"
 import { embeddingBackward, embeddingForward, tokenIndex } from "../src/kernels/embedding.ts"
 import { geluBackward, geluForward } from "../src/kernels/gelu.ts"
-import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward } from "../src/kernels/layernorm.ts"
-import { columnSum, REDUCE_GROUPS, totalSum } from "../src/kernels/reduce.ts"
+import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward, layerNormParamsScratch } from "../src/kernels/layernorm.ts"
+import { columnSum, columnSumScratch, lanesFor, REDUCE_GROUPS, rowBlocking, totalSum } from "../src/kernels/reduce.ts"
 import { NO_TARGET, sequenceBits, softmaxCrossEntropy } from "../src/kernels/softmax-ce.ts"
 import * as ref from "../src/reference/ops.ts"
 import { down, expectClose, randInts, randn, up } from "./helpers.ts"
@@ -21,32 +21,59 @@ import { down, expectClose, randInts, randn, up } from "./helpers.ts"
 const buf = (device: GPUDevice, n: number) => ({ buffer: storageBuffer(device, "out", n), offset: 0, size: n * 4 })
 
 layer(WebGpu.layer)("kernels vs float64 references", (it) => {
-  it.effect("layernorm forward and backward (input, gain, bias)", () =>
+  // Row blocks of 4 (19 rows: a partial last block) and the default blocking.
+  for (const block of [4, undefined]) {
+    it.effect(`layernorm forward and backward (input, gain, bias; row block ${block ?? "default"})`, () =>
+      Effect.gen(function* () {
+        const { device } = yield* WebGpu
+        const [rows, d, eps] = [19, 24, 1e-5]
+        const x = randn(rows * d, 1, 2)
+        const g = randn(d, 2)
+        const b = randn(d, 3)
+        const dy = randn(rows * d, 4)
+        const base = randn(rows * d, 5)
+        const [X, G, Bb, DY] = [up(device, x), up(device, g), up(device, b), up(device, dy)]
+        const y = buf(device, rows * d)
+        const stats = buf(device, rows * 2)
+        const dx = up(device, base)
+        const dgb = up(device, new Float32Array(d).fill(0.5))
+        const dbb = up(device, new Float32Array(d).fill(0.5))
+        const partials = buf(device, layerNormParamsScratch(rows, d, block))
+        run(device, [
+          yield* layerNormForward(device, { rows, d, eps, x: X, g: G, b: Bb, y, stats }),
+          yield* layerNormBackwardInput(device, { rows, d, x: X, g: G, stats, dy: DY, dx, accumulate: true }),
+          ...(yield* layerNormBackwardParams(device, { rows, d, x: X, stats, dy: DY, dg: dgb, db: dbb, partials, ...(block ? { block } : {}) }))
+        ])
+        const want = ref.layerNorm(x, g, b, rows, d, eps)
+        const wantB = ref.layerNormBackward(x, g, dy, rows, d, eps)
+        expectClose(yield* down(device, y), want.y, 1e-5, 1e-4, "y")
+        expectClose(yield* down(device, dx), wantB.dx.map((v, i) => v + base[i]), 1e-5, 1e-4, "dx (accumulated)")
+        expectClose(yield* down(device, dgb), wantB.dg.map((v) => v + 0.5), 1e-5, 1e-4, "dg (accumulated)")
+        expectClose(yield* down(device, dbb), wantB.db.map((v) => v + 0.5), 1e-5, 1e-4, "db (accumulated)")
+      }))
+  }
+
+  it.effect("layernorm gain/bias gradients over many rows (several lanes per output, partial blocks)", () =>
     Effect.gen(function* () {
       const { device } = yield* WebGpu
-      const [rows, d, eps] = [19, 24, 1e-5]
-      const x = randn(rows * d, 1, 2)
-      const g = randn(d, 2)
-      const b = randn(d, 3)
-      const dy = randn(rows * d, 4)
-      const base = randn(rows * d, 5)
-      const [X, G, Bb, DY] = [up(device, x), up(device, g), up(device, b), up(device, dy)]
-      const y = buf(device, rows * d)
+      const [rows, d, eps] = [1031, 40, 1e-5]
+      const x = randn(rows * d, 31, 2)
+      const g = randn(d, 32)
+      const dy = randn(rows * d, 33)
+      const X = up(device, x)
       const stats = buf(device, rows * 2)
-      const dx = up(device, base)
-      const dgb = up(device, new Float32Array(d).fill(0.5))
-      const dbb = up(device, new Float32Array(d).fill(0.5))
-      run(device, [
-        yield* layerNormForward(device, { rows, d, eps, x: X, g: G, b: Bb, y, stats }),
-        yield* layerNormBackwardInput(device, { rows, d, x: X, g: G, stats, dy: DY, dx, accumulate: true }),
-        yield* layerNormBackwardParams(device, { rows, d, x: X, stats, dy: DY, dg: dgb, db: dbb })
-      ])
-      const want = ref.layerNorm(x, g, b, rows, d, eps)
+      const dgb = buf(device, d)
+      const dbb = buf(device, d)
+      for (const block of [7, undefined]) {
+        const partials = buf(device, layerNormParamsScratch(rows, d, block))
+        run(device, [
+          yield* layerNormForward(device, { rows, d, eps, x: X, g: up(device, g), b: up(device, g), y: buf(device, rows * d), stats }),
+          ...(yield* layerNormBackwardParams(device, { rows, d, x: X, stats, dy: up(device, dy), dg: dgb, db: dbb, partials, ...(block ? { block } : {}) }))
+        ])
+      }
       const wantB = ref.layerNormBackward(x, g, dy, rows, d, eps)
-      expectClose(yield* down(device, y), want.y, 1e-5, 1e-4, "y")
-      expectClose(yield* down(device, dx), wantB.dx.map((v, i) => v + base[i]), 1e-5, 1e-4, "dx (accumulated)")
-      expectClose(yield* down(device, dgb), wantB.dg.map((v) => v + 0.5), 1e-5, 1e-4, "dg (accumulated)")
-      expectClose(yield* down(device, dbb), wantB.db.map((v) => v + 0.5), 1e-5, 1e-4, "db (accumulated)")
+      expectClose(yield* down(device, dgb), wantB.dg.map((v) => 2 * v), 1e-4, 1e-4, "dg (twice)")
+      expectClose(yield* down(device, dbb), wantB.db.map((v) => 2 * v), 1e-4, 1e-4, "db (twice)")
     }))
 
   it.effect("gelu forward and backward", () =>
@@ -165,7 +192,7 @@ layer(WebGpu.layer)("kernels vs float64 references", (it) => {
       const sq = buf(device, 1)
       const partials = buf(device, REDUCE_GROUPS)
       run(device, [
-        yield* columnSum(device, { rows, cols, x: X, out: cs, accumulate: false }),
+        ...(yield* columnSum(device, { rows, cols, x: X, out: cs, partials: buf(device, columnSumScratch(rows, cols)), accumulate: false })),
         ...(yield* totalSum(device, { n: rows * cols, x: X, out: sum, partials, square: false, accumulate: true })),
         ...(yield* totalSum(device, { n: rows * cols, x: X, out: sq, partials: buf(device, REDUCE_GROUPS), square: true, accumulate: false }))
       ])
@@ -173,6 +200,26 @@ layer(WebGpu.layer)("kernels vs float64 references", (it) => {
       expectClose(yield* down(device, sum, 1), [2 + x.reduce((a, b) => a + b, 0)], 1e-4, 1e-5, "sum")
       expectClose(yield* down(device, sq, 1), [ref.sumSquares(x)], 1e-4, 1e-5, "sumsq")
     }))
+
+  // Shapes for each second-pass lane count (64 lanes: ≤ 256 outputs, 16: ≤ 4096, 4: more),
+  // blocks that do not divide the rows, accumulation, and a first pass that repeats bit for bit.
+  const colShapes: ReadonlyArray<readonly [number, number, number | undefined]> = [[4096, 32, undefined], [1000, 130, 9], [301, 5000, undefined], [7, 3, 1], [70, 5, 64]]
+  for (const [rows, cols, block] of colShapes) {
+    it.effect(`column sums in two passes: ${rows}x${cols}, row block ${block ?? rowBlocking(rows, cols).block} (lanes ${lanesFor(cols)}), accumulated, deterministic`, () =>
+      Effect.gen(function* () {
+        const { device } = yield* WebGpu
+        const x = randn(rows * cols, 40 + cols)
+        const base = randn(cols, 41)
+        const X = up(device, x)
+        const outs = [up(device, base), up(device, base)]
+        const partials = buf(device, columnSumScratch(rows, cols, block))
+        for (const out of outs) run(device, [...(yield* columnSum(device, { rows, cols, x: X, out, partials, accumulate: true, ...(block ? { block } : {}) }))])
+        const want = ref.colSum(x, rows, cols).map((v, c) => v + base[c])
+        const [a, b] = [yield* down(device, outs[0]), yield* down(device, outs[1])]
+        expectClose(a, want, 1e-4, 1e-5, "colsum (accumulated)")
+        expect(Array.from(b)).toEqual(Array.from(a))
+      }))
+  }
 
   for (const roundParams of [false, true]) {
     it.effect(`AdamW with global-norm clipping and decay boundary (bf16 params: ${roundParams})`, () =>

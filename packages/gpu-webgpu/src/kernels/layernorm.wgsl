@@ -1,7 +1,7 @@
 // LayerNorm over rows of width d: forward (keeps mean and 1/std per row),
 // backward to the input (optionally accumulated into DX: the residual stream),
-// and backward to gain and bias (one invocation per column, accumulated).
-struct Params { rows: u32, d: u32, eps: f32, accumulate: u32 }
+// and the first pass of the gain and bias gradients (row blocks × columns).
+struct Params { rows: u32, d: u32, eps: f32, accumulate: u32, block: u32, pad0: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> G: array<f32>;
@@ -10,8 +10,7 @@ struct Params { rows: u32, d: u32, eps: f32, accumulate: u32 }
 @group(0) @binding(5) var<storage, read_write> STATS: array<f32>;
 @group(0) @binding(6) var<storage, read> DY: array<f32>;
 @group(0) @binding(7) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(8) var<storage, read_write> DG: array<f32>;
-@group(0) @binding(9) var<storage, read_write> DB: array<f32>;
+@group(0) @binding(10) var<storage, read_write> PART: array<f32>;
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 
@@ -56,17 +55,24 @@ fn backward_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   }
 }
 
+// First pass of the gain/bias gradients: invocation (row block b, column j) writes
+// PART[b, j] = Σ dy·x̂ and PART[b, d + j] = Σ dy over its rows; reduce.wgsl's
+// reduce_slices adds the blocks in order into DG / DB.
 @compute @workgroup_size(64)
-fn backward_params(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let j = flat(gid, nwg);
-  if (j >= p.d) { return; }
+fn backward_params_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  let blocks = (p.rows + p.block - 1u) / p.block;
+  if (i >= blocks * p.d) { return; }
+  let j = i % p.d;
+  let b = i / p.d;
+  let r1 = min(p.rows, (b + 1u) * p.block);
   var dg = 0.0;
   var db = 0.0;
-  for (var r = 0u; r < p.rows; r++) {
+  for (var r = b * p.block; r < r1; r++) {
     let dy = DY[r * p.d + j];
     dg += dy * (X[r * p.d + j] - STATS[2u * r]) * STATS[2u * r + 1u];
     db += dy;
   }
-  DG[j] += dg;
-  DB[j] += db;
+  PART[2u * b * p.d + j] = dg;
+  PART[2u * b * p.d + p.d + j] = db;
 }

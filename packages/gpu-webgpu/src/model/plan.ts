@@ -11,9 +11,9 @@ import { attentionBackward, attentionForward } from "../kernels/attention.ts"
 import type { OperandRounding } from "../kernels/common.ts"
 import { embeddingBackward, embeddingForward } from "../kernels/embedding.ts"
 import { geluBackward, geluForward } from "../kernels/gelu.ts"
-import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward } from "../kernels/layernorm.ts"
+import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward, layerNormParamsScratch } from "../kernels/layernorm.ts"
 import { matmul, type MatmulTile } from "../kernels/matmul.ts"
-import { columnSum, REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
+import { columnSum, columnSumScratch, REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
 import { sequenceBits, softmaxCrossEntropy } from "../kernels/softmax-ce.ts"
 import type { ParamLayout } from "./layout.ts"
 import { gpt2Schedule, type Op, type Ref } from "./schedule.ts"
@@ -57,6 +57,18 @@ export interface Plan {
   readonly buffers: ReadonlyArray<GPUBuffer>
 }
 
+/** Floats of shared scratch an op's WebGPU dispatches need (partial sums of two-pass reductions). */
+const scratchFor = (op: Op): number => {
+  switch (op.op) {
+    case "columnSum":
+      return columnSumScratch(op.rows, op.cols)
+    case "layerNormBackwardParams":
+      return layerNormParamsScratch(op.rows, op.d)
+    default:
+      return 0
+  }
+}
+
 export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
   Effect.gen(function* () {
     const { device } = inp
@@ -70,6 +82,12 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
     }
     const partials = storageBuffer(device, "partials", REDUCE_GROUPS)
     buffers.push(partials)
+    // Scratch of the two-pass reductions (partial sums), shared by every op: dispatches run in order.
+    const allOps = [...sched.forward, ...sched.logitsOps, ...sched.evaluate, ...sched.backward]
+    const scratchFloats = Math.max(1, ...allOps.map(scratchFor))
+    const scratchBuffer = storageBuffer(device, "scratch", scratchFloats)
+    buffers.push(scratchBuffer)
+    const scratch = (floats: number): Slice => ({ buffer: scratchBuffer, offset: 0, size: Math.max(1, floats) * 4 })
     const sl = (r: Ref): Slice => ({ buffer: owned.get(r.tensor)!, offset: r.offset * 4, size: r.size * 4 })
     const { rounding, tile } = inp
     // The loss normaliser lives in the training softmax's uniform (set per step).
@@ -87,7 +105,9 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
           case "layerNormBackwardInput":
             return [yield* layerNormBackwardInput(device, { ...op, x: sl(op.x), g: sl(op.g), stats: sl(op.stats), dy: sl(op.dy), dx: sl(op.dx) })]
           case "layerNormBackwardParams":
-            return [yield* layerNormBackwardParams(device, { ...op, x: sl(op.x), stats: sl(op.stats), dy: sl(op.dy), dg: sl(op.dg), db: sl(op.db) })]
+            return yield* layerNormBackwardParams(device, {
+              ...op, x: sl(op.x), stats: sl(op.stats), dy: sl(op.dy), dg: sl(op.dg), db: sl(op.db), partials: scratch(scratchFor(op))
+            })
           case "matmul":
             return [yield* matmul(device, {
               M: op.M, N: op.N, K: op.K, transA: op.transA, transB: op.transB, a: sl(op.a), b: sl(op.b), c: sl(op.c),
@@ -103,7 +123,7 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
           case "attentionBackward":
             return yield* attentionBackward(device, { ...op, rounding, qkv: sl(op.qkv), probs: sl(op.probs), dout: sl(op.dout), dscores: sl(op.dscores), dqkv: sl(op.dqkv) })
           case "columnSum":
-            return [yield* columnSum(device, { ...op, x: sl(op.x), out: sl(op.out) })]
+            return yield* columnSum(device, { ...op, x: sl(op.x), out: sl(op.out), partials: scratch(scratchFor(op)) })
           case "totalSum":
             return yield* totalSum(device, { ...op, x: sl(op.x), out: sl(op.out), partials: { buffer: partials, offset: 0, size: REDUCE_GROUPS * 4 } })
           case "sequenceBits":
