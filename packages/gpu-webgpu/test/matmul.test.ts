@@ -2,7 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { run, storageBuffer, whole } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
-import { matmul, registerTile, sharedTile, type MatmulTile, vec4Fits, vec4Tile } from "../src/kernels/matmul.ts"
+import { matmul, matmulSplitK, registerTile, sharedTile, SPLITK_TARGET_WORKGROUPS, splitKPlan, type MatmulTile, vec4Fits, vec4Tile } from "../src/kernels/matmul.ts"
 import * as ref from "../src/reference/ops.ts"
 import { down, expectClose, randn, up } from "./helpers.ts"
 
@@ -97,4 +97,50 @@ layer(WebGpu.layer)("matmul kernel vs float64 reference", (it) => {
         expect(maxDiff).toBeGreaterThan(rounding === "bf16" ? 1e-3 : 1e-5)
       }))
   }
+
+  // Split-K: K cut into chunks (the last one short), partial products into scratch,
+  // summed in chunk order into C (accumulated, as the weight gradients are).
+  // Tolerance: K = 1000 terms of size ≤ 1 in f32.
+  const splitTiles: ReadonlyArray<readonly [string, MatmulTile]> = [["register 4x4", registerTile], ["vec4", vec4Tile], ["shared 64x64", sharedTile], ["shared bk 8", { kind: "shared", tm: 2, tn: 2, wx: 8, wy: 8, bk: 8 }]]
+  for (const [name, tile] of splitTiles) {
+    for (const [transA, transB] of [[true, false], [false, false], [false, true]] as const) {
+      it.effect(`split-K ${name} transA=${transA} transB=${transB}: 36x28, K=1000 in chunks of 44, accumulated, bf16 too, deterministic`, () =>
+        Effect.gen(function* () {
+          const { device } = yield* WebGpu
+          const [M, N, K] = [36, 28, 1000]
+          const split = { chunk: 44, splits: Math.ceil(K / 44) }
+          const a = randn(M * K, 21)
+          const b = randn(K * N, 22)
+          const c0 = randn(M * N, 23)
+          for (const rounding of ["none", "bf16"] as const) {
+            const outs = [up(device, c0), up(device, c0)]
+            for (const c of outs) {
+              const scratch = whole(storageBuffer(device, "scratch", split.splits * M * N))
+              run(device, [...(yield* matmulSplitK(device, { M, N, K, transA, transB, a: up(device, a), b: up(device, b), c, accumulate: true, rounding, tile }, split, scratch))])
+            }
+            const want = ref.matmul(a, b, M, N, K, { transA, transB, rounding }).map((v, i) => v + c0[i])
+            const got = yield* down(device, outs[0], M * N)
+            expectClose(got, want, 1e-4, 1e-4, `C ${rounding}`)
+            expect(Array.from(yield* down(device, outs[1], M * N))).toEqual(Array.from(got))
+          }
+        }))
+    }
+  }
+
+  it.effect("split-K plan: the model's weight-gradient GEMMs reach the target workgroups; short K and big outputs are not split", () =>
+    Effect.sync(() => {
+      for (const tile of [registerTile, vec4Tile, sharedTile]) {
+        // V=2048 S=64 d=32 B=64: K = B·T = 4096 (d-W1, d-W2, d-Wa, d-Wp, d-head), and d-lnf (K = V).
+        for (const [M, N, K, transA] of [[32, 128, 4096, true], [128, 32, 4096, true], [32, 96, 4096, true], [32, 32, 4096, true], [2048, 32, 4096, true], [4096, 32, 2048, false]] as const) {
+          const split = splitKPlan({ M, N, K, transA, transB: false, tile })!
+          expect(split, `${M}x${N}x${K}`).toBeDefined()
+          const [x, y] = [Math.ceil(N / (tile.tn * tile.wx)), Math.ceil(M / (tile.tm * tile.wy))]
+          expect(x * y * split.splits).toBeGreaterThanOrEqual(Math.min(SPLITK_TARGET_WORKGROUPS, x * y * Math.floor(K / 16)))
+          expect(split.chunk % 4).toBe(0)
+          expect((split.splits - 1) * split.chunk).toBeLessThan(K)
+        }
+        expect(splitKPlan({ M: 4096, N: 128, K: 32, transA: false, transB: true, tile })).toBeUndefined()
+        expect(splitKPlan({ M: 4096, N: 2048, K: 4096, transA: false, transB: false, tile })).toBeUndefined()
+      }
+    }))
 })

@@ -7,6 +7,7 @@ import type { DeviceError } from "@memorize/core"
 import { Effect } from "effect"
 import { bindGroup, type Dispatch, fill, pipeline, type Slice, uniformBuffer } from "../device/gpu.ts"
 import { enableFor, geluFns, type OperandRounding, roundFn, wgsl } from "./common.ts"
+import { reduceSlices } from "./reduce.ts"
 
 export interface MatmulTile {
   /** register: scalar loads, TM×TN per invocation; vec4: 4×4 blocks through vec4 loads (falls back to register when a contiguous dimension is not a multiple of 4); shared: workgroup-memory tiles. */
@@ -98,9 +99,9 @@ export const matmulCode = (s: Omit<MatmulSpec, "a" | "b" | "c" | "bias" | "resid
   const epi: Array<string> = []
   if (s.bias) epi.push("v += bias[j];")
   if (s.residual) epi.push("v += R[idx];")
-  if (s.accumulate) epi.push("v += C[idx];")
-  if (s.gelu) epi.push("PRE[idx] = v;", "C[idx] = gelu(v);")
-  else epi.push("C[idx] = v;")
+  if (s.accumulate) epi.push("v += C[cbase + idx];")
+  if (s.gelu) epi.push("PRE[idx] = v;", "C[cbase + idx] = gelu(v);")
+  else epi.push("C[cbase + idx] = v;")
   return fill(sources[s.tile.kind], {
     ENABLE: enableFor(s.rounding),
     ROUND: roundFn(s.rounding),
@@ -123,15 +124,72 @@ export const matmulWorkgroups = (M: number, N: number, t: MatmulTile): readonly 
   1
 ]
 
-export const matmul = (device: GPUDevice, spec: MatmulSpec, label = "matmul"): Effect.Effect<Dispatch, DeviceError> =>
+const effectiveTile = (spec: MatmulSpec): MatmulSpec => spec.tile.kind === "vec4" && !vec4Fits(spec) ? { ...spec, tile: registerTile } : spec
+
+/** One GEMM dispatch; with `splits` > 1, workgroup z computes K chunk z (`chunk` long) into C[z·M·N ..] (see matmulSplitK). */
+const gemm = (device: GPUDevice, s: MatmulSpec, label: string, split?: { readonly chunk: number; readonly splits: number }): Effect.Effect<Dispatch, DeviceError> =>
   Effect.gen(function* () {
-    const s = spec.tile.kind === "vec4" && !vec4Fits(spec) ? { ...spec, tile: registerTile } : spec
     const code = matmulCode({ ...s, bias: s.bias !== undefined, residual: s.residual !== undefined, gelu: s.gelu !== undefined })
     const pl = yield* pipeline(device, `matmul-${s.tile.kind}`, code, "main")
-    const params = uniformBuffer(device, `${label}:params`, [{ u: s.M }, { u: s.N }, { u: s.K }, { u: 0 }])
+    const params = uniformBuffer(device, `${label}:params`, [{ u: s.M }, { u: s.N }, { u: s.K }, { u: split?.chunk ?? Math.max(1, s.K) }])
     const res: Array<readonly [number, GPUBuffer | Slice]> = [[0, params], [1, s.a], [2, s.b], [3, s.c]]
     if (s.bias) res.push([4, s.bias])
     if (s.residual) res.push([5, s.residual])
     if (s.gelu) res.push([6, s.gelu.pre])
-    return { label, pipeline: pl, bindGroup: bindGroup(device, pl, label, res), workgroups: matmulWorkgroups(s.M, s.N, s.tile) }
+    const [x, y] = matmulWorkgroups(s.M, s.N, s.tile)
+    return { label, pipeline: pl, bindGroup: bindGroup(device, pl, label, res), workgroups: [x, y, split?.splits ?? 1] }
   })
+
+export const matmul = (device: GPUDevice, spec: MatmulSpec, label = "matmul"): Effect.Effect<Dispatch, DeviceError> =>
+  gemm(device, effectiveTile(spec), label)
+
+/** Split-K: a GEMM whose output tiles are too few to fill a large GPU and whose K is long gets its K cut into chunks. */
+export interface SplitK {
+  /** K per chunk (a multiple of 4: vec4 blocks never straddle two chunks). */
+  readonly chunk: number
+  readonly splits: number
+}
+
+/** Workgroups a GEMM should reach (about twice the 132 compute units of an H200). */
+export const SPLITK_TARGET_WORKGROUPS = 264
+/** Shortest K that is split, and shortest chunk. */
+export const SPLITK_MIN_K = 256
+export const SPLITK_MIN_CHUNK = 16
+/** Most scratch floats the partial products may take (16 MiB). */
+export const SPLITK_MAX_SCRATCH = 1 << 22
+
+/**
+ * The split of a GEMM, or undefined when it has tiles enough or K is short.
+ * Depends only on the shape and tile, so a given adapter always sums in
+ * the same order.
+ */
+export const splitKPlan = (s: { M: number; N: number; K: number; transA: boolean; transB: boolean; tile: MatmulTile }): SplitK | undefined => {
+  const tile = s.tile.kind === "vec4" && !vec4Fits(s) ? registerTile : s.tile
+  const [x, y] = matmulWorkgroups(s.M, s.N, tile)
+  const tiles = x * y
+  if (s.K < SPLITK_MIN_K || tiles >= SPLITK_TARGET_WORKGROUPS) return undefined
+  const want = Math.min(Math.ceil(SPLITK_TARGET_WORKGROUPS / tiles), Math.floor(s.K / SPLITK_MIN_CHUNK), Math.floor(SPLITK_MAX_SCRATCH / (s.M * s.N)))
+  if (want < 2) return undefined
+  // Chunks rounded down to a multiple of 4 (so at least `want` of them), unless that overflows the scratch.
+  const down = Math.max(SPLITK_MIN_CHUNK, Math.floor(s.K / want / 4) * 4)
+  const chunk = Math.ceil(s.K / down) * s.M * s.N <= SPLITK_MAX_SCRATCH ? down : Math.ceil(s.K / want / 4) * 4
+  const splits = Math.ceil(s.K / chunk)
+  return splits < 2 ? undefined : { chunk, splits }
+}
+
+/**
+ * C (+)= op(A)·op(B) split along K: partial products of the K chunks into
+ * `scratch` (splits·M·N floats), then added chunk by chunk in a fixed order
+ * (reduceSlices) into C. No bias, residual or GELU epilogue.
+ */
+export const matmulSplitK = (
+  device: GPUDevice,
+  spec: Omit<MatmulSpec, "bias" | "residual" | "gelu">,
+  split: SplitK,
+  scratch: Slice,
+  label = "matmul"
+): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> =>
+  Effect.all([
+    gemm(device, effectiveTile({ ...spec, c: scratch, accumulate: false }), `${label}:split-k`, split),
+    reduceSlices(device, { slices: split.splits, outputs: spec.M * spec.N, partials: scratch, out: spec.c, accumulate: spec.accumulate === true }, `${label}:sum-k`)
+  ])

@@ -4,7 +4,9 @@
 // from storage (fast on CPU adapters such as lavapipe, where workgroup barriers are slow).
 // Operands go through rnd() (bf16 / fp16 autocast); accumulation is f32.
 {{ENABLE}}
-struct Params { M: u32, N: u32, K: u32, pad: u32 }
+// kc: K per split (split-K: workgroup z takes k in [z·kc, (z+1)·kc) and writes its
+// partial product to C[z·M·N ..]; kc = K when not split).
+struct Params { M: u32, N: u32, K: u32, kc: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
@@ -23,6 +25,8 @@ const TN = {{TN}}u;
 fn loadA(i: u32, k: u32) -> f32 { return {{LOAD_A}}; }
 fn loadB(k: u32, j: u32) -> f32 { return {{LOAD_B}}; }
 
+var<private> cbase: u32;
+
 fn store(i: u32, j: u32, acc: f32) {
   let idx = i * p.N + j;
   var v = acc;
@@ -34,11 +38,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let row0 = gid.y * TM;
   let col0 = gid.x * TN;
   if (row0 >= p.M || col0 >= p.N) { return; }
+  cbase = gid.z * p.M * p.N;
+  let kEnd = min(p.K, (gid.z + 1u) * p.kc);
   var acc: array<array<f32, TN>, TM>;
   for (var i = 0u; i < TM; i++) { for (var j = 0u; j < TN; j++) { acc[i][j] = 0.0; } }
   let lastRow = p.M - 1u;
   let lastCol = p.N - 1u;
-  for (var k = 0u; k < p.K; k++) {
+  for (var k = gid.z * p.kc; k < kEnd; k++) {
     var a: array<f32, TM>;
     var b: array<f32, TN>;
     for (var i = 0u; i < TM; i++) { a[i] = rnd(loadA(min(row0 + i, lastRow), k)); }

@@ -5,7 +5,9 @@
 // the LLVM vectorizer busy (≈ the issue's "4×4 tile with vec4 loads").
 // The block product is accumulated transposed: Cᵀ += Bᵀ·Aᵀ.
 {{ENABLE}}
-struct Params { M: u32, N: u32, K: u32, pad: u32 }
+// kc: K per split (split-K: workgroup z takes k in [z·kc, (z+1)·kc) and writes its
+// partial product to C[z·M·N ..]; kc = K when not split).
+struct Params { M: u32, N: u32, K: u32, kc: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
@@ -28,6 +30,8 @@ fn blockB(k0: u32, j0: u32) -> mat4x4<f32> {
   {{LOAD_B}}
 }
 
+var<private> cbase: u32;
+
 fn store(i: u32, j: u32, acc: f32) {
   let idx = i * p.N + j;
   var v = acc;
@@ -39,8 +43,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i0 = gid.y * 4u;
   let j0 = gid.x * 4u;
   if (i0 >= p.M || j0 >= p.N) { return; }
+  cbase = gid.z * p.M * p.N;
+  let kEnd = min(p.K, (gid.z + 1u) * p.kc);
   var accT = mat4x4<f32>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-  for (var k0 = 0u; k0 < p.K; k0 += 4u) {
+  for (var k0 = gid.z * p.kc; k0 < kEnd; k0 += 4u) {
     accT += {{PRODUCT}};
   }
   for (var ii = 0u; ii < 4u; ii++) {

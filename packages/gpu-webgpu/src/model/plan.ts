@@ -12,7 +12,7 @@ import type { OperandRounding } from "../kernels/common.ts"
 import { embeddingBackward, embeddingForward } from "../kernels/embedding.ts"
 import { geluBackward, geluForward } from "../kernels/gelu.ts"
 import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward, layerNormParamsScratch } from "../kernels/layernorm.ts"
-import { matmul, type MatmulTile } from "../kernels/matmul.ts"
+import { matmul, type MatmulSpec, matmulSplitK, type MatmulTile, splitKPlan } from "../kernels/matmul.ts"
 import { columnSum, columnSumScratch, REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
 import { sequenceBits, softmaxCrossEntropy } from "../kernels/softmax-ce.ts"
 import type { ParamLayout } from "./layout.ts"
@@ -57,13 +57,34 @@ export interface Plan {
   readonly buffers: ReadonlyArray<GPUBuffer>
 }
 
-/** Floats of shared scratch an op's WebGPU dispatches need (partial sums of two-pass reductions). */
-const scratchFor = (op: Op): number => {
+type GemmShape = { readonly M: number; readonly N: number; readonly K: number; readonly transA: boolean; readonly transB: boolean }
+
+/** The head's gradient GEMMs (when it has a gradient): dW += dlogitsᵀ·x, dx = dlogits·W. */
+const headGemms = (op: Extract<Op, { op: "head" }>): { readonly dw: GemmShape; readonly dx: GemmShape } => ({
+  dw: { M: op.V, N: op.d, K: op.rows, transA: true, transB: false },
+  dx: { M: op.rows, N: op.d, K: op.V, transA: false, transB: false }
+})
+
+/** Scratch floats of a GEMM split along K (0 when it is not split: it has an epilogue, enough tiles, or a short K). */
+const splitScratch = (s: GemmShape, tile: MatmulTile, epilogue: boolean): number => {
+  const split = epilogue ? undefined : splitKPlan({ ...s, tile })
+  return split === undefined ? 0 : split.splits * s.M * s.N
+}
+
+/** Floats of shared scratch an op's WebGPU dispatches need (partial sums of two-pass reductions, split-K partial products). */
+const scratchFor = (op: Op, tile: MatmulTile): number => {
   switch (op.op) {
     case "columnSum":
       return columnSumScratch(op.rows, op.cols)
     case "layerNormBackwardParams":
       return layerNormParamsScratch(op.rows, op.d)
+    case "matmul":
+      return splitScratch(op, tile, op.bias !== undefined || op.residual !== undefined || op.gelu !== undefined)
+    case "head": {
+      if (op.grad === undefined) return 0
+      const g = headGemms(op)
+      return Math.max(splitScratch(g.dw, tile, false), splitScratch(g.dx, tile, false))
+    }
     default:
       return 0
   }
@@ -84,7 +105,7 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
     buffers.push(partials)
     // Scratch of the two-pass reductions (partial sums), shared by every op: dispatches run in order.
     const allOps = [...sched.forward, ...sched.logitsOps, ...sched.evaluate, ...sched.backward]
-    const scratchFloats = Math.max(1, ...allOps.map(scratchFor))
+    const scratchFloats = Math.max(1, ...allOps.map((op) => scratchFor(op, inp.tile)))
     const scratchBuffer = storageBuffer(device, "scratch", scratchFloats)
     buffers.push(scratchBuffer)
     const scratch = (floats: number): Slice => ({ buffer: scratchBuffer, offset: 0, size: Math.max(1, floats) * 4 })
@@ -92,6 +113,14 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
     const { rounding, tile } = inp
     // The loss normaliser lives in the training softmax's uniform (set per step).
     const scaled: Array<GPUBuffer> = []
+
+    /** A GEMM without epilogue: split along K where its tiles are too few (splitKPlan), else one dispatch. */
+    const gemm = (spec: Omit<MatmulSpec, "bias" | "residual" | "gelu">, label: string): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> => {
+      const split = splitKPlan(spec)
+      return split === undefined
+        ? Effect.map(matmul(device, spec, label), (d) => [d])
+        : matmulSplitK(device, spec, split, scratch(split.splits * spec.M * spec.N), label)
+    }
 
     const compile = (op: Op): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> =>
       Effect.gen(function* () {
@@ -106,9 +135,15 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
             return [yield* layerNormBackwardInput(device, { ...op, x: sl(op.x), g: sl(op.g), stats: sl(op.stats), dy: sl(op.dy), dx: sl(op.dx) })]
           case "layerNormBackwardParams":
             return yield* layerNormBackwardParams(device, {
-              ...op, x: sl(op.x), stats: sl(op.stats), dy: sl(op.dy), dg: sl(op.dg), db: sl(op.db), partials: scratch(scratchFor(op))
+              ...op, x: sl(op.x), stats: sl(op.stats), dy: sl(op.dy), dg: sl(op.dg), db: sl(op.db), partials: scratch(scratchFor(op, tile))
             })
           case "matmul":
+            if (op.bias === undefined && op.residual === undefined && op.gelu === undefined) {
+              return yield* gemm({
+                M: op.M, N: op.N, K: op.K, transA: op.transA, transB: op.transB, a: sl(op.a), b: sl(op.b), c: sl(op.c),
+                ...(op.accumulate ? { accumulate: true } : {}), rounding, tile
+              }, op.label)
+            }
             return [yield* matmul(device, {
               M: op.M, N: op.N, K: op.K, transA: op.transA, transB: op.transB, a: sl(op.a), b: sl(op.b), c: sl(op.c),
               ...(op.bias ? { bias: sl(op.bias) } : {}), ...(op.residual ? { residual: sl(op.residual) } : {}),
@@ -123,7 +158,7 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
           case "attentionBackward":
             return yield* attentionBackward(device, { ...op, rounding, qkv: sl(op.qkv), probs: sl(op.probs), dout: sl(op.dout), dscores: sl(op.dscores), dqkv: sl(op.dqkv) })
           case "columnSum":
-            return yield* columnSum(device, { ...op, x: sl(op.x), out: sl(op.out), partials: scratch(scratchFor(op)) })
+            return yield* columnSum(device, { ...op, x: sl(op.x), out: sl(op.out), partials: scratch(scratchFor(op, tile)) })
           case "totalSum":
             return yield* totalSum(device, { ...op, x: sl(op.x), out: sl(op.out), partials: { buffer: partials, offset: 0, size: REDUCE_GROUPS * 4 } })
           case "sequenceBits":
@@ -139,9 +174,10 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
             out.push(ce)
             if (op.grad) {
               scaled.push(ce.uniform!)
+              const g = headGemms(op)
               out.push(
-                yield* matmul(device, { M: V, N: d, K: N, transA: true, transB: false, a: logits, b: sl(op.x), c: sl(op.grad.dw), accumulate: true, rounding, tile }, "d-head"),
-                yield* matmul(device, { M: N, N: d, K: V, transA: false, transB: false, a: logits, b: sl(op.w), c: sl(op.grad.dx), rounding, tile }, "d-lnf")
+                ...(yield* gemm({ ...g.dw, a: logits, b: sl(op.x), c: sl(op.grad.dw), accumulate: true, rounding, tile }, "d-head")),
+                ...(yield* gemm({ ...g.dx, a: logits, b: sl(op.w), c: sl(op.grad.dx), rounding, tile }, "d-lnf"))
               )
             }
             return out
