@@ -143,6 +143,36 @@ layer(WebGpu.layer)("kernels vs float64 references", (it) => {
       expectClose(yield* down(device, bits), wantBits, 1e-4, 1e-5, "bits")
     }))
 
+  // A workgroup per row: V below, at and well above the 256 invocations (strided slices,
+  // the tree over all 256), a peaked row, no-target rows, and a rerun that repeats bit for bit.
+  for (const V of [5, 256, 2049]) {
+    it.effect(`softmax cross-entropy, a workgroup per row: V=${V}, deterministic`, () =>
+      Effect.gen(function* () {
+        const { device } = yield* WebGpu
+        const rows = 9
+        const logits = randn(rows * V, 50 + V, 6)
+        logits[3 * V + (V >> 1)] = 40
+        const targets = randInts(rows, V, 51)
+        targets[2] = NO_TARGET
+        targets[3] = V >> 1
+        const scale = 1 / 7
+        const want = ref.softmaxCrossEntropy(logits, targets, rows, V, scale)
+        const got: Array<Float32Array> = []
+        for (let rep = 0; rep < 2; rep++) {
+          const L = up(device, logits)
+          const loss = buf(device, rows)
+          const logp2 = buf(device, rows)
+          run(device, [yield* softmaxCrossEntropy(device, { rows, V, logits: L, targets: up(device, targets), loss, logp2, gradScale: scale })])
+          const [l, g, p2] = [yield* down(device, loss), yield* down(device, L), yield* down(device, logp2)]
+          expectClose(l, want.loss, 1e-5, 1e-5, "loss")
+          expectClose(p2, want.logp2, 1e-5, 1e-5, "log2 p")
+          expectClose(g, want.grad, 1e-7, 1e-5, "grad")
+          got.push(Float32Array.from([...l, ...g]))
+        }
+        expect(Array.from(got[1])).toEqual(Array.from(got[0]))
+      }))
+  }
+
   it.effect("argmax at a position", () =>
     Effect.gen(function* () {
       const { device } = yield* WebGpu
