@@ -1,0 +1,110 @@
+/**
+ * Workgroups per dispatch of one training step (issue 12): every dispatch of
+ * the forward, backward and optimizer lists at V=2048 S=64 L=1 d=32 B=64,
+ * for the matmul tile a GPU gets by default (shared 64×64) and a summary
+ * for every autotune candidate tile. A large GPU wants every dispatch to
+ * have at least as many workgroups as it has compute units (an H200: 132),
+ * except the final reductions (few outputs by nature). The plan is then
+ * trained for --steps steps (default tile of this adapter) to show it runs.
+ *
+ *   tsx packages/gpu-webgpu/bench/workgroups.ts [--steps 2] [--tile shared|register|vec4]
+ */
+import { Effect, Layer } from "effect"
+import { parseArgs } from "node:util"
+import type { Dispatch } from "../src/device/gpu.ts"
+import { storageBuffer } from "../src/device/gpu.ts"
+import { adapterProvenance, WebGpu } from "../src/device/webgpu.ts"
+import { adamw } from "../src/kernels/adamw.ts"
+import { type MatmulTile, registerTile, sharedTile, vec4Tile } from "../src/kernels/matmul.ts"
+import { REDUCE_GROUPS, totalSum } from "../src/kernels/reduce.ts"
+import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
+import { initGpt2Weights } from "../src/model/init.ts"
+import { tileCandidates, tileName } from "../src/train/autotune.ts"
+import { trainLoop } from "../src/train/loop.ts"
+
+const { values: args } = parseArgs({ options: { steps: { type: "string", default: "2" }, tile: { type: "string", default: "shared" } } })
+const steps = Number(args.steps)
+const tiles: Record<string, MatmulTile> = { shared: sharedTile, register: registerTile, vec4: vec4Tile }
+const mainTile = tiles[args.tile]
+if (mainTile === undefined) throw new Error(`--tile: one of ${Object.keys(tiles).join(", ")}`)
+
+/** An H200's streaming multiprocessors. */
+const COMPUTE_UNITS = 132
+const c = { V: 2048, S: 64, L: 1, d: 32, B: 64 }
+const shape = { vocabSize: c.V, seqLen: c.S, layers: c.L, dModel: c.d, heads: Math.max(1, c.d / 16), layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+
+/** Second passes of two-pass reductions: their output count is what it is (a bias has d entries). */
+const isFinal = (label: string) => /reduce_slices|final_sum/.test(label)
+const count = (d: Dispatch) => d.workgroups[0] * d.workgroups[1] * d.workgroups[2]
+
+/** The step's dispatches: forward, backward (with loss), gradient norm and AdamW, as gpu-model.ts's stepper builds them. */
+const stepDispatches = (tile: MatmulTile) =>
+  Effect.gen(function* () {
+    const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32", tile })
+    const plan = yield* engine.plan(c.B, c.S)
+    const { device, layout } = engine
+    const sl = (b: GPUBuffer, n: number) => ({ buffer: b, offset: 0, size: n * 4 })
+    const n = layout.total
+    const all = sl(engine.grads, n)
+    const normSq = sl(storageBuffer(device, "normSq", 1), 1)
+    const norm = yield* totalSum(device, { n, x: all, out: normSq, partials: sl(storageBuffer(device, "partials", REDUCE_GROUPS), REDUCE_GROUPS), square: true, accumulate: false })
+    const opt = yield* adamw(device, {
+      n, decayEnd: layout.decayEnd, params: sl(engine.params, n), grads: all, m: sl(storageBuffer(device, "m", n), n), v: sl(storageBuffer(device, "v", n), n), normSq, roundParamsBf16: false
+    })
+    return [
+      ...plan.forward.map((d) => ["forward", d] as const),
+      ...plan.backward.map((d) => ["backward", d] as const),
+      ...norm.map((d) => ["optimizer", d] as const),
+      ["optimizer", opt.dispatch] as const
+    ]
+  })
+
+const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>) => {
+  const cells = [head, ...rows.map((r) => r.map(String))]
+  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)))
+  for (const r of cells) console.log(r.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  "))
+  console.log()
+}
+
+const main = Effect.gen(function* () {
+  const gpu = yield* WebGpu
+  const p = adapterProvenance(gpu)
+  console.log(`adapter: ${p.vendor} / ${p.architecture} / ${p.description}`)
+  console.log(`config V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.B} (B·T = ${c.B * c.S} rows); target: ≥ ${COMPUTE_UNITS} workgroups per dispatch except final reductions\n`)
+
+  const list = yield* Effect.scoped(stepDispatches(mainTile))
+  console.log(`Workgroups per dispatch of one training step, matmul tile ${tileName(mainTile)} (${list.length} dispatches)`)
+  table(["pass", "dispatch", "grid", "workgroups", ""], list.map(([pass, d]) => {
+    const n = count(d)
+    return [pass, d.label, d.workgroups.join("×"), n, n >= COMPUTE_UNITS ? "" : isFinal(d.label) ? "final reduction" : `< ${COMPUTE_UNITS}`]
+  }))
+
+  const summary: Array<Array<string | number>> = []
+  for (const t of tileCandidates) {
+    const l = yield* Effect.scoped(stepDispatches(t))
+    const low = l.filter(([, d]) => count(d) < COMPUTE_UNITS && !isFinal(d.label))
+    summary.push([tileName(t), l.length, low.length, low.map(([, d]) => `${d.label} ${count(d)}`).join(", ") || "-"])
+  }
+  console.log(`Per autotune candidate tile: dispatches below ${COMPUTE_UNITS} workgroups (final reductions excepted)`)
+  table(["tile", "dispatches", "below", "which (workgroups)"], summary)
+
+  if (steps > 0) {
+    yield* Effect.scoped(Effect.gen(function* () {
+      const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32" })
+      const cnt = c.B * 2
+      let a = 1
+      const tokens = Uint32Array.from({ length: cnt * c.S }, () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) % c.V)
+      const opts = { batchSize: c.B, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, schedule: "constant" as const, gradClip: 1, stop: {}, logEvery: 1, seed: 0, maxSteps: steps }
+      const out = yield* trainLoop(engine, { tokens, count: cnt, seqLen: c.S }, opts, () => Effect.void)
+      console.log(`trained ${steps} steps on this adapter (tile ${tileName(engine.tile)}): ${(out.wallMs / steps).toFixed(0)} ms/step (not a GPU measurement)`)
+    }))
+  }
+})
+
+Effect.runPromise(Effect.scoped(main.pipe(Effect.provide(Layer.fresh(WebGpu.layer))))).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  }
+)
