@@ -15,7 +15,7 @@
  * - The claim is removed when the run ends (complete or failed).
  */
 import { writeFileAtomic } from "./atomic-write.ts"
-import { Effect, FileSystem, Schema, Scope } from "effect"
+import { Effect, Fiber, FileSystem, Schema, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -152,6 +152,8 @@ export const holdClaim = (store: RunStore, runId: string, progress: () => number
       const next: Claim = { ...current.claim, heartbeatAt: new Date().toISOString(), ...(step !== undefined ? { step } : {}) }
       yield* writeFileAtomic(path, `${JSON.stringify(next)}\n`)
     }).pipe(Effect.ignore)
-    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(heartbeatMs), beat)))
-    yield* Effect.addFinalizer(() => releaseClaim(store, runId).pipe(Effect.ignore))
+    // A beat is uninterruptible and the heartbeat is stopped before the release: a
+    // write in flight would otherwise rename the claim back after it was removed.
+    const heartbeat = yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(heartbeatMs), Effect.uninterruptible(beat))))
+    yield* Effect.addFinalizer(() => Effect.andThen(Fiber.interrupt(heartbeat), releaseClaim(store, runId).pipe(Effect.ignore)))
   }) as Effect.Effect<void, never, FileSystem.FileSystem | Scope.Scope>
