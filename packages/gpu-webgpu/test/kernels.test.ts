@@ -10,7 +10,7 @@ import { WebGpu } from "../src/device/webgpu.ts"
 import { adamw } from "../src/kernels/adamw.ts"
 import { argmaxAt } from "../src/kernels/argmax.ts"
 import { attentionBackward, attentionForward } from "../src/kernels/attention.ts"
-import { embeddingBackward, embeddingForward, tokenIndex } from "../src/kernels/embedding.ts"
+import { embeddingBackward, embeddingBackwardScratch, embeddingForward, tokenIndex } from "../src/kernels/embedding.ts"
 import { geluBackward, geluForward } from "../src/kernels/gelu.ts"
 import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward, layerNormParamsScratch } from "../src/kernels/layernorm.ts"
 import { columnSum, columnSumScratch, lanesFor, REDUCE_GROUPS, rowBlocking, totalSum } from "../src/kernels/reduce.ts"
@@ -203,7 +203,7 @@ layer(WebGpu.layer)("kernels vs float64 references", (it) => {
       const shape = { N, T, d, V }
       run(device, [
         yield* embeddingForward(device, { ...shape, tokens: up(device, tokens), wte: up(device, wte), wpe: up(device, wpe), x }),
-        ...(yield* embeddingBackward(device, { ...shape, dx: up(device, dx), rowStart: up(device, rowStart), rowIdx: up(device, rowIdx), dwte, dwpe }))
+        ...(yield* embeddingBackward(device, { ...shape, dx: up(device, dx), rowStart: up(device, rowStart), rowIdx: up(device, rowIdx), dwte, dwpe, partials: buf(device, embeddingBackwardScratch(shape)) }))
       ])
       expectClose(yield* down(device, x), ref.embedding(tokens, wte, wpe, T, d), 1e-6, 1e-6, "x")
       const want = ref.embeddingBackward(tokens, dx, V, T, d)

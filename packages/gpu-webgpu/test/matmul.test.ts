@@ -2,7 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { run, storageBuffer, whole } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
-import { matmul, matmulSplitK, registerTile, sharedTile, SPLITK_TARGET_WORKGROUPS, splitKPlan, type MatmulTile, vec4Fits, vec4Tile } from "../src/kernels/matmul.ts"
+import { fillTile, matmul, matmulSplitK, registerTile, sharedTile, SPLITK_TARGET_WORKGROUPS, splitKPlan, type MatmulTile, vec4Fits, vec4Tile } from "../src/kernels/matmul.ts"
 import * as ref from "../src/reference/ops.ts"
 import { down, expectClose, randn, up } from "./helpers.ts"
 
@@ -143,4 +143,30 @@ layer(WebGpu.layer)("matmul kernel vs float64 reference", (it) => {
         expect(splitKPlan({ M: 4096, N: 2048, K: 4096, transA: false, transB: false, tile })).toBeUndefined()
       }
     }))
+
+  // Small-N GEMMs (the model's attn-proj / qkv / d-ln2 shapes, scaled down) get a tile with more
+  // workgroups; each output's K loop is the same, so the bits must not change.
+  for (const [name, tile] of [["register", registerTile], ["vec4", vec4Tile], ["shared", sharedTile]] as const) {
+    it.effect(`fillTile (${name}): more workgroups for a small-N GEMM, the same bits, with bias and residual`, () =>
+      Effect.gen(function* () {
+        const { device } = yield* WebGpu
+        const [M, N, K] = [516, 36, 32]
+        const small = fillTile({ M, N, K, transA: false, transB: false }, tile, 64)
+        const wg = (t: MatmulTile) => Math.ceil(N / (t.tn * t.wx)) * Math.ceil(M / (t.tm * t.wy))
+        expect(wg(small)).toBeGreaterThan(wg(tile))
+        expect(small.kind).toBe(tile.kind)
+        const a = randn(M * K, 31)
+        const b = randn(K * N, 32)
+        const bias = randn(N, 33)
+        const r = randn(M * N, 34)
+        const outs = [] as Array<Float32Array>
+        for (const t of [tile, small]) {
+          const c = whole(storageBuffer(device, "c", M * N))
+          run(device, [yield* matmul(device, { M, N, K, transA: false, transB: false, a: up(device, a), b: up(device, b), c, bias: up(device, bias), residual: up(device, r), rounding: "none", tile: t })])
+          outs.push(yield* down(device, c, M * N))
+        }
+        expectClose(outs[1], ref.matmul(a, b, M, N, K, { bias }).map((v, i) => v + r[i]), ATOL, RTOL, "C")
+        expect(Array.from(outs[1])).toEqual(Array.from(outs[0]))
+      }))
+  }
 })

@@ -15,7 +15,8 @@ export interface AttentionShape {
   readonly rounding: OperandRounding
 }
 const uniform = (s: AttentionShape) => [{ u: s.B }, { u: s.T }, { u: s.d }, { u: s.H }, { f: 1 / Math.sqrt(s.d / s.H) }]
-const rows = (s: AttentionShape) => grid1d(s.B * s.H * s.T, 64)
+// 32 rows per workgroup: twice the workgroups of 64, to spread over more compute units (one thread per row; not yet tiled).
+const rows = (s: AttentionShape) => grid1d(s.B * s.H * s.T, 32)
 
 /** out [B·T, d] and probabilities P [B,H,T,T] from qkv [B·T, 3d]. */
 export const attentionForward = (device: GPUDevice, s: AttentionShape & { qkv: Slice; out: Slice; probs: Slice }): Effect.Effect<Dispatch, DeviceError> =>

@@ -13,14 +13,14 @@ struct Params { B: u32, T: u32, d: u32, H: u32, scale: f32, pad0: u32, pad1: u32
 
 {{ROUND}}
 
-fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
+fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 32u; }
 
 // Base offsets of q/k/v for token row n and head h.
 fn qo(n: u32, h: u32) -> u32 { return n * 3u * p.d + h * (p.d / p.H); }
 fn ko(n: u32, h: u32) -> u32 { return qo(n, h) + p.d; }
 fn vo(n: u32, h: u32) -> u32 { return qo(n, h) + 2u * p.d; }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = flat(gid, nwg);
   if (idx >= p.B * p.H * p.T) { return; }
@@ -51,7 +51,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn backward_query(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = flat(gid, nwg);
   if (idx >= p.B * p.H * p.T) { return; }
@@ -79,7 +79,7 @@ fn backward_query(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn backward_key(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = flat(gid, nwg);
   if (idx >= p.B * p.H * p.T) { return; }

@@ -3,6 +3,7 @@ import type { DeviceError } from "@memorize/core"
 import { Effect } from "effect"
 import { type Dispatch, grid1d, makeDispatch, type Slice } from "../device/gpu.ts"
 import { wgsl } from "./common.ts"
+import { columnSum, columnSumScratch } from "./reduce.ts"
 
 const code = wgsl("embedding.wgsl")
 
@@ -18,15 +19,24 @@ const uniform = (s: EmbeddingShape) => [{ u: s.N }, { u: s.T }, { u: s.d }, { u:
 export const embeddingForward = (device: GPUDevice, s: EmbeddingShape & { tokens: Slice; wte: Slice; wpe: Slice; x: Slice }): Effect.Effect<Dispatch, DeviceError> =>
   makeDispatch(device, { label: "embedding", code, entry: "forward", uniform: uniform(s), bindings: [[1, s.tokens], [2, s.wte], [3, s.wpe], [4, s.x]], workgroups: grid1d(s.N * s.d, 256) })
 
-/** dwte += gather over the CSR index (see tokenIndex); dwpe += Σ over the batch. */
+/** Floats of scratch embeddingBackward needs (the position gradient's partial sums). */
+export const embeddingBackwardScratch = (s: Pick<EmbeddingShape, "N" | "T" | "d">): number => columnSumScratch(s.N / s.T, s.T * s.d)
+
+/**
+ * dwte += gather over the CSR index (see tokenIndex); dwpe += Σ over the batch,
+ * dx seen as [N/T, T·d], in two passes (columnSum; `partials`: embeddingBackwardScratch floats).
+ */
 export const embeddingBackward = (
   device: GPUDevice,
-  s: EmbeddingShape & { dx: Slice; rowStart: Slice; rowIdx: Slice; dwte: Slice; dwpe: Slice }
+  s: EmbeddingShape & { dx: Slice; rowStart: Slice; rowIdx: Slice; dwte: Slice; dwpe: Slice; partials: Slice }
 ): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> =>
-  Effect.all([
-    makeDispatch(device, { label: "embedding", code, entry: "backward_tokens", uniform: uniform(s), bindings: [[5, s.dx], [6, s.rowStart], [7, s.rowIdx], [8, s.dwte]], workgroups: grid1d(s.V * s.d, 256) }),
-    makeDispatch(device, { label: "embedding", code, entry: "backward_positions", uniform: uniform(s), bindings: [[5, s.dx], [9, s.dwpe]], workgroups: grid1d(s.T * s.d, 256) })
-  ])
+  Effect.map(
+    Effect.all([
+      makeDispatch(device, { label: "embedding", code, entry: "backward_tokens", uniform: uniform(s), bindings: [[5, s.dx], [6, s.rowStart], [7, s.rowIdx], [8, s.dwte]], workgroups: grid1d(s.V * s.d, 256) }),
+      columnSum(device, { rows: s.N / s.T, cols: s.T * s.d, x: s.dx, out: s.dwpe, partials: s.partials, accumulate: true })
+    ]),
+    ([tokens, positions]) => [tokens, ...positions]
+  )
 
 /**
  * Rows grouped by token id (counting sort, so each token's rows stay in

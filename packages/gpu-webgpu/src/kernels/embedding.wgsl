@@ -2,7 +2,7 @@
 // Backward without atomics (so runs are deterministic): the token gradient
 // is a gather over a host-built index (rows of the batch grouped by token id,
 // CSR: ROWSTART[v]..ROWSTART[v+1] index ROWIDX), accumulated into DWTE; the
-// position gradient sums over the batch, accumulated into DWPE.
+// position gradient is a column sum over the batch (reduce.ts's columnSum).
 struct Params { N: u32, T: u32, d: u32, V: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> TOK: array<u32>;
@@ -13,7 +13,6 @@ struct Params { N: u32, T: u32, d: u32, V: u32 }
 @group(0) @binding(6) var<storage, read> ROWSTART: array<u32>;
 @group(0) @binding(7) var<storage, read> ROWIDX: array<u32>;
 @group(0) @binding(8) var<storage, read_write> DWTE: array<f32>;
-@group(0) @binding(9) var<storage, read_write> DWPE: array<f32>;
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
@@ -35,15 +34,4 @@ fn backward_tokens(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   var s = 0.0;
   for (var k = ROWSTART[v]; k < ROWSTART[v + 1u]; k++) { s += DX[ROWIDX[k] * p.d + j]; }
   DWTE[i] += s;
-}
-
-@compute @workgroup_size(256)
-fn backward_positions(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat(gid, nwg);
-  if (i >= p.T * p.d) { return; }
-  let t = i / p.d;
-  let j = i % p.d;
-  var s = 0.0;
-  for (var b = 0u; b < p.N / p.T; b++) { s += DX[(b * p.T + t) * p.d + j]; }
-  DWPE[i] += s;
 }

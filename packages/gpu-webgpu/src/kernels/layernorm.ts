@@ -9,18 +9,18 @@ const code = wgsl("layernorm.wgsl")
 const uniform = (rows: number, d: number, eps: number, accumulate: boolean, block = 0) =>
   [{ u: rows }, { u: d }, { f: eps }, { u: accumulate ? 1 : 0 }, { u: block }, { u: 0 }, { u: 0 }, { u: 0 }]
 
-/** y = LN(x)·g + b; stats (2 per row: mean, 1/std) kept for the backward pass. */
+/** y = LN(x)·g + b (a workgroup of 32 per row); stats (2 per row: mean, 1/std) kept for the backward pass. */
 export const layerNormForward = (device: GPUDevice, s: { rows: number; d: number; eps: number; x: Slice; g: Slice; b: Slice; y: Slice; stats: Slice }): Effect.Effect<Dispatch, DeviceError> =>
   makeDispatch(device, {
     label: "layernorm", code, entry: "forward", uniform: uniform(s.rows, s.d, s.eps, false),
-    bindings: [[1, s.x], [2, s.g], [3, s.b], [4, s.y], [5, s.stats]], workgroups: grid1d(s.rows, 64)
+    bindings: [[1, s.x], [2, s.g], [3, s.b], [4, s.y], [5, s.stats]], workgroups: grid1d(s.rows, 1)
   })
 
-/** dx (= or +=) ∂L/∂x from dy. */
+/** dx (= or +=) ∂L/∂x from dy (a workgroup of 32 per row). */
 export const layerNormBackwardInput = (device: GPUDevice, s: { rows: number; d: number; x: Slice; g: Slice; stats: Slice; dy: Slice; dx: Slice; accumulate: boolean }): Effect.Effect<Dispatch, DeviceError> =>
   makeDispatch(device, {
     label: "layernorm", code, entry: "backward_input", uniform: uniform(s.rows, s.d, 0, s.accumulate),
-    bindings: [[1, s.x], [2, s.g], [5, s.stats], [6, s.dy], [7, s.dx]], workgroups: grid1d(s.rows, 64)
+    bindings: [[1, s.x], [2, s.g], [5, s.stats], [6, s.dy], [7, s.dx]], workgroups: grid1d(s.rows, 1)
   })
 
 /** Floats of scratch layerNormBackwardParams needs. */

@@ -14,42 +14,67 @@ struct Params { rows: u32, d: u32, eps: f32, accumulate: u32, block: u32, pad0: 
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 
-@compute @workgroup_size(64)
-fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = flat(gid, nwg);
-  if (r >= p.rows) { return; }
-  let o = r * p.d;
-  var m = 0.0;
-  for (var j = 0u; j < p.d; j++) { m += X[o + j]; }
-  m /= f32(p.d);
-  var v = 0.0;
-  for (var j = 0u; j < p.d; j++) { let c = X[o + j] - m; v += c * c; }
-  v /= f32(p.d);
-  let s = inverseSqrt(v + p.eps);
-  STATS[2u * r] = m;
-  STATS[2u * r + 1u] = s;
-  for (var j = 0u; j < p.d; j++) { Y[o + j] = (X[o + j] - m) * s * G[j] + Beta[j]; }
+// forward and backward_input: a workgroup of LW invocations per row, each over a
+// strided slice of the row; row sums by a fixed tree in workgroup memory.
+const LW = 32u;
+var<workgroup> red: array<f32, 64>;
+
+// (Σ a, Σ b) over the row's invocations, returned to all of them.
+fn row_sum2(l: u32, a: f32, b: f32) -> vec2<f32> {
+  red[l] = a;
+  red[LW + l] = b;
+  workgroupBarrier();
+  for (var w = LW / 2u; w > 0u; w >>= 1u) {
+    if (l < w) {
+      red[l] += red[l + w];
+      red[LW + l] += red[LW + l + w];
+    }
+    workgroupBarrier();
+  }
+  let v = vec2<f32>(red[0], red[LW]);
+  workgroupBarrier();
+  return v;
 }
 
-@compute @workgroup_size(64)
-fn backward_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = flat(gid, nwg);
+@compute @workgroup_size(32)
+fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let r = wg.x + wg.y * nwg.x;
   if (r >= p.rows) { return; }
+  let l = lid.x;
+  let o = r * p.d;
+  var m = 0.0;
+  for (var j = l; j < p.d; j += LW) { m += X[o + j]; }
+  m = row_sum2(l, m, 0.0).x / f32(p.d);
+  var v = 0.0;
+  for (var j = l; j < p.d; j += LW) { let c = X[o + j] - m; v += c * c; }
+  v = row_sum2(l, v, 0.0).x / f32(p.d);
+  let s = inverseSqrt(v + p.eps);
+  if (l == 0u) {
+    STATS[2u * r] = m;
+    STATS[2u * r + 1u] = s;
+  }
+  for (var j = l; j < p.d; j += LW) { Y[o + j] = (X[o + j] - m) * s * G[j] + Beta[j]; }
+}
+
+@compute @workgroup_size(32)
+fn backward_input(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let r = wg.x + wg.y * nwg.x;
+  if (r >= p.rows) { return; }
+  let l = lid.x;
   let o = r * p.d;
   let m = STATS[2u * r];
   let s = STATS[2u * r + 1u];
   var a = 0.0;
   var b = 0.0;
-  for (var j = 0u; j < p.d; j++) {
+  for (var j = l; j < p.d; j += LW) {
     let dxh = DY[o + j] * G[j];
     a += dxh;
     b += dxh * (X[o + j] - m) * s;
   }
-  a /= f32(p.d);
-  b /= f32(p.d);
-  for (var j = 0u; j < p.d; j++) {
+  let ab = row_sum2(l, a, b) / f32(p.d);
+  for (var j = l; j < p.d; j += LW) {
     let xh = (X[o + j] - m) * s;
-    var v = s * (DY[o + j] * G[j] - a - xh * b);
+    var v = s * (DY[o + j] * G[j] - ab.x - xh * ab.y);
     if (p.accumulate != 0u) { v += DX[o + j]; }
     DX[o + j] = v;
   }

@@ -178,6 +178,25 @@ export const splitKPlan = (s: { M: number; N: number; K: number; transA: boolean
 }
 
 /**
+ * A tile with the same kernel and fewer outputs per workgroup when the GEMM's
+ * tiles are fewer than `target` (small N and short K: split-K does not pay):
+ * rows per invocation halved down to 1, then columns; for vec4 blocks (4×4
+ * fixed) the workgroup's rows halved down to 32 invocations. Each output's
+ * K loop is unchanged, so the result is bit for bit that of `tile`.
+ */
+export const fillTile = (s: { M: number; N: number; K: number; transA: boolean; transB: boolean }, tile: MatmulTile, target = SPLITK_TARGET_WORKGROUPS): MatmulTile => {
+  let t = tile.kind === "vec4" && !vec4Fits(s) ? registerTile : tile
+  const tiles = (x: MatmulTile) => matmulWorkgroups(s.M, s.N, x)[0] * matmulWorkgroups(s.M, s.N, x)[1]
+  while (tiles(t) < target) {
+    if (t.kind !== "vec4" && t.tm > 1) t = { ...t, tm: t.tm / 2 }
+    else if (t.kind !== "vec4" && t.tn > 1) t = { ...t, tn: t.tn / 2 }
+    else if (t.kind === "vec4" && t.wx * t.wy > 32) t = { ...t, wy: t.wy / 2 }
+    else break
+  }
+  return t
+}
+
+/**
  * C (+)= op(A)·op(B) split along K: partial products of the K chunks into
  * `scratch` (splits·M·N floats), then added chunk by chunk in a fixed order
  * (reduceSlices) into C. No bias, residual or GELU epilogue.

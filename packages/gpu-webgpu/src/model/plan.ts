@@ -9,10 +9,10 @@ import { Effect } from "effect"
 import { type Dispatch, type Slice, storageBuffer } from "../device/gpu.ts"
 import { attentionBackward, attentionForward } from "../kernels/attention.ts"
 import type { OperandRounding } from "../kernels/common.ts"
-import { embeddingBackward, embeddingForward } from "../kernels/embedding.ts"
+import { embeddingBackward, embeddingBackwardScratch, embeddingForward } from "../kernels/embedding.ts"
 import { geluBackward, geluForward } from "../kernels/gelu.ts"
 import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward, layerNormParamsScratch } from "../kernels/layernorm.ts"
-import { matmul, type MatmulSpec, matmulSplitK, type MatmulTile, splitKPlan } from "../kernels/matmul.ts"
+import { fillTile, matmul, type MatmulSpec, matmulSplitK, type MatmulTile, splitKPlan } from "../kernels/matmul.ts"
 import { columnSum, columnSumScratch, REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
 import { sequenceBits, softmaxCrossEntropy } from "../kernels/softmax-ce.ts"
 import type { ParamLayout } from "./layout.ts"
@@ -78,6 +78,8 @@ const scratchFor = (op: Op, tile: MatmulTile): number => {
       return columnSumScratch(op.rows, op.cols)
     case "layerNormBackwardParams":
       return layerNormParamsScratch(op.rows, op.d)
+    case "embedBackward":
+      return embeddingBackwardScratch(op)
     case "matmul":
       return splitScratch(op, tile, op.bias !== undefined || op.residual !== undefined || op.gelu !== undefined)
     case "head": {
@@ -114,11 +116,14 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
     // The loss normaliser lives in the training softmax's uniform (set per step).
     const scaled: Array<GPUBuffer> = []
 
-    /** A GEMM without epilogue: split along K where its tiles are too few (splitKPlan), else one dispatch. */
+    /** One GEMM dispatch, on a smaller tile where the tile's workgroups are too few (fillTile; same bits). */
+    const single = (spec: MatmulSpec, label: string): Effect.Effect<Dispatch, DeviceError> =>
+      matmul(device, { ...spec, tile: fillTile(spec, spec.tile) }, label)
+    /** A GEMM without epilogue: split along K where its tiles are too few and K is long (splitKPlan), else one dispatch. */
     const gemm = (spec: Omit<MatmulSpec, "bias" | "residual" | "gelu">, label: string): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> => {
       const split = splitKPlan(spec)
       return split === undefined
-        ? Effect.map(matmul(device, spec, label), (d) => [d])
+        ? Effect.map(single(spec, label), (d) => [d])
         : matmulSplitK(device, spec, split, scratch(split.splits * spec.M * spec.N), label)
     }
 
@@ -128,7 +133,7 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
           case "embed":
             return [yield* embeddingForward(device, { ...op, tokens: sl(op.tokens), wte: sl(op.wte), wpe: sl(op.wpe), x: sl(op.x) })]
           case "embedBackward":
-            return yield* embeddingBackward(device, { ...op, dx: sl(op.dx), rowStart: sl(op.rowStart), rowIdx: sl(op.rowIdx), dwte: sl(op.dwte), dwpe: sl(op.dwpe) })
+            return yield* embeddingBackward(device, { ...op, dx: sl(op.dx), rowStart: sl(op.rowStart), rowIdx: sl(op.rowIdx), dwte: sl(op.dwte), dwpe: sl(op.dwpe), partials: scratch(scratchFor(op, tile)) })
           case "layerNorm":
             return [yield* layerNormForward(device, { ...op, x: sl(op.x), g: sl(op.g), b: sl(op.b), y: sl(op.y), stats: sl(op.stats) })]
           case "layerNormBackwardInput":
@@ -144,7 +149,7 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
                 ...(op.accumulate ? { accumulate: true } : {}), rounding, tile
               }, op.label)
             }
-            return [yield* matmul(device, {
+            return [yield* single({
               M: op.M, N: op.N, K: op.K, transA: op.transA, transB: op.transB, a: sl(op.a), b: sl(op.b), c: sl(op.c),
               ...(op.bias ? { bias: sl(op.bias) } : {}), ...(op.residual ? { residual: sl(op.residual) } : {}),
               ...(op.gelu ? { gelu: { pre: sl(op.gelu.pre) } } : {}), ...(op.accumulate ? { accumulate: true } : {}), rounding, tile
@@ -168,7 +173,7 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
             const { rows: N, V, d } = op
             const logits = sl(op.logits)
             const out: Array<Dispatch> = [
-              yield* matmul(device, { M: N, N: V, K: d, transA: false, transB: true, a: sl(op.x), b: sl(op.w), c: logits, rounding, tile }, "lm-head")
+              yield* single({ M: N, N: V, K: d, transA: false, transB: true, a: sl(op.x), b: sl(op.w), c: logits, rounding, tile }, "lm-head")
             ]
             const ce = yield* softmaxCrossEntropy(device, { rows: N, V, logits, targets: sl(op.targets), loss: sl(op.loss), logp2: sl(op.logp2), ...(op.grad ? { gradScale: 1 } : {}) })
             out.push(ce)
