@@ -36,9 +36,11 @@ describe("experiments/", () => {
         )
         const experiment = yield* decodeExperiment(source, registry, { sets: data })
         expect(experiment.plans.length).toBeGreaterThan(0)
-        // Every spec also runs on the native CPU trainer: its train section decodes there too.
-        const onCpu = yield* decodeExperiment(source, registry, { sets: [...data, "train.kind=cpu"] })
-        expect(onCpu.plans.length).toBe(experiment.plans.length)
+        // Every spec runs on both trainers: its train section decodes on each.
+        for (const kind of ["cpu", "webgpu"]) {
+          const other = yield* decodeExperiment(source, registry, { sets: [...data, `train.kind=${kind}`] })
+          expect(other.plans.length).toBe(experiment.plans.length)
+        }
       }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer))))
   }
 })
@@ -59,14 +61,14 @@ describe("quickstart end to end", () => {
     for (const c of charts) expect(c.marks, c.title).toBeGreaterThan(0)
   }, 900_000)
 
-  it("runs on the native CPU trainer too (--set train.kind=cpu), with the same law fits", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-quickstart-cpu-"))
-    const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml"), "--set", "train.kind=cpu"], { cwd: dir, timeoutMs: 300_000 })
+  it("runs on the WebGPU trainer too (--set train.kind=webgpu), with the same law fits", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-quickstart-webgpu-"))
+    const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml"), "--set", "train.kind=webgpu"], { cwd: dir, timeoutMs: 600_000 })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/6\/6 runs complete/)
     const results = fs.readFileSync(path.join(dir, "runs/quickstart/results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
-    expect(results.map((x) => x.provenance.model.backend)).toEqual(Array(6).fill("cpu"))
+    expect(results.map((x) => x.provenance.model.backend)).toEqual(Array(6).fill("webgpu"))
     const laws = JSON.parse(fs.readFileSync(path.join(dir, "runs/quickstart/laws.json"), "utf8"))
     expect(laws.capacity.error).toBeUndefined()
-  }, 600_000)
+  }, 900_000)
 })
