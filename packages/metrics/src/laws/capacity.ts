@@ -30,6 +30,7 @@ import { definePlugin, LawError, PositiveNumber, withDefault, type Json, type La
 import { linearFit, originFit } from "../numerics/linreg.ts"
 import { mean, stdDev, stdError } from "../numerics/stats.ts"
 import { groupKey, groupLabel, metricNumber, seedOf, sortRuns } from "./results.ts"
+import { readsProblems } from "./reads.ts"
 import { saturatingFit, type SaturatingFit } from "./saturating.ts"
 import { capacityReport } from "../report/capacity.ts"
 
@@ -228,6 +229,7 @@ export const capacityPlugin = definePlugin({
   name: CAPACITY,
   description: "Capacity per model (plateau of total memorization over dataset sizes; saturating fit min(N·H, C) with its spread across seeds), bits per parameter, and capacity = α·P across models.",
   config: CapacityConfig,
+  check: (c, input) => readsProblems(CAPACITY, [{ field: "metricKey", metric: "memorization", key: c.metricKey }], input),
   make: fitCapacity,
   report: (fit, results) => capacityReport(fit, results)
 })

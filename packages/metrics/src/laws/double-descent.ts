@@ -16,6 +16,7 @@ import { definePlugin, LawError, withDefault, type Json, type LawFit, type RunRe
 import { mean, quantile } from "../numerics/stats.ts"
 import { capacityGroups } from "./capacity.ts"
 import { groupKey, metricNumber, sortRuns } from "./results.ts"
+import { readsProblems } from "./reads.ts"
 import { doubleDescentReport } from "../report/double-descent.ts"
 
 export const DOUBLE_DESCENT = "double-descent"
@@ -81,6 +82,7 @@ export const doubleDescentPlugin = definePlugin({
   name: DOUBLE_DESCENT,
   description: "Test loss against dataset bits / capacity, with the location of the peak.",
   config: DoubleDescentConfig,
+  check: (c, input) => readsProblems(DOUBLE_DESCENT, [{ field: "metricKey", metric: "memorization", key: c.metricKey }, { field: "lossKey", metric: "loss", key: c.lossKey }, { field: "trainLossKey", metric: "loss", key: c.trainLossKey }], input),
   make: fitDoubleDescent,
   report: (fit, results) => doubleDescentReport(fit, results)
 })

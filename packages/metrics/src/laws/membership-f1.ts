@@ -24,6 +24,7 @@ import { readFileSync } from "node:fs"
 import { definePlugin, definePredict, LawError, PositiveNumber, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
 import { featureOf, fitF1Law, invertF1, PAPER_LAW, predictF1, type F1Law, type Feature } from "./f1-law.ts"
 import { at, metricNumber, sortRuns } from "./results.ts"
+import { readsProblems } from "./reads.ts"
 import { membershipF1Report } from "../report/membership-f1.ts"
 
 export const MEMBERSHIP_F1 = "membership-f1"
@@ -191,6 +192,7 @@ export const membershipF1Plugin = definePlugin({
   name: MEMBERSHIP_F1,
   description: "Membership-inference scaling law F1 = ½(1 + c1·σ(c2·(Capacity/|D| + c3))): Levenberg–Marquardt fit with standard errors; predicts F1 or the dataset size for a target F1.",
   config: MembershipF1Config,
+  check: (c, input) => readsProblems(MEMBERSHIP_F1, [{ field: "f1Key", metric: "membership-inference", key: c.f1Key }], input),
   make: fitMembershipF1,
   report: (fit, results) => membershipF1Report(fit, results),
   predict: predictHook
