@@ -26,28 +26,68 @@ const write = async (handle: fs.FileHandle, content: AtomicContent) => {
   await handle.write(buffer)
 }
 
+/** A temporary sibling of `file`, unique to this write. */
+const temporary = (file: string) => `${file}.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+
+/** Writes and syncs `content` into a new temporary sibling of `file`; removes it when that fails. */
+const writeTemporary = async (file: string, content: AtomicContent): Promise<string> => {
+  await fs.mkdir(NodePath.dirname(file), { recursive: true })
+  const tmp = temporary(file)
+  try {
+    const handle = await fs.open(tmp, "w")
+    try {
+      await write(handle, content)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    return tmp
+  } catch (e) {
+    await fs.rm(tmp, { force: true })
+    throw e
+  }
+}
+
+const failure = (file: string) => (e: unknown) => {
+  const code = osCode(e)
+  return new StoreError({ path: file, message: `cannot write: ${osReason(e)}`, ...(code ? { code } : {}) })
+}
+
 /** Writes `file` atomically, creating its folder when missing. */
 export const writeFileAtomic = (file: string, content: AtomicContent): Effect.Effect<void, StoreError> =>
   Effect.tryPromise({
     try: async () => {
-      await fs.mkdir(NodePath.dirname(file), { recursive: true })
-      const tmp = `${file}.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+      const tmp = await writeTemporary(file, content)
       try {
-        const handle = await fs.open(tmp, "w")
-        try {
-          await write(handle, content)
-          await handle.sync()
-        } finally {
-          await handle.close()
-        }
         await fs.rename(tmp, file)
       } catch (e) {
         await fs.rm(tmp, { force: true })
         throw e
       }
     },
-    catch: (e) => {
-      const code = osCode(e)
-      return new StoreError({ path: file, message: `cannot write: ${osReason(e)}`, ...(code ? { code } : {}) })
-    }
+    catch: failure(file)
+  })
+
+/**
+ * Creates `file` with `content` only if it does not exist (true), or leaves
+ * the existing one alone (false): the content is written to a temporary file
+ * first and hard-linked into place, so the file appears whole or not at all
+ * (an exclusive create followed by a write leaves an empty file on a full
+ * disk), and the create is atomic on local and NFS file systems alike.
+ */
+export const createFileExclusive = (file: string, content: AtomicContent): Effect.Effect<boolean, StoreError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const tmp = await writeTemporary(file, content)
+      try {
+        await fs.link(tmp, file)
+        return true
+      } catch (e) {
+        if (osCode(e) === "EEXIST") return false
+        throw e
+      } finally {
+        await fs.rm(tmp, { force: true })
+      }
+    },
+    catch: failure(file)
   })

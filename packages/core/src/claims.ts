@@ -14,7 +14,7 @@
  *   same stale claim only one removes it; the others find the new claim.
  * - The claim is removed when the run ends (complete or failed).
  */
-import { writeFileAtomic } from "./atomic-write.ts"
+import { createFileExclusive, writeFileAtomic } from "./atomic-write.ts"
 import { Effect, Fiber, FileSystem, Schema, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import * as NodeOs from "node:os"
@@ -96,9 +96,8 @@ export const tryClaim = (store: RunStore, runId: string, options: ClaimOptions =
     yield* fs.makeDirectory(store.runDir(runId), { recursive: true }).pipe(Effect.mapError(storeError(store.runDir(runId), "cannot create")))
     let takenOver: string | undefined
     for (let attempt = 0; attempt < 5; attempt++) {
-      const created = yield* fs.writeFileString(path, `${JSON.stringify(newClaim())}\n`, { flag: "wx" }).pipe(
-        Effect.as(true),
-        Effect.catch((e) => (osCode(e) === "EEXIST" ? Effect.succeed(false) : Effect.fail(storeError(path, "cannot claim")(e))))
+      const created = yield* createFileExclusive(path, `${JSON.stringify(newClaim())}\n`).pipe(
+        Effect.mapError((e) => new StoreError({ path, message: `cannot claim: ${e.message}`, ...(e.code ? { code: e.code } : {}) }))
       )
       if (created) return { _tag: "Claimed", ...(takenOver ? { takenOver } : {}) } satisfies ClaimAttempt as ClaimAttempt
       const current = yield* readClaim(store, runId)
@@ -113,7 +112,7 @@ export const tryClaim = (store: RunStore, runId: string, options: ClaimOptions =
       // Break exactly this stale state: one process wins the exclusive create and removes the claim.
       const token = Buffer.from(current.text).toString("base64url").slice(-24)
       const breakPath = `${path}.break-${token}`
-      const won = yield* fs.writeFileString(breakPath, holderId, { flag: "wx" }).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+      const won = yield* createFileExclusive(breakPath, holderId).pipe(Effect.orElseSucceed(() => false))
       if (won) {
         const still = yield* readClaim(store, runId)
         if (still._tag !== "None" && still.text === current.text) yield* fs.remove(path, { force: true }).pipe(Effect.ignore)

@@ -25,7 +25,7 @@ import * as NodePath from "node:path"
 import type { Json, LawFit, RunResult } from "./contracts.ts"
 import { StoreError } from "./errors.ts"
 import { fullHash } from "./hash.ts"
-import { writeFileAtomic } from "./atomic-write.ts"
+import { createFileExclusive, writeFileAtomic } from "./atomic-write.ts"
 import { jsonProblem } from "./json-value.ts"
 import { osCode, osReason } from "./os-error.ts"
 import { IdentitySchema, LawsSchema, RunErrorSchema, RunResultSchema, StoreMetaSchema, type RunErrorRecord } from "./store-schema.ts"
@@ -246,10 +246,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
         Effect.gen(function*() {
           const path = abs(NodePath.join(runId, "identity.json"))
           yield* fs.makeDirectory(abs(runId), { recursive: true }).pipe(Effect.mapError(storeError(abs(runId), "cannot create")))
-          return yield* fs.writeFileString(path, `${JSON.stringify({ configHash })}\n`, { flag: "wx" }).pipe(
-            Effect.as(true),
-            Effect.catch((e) => osCode(e) === "EEXIST" ? Effect.succeed(false) : Effect.fail(storeError(path, "cannot write")(e)))
-          )
+          return yield* createFileExclusive(path, `${JSON.stringify({ configHash })}\n`)
         }),
       inspect,
       readResult: (runId, configHash) =>
