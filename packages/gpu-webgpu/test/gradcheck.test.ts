@@ -8,7 +8,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { makeCpuGpt2Engine } from "../src/cpu/cpu-model.ts"
-import { encodeDispatches, readFloats } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { fillBatch } from "../src/model/batch.ts"
 import { registerTile, sharedTile, vec4Tile } from "../src/kernels/matmul.ts"
@@ -17,7 +16,7 @@ import { initGpt2Weights } from "../src/model/init.ts"
 import { paramLayout } from "../src/model/layout.ts"
 import type { Gpt2Shape, Gpt2Weights } from "../src/model/weights.ts"
 import * as ref from "../src/reference/ops.ts"
-import { randInts, randn, rng } from "./helpers.ts"
+import { randInts, randn, rng, webgpuGradient } from "./helpers.ts"
 
 /** Mean cross-entropy (nats) of a GPT-2 in float64, from the reference ops. */
 const referenceLoss = (shape: Gpt2Shape, t: Map<string, Float64Array>, tokens: Uint32Array, targets: Uint32Array, B: number): number => {
@@ -100,13 +99,7 @@ layer(WebGpu.layer)("finite-difference gradient check (WebGPU)", (it) => {
         const plan = yield* engine.plan(B, shape.seqLen)
         const rows = [0, 1, 2]
         const batch = fillBatch(data, S, rows, B, bos ? V : undefined)
-        engine.upload(plan, batch)
-        plan.setGradScale(1 / batch.predicted)
-        const enc = engine.device.createCommandEncoder()
-        enc.clearBuffer(engine.grads)
-        encodeDispatches(enc, [...plan.forward, ...plan.backward])
-        engine.device.queue.submit([enc.finish()])
-        const grads = yield* readFloats(engine.device, engine.grads, engine.layout.total)
+        const grads = yield* webgpuGradient(engine, plan, batch)
 
         expectGradient(shape, weights, grads, batch, B)
       }))

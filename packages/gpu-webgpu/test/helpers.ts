@@ -1,7 +1,10 @@
 /** Test helpers: seeded random arrays, uploads, and float comparison with a stated tolerance. */
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
-import { readFloats, uploadBuffer, type Slice } from "../src/device/gpu.ts"
+import { encodeDispatches, readFloats, uploadBuffer, type Slice } from "../src/device/gpu.ts"
+import type { BatchArrays } from "../src/model/batch.ts"
+import type { GpuGpt2Engine } from "../src/model/gpu-model.ts"
+import type { Plan } from "../src/model/plan.ts"
 import { seededUniform } from "../src/model/init.ts"
 
 /** Seeded PRNG for test data (the trainer's own generator). */
@@ -39,3 +42,15 @@ export const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 export const gpuEffect = Effect.fnUntraced
+
+/** The WebGPU backend's flat gradient of one batch's loss (forward + backward into the cleared gradient buffer). */
+export const webgpuGradient = (engine: GpuGpt2Engine, plan: Plan, batch: BatchArrays) =>
+  Effect.gen(function* () {
+    engine.upload(plan, batch)
+    plan.setGradScale(1 / batch.predicted)
+    const enc = engine.device.createCommandEncoder()
+    enc.clearBuffer(engine.grads)
+    encodeDispatches(enc, [...plan.forward, ...plan.backward])
+    engine.device.queue.submit([enc.finish()])
+    return yield* readFloats(engine.device, engine.grads, engine.layout.total)
+  })

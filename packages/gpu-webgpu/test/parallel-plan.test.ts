@@ -11,7 +11,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { makeCpuGpt2Engine } from "../src/cpu/cpu-model.ts"
-import { encodeDispatches, readFloats } from "../src/device/gpu.ts"
+
 import { WebGpu } from "../src/device/webgpu.ts"
 import { registerTile, sharedTile, vec4Tile } from "../src/kernels/matmul.ts"
 import { fillBatch } from "../src/model/batch.ts"
@@ -19,7 +19,7 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { paramLayout } from "../src/model/layout.ts"
 import type { Gpt2Shape, Gpt2Weights } from "../src/model/weights.ts"
-import { randInts, randn } from "./helpers.ts"
+import { randInts, randn, webgpuGradient } from "./helpers.ts"
 
 const shape: Gpt2Shape = { vocabSize: 300, seqLen: 32, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
 const B = 16
@@ -51,16 +51,7 @@ layer(WebGpu.layer)("WebGPU plan with split-K GEMMs and two-pass reductions", (i
         for (const gemm of ["d-W1", "d-W2", "d-Wa", "d-Wp", "d-head", "d-lnf"]) expect(labels, gemm).toContain(`${gemm}:split-k`)
         expect(labels).toContain("reduce:colsum_partial")
         expect(labels).toContain("layernorm:backward_params_partial")
-        const gradient = () =>
-          Effect.gen(function* () {
-            engine.upload(plan, batch)
-            plan.setGradScale(1 / batch.predicted)
-            const enc = engine.device.createCommandEncoder()
-            enc.clearBuffer(engine.grads)
-            encodeDispatches(enc, [...plan.forward, ...plan.backward])
-            engine.device.queue.submit([enc.finish()])
-            return yield* readFloats(engine.device, engine.grads, engine.layout.total)
-          })
+        const gradient = () => webgpuGradient(engine, plan, batch)
         const got = yield* gradient()
         for (const [name, slot] of paramLayout(shape).slots) {
           const g = got.subarray(slot.offset, slot.offset + slot.size)
