@@ -14,7 +14,8 @@ export interface NativeAddon {
   readonly run: (arenas: ReadonlyArray<Float32Array>, program: Float64Array, threads: number) => void
   /** The same on libuv's thread pool; the arenas must not be touched until it settles. */
   readonly runAsync: (arenas: ReadonlyArray<Float32Array>, program: Float64Array, threads: number) => Promise<void>
-  readonly info: () => { readonly cores: number; readonly blas: string; readonly blasThreads: number }
+  /** Cores, the BLAS build, and per-opcode milliseconds (index = opcode; zeros unless MEMORIZE_CPU_PROFILE was set when the addon loaded). */
+  readonly info: () => { readonly cores: number; readonly blas: string; readonly blasThreads: number; readonly profileMs: ReadonlyArray<number> }
   /** Scratch floats of the fused LM head. */
   readonly headWork: (V: number, d: number, train: boolean) => number
 }
