@@ -53,20 +53,23 @@ const failure = (file: string) => (e: unknown) => {
   return new StoreError({ path: file, message: `cannot write: ${osReason(e)}`, ...(code ? { code } : {}) })
 }
 
-/** Writes `file` atomically, creating its folder when missing. */
-export const writeFileAtomic = (file: string, content: AtomicContent): Effect.Effect<void, StoreError> =>
+/** Writes `content` to a temporary sibling of `file`, then puts it in place with `place` (the temporary file is always removed). */
+const viaTemporary = <A>(file: string, content: AtomicContent, place: (tmp: string) => Promise<A>): Effect.Effect<A, StoreError> =>
   Effect.tryPromise({
     try: async () => {
       const tmp = await writeTemporary(file, content)
       try {
-        await fs.rename(tmp, file)
-      } catch (e) {
+        return await place(tmp)
+      } finally {
         await fs.rm(tmp, { force: true })
-        throw e
       }
     },
     catch: failure(file)
   })
+
+/** Writes `file` atomically (rename over it), creating its folder when missing. */
+export const writeFileAtomic = (file: string, content: AtomicContent): Effect.Effect<void, StoreError> =>
+  viaTemporary(file, content, (tmp) => fs.rename(tmp, file))
 
 /**
  * Creates `file` with `content` only if it does not exist (true), or leaves
@@ -76,18 +79,8 @@ export const writeFileAtomic = (file: string, content: AtomicContent): Effect.Ef
  * disk), and the create is atomic on local and NFS file systems alike.
  */
 export const createFileExclusive = (file: string, content: AtomicContent): Effect.Effect<boolean, StoreError> =>
-  Effect.tryPromise({
-    try: async () => {
-      const tmp = await writeTemporary(file, content)
-      try {
-        await fs.link(tmp, file)
-        return true
-      } catch (e) {
-        if (osCode(e) === "EEXIST") return false
-        throw e
-      } finally {
-        await fs.rm(tmp, { force: true })
-      }
-    },
-    catch: failure(file)
-  })
+  viaTemporary(file, content, (tmp) =>
+    fs.link(tmp, file).then(
+      () => true,
+      (e: unknown) => (osCode(e) === "EEXIST" ? false : Promise.reject(e))
+    ))

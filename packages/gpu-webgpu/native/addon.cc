@@ -287,7 +287,7 @@ napi_value HeadWork(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   napi_value out;
-  CALL(env, napi_create_double(env, double(memo::head_work_floats(V, d, 1, train)), &out));
+  CALL(env, napi_create_double(env, double(memo::head_work_floats(V, d, train)), &out));
   return out;
 }
 

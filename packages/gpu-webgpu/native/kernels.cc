@@ -449,8 +449,7 @@ constexpr int kHeadChunk = 64;  // rows per chunk: logits of a chunk stay in L2
 constexpr int kHeadSlots = 4;   // partial dW sums; slot s takes chunks s, s+4, … in order
 }  // namespace
 
-size_t head_work_floats(int V, int d, int threads, bool train) {
-  (void)threads;
+size_t head_work_floats(int V, int d, bool train) {
   // Per slot: logits chunk [64, V], rounded x chunk [64, d], and (training) a dW partial [V, d]; shared: rounded W [V, d].
   size_t per = size_t(kHeadChunk) * V + size_t(kHeadChunk) * d + (train ? size_t(V) * d : 0);
   return kHeadSlots * per + size_t(V) * d;

@@ -71,7 +71,7 @@ struct Head {
   int rounding;
   float* work;  // head_work_floats(...) floats
 };
-size_t head_work_floats(int V, int d, int threads, bool train);
+size_t head_work_floats(int V, int d, bool train);
 void head(const Ctx&, const Head&);
 
 // AdamW over the whole flat parameter buffer, with global-norm clipping

@@ -11,13 +11,12 @@
  */
 import { ModelError, TrainError } from "@memorize/core"
 import { Effect, type Scope } from "effect"
-import { cpus } from "node:os"
 import { operandRounding, type Precision } from "../kernels/common.ts"
 import { tokenIndex } from "../kernels/embedding.ts"
 import type { BatchArrays } from "../model/batch.ts"
 import { type BatchBackend, gpt2Evaluation, type Gpt2Model } from "../model/evaluation.ts"
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "../model/layout.ts"
-import { gpt2Schedule, type Op, type Ref, type Schedule } from "../model/schedule.ts"
+import { gpt2Schedule, type Op, type Ref, type Schedule, tensorsOf } from "../model/schedule.ts"
 import { validateWeights } from "../model/validate.ts"
 import { gpt2ParamCount, type Gpt2Weights } from "../model/weights.ts"
 import type { Stepper, Trainable } from "../train/loop.ts"
@@ -80,7 +79,7 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
     const precision = options.precision
     const rounding = operandRounding(precision)
     const layout = paramLayout(shape)
-    const cores = Math.max(1, options.threads ?? native.info().cores ?? cpus().length)
+    const cores = Math.max(1, options.threads ?? native.info().cores)
     yield* Effect.acquireRelease(Effect.sync(() => alive++), () => Effect.sync(() => alive--))
     const threads = () => Math.max(1, Math.floor(cores / Math.max(1, alive)))
 
@@ -104,19 +103,17 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         const hit = plans.get(key)
         if (hit !== undefined) return hit
         const sched = gpt2Schedule({ shape, layout, B, T, fuseGelu: true })
-        const lists: Array<ReadonlyArray<Op>> = [sched.forward, sched.evaluate, ...(train ? [sched.backward] : [])]
-        const used = new Set<string>()
-        const visit = (v: unknown): void => {
-          if (typeof v !== "object" || v === null) return
-          if ("tensor" in v) used.add((v as Ref).tensor)
-          else Object.values(v).forEach(visit)
+        const head = layout.slots.get(shape.tiedHead ? "wte.weight" : "lm_head.weight")!
+        // Logits of one position (generation, arithmetic coding): that row of every sequence gathered, then one (B × d)·Wᵀ GEMM.
+        const positionLogits: Op = {
+          op: "matmul", label: "lm-head", M: B, N: V, K: d, transA: false, transB: true, a: { tensor: "gather", offset: 0, size: B * d },
+          b: { tensor: "params", offset: head.offset, size: head.size }, c: { tensor: "rowLogits", offset: 0, size: B * V }
         }
-        // The fused head never touches `logits`.
-        lists.forEach((l) => l.forEach((o) => visit(o.op === "head" ? { ...o, logits: undefined } : o)))
-        const all = lists.flat()
+        const all = [...sched.forward, ...sched.evaluate, ...(train ? sched.backward : []), positionLogits]
+        const used = tensorsOf(all, { fusedHead: true })
         const sizes: Array<readonly [string, number]> = [...sched.tensors].filter(([n]) => used.has(n))
         sizes.push(
-          ["matmulScratch", Math.max(matmulScratchFloats(all, rounding), rounding === "none" ? 0 : B * d + d * V)],
+          ["matmulScratch", matmulScratchFloats(all, rounding)],
           ["headWork", native.headWork(V, d, train)],
           ["gather", B * d],
           ["rowLogits", B * V]
@@ -136,9 +133,6 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         const forwardEvaluate = build((p) => p.ops([...sched.forward, ...sched.evaluate]))
         const gather = placements.get("gather")!
         const rowLogits = placements.get("rowLogits")!
-        const head = shape.tiedHead ? "wte.weight" : "lm_head.weight"
-        const headSlot = layout.slots.get(head)!
-        // Logits of one position: gather that row of every sequence, then one (B × d)·Wᵀ GEMM.
         const logitsPrograms = new Map<number, Float64Array>()
         const forwardLogits = (pos: number) => {
           let prog = logitsPrograms.get(pos)
@@ -146,8 +140,7 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
             prog = build((p) => {
               p.ops(sched.forward)
               for (let b = 0; b < B; b++) p.copy({ ...sched.lnf, offset: (b * T + pos) * d, size: d }, { tensor: "gather", offset: b * d, size: d })
-              p.op({ op: "matmul", label: "lm-head", M: B, N: V, K: d, transA: false, transB: true, a: { tensor: "gather", offset: 0, size: B * d },
-                b: { tensor: "params", offset: headSlot.offset, size: headSlot.size }, c: { tensor: "rowLogits", offset: 0, size: B * V } })
+              p.op(positionLogits)
             })
             logitsPrograms.set(pos, prog)
           }
@@ -248,7 +241,7 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         const placements = new Map([...state.placements, ["params", { arena: ARENA_PARAMS, offset: 0, size: layout.total }] as const])
         const ref = (name: string): Ref => ({ tensor: name, offset: 0, size: placements.get(name)!.size })
         const prog = (clip: boolean) => {
-          const b = programBuilder({ placements, arenaSizes: [params.length, state.arena.length, p.arena.length], rounding, matmulScratch: "", headWork: "" })
+          const b = programBuilder({ placements, arenaSizes: [params.length, state.arena.length, p.arena.length], rounding })
           if (clip) b.op({ op: "totalSum", n: layout.total, x: ref("grads"), out: ref("normSq"), square: true, accumulate: false })
           b.adamw({ n: layout.total, decayEnd: layout.decayEnd, params: ref("params"), grads: ref("grads"), m: ref("m"), v: ref("v"), normSq: ref("normSq"), hyper: ref("hyper"), roundParams: precision === "bf16-params" })
           return b.build()

@@ -42,15 +42,16 @@ export interface EncodeContext {
   readonly placements: Placements
   readonly arenaSizes: ReadonlyArray<number>
   readonly rounding: OperandRounding
-  /** Scratch tensor names: rounded matmul operands, the head's work area. */
-  readonly matmulScratch: string
-  readonly headWork: string
+  /** Scratch tensor names: rounded matmul operands, the head's work area (needed only by programs with those ops). */
+  readonly matmulScratch?: string
+  readonly headWork?: string
 }
 
 /** Program builder over a placement. */
 export const programBuilder = (cx: EncodeContext) => {
   const words: Array<number> = []
-  const addr = (r: Ref | string, size?: number): number => {
+  const addr = (r: Ref | string | undefined, size?: number): number => {
+    if (r === undefined) throw new Error("cpu program: an op needs a scratch tensor this program was given none of")
     const ref: Ref = typeof r === "string" ? { tensor: r, offset: 0, size: size ?? cx.placements.get(r)?.size ?? 0 } : r
     const p = cx.placements.get(ref.tensor)
     if (p === undefined) throw new Error(`cpu program: tensor ${ref.tensor} has no place`)

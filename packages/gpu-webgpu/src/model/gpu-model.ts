@@ -110,13 +110,17 @@ export const makeGpuGpt2Engine = (
         )
       })
 
+    /** Inputs and targets of a batch (all evaluation needs). */
+    const uploadInputs = (p: Plan, b: Pick<BatchArrays, "tokens" | "targets">): void => {
+      device.queue.writeBuffer(p.tokens.buffer, 0, b.tokens)
+      device.queue.writeBuffer(p.targets.buffer, 0, b.targets)
+    }
+    /** Inputs, targets and the token index the embedding's backward reads (training). */
     const upload = (p: Plan, b: Pick<BatchArrays, "tokens" | "targets">): void => {
+      uploadInputs(p, b)
       const idx = tokenIndex(b.tokens, shape.vocabSize)
-      const q = device.queue
-      q.writeBuffer(p.tokens.buffer, 0, b.tokens)
-      q.writeBuffer(p.targets.buffer, 0, b.targets)
-      q.writeBuffer(p.rowStart.buffer, 0, idx.rowStart)
-      q.writeBuffer(p.rowIdx.buffer, 0, idx.rowIdx)
+      device.queue.writeBuffer(p.rowStart.buffer, 0, idx.rowStart)
+      device.queue.writeBuffer(p.rowIdx.buffer, 0, idx.rowIdx)
     }
     const submit = (dispatches: ReadonlyArray<Dispatch>) => {
       const enc = device.createCommandEncoder()
@@ -130,7 +134,7 @@ export const makeGpuGpt2Engine = (
       logProbs: (B, T, tokens, targets) =>
         Effect.gen(function* () {
           const p = yield* plan(B, T)
-          upload(p, { tokens, targets })
+          uploadInputs(p, { tokens, targets })
           submit([...p.forward, ...p.evaluate])
           return yield* readFloats(device, p.logp2, B * T)
         }).pipe(Effect.mapError(toModelError("evaluate"))),

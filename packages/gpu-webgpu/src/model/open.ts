@@ -22,9 +22,10 @@ export const chooseDevice = (device: Device): Effect.Effect<"cpu" | "webgpu"> =>
   Effect.gen(function* () {
     if (device !== "auto") return device
     const gpu = yield* Effect.serviceOption(WebGpu)
-    const native = yield* Effect.option(nativeAddon)
-    if (Option.isSome(gpu) && (!isSoftwareAdapter(gpu.value.adapterInfo) || Option.isNone(native))) return "webgpu"
-    return "cpu"
+    if (Option.isNone(gpu)) return "cpu"
+    if (!isSoftwareAdapter(gpu.value.adapterInfo)) return "webgpu"
+    // A software adapter: the native backend when its addon loads.
+    return Option.isSome(yield* Effect.option(nativeAddon)) ? "cpu" : "webgpu"
   })
 
 export const openGpt2 = (

@@ -202,14 +202,17 @@ export const gpt2Schedule = (inp: ScheduleInputs): Schedule => {
   return { B, T: S, tensors, tokens, targets, rowStart, rowIdx, lnf, logits, logp2, bits, lossSum, gradScale, forward, logitsOps, evaluate, backward }
 }
 
-/** The tensors an op list reads or writes (to allocate only what a backend runs). */
-export const tensorsOf = (ops: ReadonlyArray<Op>): ReadonlySet<string> => {
+/**
+ * The tensors an op list reads or writes (to allocate only what a backend
+ * runs). A backend that fuses the head never touches its `logits`.
+ */
+export const tensorsOf = (ops: ReadonlyArray<Op>, options: { readonly fusedHead: boolean }): ReadonlySet<string> => {
   const out = new Set<string>()
   const visit = (v: unknown): void => {
     if (typeof v !== "object" || v === null) return
     if ("tensor" in v && typeof (v as Ref).tensor === "string") out.add((v as Ref).tensor)
     else for (const x of Object.values(v)) visit(x)
   }
-  ops.forEach(visit)
+  for (const o of ops) visit(options.fusedHead && o.op === "head" ? { ...o, logits: undefined } : o)
   return out
 }
