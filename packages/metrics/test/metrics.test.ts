@@ -107,6 +107,8 @@ describe("membership-inference", () => {
     const s = membershipAttack(Float64Array.of(1, 2, 3), Float64Array.of(2, 4, 5), 0, 0.5)
     expect(s.auc).toBeCloseTo(7.5 / 9, 15)
     expect(s.f1Best).toBeCloseTo(6 / 7, 15)
+    // Pooled code lengths 1m 2m 2n 3m 4n 5n: the 3 shortest hold 2 members.
+    expect(s.f1TopHalf).toBeCloseTo(2 / 3, 15)
     expect(s.bestThresholdBits).toBe(3)
     expect(s.tprAt1pctFpr).toBeCloseTo(1 / 3, 15)
     expect(s.members).toBe(3)

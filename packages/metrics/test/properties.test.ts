@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { measureMemorization } from "../src/metrics/memorization.ts"
 import { measureMembership } from "../src/metrics/membership.ts"
-import { auc, bestF1, f1AtThreshold, operatingPoints, tprAtFpr } from "../src/numerics/roc.ts"
+import { auc, bestF1, f1AtThreshold, f1TopHalf, operatingPoints, tprAtFpr } from "../src/numerics/roc.ts"
 import { quantile, sum } from "../src/numerics/stats.ts"
 import { fitCapacity } from "../src/laws/capacity.ts"
 import { fitDoubleDescent } from "../src/laws/double-descent.ts"
@@ -89,6 +89,39 @@ describe("exact ROC statistics against brute force", () => {
       expect(t).toBeGreaterThanOrEqual(0)
       expect(t).toBeLessThanOrEqual(1)
     }), { numRuns: 200 }))
+})
+
+describe("top-half F1 (label-free threshold, chance ½)", () => {
+  const balanced = scoreListsArb().map(({ members, nonMembers }) => {
+    const n = Math.min(members.length, nonMembers.length)
+    return { members: members.subarray(0, n), nonMembers: nonMembers.subarray(0, n) }
+  })
+  it("with distinct scores it is the share of members among the n highest of 2n", () =>
+    fc.assert(fc.property(scoreListsArb({ distinct: true }), ({ members, nonMembers }) => {
+      const n = Math.min(members.length, nonMembers.length)
+      const m = members.subarray(0, n)
+      const all = [...m].map((s) => ({ s, member: true })).concat([...nonMembers.subarray(0, n)].map((s) => ({ s, member: false })))
+      const top = all.sort((a, b) => b.s - a.s).slice(0, n)
+      expect(f1TopHalf(m, nonMembers.subarray(0, n))).toBeCloseTo(top.filter((x) => x.member).length / n, 14)
+    }), { numRuns: 200 }))
+  it("swapping the classes or negating the scores gives 1 − F1 (ties shared in expectation)", () =>
+    fc.assert(fc.property(balanced, ({ members, nonMembers }) => {
+      const f = f1TopHalf(members, nonMembers)
+      expect(f).toBeGreaterThanOrEqual(0)
+      expect(f).toBeLessThanOrEqual(1)
+      expect(f + f1TopHalf(nonMembers, members)).toBeCloseTo(1, 12)
+      expect(f + f1TopHalf(members.map((x) => -x), nonMembers.map((x) => -x))).toBeCloseTo(1, 12)
+    }), { numRuns: 200 }))
+  it("does not depend on input order, is ½ when all scores tie and 1 when the classes separate", () =>
+    fc.assert(fc.property(balanced, fc.integer({ min: -5, max: 5 }), ({ members, nonMembers }, c) => {
+      expect(f1TopHalf(members.slice().reverse(), nonMembers.slice().sort())).toBeCloseTo(f1TopHalf(members, nonMembers), 12)
+      expect(f1TopHalf(members.map(() => c), nonMembers.map(() => c))).toBe(0.5)
+      expect(f1TopHalf(members.map((x) => x + 100), nonMembers)).toBe(1)
+    }), { numRuns: 200 }))
+  it("is NaN unless the set is balanced and non-empty", () => {
+    expect(f1TopHalf([], [])).toBeNaN()
+    expect(f1TopHalf([1, 2], [1])).toBeNaN()
+  })
 })
 
 describe("quantiles (type 7)", () => {

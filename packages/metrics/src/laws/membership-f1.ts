@@ -33,8 +33,12 @@ export const MembershipF1Config = Schema.Struct({
   feature: withDefault(Schema.Literals(["capacityPerSample", "samplesPerParameter"]), "capacityPerSample"),
   /** Bits per parameter turning P into Capacity = α·P (feature capacityPerSample). */
   alpha: withDefault(PositiveNumber, PAPER_LAW.alpha),
-  /** Which membership-inference F1 to fit: f1Best (the paper's) or f1Calibrated. */
-  f1Key: withDefault(Schema.String, "f1Best"),
+  /**
+   * Which membership-inference F1 to fit. The law tends to ½ at chance, so the
+   * default is f1TopHalf (label-free, chance exactly ½); f1Best's chance level
+   * is 2/3 and f1Calibrated's lies between, so fits to them misplace the tail.
+   */
+  f1Key: withDefault(Schema.String, "f1TopHalf"),
   /** Runs to leave out of the fit and predict with it (validation on held-out runs). */
   holdout: Schema.optional(Schema.Struct({
     /** Dotted path into the run's resolved config: "dataset.samples", "model.dModel", "seed". */

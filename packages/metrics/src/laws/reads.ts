@@ -11,7 +11,7 @@ import { Effect } from "effect"
 /** The top-level output fields of the built-in metrics a law may read (their result.json sections). */
 export const metricFields: Readonly<Record<string, ReadonlyArray<string>>> = {
   memorization: ["estimate", "count", "totalBits", "meanBits", "quantiles", "codeLength", "referenceCodeLength", "totalMemorization", "generalizationBits", "entropyBitsPerSequence", "reference", "holdout"],
-  "membership-inference": ["members", "nonMembers", "f1Best", "bestThresholdBits", "f1Calibrated", "calibrationThresholdBits", "calibrationMembers", "calibrationNonMembers", "evaluationMembers", "evaluationNonMembers", "auc", "tprAt1pctFpr", "tprAt0p1pctFpr", "fprResolution", "meanMemberBits", "meanNonMemberBits"],
+  "membership-inference": ["members", "nonMembers", "f1Best", "bestThresholdBits", "f1TopHalf", "f1Calibrated", "calibrationThresholdBits", "calibrationMembers", "calibrationNonMembers", "evaluationMembers", "evaluationNonMembers", "auc", "tprAt1pctFpr", "tprAt0p1pctFpr", "fprResolution", "meanMemberBits", "meanNonMemberBits"],
   loss: ["train", "holdout"]
 }
 

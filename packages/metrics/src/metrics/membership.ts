@@ -8,6 +8,8 @@
  *   members, nonMembers        counts used (equal)
  *   f1Best                     F1 at the best threshold over the whole set (the paper's number)
  *   bestThresholdBits          that threshold, as a code length in bits
+ *   f1TopHalf                  F1 when the half of the set with the shortest code lengths is
+ *                              called members: label-free, chance level exactly ½ (roc.ts)
  *   f1Calibrated               F1 on the evaluation split with the threshold that
  *                              maximised F1 on the separate calibration split (unbiased);
  *                              null when either split would be empty
@@ -21,7 +23,7 @@
 import { Effect, Schema } from "effect"
 import { definePlugin, MetricError, withDefault, type Json, type MetricSubject } from "@memorize/core"
 import { membershipNeeds } from "./requirements.ts"
-import { auc, bestF1, f1AtThreshold, tprAtFpr } from "../numerics/roc.ts"
+import { auc, bestF1, f1AtThreshold, f1TopHalf, tprAtFpr } from "../numerics/roc.ts"
 import { permutation } from "../numerics/random.ts"
 import { mean } from "../numerics/stats.ts"
 import { membershipReport } from "../report/metrics.ts"
@@ -44,6 +46,7 @@ export interface MembershipStats {
   readonly nonMembers: number
   readonly f1Best: number
   readonly bestThresholdBits: number
+  readonly f1TopHalf: number
   readonly f1Calibrated: number | null
   readonly calibrationThresholdBits: number | null
   readonly calibrationMembers: number
@@ -87,6 +90,7 @@ export const membershipAttack = (
     nonMembers: n,
     f1Best: best.f1,
     bestThresholdBits: -best.threshold,
+    f1TopHalf: f1TopHalf(mem, non),
     f1Calibrated,
     calibrationThresholdBits: calThreshold,
     calibrationMembers: f1Calibrated === null ? 0 : nCal,

@@ -93,3 +93,32 @@ export const tprAtFpr = (pos: ArrayLike<number>, neg: ArrayLike<number>, maxFpr:
 /** ROC curve points (fpr, tpr), from (0,0) to (1,1). */
 export const rocCurve = (pos: ArrayLike<number>, neg: ArrayLike<number>): Array<{ fpr: number; tpr: number }> =>
   operatingPoints(pos, neg).map((o) => ({ fpr: o.fp / neg.length, tpr: o.tp / pos.length }))
+
+/**
+ * F1 of the label-free "lower half" attack on a balanced set: of the pooled
+ * scores, the |pos| highest are called members (the attacker knows how many
+ * members there are, not which). Predicted and actual positives are then
+ * equally many, so precision = recall = F1 = TP / |pos|: 1 when the classes
+ * separate, ½ in expectation when the scores carry no information — the
+ * chance level the membership law's ½ asymptote assumes (a best-threshold
+ * F1 is at least 2/3 by construction: call everything a member). Ties at the
+ * cut are shared out in expectation over a random tie break, so the value
+ * does not depend on the order of the inputs.
+ */
+export const f1TopHalf = (pos: ArrayLike<number>, neg: ArrayLike<number>): number => {
+  const np = pos.length
+  if (np === 0 || np !== neg.length) return NaN
+  let tp = 0
+  let called = 0
+  for (const o of operatingPoints(pos, neg)) {
+    const groupSize = o.tp + o.fp - called
+    if (o.tp + o.fp >= np) {
+      // The tie group at the cut: `np − called` of its members+non-members are called, at random.
+      const groupMembers = o.tp - tp
+      return (tp + (groupSize === 0 ? 0 : ((np - called) * groupMembers) / groupSize)) / np
+    }
+    tp = o.tp
+    called = o.tp + o.fp
+  }
+  return tp / np
+}

@@ -41,7 +41,7 @@ export const membershipF1Report = (fit: LawFit, results: ReadonlyArray<RunResult
   const se = fit["stdErrors"] as unknown as F1Constants | null
   const feature = fit["feature"] === "samplesPerParameter" ? "samplesPerParameter" : "capacityPerSample"
   const alpha = typeof fit["alpha"] === "number" ? (fit["alpha"] as number) : PAPER_LAW.alpha
-  const f1Key = typeof fit["f1Key"] === "string" ? (fit["f1Key"] as string) : "f1Best"
+  const f1Key = typeof fit["f1Key"] === "string" ? (fit["f1Key"] as string) : "f1TopHalf"
   // Everything is drawn against r = |D|/P; the fitted law's own x is α·P/|D| = α/r in the printed form.
   const fitted = (r: number) => f1OfFeature(c, feature === "samplesPerParameter" ? r : alpha / r)
   const paper = (r: number) => f1OfFeature(PAPER_LAW.constants, r)

@@ -69,7 +69,7 @@ export const memorizationReport = (results: ReadonlyArray<RunResult>): ReadonlyA
   }]
 }
 
-const MIA_KEYS = [["f1Best", "F1 (best threshold)"], ["f1Calibrated", "F1 (calibrated threshold)"], ["auc", "ROC AUC"]] as const
+const MIA_KEYS = [["f1Best", "F1 (best threshold)"], ["f1TopHalf", "F1 (top half called members)"], ["f1Calibrated", "F1 (calibrated threshold)"], ["auc", "ROC AUC"]] as const
 
 export const membershipReport = (results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
   const names = namesOf(results)
@@ -97,18 +97,21 @@ export const membershipReport = (results: ReadonlyArray<RunResult>): ReadonlyArr
     return vs.length === 0 ? null : vs.reduce((a, b) => a + b, 0) / vs.length
   }
   const ends = [ns[0]!, ns[ns.length - 1]!]
-  const f1s = ends.map((n) => meanOf(byN.get(n)!, "f1Best"))
+  // The headline F1 is the one whose chance level is the law's ½ (runs stored
+  // before f1TopHalf existed fall back to the best-threshold F1).
+  const headlineKey = ends.every((n) => meanOf(byN.get(n)!, "f1TopHalf") !== null) ? "f1TopHalf" : "f1Best"
+  const f1s = ends.map((n) => meanOf(byN.get(n)!, headlineKey))
   const aucs = ends.map((n) => meanOf(byN.get(n)!, "auc"))
   const paperAt = ends.map((n) => {
     const rs = byN.get(n)!
     return rs.reduce((a, r) => a + predictF1(PAPER_LAW, r.model.paramCount, n), 0) / rs.length
   })
   const facts: Array<HeadlineFact> = f1s[0] === null || f1s[1] === null ? [] : [{
-    label: "membership inference F1 (best threshold), smallest → largest N",
+    label: `membership inference F1 (${headlineKey === "f1TopHalf" ? "top half called members" : "best threshold"}), smallest → largest N`,
     value: `${f1s[0].toFixed(3)} → ${f1s[1].toFixed(3)}`,
     detail: `N = ${formatNumber(ends[0]!, 4)} → ${formatNumber(ends[1]!, 4)}, mean over models and seeds` +
       (aucs[0] !== null && aucs[1] !== null ? `; ROC AUC ${aucs[0].toFixed(3)} → ${aucs[1].toFixed(3)}` : "") +
-      ". Best-threshold F1 on a balanced set is ≥ 2/3 by construction; chance AUC is 0.5",
+      (headlineKey === "f1TopHalf" ? ". Chance level of this F1 and of AUC: 0.5" : ". Best-threshold F1 on a balanced set is ≥ 2/3 by construction; chance AUC is 0.5"),
     paper: `law predicts F1 ${paperAt[0]!.toFixed(3)} → ${paperAt[1]!.toFixed(3)} at these |D|/P`
   }]
   return [
@@ -121,10 +124,10 @@ export const membershipReport = (results: ReadonlyArray<RunResult>): ReadonlyArr
     {
       title: "Membership inference per run",
       table: {
-        columns: ["run", "training sequences", "F1 (best)", "F1 (calibrated)", "AUC", "TPR@1%FPR", "TPR@0.1%FPR", "members"],
+        columns: ["run", "training sequences", "F1 (best)", "F1 (top half)", "F1 (calibrated)", "AUC", "TPR@1%FPR", "TPR@0.1%FPR", "members"],
         rows: withMia.map((r) => {
           const m = r.metrics["membership-inference"] as Json
-          return [names.run(r.runId), r.dataset.trainCount, ...(["f1Best", "f1Calibrated", "auc", "tprAt1pctFpr", "tprAt0p1pctFpr", "members"].map((k) => num(at(m, k))))]
+          return [names.run(r.runId), r.dataset.trainCount, ...(["f1Best", "f1TopHalf", "f1Calibrated", "auc", "tprAt1pctFpr", "tprAt0p1pctFpr", "members"].map((k) => num(at(m, k))))]
         }),
         rowTitles: withMia.map((r) => names.configOfRun(r.runId))
       }

@@ -107,7 +107,7 @@ export const capacityRunsArb: fc.Arbitrary<ReadonlyArray<RunResult>> = fc.record
       metrics: {
         memorization: { totalBits: Math.max(0, Math.min(n * H, c) * (1 + e)) },
         loss: { holdout: { meanNatsPerToken: 5 + e + Math.exp(-((Math.log((n * H) / c)) ** 2)) } },
-        "membership-inference": { f1Best: 0.5 + 0.5 / (1 + (n * H) / c) + e / 10 }
+        "membership-inference": { f1Best: 0.5 + 0.5 / (1 + (n * H) / c) + e / 10, f1TopHalf: 0.5 + 0.5 / (1 + (n * H) / c) + e / 10 }
       }
     }))
   }

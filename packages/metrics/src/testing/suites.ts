@@ -144,7 +144,7 @@ export const membershipSuite = async (
   measure: MetricImpl,
   options: SuiteOptions & { readonly keys?: ReadonlyArray<string> } = {}
 ): Promise<void> => {
-  const keys = options.keys ?? ["auc", "f1Best", "f1Calibrated", "tprAt1pctFpr", "tprAt0p1pctFpr"]
+  const keys = options.keys ?? ["auc", "f1Best", "f1TopHalf", "f1Calibrated", "tprAt1pctFpr", "tprAt0p1pctFpr"]
   const setup = shapeArb().chain((shape) =>
     fc.record({ train: tokenSequencesArb(shape, { minCount: 1 }), holdout: tokenSequencesArb(shape, { minCount: 1 }), model: bigramModelArb(shape) }))
   await fc.assert(fc.asyncProperty(setup, fc.integer({ min: 0, max: 1000 }), async ({ train, holdout, model }, seed) => {
