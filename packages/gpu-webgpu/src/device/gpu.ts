@@ -7,6 +7,7 @@
 import { DeviceError } from "@memorize/core"
 import { Effect } from "effect"
 import { awaitGpu, withValidation } from "./webgpu.ts"
+import { noteSubmitted, paced } from "./pacing.ts"
 
 /** A range of a storage buffer (what a binding sees). */
 export interface Slice {
@@ -101,11 +102,21 @@ export const encodeDispatches = (encoder: GPUCommandEncoder, dispatches: Readonl
   pass.end()
 }
 
-/** Submits dispatches (one encoder, one pass). */
-export const run = (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): void => {
+/**
+ * Submits dispatches (one encoder, one pass). `kind` names the work for
+ * pacing.ts (waits sleep through predicted work of a named kind); leave it
+ * out where waits are timed (autotuning).
+ */
+export const run = (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>, kind?: string): void => {
   const enc = device.createCommandEncoder()
   encodeDispatches(enc, dispatches)
-  device.queue.submit([enc.finish()])
+  submit(device, enc, dispatches.length, kind)
+}
+
+/** Submits an encoder holding `dispatches` dispatches of kind `kind` (see `run`). */
+export const submit = (device: GPUDevice, encoder: GPUCommandEncoder, dispatches: number, kind?: string): void => {
+  device.queue.submit([encoder.finish()])
+  noteSubmitted(device, dispatches, kind)
 }
 
 /** Copies `size` bytes of a buffer to the host. */
@@ -116,7 +127,7 @@ export const readBytes = (device: GPUDevice, src: GPUBuffer, offset: number, siz
     const enc = device.createCommandEncoder()
     enc.copyBufferToBuffer(src, offset, staging, 0, padded)
     device.queue.submit([enc.finish()])
-    yield* awaitGpu(device, "reading a GPU buffer", () => staging.mapAsync(0x1))
+    yield* paced(device, awaitGpu(device, "reading a GPU buffer", () => staging.mapAsync(0x1)))
     const out = staging.getMappedRange().slice(0, size)
     staging.unmap()
     staging.destroy()
@@ -141,7 +152,7 @@ export const grid1d = (n: number, wgSize: number): readonly [number, number, num
 
 /** Waits until all submitted work is done (or the device fails). */
 export const finish = (device: GPUDevice): Effect.Effect<void, DeviceError> =>
-  awaitGpu(device, "waiting for the GPU", () => device.queue.onSubmittedWorkDone())
+  paced(device, awaitGpu(device, "waiting for the GPU", () => device.queue.onSubmittedWorkDone()))
 
 /** Fills a `{{NAME}}` template with values. */
 export const fill = (template: string, values: Readonly<Record<string, string | number>>): string =>

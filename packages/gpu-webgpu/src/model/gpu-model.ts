@@ -10,7 +10,7 @@
  */
 import { DeviceError, ModelError, type TokenSequences } from "@memorize/core"
 import { Effect, type Scope } from "effect"
-import { type Dispatch, encodeDispatches, finish, readFloats, readU32, type Slice, storageBuffer } from "../device/gpu.ts"
+import { type Dispatch, encodeDispatches, finish, readFloats, readU32, run, type Slice, storageBuffer, submit } from "../device/gpu.ts"
 import { isSoftwareAdapter, WebGpu } from "../device/webgpu.ts"
 import { adamw } from "../kernels/adamw.ts"
 import { argmaxAt } from "../kernels/argmax.ts"
@@ -122,11 +122,6 @@ export const makeGpuGpt2Engine = (
       device.queue.writeBuffer(p.rowStart.buffer, 0, idx.rowStart)
       device.queue.writeBuffer(p.rowIdx.buffer, 0, idx.rowIdx)
     }
-    const submit = (dispatches: ReadonlyArray<Dispatch>) => {
-      const enc = device.createCommandEncoder()
-      encodeDispatches(enc, dispatches)
-      device.queue.submit([enc.finish()])
-    }
 
     const argmaxes = new Map<string, { next: Slice; dispatch: Dispatch }>()
     const backend: BatchBackend = {
@@ -135,14 +130,14 @@ export const makeGpuGpt2Engine = (
         Effect.gen(function* () {
           const p = yield* plan(B, T)
           uploadInputs(p, { tokens, targets })
-          submit([...p.forward, ...p.evaluate])
+          run(device, [...p.forward, ...p.evaluate], `evaluate ${B}×${T}`)
           return yield* readFloats(device, p.logp2, B * T)
         }).pipe(Effect.mapError(toModelError("evaluate"))),
       logitsAt: (B, T, tokens, pos) =>
         Effect.gen(function* () {
           const p = yield* plan(B, T)
           device.queue.writeBuffer(p.tokens.buffer, 0, tokens)
-          submit([...p.forward, ...p.logitsPass])
+          run(device, [...p.forward, ...p.logitsPass], `logits ${B}×${T}`)
           const V = shape.vocabSize
           const all = yield* readFloats(device, p.logits, B * T * V)
           const out = new Float32Array(B * V)
@@ -162,7 +157,7 @@ export const makeGpuGpt2Engine = (
             argmaxes.set(key, am)
           }
           device.queue.writeBuffer(p.tokens.buffer, 0, tokens)
-          submit([...p.forward, ...p.logitsPass, am.dispatch])
+          run(device, [...p.forward, ...p.logitsPass, am.dispatch], `logits ${B}×${T}`)
           return yield* readU32(device, am.next.buffer, B)
         }).pipe(Effect.mapError(toModelError("generate")))
     }
@@ -177,6 +172,8 @@ export const makeGpuGpt2Engine = (
         yield* Effect.addFinalizer(() => Effect.sync(() => scratch.forEach((b) => b.destroy())))
         const [m, v, normSq, partials, lossLog] = scratch
         const all = sl(grads, layout.total)
+        // One kind of work for pacing: a step repeats the same mix of dispatches.
+        const kind = `train ${micro}×${T}`
         const opt = yield* adamw(device, {
           n: layout.total, decayEnd: layout.decayEnd, params: sl(params, layout.total), grads: all, m: sl(m, layout.total), v: sl(v, layout.total),
           normSq: sl(normSq, 1), roundParamsBf16: precision === "bf16-params"
@@ -193,14 +190,16 @@ export const makeGpuGpt2Engine = (
                   enc.clearBuffer(grads)
                   enc.clearBuffer(p.lossSum.buffer)
                 }
-                encodeDispatches(enc, [...p.forward, ...p.backward])
-                device.queue.submit([enc.finish()])
+                const work = [...p.forward, ...p.backward]
+                encodeDispatches(enc, work)
+                submit(device, enc, work.length, kind)
               })
               opt.setStep(adam, adam.step)
               const enc = device.createCommandEncoder()
-              encodeDispatches(enc, [...(adam.clip > 0 ? norm : []), opt.dispatch])
+              const update = [...(adam.clip > 0 ? norm : []), opt.dispatch]
+              encodeDispatches(enc, update)
               enc.copyBufferToBuffer(p.lossSum.buffer, 0, lossLog, slot * 4, 4)
-              device.queue.submit([enc.finish()])
+              submit(device, enc, update.length, kind)
             }),
           losses: () => readFloats(device, sl(lossLog, ring), ring)
         } satisfies Stepper
