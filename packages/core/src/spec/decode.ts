@@ -15,7 +15,7 @@ import type { RegistryShape } from "../registry.ts"
 import { checkLaws, checkRun, runFactsOf, type CheckMemo } from "./check-requirements.ts"
 import { decodeWithIssues, structKeys, type RawIssue } from "./issues.ts"
 import { isPrefix, parseOverride, setAt, type Override } from "./overrides.ts"
-import { ExperimentSpec } from "./schema.ts"
+import { ExperimentSpec, sectionKinds } from "./schema.ts"
 import { expandSweep, type Assignment } from "./sweep.ts"
 import { formatPath, positionOf, type SpecPath, type SpecSource } from "./yaml-source.ts"
 
@@ -89,8 +89,6 @@ const locate = (source: SpecSource, origins: Origins, issue: RawIssue): SpecIssu
   const pos = positionOf(source, issue.path, issue.atKey === true)
   return { path, message: issue.message, ...(pos ? { line: pos.line, column: pos.column } : {}) }
 }
-
-const slotKinds = { dataset: "dataset", model: "model", train: "trainer", metrics: "metric", laws: "law" } as const
 
 /** Decodes one plugin section (with `kind`) by the registry's plugin for that slot. */
 const decodeSection = <K extends PluginKind>(
@@ -336,10 +334,10 @@ const decodeRunSpec = (
     }
     return d.value
   }
-  const dataset = take(slotKinds.dataset, spec.dataset, ["dataset"])
-  const model = take(slotKinds.model, spec.model, ["model"])
-  const train = take(slotKinds.train, spec.train, ["train"])
-  const metrics = spec.metrics.map((m, i) => take(slotKinds.metrics, m, ["metrics", i]))
+  const dataset = take(sectionKinds.dataset, spec.dataset, ["dataset"])
+  const model = take(sectionKinds.model, spec.model, ["model"])
+  const train = take(sectionKinds.train, spec.train, ["train"])
+  const metrics = spec.metrics.map((m, i) => take(sectionKinds.metrics, m, ["metrics", i]))
   spec.metrics.forEach((s, i) => {
     if (spec.metrics.findIndex((t) => t.kind === s.kind) !== i) {
       issues.push({ path: ["metrics", i, "kind"], message: `"${s.kind}" is listed twice in metrics (results are keyed by kind)` })
@@ -347,9 +345,9 @@ const decodeRunSpec = (
   })
   let reference: RunSpec["reference"]
   if (spec.reference) {
-    const refDataset = take(slotKinds.dataset, { ...spec.dataset, ...(spec.reference.dataset ?? {}) }, ["reference", "dataset"])
-    const refModel = take(slotKinds.model, spec.reference.model ?? spec.model, spec.reference.model ? ["reference", "model"] : ["model"])
-    const refTrain = take(slotKinds.train, spec.reference.train, ["reference", "train"])
+    const refDataset = take(sectionKinds.dataset, { ...spec.dataset, ...(spec.reference.dataset ?? {}) }, ["reference", "dataset"])
+    const refModel = take(sectionKinds.model, spec.reference.model ?? spec.model, spec.reference.model ? ["reference", "model"] : ["model"])
+    const refTrain = take(sectionKinds.train, spec.reference.train, ["reference", "train"])
     if (refDataset && refModel && refTrain) reference = { dataset: refDataset, model: refModel, train: refTrain }
   }
   if (issues.length > 0 || !dataset || !model || !train) return { ok: false, issues }

@@ -91,7 +91,8 @@ export const structKeys = (schema: Schema.Codec<any, any>): ReadonlyArray<string
   return fields ? Object.keys(fields) : undefined
 }
 
-const structFields = (schema: any): Record<string, unknown> | undefined => {
+/** The fields of a struct schema (through defaults/refinements), or undefined when it is not a struct. */
+export const structFields = (schema: any): Record<string, unknown> | undefined => {
   let s = schema
   // Unwrap defaults/optionals/refinements down to a struct, if there is one.
   for (let i = 0; i < 6 && s; i++) {

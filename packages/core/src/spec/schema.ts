@@ -3,9 +3,16 @@
  * experiment. Plugin sections (`dataset`, `model`, `train`, each entry of
  * `metrics` and `laws`) are only required to name a `kind` here; their other
  * fields are decoded by that plugin's own schema (see decode.ts).
+ *
+ * Descriptions are annotations, not comments, so editors show them
+ * (`memorize schema`). Annotate a field's schema before `withDefault`:
+ * what is annotated after it is not carried into JSON Schema.
  */
 import { Schema } from "effect"
 import { NonNegativeInt, PositiveInt, withDefault } from "../schema-helpers.ts"
+
+/** The spec keys that hold plugin sections, and the kind of plugin each takes. */
+export const sectionKinds = { dataset: "dataset", model: "model", train: "trainer", metrics: "metric", laws: "law" } as const
 
 /** `{ kind: name, ...fields for that plugin }`. */
 export const PluginSection = Schema.StructWithRest(
@@ -18,10 +25,10 @@ export type PluginSection = typeof PluginSection.Type
 export const SweepAxes = Schema.Record(Schema.String, Schema.NonEmptyArray(Schema.Unknown))
 
 export const Sweep = Schema.Struct({
-  /** Cartesian product of the axes. */
-  grid: Schema.optional(SweepAxes),
-  /** Lists paired element-wise (all the same length); combined with `grid` as a product. */
-  zip: Schema.optional(SweepAxes)
+  grid: Schema.optional(SweepAxes).annotate({ description: "cartesian product of the axes: every combination of their values is a run" }),
+  zip: Schema.optional(SweepAxes).annotate({
+    description: "lists paired element-wise (all the same length); combined with grid as a product"
+  })
 })
 
 /**
@@ -32,45 +39,59 @@ export const Sweep = Schema.Struct({
  * (for example a larger `samples`).
  */
 export const Reference = Schema.Struct({
-  model: Schema.optional(PluginSection),
-  train: PluginSection,
-  dataset: Schema.optional(Schema.Record(Schema.String, Schema.Unknown))
+  model: Schema.optional(PluginSection).annotate({ description: "the reference model (default: the run's model section)" }),
+  train: PluginSection.annotate({ description: "how the reference is made: a trainer, or { kind: checkpoint, path: ... } to load one" }),
+  dataset: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)).annotate({
+    description: "fields laid over the run's dataset section for the reference's data (e.g. a larger samples)"
+  })
 })
 
 export const ReportOptions = Schema.Struct({
-  title: Schema.optional(Schema.String),
-  /** How many most-memorized samples the report lists. */
-  topSamples: withDefault(PositiveInt, 10)
+  title: Schema.optional(Schema.String).annotate({ description: "the report's title (default: the experiment's name)" }),
+  topSamples: withDefault(PositiveInt.annotate({ description: "how many most-memorized samples the report lists" }), 10)
 })
 
 export const StoreOptions = Schema.Struct({
-  /** Root of the run store, relative to the working directory unless absolute. `--store` overrides. */
-  root: withDefault(Schema.String, "runs"),
-  /** Save each trained model into its run folder (`TrainedModel.save`: the trainer's format). */
-  saveModels: withDefault(Schema.Boolean, true)
+  root: withDefault(
+    Schema.String.annotate({ description: "root folder of the run store, relative to the working directory unless absolute; --store overrides it" }),
+    "runs"
+  ),
+  saveModels: withDefault(
+    Schema.Boolean.annotate({ description: "save each trained model into its run folder (the trainer's format: safetensors for GPT-2)" }),
+    true
+  )
 })
 
 export const ExperimentName = Schema.String.check(
-  Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+  // The `u` flag lets the pattern into JSON Schema (Effect only exports unicode patterns); same matches here.
+  Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/u, {
     message: "a name of letters, digits, '.', '_' and '-' (it names the run store folder)"
   })
 )
 
 export const ExperimentSpec = Schema.Struct({
-  name: ExperimentName,
-  description: Schema.optional(Schema.String),
-  /** Seed of the run (data, initialisation, batches) unless a plugin section sets its own. */
-  seed: withDefault(NonNegativeInt, 0),
-  dataset: PluginSection,
-  model: PluginSection,
-  train: PluginSection,
-  reference: Schema.optional(Reference),
-  metrics: withDefault(Schema.Array(PluginSection), []),
-  laws: withDefault(Schema.Array(PluginSection), []),
-  sweep: Schema.optional(Sweep),
-  report: withDefault(ReportOptions, {}),
-  store: withDefault(StoreOptions, {}),
-  /** Third-party plugin modules: relative paths (from the spec's folder) or package names. */
-  plugins: withDefault(Schema.Array(Schema.String), [])
+  name: ExperimentName.annotate({ description: "the experiment's name: letters, digits, '.', '_', '-'; names its run store folder" }),
+  description: Schema.optional(Schema.String).annotate({ description: "free text about the experiment" }),
+  seed: withDefault(
+    NonNegativeInt.annotate({ description: "seed of each run (data, initialisation, batch order) unless a section sets its own" }),
+    0
+  ),
+  dataset: PluginSection.annotate({ description: "the training data: a dataset plugin (memorize plugins lists them)" }),
+  model: PluginSection.annotate({ description: "the model architecture: a model plugin" }),
+  train: PluginSection.annotate({ description: "how the model is trained (or loaded): a trainer plugin" }),
+  reference: Schema.optional(Reference).annotate({
+    description: "a reference model θ, for unintended memorization L(x|θ) − L(x|θ̂) on data whose entropy is unknown (text)"
+  }),
+  metrics: withDefault(Schema.Array(PluginSection).annotate({ description: "what is measured on every trained model: metric plugins" }), []),
+  laws: withDefault(Schema.Array(PluginSection).annotate({ description: "what is fitted across all runs: law plugins" }), []),
+  sweep: Schema.optional(Sweep).annotate({ description: "runs over several values of spec fields (dotted paths like model.dModel)" }),
+  report: withDefault(ReportOptions.annotate({ description: "options of report.html / report.md" }), {}),
+  store: withDefault(StoreOptions.annotate({ description: "where and what the run store keeps" }), {}),
+  plugins: withDefault(
+    Schema.Array(Schema.String).annotate({
+      description: "third-party plugin modules: paths relative to the spec's folder, or package names"
+    }),
+    []
+  )
 })
 export type ExperimentSpec = typeof ExperimentSpec.Type

@@ -1,0 +1,109 @@
+/**
+ * The JSON Schema (draft 2020-12) of the whole spec language for a set of
+ * plugins: core's fields from core's own Schema (spec/schema.ts), each
+ * plugin section a union of the registered plugins discriminated on
+ * `kind`, sweep axes as dotted paths. `memorize schema` writes it; YAML
+ * editors read it (`# yaml-language-server: $schema=...`).
+ *
+ * `validate` stays the authority: the rules that need two fields at once
+ * (a swept value against the plugin its kind picks, zip lengths, what a
+ * metric needs of the dataset...) are only checked there.
+ */
+import type { Plugin, PluginKind } from "../plugin.ts"
+import { ExperimentSpec, sectionKinds } from "../spec/schema.ts"
+import { configJsonSchema } from "./config.ts"
+import { annotationsOf, anyOfRefs, isObject, type Json, pointer } from "./pointer.ts"
+import { kindOrder, sectionDef, sectionDefName, slotUnion } from "./sections.ts"
+import { requiredUnlessSwept, sweepAxes, sweepTargets } from "./sweep.ts"
+
+/** Plugin sections that are single objects (so a sweep may set their fields), by where they stand. */
+const singleSections: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly kind: PluginKind }> = [
+  ...(["dataset", "model", "train"] as const).map((key) => ({ path: [key], kind: sectionKinds[key] })),
+  { path: ["reference", "model"], kind: "model" },
+  { path: ["reference", "train"], kind: "trainer" }
+]
+/** Plugin sections in lists (`metrics:`, `laws:`): a sweep cannot reach into a list, so their fields stay required. */
+const listSections = (["metrics", "laws"] as const).map((key) => ({ key, kind: sectionKinds[key] }))
+const sweptKinds = new Set(singleSections.map((s) => s.kind))
+
+const AXES = "sweep.axes"
+const DATASET_OVERRIDES = "reference.dataset"
+const ref = (def: string) => pointer(["$defs", def])
+
+/** `reference.dataset`: fields laid over the run's dataset section, so any dataset plugin's field (or kind), none required. */
+const datasetOverrides = (root: Json, datasets: ReadonlyArray<Plugin>): Json => {
+  const refs = new Map<string, Array<string>>()
+  for (const p of datasets) {
+    const def = (root.$defs as Record<string, Json>)[sectionDefName(p)]!
+    for (const field of Object.keys(isObject(def.properties) ? def.properties : {})) {
+      if (field === "kind") continue
+      refs.set(field, [...(refs.get(field) ?? []), pointer(["$defs", sectionDefName(p), "properties", field])])
+    }
+  }
+  return {
+    type: "object",
+    properties: {
+      ...(datasets.length ? { kind: { enum: datasets.map((p) => p.name), description: "another dataset plugin for the reference" } } : {}),
+      ...Object.fromEntries([...refs].map(([field, list]) => [field, anyOfRefs(root, list)]))
+    },
+    additionalProperties: false
+  }
+}
+
+const sortPlugins = (plugins: ReadonlyArray<Plugin>) =>
+  [...plugins].sort((a, b) => kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) || a.name.localeCompare(b.name))
+
+/** The whole spec language with these plugins, as one JSON Schema document. */
+export const specJsonSchema = (plugins: ReadonlyArray<Plugin>): Json => {
+  const sorted = sortPlugins(plugins)
+  const defs: Record<string, Json | boolean> = {}
+  const rules: Array<Json> = []
+  for (const plugin of sorted) {
+    const def = sectionDef(plugin, sweptKinds.has(plugin.kind))
+    defs[def.name] = def.schema
+    Object.assign(defs, def.definitions)
+    if (def.required.length === 0) continue
+    for (const s of singleSections.filter((s) => s.kind === plugin.kind)) rules.push(requiredUnlessSwept(s.path, plugin.name, def.required))
+  }
+  for (const kind of kindOrder) defs[kind] = slotUnion(kind, sorted.filter((p) => p.kind === kind))
+
+  const core = configJsonSchema(ExperimentSpec).schema
+  const props = core.properties as Record<string, Json>
+  const slot = (json: Json, kind: PluginKind): Json => ({ ...annotationsOf(json), $ref: ref(kind) })
+  const reference = props.reference!
+  const referenceProps = reference.properties as Record<string, Json>
+  const sweep = props.sweep!
+  const sweepProps = sweep.properties as Record<string, Json>
+  const properties: Record<string, Json> = {
+    ...props,
+    ...Object.fromEntries(singleSections.filter((s) => s.path.length === 1).map((s) => [s.path[0]!, slot(props[s.path[0]!]!, s.kind)])),
+    ...Object.fromEntries(listSections.map(({ key, kind }) => [key, { ...props[key], items: { $ref: ref(kind) } }])),
+    reference: {
+      ...reference,
+      properties: {
+        ...referenceProps,
+        model: slot(referenceProps.model!, "model"),
+        train: slot(referenceProps.train!, "trainer"),
+        dataset: { ...annotationsOf(referenceProps.dataset!), $ref: ref(DATASET_OVERRIDES) }
+      }
+    },
+    sweep: {
+      ...sweep,
+      properties: Object.fromEntries(Object.entries(sweepProps).map(([k, v]) => [k, { ...annotationsOf(v), $ref: ref(AXES) }]))
+    }
+  }
+  const root: Json = {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $comment: "Generated by `memorize schema` from the spec's core schema and the registered plugins' config schemas; do not edit.",
+    title: "memorize experiment spec",
+    description: "An experiment: dataset, model and trainer sections, metrics, laws and an optional sweep (`memorize validate` checks the rest).",
+    ...core,
+    properties,
+    ...(rules.length ? { allOf: rules } : {}),
+    $defs: defs
+  }
+  defs[DATASET_OVERRIDES] = datasetOverrides(root, sorted.filter((p) => p.kind === "dataset"))
+  // The axes are the paths of everything above; walked before they exist, so they are not their own paths.
+  defs[AXES] = sweepAxes(root, sweepTargets(root, new Set([ref(AXES)])))
+  return root
+}
