@@ -76,6 +76,14 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   code: Schema.optional(Schema.String)
 }) {}
 
+/** A file a command was asked to write (`--out`) cannot be written; `path` is the file as given. */
+export class OutputError extends Schema.TaggedError<OutputError>()("OutputError", {
+  path: Schema.String,
+  message: Schema.String,
+  /** The OS error code behind it (EACCES, ENOSPC, EROFS, ENOTDIR...), when there is one. */
+  code: Schema.optional(Schema.String)
+}) {}
+
 /** A run failed with something unexpected (a defect: allocation failure, a bug in a plugin). */
 export class RunDefect extends Schema.TaggedError<RunDefect>()("RunDefect", {
   runId: Schema.String,

@@ -1,5 +1,5 @@
 /**
- * The `memorize` command line: validate, run, report, status, plugins, predict.
+ * The `memorize` command line: validate, run, report, status, plugins, schema, predict.
  * Handlers print for people; typed errors become messages and exit codes
  * (0 ok, 1 a run failed, 2 bad spec or usage) in main.ts.
  */
@@ -11,58 +11,23 @@ import { SpecError } from "../errors.ts"
 import { runExperiment, pluginLayers, storeRootOf } from "../interpreter.ts"
 import type { Plugin } from "../plugin.ts"
 import { Progress } from "../progress.ts"
-import { Registry, withPluginModules, type RegistryShape } from "../registry.ts"
+import { Registry, withPluginModules } from "../registry.ts"
 import { describePlugins } from "./describe-plugins.ts"
 import { predictCommand } from "./predict.ts"
 import { writeComparisonReport, writeReport } from "../report/write.ts"
 import { storeLabels } from "../report/labels.ts"
 import { loadExperimentFolder } from "../report/load.ts"
 import { resultsTable } from "../report/summary.ts"
-import { decodeExperiment } from "../spec/decode.ts"
-import { parseYamlSpec } from "../spec/yaml-source.ts"
 import { setExitCode } from "./exit.ts"
-import { osReason } from "../os-error.ts"
 import { formatStatus, storeStatus } from "../status.ts"
-import { parseOverride, setAt } from "../spec/overrides.ts"
+import { loadExperiment } from "./load-spec.ts"
+import { schemaCommand } from "./schema.ts"
 
 const specArgument = Argument.String("spec").pipe(Argument.withDescription("path of the experiment's YAML spec"))
 const setFlag = Flag.String("set").pipe(
   Flag.withDescription("override a spec field: --set model.dModel=64 (repeatable; the value is read as YAML)"),
   Flag.atLeast(0)
 )
-
-/** Why a spec file cannot be read, in words (missing, a folder, no permission...). */
-const unreadable = (file: string, cause: unknown): SpecError => {
-  const reason = osReason(cause)
-  return new SpecError({ file, issues: [{ path: "", message: `cannot read the spec file "${file}"${reason ? `: ${reason}` : ""}` }] })
-}
-
-/** The spec's plugin list after `--set plugins=...` overrides (which must load before decoding). */
-const pluginListOf = (value: unknown, sets: ReadonlyArray<string>): unknown => {
-  let raw = value
-  for (const text of sets) {
-    const o = parseOverride(text)
-    if ("text" in o && o.path[0] === "plugins") raw = setAt(raw, o.path, o.value)
-  }
-  return (raw as { plugins?: unknown } | null)?.plugins
-}
-
-/** Reads, parses and decodes a spec against the registry (plus its own plugins). */
-export const loadExperiment = (file: string, sets: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const info = yield* fs.stat(file).pipe(Effect.mapError((e) => unreadable(file, e)))
-    if (info.type !== "File") return yield* unreadable(file, { message: `it is a ${info.type.toLowerCase()}, not a file` })
-    const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => unreadable(file, e)))
-    const source = yield* parseYamlSpec(file, text)
-    const builtin = yield* Registry
-    const pluginList = pluginListOf(source.value, sets)
-    const registry: RegistryShape = Array.isArray(pluginList) && pluginList.every((p) => typeof p === "string")
-      ? yield* withPluginModules(builtin, pluginList as Array<string>, NodePath.dirname(NodePath.resolve(file)))
-      : builtin
-    const experiment = yield* decodeExperiment(source, registry, { sets })
-    return { experiment, registry }
-  })
 
 const validate = Command.make(
   "validate",
@@ -197,7 +162,7 @@ const status = Command.make(
 export const makeCommand = (extra: ReadonlyArray<Command.Command<any, any, any, any, any>> = [], builtins: ReadonlyArray<Plugin> = []) =>
   Command.make("memorize").pipe(
     Command.withDescription("measure how much language models memorize"),
-    Command.withSubcommands([validate, run, report, status, plugins, predictCommand(builtins), ...extra])
+    Command.withSubcommands([validate, run, report, status, plugins, schemaCommand, predictCommand(builtins), ...extra])
   )
 
 export type BuiltinPlugins = ReadonlyArray<Plugin>

@@ -1,5 +1,7 @@
 /** `memorize plugins`: every registered plugin with its config fields, types and defaults. */
-import { Exit, Schema } from "effect"
+import type { Schema } from "effect"
+import { configJsonSchema } from "../json-schema/config.ts"
+import { kindOrder } from "../json-schema/sections.ts"
 import type { Plugin, PluginKind } from "../plugin.ts"
 
 export interface FieldDescription {
@@ -8,6 +10,8 @@ export interface FieldDescription {
   readonly required: boolean
   /** JSON of the default, when the field has one. */
   readonly default?: string
+  /** The field's `description` annotation: what it does, its unit. */
+  readonly description?: string
 }
 
 const typeOf = (js: any): string => {
@@ -33,31 +37,27 @@ const typeOf = (js: any): string => {
 export const describeFields = (config: Schema.Codec<any, any>): ReadonlyArray<FieldDescription> => {
   let doc: any
   try {
-    doc = Schema.toJsonSchemaDocument(config as Schema.Top).schema
+    // The same JSON Schema editors get from `memorize schema`: types, bounds, defaults and descriptions.
+    doc = configJsonSchema(config as Schema.Top).schema
   } catch {
     return []
   }
-  const props: Record<string, unknown> = doc?.properties ?? {}
+  const props: Record<string, any> = doc?.properties ?? {}
   const required: Array<string> = doc?.required ?? []
-  const fields = (config as any).fields as Record<string, Schema.Top> | undefined
-  return Object.entries(props).map(([name, js]) => {
-    let dflt: string | undefined
-    if (fields?.[name]) {
-      const exit = Schema.decodeUnknownExit(Schema.Struct({ [name]: fields[name]! }) as Schema.Top as Schema.Codec<any, unknown>)({})
-      if (Exit.isSuccess(exit) && (exit.value as Record<string, unknown>)[name] !== undefined) {
-        dflt = JSON.stringify((exit.value as Record<string, unknown>)[name])
-      }
-    }
-    return { name, type: typeOf(js), required: required.includes(name) && dflt === undefined, ...(dflt !== undefined ? { default: dflt } : {}) }
-  })
+  return Object.entries(props).map(([name, js]) => ({
+    name,
+    type: typeOf(js),
+    required: required.includes(name),
+    ...(js?.default !== undefined ? { default: JSON.stringify(js.default) } : {}),
+    ...(typeof js?.description === "string" ? { description: js.description } : {})
+  }))
 }
 
-const order: ReadonlyArray<PluginKind> = ["dataset", "model", "trainer", "metric", "law"]
 const slot: Record<PluginKind, string> = { dataset: "dataset:", model: "model:", trainer: "train:", metric: "metrics: [...]", law: "laws: [...]" }
 
 export const describePlugins = (plugins: ReadonlyArray<Plugin>): string => {
   const lines: Array<string> = []
-  for (const kind of order) {
+  for (const kind of kindOrder) {
     const list = plugins.filter((p) => p.kind === kind).sort((a, b) => a.name.localeCompare(b.name))
     if (list.length === 0) continue
     lines.push(`${kind} plugins (spec section ${slot[kind]})`)
@@ -65,6 +65,7 @@ export const describePlugins = (plugins: ReadonlyArray<Plugin>): string => {
       lines.push(`  ${p.name} — ${p.description}`)
       for (const f of describeFields(p.config)) {
         lines.push(`      ${f.name}: ${f.type}${f.required ? "  (required)" : f.default !== undefined ? `  = ${f.default}` : "  (optional)"}`)
+        if (f.description) lines.push(`          ${f.description}`)
       }
     }
     lines.push("")
