@@ -36,16 +36,11 @@ export const uniformSequences = (seed: number, stream: number, vocab: number, se
 }
 
 export const SyntheticUniformConfig = Schema.Struct({
-  /** Vocabulary size V (2 ≤ V ≤ 2^32). */
-  vocab: Vocab,
-  /** Tokens per sequence S (> 0). */
-  seqLen: SeqLen,
-  /** Member (training) sequences N (> 0). */
-  samples: Samples,
-  /** Non-member sequences (≥ 0); default N (a balanced membership-inference set). */
-  holdout: Schema.optional(Holdout),
-  /** Data seed (≥ 0); default the run's seed. */
-  seed: Schema.optional(DataSeed)
+  vocab: Vocab.annotate({ description: "vocabulary size V (2 ≤ V ≤ 2^32); each token carries log2 V bits; the paper: 2048" }),
+  seqLen: SeqLen.annotate({ description: "tokens per sequence S; a sequence carries S·log2 V bits; the paper: 64" }),
+  samples: Samples.annotate({ description: "member (training) sequences N" }),
+  holdout: Schema.optional(Holdout).annotate({ description: "non-member sequences, for membership inference (default: N, a balanced set)" }),
+  seed: Schema.optional(DataSeed).annotate({ description: "data seed (default: the run's seed)" })
 })
 export type SyntheticUniformConfig = typeof SyntheticUniformConfig.Type
 

@@ -34,32 +34,25 @@ export const TextSource = Schema.Literals(["brown", "text", "jsonl", "parquet"])
 export type TextSource = typeof TextSource.Type
 
 export const TextConfig = Schema.Struct({
-  /** brown | text | jsonl | parquet; default from the extension of `path`. */
-  source: Schema.optional(TextSource),
-  /** File(s) or glob(s), relative to the spec's folder. */
-  path: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
-  /** JSONL: the (dotted) field holding the text. */
-  field: withDefault(Schema.String, "text"),
-  /** Parquet: the column holding the text (FineWeb: "text"). */
-  column: withDefault(Schema.String, "text"),
-  /** Brown: genre letters a..r to keep (default all). */
-  categories: Schema.optional(Schema.Array(Schema.String)),
-  tokenizer: withDefault(Schema.String, "gpt2"),
-  seqLen: withDefault(SeqLen, 64),
-  /** Member (training) sequences (> 0). */
-  samples: Samples,
-  /** Non-member sequences (≥ 0), disjoint from members; default = samples. */
-  holdout: Schema.optional(Holdout),
-  /** Sample uniformly from the whole corpus (reads all of it) instead of taking the first sequences. */
-  shuffle: withDefault(Schema.Boolean, false),
-  /** Accept fewer distinct sequences than asked instead of failing. */
-  allowFewer: withDefault(Schema.Boolean, false),
-  /** Store per-sample TF-IDF rarity with the dataset. */
-  rarity: withDefault(Schema.Boolean, false),
-  /** Data seed (≥ 0); default the run's seed. */
-  seed: Schema.optional(DataSeed),
-  /** Reuse tokenized sequences cached under the run's cacheDir. */
-  cache: withDefault(Schema.Boolean, true)
+  source: Schema.optional(TextSource).annotate({ description: "brown (the Brown corpus, bundled), text, jsonl or parquet files (default: from the extension of path)" }),
+  path: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])).annotate({
+    description: "file(s) or glob(s) of the corpus, relative to the spec's folder (not for brown)"
+  }),
+  field: withDefault(Schema.String.annotate({ description: "jsonl: the (dotted) field holding the text" }), "text"),
+  column: withDefault(Schema.String.annotate({ description: "parquet: the column holding the text (FineWeb: text)" }), "text"),
+  categories: Schema.optional(Schema.Array(Schema.String)).annotate({ description: "brown: genre letters a–r to keep (default: all)" }),
+  tokenizer: withDefault(Schema.String.annotate({ description: "gpt2 (V = 50,257, the paper's) or bytes (UTF-8 bytes, V = 256)" }), "gpt2"),
+  seqLen: withDefault(SeqLen.annotate({ description: "tokens per sequence; the paper: 64" }), 64),
+  samples: Samples.annotate({ description: "member (training) sequences, distinct after deduplication" }),
+  holdout: Schema.optional(Holdout).annotate({ description: "non-member sequences, disjoint from the members (default: samples)" }),
+  shuffle: withDefault(
+    Schema.Boolean.annotate({ description: "sample uniformly from the whole corpus (reads all of it) instead of taking the first sequences" }),
+    false
+  ),
+  allowFewer: withDefault(Schema.Boolean.annotate({ description: "accept fewer distinct sequences than asked instead of failing" }), false),
+  rarity: withDefault(Schema.Boolean.annotate({ description: "store each sequence's TF-IDF rarity (the rarity metric needs it)" }), false),
+  seed: Schema.optional(DataSeed).annotate({ description: "data seed: sampling and the member/non-member split (default: the run's seed)" }),
+  cache: withDefault(Schema.Boolean.annotate({ description: "reuse tokenized sequences cached under the run store's cache folder" }), true)
 })
 export type TextConfig = typeof TextConfig.Type
 

@@ -20,14 +20,10 @@ const NAME = "tokens"
 const Paths = Schema.Union([Schema.String, Schema.Array(Schema.String)])
 
 export const TokensConfig = Schema.Struct({
-  /** Member sequences: JSONL file(s) or glob(s), relative to the spec's folder. */
-  path: Paths,
-  /** Non-member sequences (optional). */
-  nonmembers: Schema.optional(Paths),
-  /** Vocabulary size V (2 ≤ V ≤ 2^32): every id must be below it. */
-  vocab: Vocab,
-  /** Tokens per sequence (> 0): every line must have exactly this many. */
-  seqLen: SeqLen
+  path: Paths.annotate({ description: "member sequences: JSONL file(s) or glob(s) of token ids, one sequence a line, relative to the spec's folder" }),
+  nonmembers: Schema.optional(Paths).annotate({ description: "non-member sequences, in the same format (default: none)" }),
+  vocab: Vocab.annotate({ description: "vocabulary size V (2 ≤ V ≤ 2^32): every id must be below it" }),
+  seqLen: SeqLen.annotate({ description: "tokens per sequence: every line must have exactly this many" })
 })
 export type TokensConfig = typeof TokensConfig.Type
 

@@ -26,14 +26,19 @@ import { gpt2ParamCount, type Gpt2Shape, type Gpt2Weights } from "../model/weigh
 import { loadCheckpoint, saveCheckpoint } from "./index.ts"
 
 export const CheckpointTrainerConfig = Schema.Struct({
-  path: Schema.String,
-  precision: withDefault(Schema.Literals(["fp32", "bf16", "bf16-params", "fp16"]), "fp32"),
-  /** The checkpoint was trained with a BOS token (id V, vocabulary V + 1). */
-  bos: withDefault(Schema.Boolean, false),
-  /** Training sequences the reported loss is measured on (the first N, at least 1). */
-  lossSample: withDefault(PositiveInt, 256),
-  /** Where to evaluate: cpu (native), webgpu, or auto (WebGPU on a real GPU, else the native CPU backend). */
-  device: withDefault(Schema.Literals(devices), "auto")
+  path: Schema.String.annotate({
+    description: "a Hugging Face GPT-2 checkpoint: folder with config.json + model.safetensors (or a sharded index), or the file itself; relative to the spec's folder"
+  }),
+  precision: withDefault(
+    Schema.Literals(["fp32", "bf16", "bf16-params", "fp16"]).annotate({ description: "precision the model is evaluated in, as the trainers' precision" }),
+    "fp32"
+  ),
+  bos: withDefault(Schema.Boolean.annotate({ description: "the checkpoint was trained with a BOS token (id V, vocabulary V + 1)" }), false),
+  lossSample: withDefault(PositiveInt.annotate({ description: "training sequences (the first N) the reported training loss is measured on" }), 256),
+  device: withDefault(
+    Schema.Literals(devices).annotate({ description: "where to evaluate: cpu (native), webgpu, or auto (WebGPU on a real GPU, else the native CPU)" }),
+    "auto"
+  )
 })
 export type CheckpointTrainerConfig = typeof CheckpointTrainerConfig.Type
 

@@ -13,11 +13,14 @@ import { totalmem } from "node:os"
 import { gpt2ParamCount, type Gpt2Shape } from "./weights.ts"
 
 export const Gpt2ModelConfig = Schema.Struct({
-  layers: PositiveInt,
-  dModel: PositiveInt,
-  heads: PositiveInt,
-  bos: withDefault(Schema.Boolean, false),
-  layerNormEps: withDefault(Schema.Finite.check(Schema.isGreaterThan(0)), 1e-5)
+  layers: PositiveInt.annotate({ description: "transformer blocks L; the paper: 1, 2, 4, 8" }),
+  dModel: PositiveInt.annotate({ description: "width d of the embeddings and the residual stream, divisible by heads; the paper: 32 to 512" }),
+  heads: PositiveInt.annotate({ description: "attention heads, each of width dModel / heads (the paper does not state its count)" }),
+  bos: withDefault(
+    Schema.Boolean.annotate({ description: "prepend a BOS token (vocabulary V + 1, S + 1 positions) so that the first token is predicted too" }),
+    false
+  ),
+  layerNormEps: withDefault(Schema.Finite.check(Schema.isGreaterThan(0)).annotate({ description: "LayerNorm ε (GPT-2's: 1e-5)" }), 1e-5)
 }).check(
   Schema.makeFilter((c) => (c.dModel % c.heads === 0 ? undefined : { path: ["heads"], issue: `dModel ${c.dModel} must be divisible by heads ${c.heads}` }))
 )

@@ -17,33 +17,42 @@ import type { TrainOutcome } from "./loop.ts"
 const Unit = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1))
 const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 
+/** The fields, each with the description editors and `memorize plugins` show (the paper's value where it states one). */
 export const trainFields = {
-  /** fp32; bf16 (bf16 matmul operands, f32 accumulation and master weights); bf16-params (parameters stored in bf16); fp16. */
-  precision: withDefault(Schema.Literals(precisions), "fp32"),
-  batchSize: withDefault(PositiveInt, 64),
-  lr: withDefault(PositiveNumber, 1e-3),
-  beta1: withDefault(Unit, 0.9),
-  beta2: withDefault(Unit, 0.999),
-  eps: withDefault(PositiveNumber, 1e-8),
-  weightDecay: withDefault(NonNegative, 0),
-  warmupSteps: withDefault(NonNegativeInt, 0),
-  schedule: withDefault(Schema.Literals(["constant", "cosine", "linear"]), "constant"),
-  maxSteps: withDefault(PositiveInt, 1000),
-  /** Global gradient-norm clip; 0 turns clipping off. */
-  gradClip: withDefault(NonNegative, 1),
+  precision: withDefault(
+    Schema.Literals(precisions).annotate({
+      description: "fp32; bf16 (bf16 matmul operands, fp32 accumulation and master weights); bf16-params (weights stored in bf16); fp16. The paper: bf16 (≈3.5–3.6 bits/param) and fp32 (≈3.8)"
+    }),
+    "fp32"
+  ),
+  batchSize: withDefault(PositiveInt.annotate({ description: "sequences per optimizer step (accumulated over micro-batches); the paper: 2048" }), 64),
+  lr: withDefault(PositiveNumber.annotate({ description: "peak learning rate of Adam(W), reached after warmupSteps (the paper does not state it)" }), 1e-3),
+  beta1: withDefault(Unit.annotate({ description: "Adam β1: decay of the gradient's running mean" }), 0.9),
+  beta2: withDefault(Unit.annotate({ description: "Adam β2: decay of the squared gradient's running mean" }), 0.999),
+  eps: withDefault(PositiveNumber.annotate({ description: "Adam ε, added to the root of the second moment" }), 1e-8),
+  weightDecay: withDefault(NonNegative.annotate({ description: "decoupled (AdamW) weight decay on the weight matrices and embeddings (not biases or LayerNorm); 0 is plain Adam, the paper's optimizer" }), 0),
+  warmupSteps: withDefault(NonNegativeInt.annotate({ description: "steps of linear learning-rate warmup from 0 to lr" }), 0),
+  schedule: withDefault(
+    Schema.Literals(["constant", "cosine", "linear"]).annotate({ description: "learning rate after warmup: constant, or cosine or linear decay to 0 at maxSteps" }),
+    "constant"
+  ),
+  maxSteps: withDefault(PositiveInt.annotate({ description: "optimizer steps at most (a stop rule may end sooner); the paper: 10^6" }), 1000),
+  gradClip: withDefault(NonNegative.annotate({ description: "clip the global gradient norm to this; 0 turns clipping off" }), 1),
   stop: withDefault(
     Schema.Struct({
-      plateau: Schema.optional(Schema.Struct({ window: PositiveInt, minDelta: NonNegative })),
-      targetLoss: Schema.optional(NonNegative)
-    }),
+      plateau: Schema.optional(Schema.Struct({
+        window: PositiveInt.annotate({ description: "steps per window" }),
+        minDelta: NonNegative.annotate({ description: "least fall of the mean loss (nats/token) from one window to the next that keeps training" })
+      })).annotate({ description: "stop when the mean training loss of the last window steps is less than minDelta below the window before" }),
+      targetLoss: Schema.optional(NonNegative).annotate({ description: "stop once the training loss (nats/token) is at most this" })
+    }).annotate({ description: "rules that end training before maxSteps (default: none)" }),
     {}
   ),
-  /** Loss read-back and progress every this many steps. */
-  logEvery: withDefault(PositiveInt, 10),
-  /** Sequences per forward/backward pass; the batch is accumulated over passes. Default: as many as fit. */
-  microBatch: Schema.optional(PositiveInt),
-  /** Defaults to the run's seed. */
-  seed: Schema.optional(Schema.Int)
+  logEvery: withDefault(PositiveInt.annotate({ description: "read the loss back, check stop rules and report progress every this many steps" }), 10),
+  microBatch: Schema.optional(PositiveInt).annotate({
+    description: "sequences per forward/backward pass; the batch is accumulated over passes (default: as many as fit)"
+  }),
+  seed: Schema.optional(Schema.Int).annotate({ description: "seed of the initialisation and the batch order (default: the run's seed)" })
 }
 
 const decodeModelConfig = Schema.decodeUnknownEffect(Gpt2ModelConfig)

@@ -17,8 +17,12 @@ import { trainLoop } from "./loop.ts"
 
 export const WebGpuTrainerConfig = Schema.Struct({
   ...trainFields,
-  /** Time matmul tile shapes (and the bias+GELU fusion) once per adapter, cached under the cache folder. */
-  autotune: withDefault(Schema.Boolean, true)
+  autotune: withDefault(
+    Schema.Boolean.annotate({
+      description: "time matmul tile shapes (and the bias+GELU fusion) once per GPU adapter, cached under the cache folder; false: fixed defaults"
+    }),
+    true
+  )
 })
 export type WebGpuTrainerConfig = typeof WebGpuTrainerConfig.Type
 

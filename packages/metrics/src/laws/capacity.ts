@@ -36,13 +36,23 @@ import { capacityReport } from "../report/capacity.ts"
 
 export const CAPACITY = "capacity"
 
+/** How runs are read and grouped into model configurations (the double-descent law reads them the same way). */
+export const capacityFields = {
+  metricKey: withDefault(
+    Schema.String.annotate({ description: "the memorization metric's value taken as a run's total memorization in bits (a key of metrics.memorization)" }),
+    "totalBits"
+  ),
+  groupBy: withDefault(
+    Schema.Array(Schema.String).annotate({ description: "spec sections that, with the trained model's size, identify a model configuration" }),
+    ["model", "train"]
+  )
+}
+
 export const CapacityConfig = Schema.Struct({
-  /** Which memorization value is "total memorization" (a key of metrics.memorization). */
-  metricKey: withDefault(Schema.String, "totalBits"),
-  /** Spec sections that, with the trained model, identify a model configuration. */
-  groupBy: withDefault(Schema.Array(Schema.String), ["model", "train"]),
-  /** α for the prediction min(N·H, α·P); default: the through-origin fit across models. */
-  predictionAlpha: Schema.optional(PositiveNumber)
+  ...capacityFields,
+  predictionAlpha: Schema.optional(PositiveNumber).annotate({
+    description: "α in bits/parameter for the prediction min(N·H, α·P) (the paper: 3.64); default: the through-origin fit across models"
+  })
 })
 export type CapacityConfig = typeof CapacityConfig.Type
 

@@ -14,7 +14,7 @@
 import { Effect, Schema } from "effect"
 import { definePlugin, LawError, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
 import { mean, quantile } from "../numerics/stats.ts"
-import { capacityGroups } from "./capacity.ts"
+import { capacityFields, capacityGroups } from "./capacity.ts"
 import { groupKey, metricNumber, sortRuns } from "./results.ts"
 import { readsProblems } from "./reads.ts"
 import { doubleDescentReport } from "../report/double-descent.ts"
@@ -22,11 +22,9 @@ import { doubleDescentReport } from "../report/double-descent.ts"
 export const DOUBLE_DESCENT = "double-descent"
 
 export const DoubleDescentConfig = Schema.Struct({
-  metricKey: withDefault(Schema.String, "totalBits"),
-  groupBy: withDefault(Schema.Array(Schema.String), ["model", "train"]),
-  /** Key of the `loss` metric used as test loss. */
-  lossKey: withDefault(Schema.String, "holdout.meanNatsPerToken"),
-  trainLossKey: withDefault(Schema.String, "train.meanNatsPerToken")
+  ...capacityFields,
+  lossKey: withDefault(Schema.String.annotate({ description: "the loss metric's value taken as test loss (nats/token)" }), "holdout.meanNatsPerToken"),
+  trainLossKey: withDefault(Schema.String.annotate({ description: "the loss metric's value taken as train loss (nats/token)" }), "train.meanNatsPerToken")
 })
 export type DoubleDescentConfig = typeof DoubleDescentConfig.Type
 

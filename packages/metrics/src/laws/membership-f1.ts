@@ -30,22 +30,29 @@ import { membershipF1Report } from "../report/membership-f1.ts"
 export const MEMBERSHIP_F1 = "membership-f1"
 
 export const MembershipF1Config = Schema.Struct({
-  feature: withDefault(Schema.Literals(["capacityPerSample", "samplesPerParameter"]), "capacityPerSample"),
-  /** Bits per parameter turning P into Capacity = α·P (feature capacityPerSample). */
-  alpha: withDefault(PositiveNumber, PAPER_LAW.alpha),
+  feature: withDefault(
+    Schema.Literals(["capacityPerSample", "samplesPerParameter"]).annotate({
+      description: "x of the law: capacityPerSample = α·P/|D| (the paper's printed form) or samplesPerParameter = |D|/P"
+    }),
+    "capacityPerSample"
+  ),
+  alpha: withDefault(
+    PositiveNumber.annotate({ description: "bits per parameter turning P into Capacity = α·P (feature capacityPerSample); the paper: 3.64" }),
+    PAPER_LAW.alpha
+  ),
   /**
    * Which membership-inference F1 to fit. The law tends to ½ at chance, so the
    * default is f1TopHalf (label-free, chance exactly ½); f1Best's chance level
    * is 2/3 and f1Calibrated's lies between, so fits to them misplace the tail.
    */
-  f1Key: withDefault(Schema.String, "f1TopHalf"),
-  /** Runs to leave out of the fit and predict with it (validation on held-out runs). */
+  f1Key: withDefault(
+    Schema.String.annotate({ description: "the membership-inference F1 to fit: f1TopHalf (chance ½, the law's limit), f1Best (chance 2/3) or f1Calibrated" }),
+    "f1TopHalf"
+  ),
   holdout: Schema.optional(Schema.Struct({
-    /** Dotted path into the run's resolved config: "dataset.samples", "model.dModel", "seed". */
-    path: Schema.String,
-    /** Held out when the run's value at `path` equals one of these. */
-    values: Schema.Array(Schema.Unknown)
-  }))
+    path: Schema.String.annotate({ description: "dotted path into a run's resolved config: dataset.samples, model.dModel, seed..." }),
+    values: Schema.Array(Schema.Unknown).annotate({ description: "a run is held out when its value at path equals one of these" })
+  })).annotate({ description: "runs left out of the fit and predicted by it (validation on held-out runs)" })
 })
 export type MembershipF1Config = typeof MembershipF1Config.Type
 

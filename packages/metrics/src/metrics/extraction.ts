@@ -43,9 +43,15 @@ const rateOn = (model: TrainedModel, seqs: TokenSequences, k: number): Effect.Ef
   })
 
 export const ExtractionConfig = Schema.Struct({
-  prefixLengths: withDefault(Schema.NonEmptyArray(PositiveInt), [8, 16, 32]),
-  /** Cap on sequences per set (seeded subset), since generation is the costly part; absent = all. */
-  maxSamples: Schema.optional(PositiveInt)
+  prefixLengths: withDefault(
+    Schema.NonEmptyArray(PositiveInt).annotate({
+      description: "prefix lengths (tokens) greedy decoding starts from; the rest must come out exactly; the paper: 8, 16, 32"
+    }),
+    [8, 16, 32]
+  ),
+  maxSamples: Schema.optional(PositiveInt).annotate({
+    description: "at most this many sequences per set, a seeded subset (generation is the costly part); default: all"
+  })
 })
 
 const capped = (seqs: TokenSequences, max: number | undefined, seed: number): TokenSequences =>

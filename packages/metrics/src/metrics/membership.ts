@@ -107,8 +107,12 @@ export const membershipAttack = (
 }
 
 export const MembershipConfig = Schema.Struct({
-  /** Share of each class used to choose the calibrated threshold (the rest evaluates it). */
-  calibrationFraction: withDefault(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true, exclusiveMaximum: true })), 0.5)
+  calibrationFraction: withDefault(
+    Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true, exclusiveMaximum: true })).annotate({
+      description: "share of members and of non-members used to choose the calibrated threshold; the rest evaluates it"
+    }),
+    0.5
+  )
 })
 
 export const measureMembership = (config: typeof MembershipConfig.Type) =>

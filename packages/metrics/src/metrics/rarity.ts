@@ -20,7 +20,7 @@ export const RARITY = "rarity"
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null)
 
 export const RarityConfig = Schema.Struct({
-  top: withDefault(PositiveInt, 10)
+  top: withDefault(PositiveInt.annotate({ description: "how many most-memorized samples to list, with their rarity (decoded for text)" }), 10)
 })
 
 export const measureRarity = (config: typeof RarityConfig.Type) =>
