@@ -173,16 +173,16 @@ layer(WebGpu.layer)("kernels vs float64 references", (it) => {
       }))
   }
 
-  it.effect("argmax at a position", () =>
+  it.effect("argmax at a position, over the first V of wider rows (a BOS token's logit left out)", () =>
     Effect.gen(function* () {
       const { device } = yield* WebGpu
-      const [B, T, V, pos] = [5, 4, 50, 2]
-      const logits = randn(B * T * V, 12)
+      const [B, T, V, stride, pos] = [5, 4, 50, 51, 2]
+      const logits = randn(B * T * stride, 12)
       const out = buf(device, B)
-      run(device, [yield* argmaxAt(device, { B, T, V, pos, logits: up(device, logits), out })])
+      run(device, [yield* argmaxAt(device, { B, T, V, stride, pos, logits: up(device, logits), out })])
       const got = yield* readU32(device, out.buffer, B)
       for (let b = 0; b < B; b++) {
-        const row = Array.from(logits.slice((b * T + pos) * V, (b * T + pos + 1) * V))
+        const row = Array.from(logits.slice((b * T + pos) * stride, (b * T + pos) * stride + V))
         expect(got[b]).toBe(row.indexOf(Math.max(...row)))
       }
     }))

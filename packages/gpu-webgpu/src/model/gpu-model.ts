@@ -153,7 +153,7 @@ export const makeGpuGpt2Engine = (
             const buffer = storageBuffer(device, "next", B)
             owned.push(buffer)
             const next: Slice = { buffer, offset: 0, size: B * 4 }
-            am = { next, dispatch: yield* argmaxAt(device, { B, T, V, pos, logits: p.logits, out: next }) }
+            am = { next, dispatch: yield* argmaxAt(device, { B, T, V, stride: shape.vocabSize, pos, logits: p.logits, out: next }) }
             argmaxes.set(key, am)
           }
           device.queue.writeBuffer(p.tokens.buffer, 0, tokens)
