@@ -37,6 +37,8 @@ enum Op : int {
   kAdamW = 15,
   kZero = 16,
   kCopy = 17,
+  kAttentionStep = 18,
+  kLastOp = kAttentionStep,
 };
 
 // Tensor addresses are arena · 2^50 + float offset (doubles hold integers exactly up to 2^53).
@@ -59,7 +61,7 @@ std::string check(const Program& p) {
     if (at + 2 > p.codeLength) return "program truncated at word " + std::to_string(at);
     const int op = int(p.code[at]);
     const size_t n = size_t(p.code[at + 1]);
-    if (op < kEmbedForward || op > kCopy) return "unknown opcode " + std::to_string(op) + " at word " + std::to_string(at);
+    if (op < kEmbedForward || op > kLastOp) return "unknown opcode " + std::to_string(op) + " at word " + std::to_string(at);
     if (at + 2 + n > p.codeLength) return "op " + std::to_string(op) + " overruns the program";
     at += 2 + n;
   }
@@ -68,8 +70,8 @@ std::string check(const Program& p) {
 
 // Per-opcode wall time (ns), accumulated when MEMORIZE_CPU_PROFILE is set: where a step's time goes.
 const bool kProfile = std::getenv("MEMORIZE_CPU_PROFILE") != nullptr;
-std::atomic<int64_t> profileNs[kCopy + 1];
-std::atomic<int64_t> profileCalls[kCopy + 1];
+std::atomic<int64_t> profileNs[kLastOp + 1];
+std::atomic<int64_t> profileCalls[kLastOp + 1];
 
 void execute(const Program& p) {
   const memo::Ctx ctx{p.threads};
@@ -120,6 +122,9 @@ void execute(const Program& p) {
         break;
       case kAttentionBackward:  // B T d H rounding qkv probs dout dscores dqkv
         memo::attention_backward(ctx, I(0), I(1), I(2), I(3), I(4), F(5), F(6), F(7), F(8), F(9));
+        break;
+      case kAttentionStep:  // B T pos d H rounding qkv kCache vCache out
+        memo::attention_step(ctx, I(0), I(1), I(2), I(3), I(4), I(5), F(6), F(7), F(8), F(9));
         break;
       case kColumnSum:  // rows cols x out accumulate
         memo::column_sum(ctx, I(0), I(1), F(2), F(3), B(4));
@@ -302,7 +307,7 @@ napi_value Info(napi_env env, napi_callback_info) {
   CALL(env, napi_set_named_property(env, out, "blasThreads", v));
   napi_value prof;
   CALL(env, napi_create_array(env, &prof));
-  for (int i = 0; i <= kCopy; i++) {
+  for (int i = 0; i <= kLastOp; i++) {
     CALL(env, napi_create_double(env, double(profileNs[i].load()) / 1e6, &v));
     CALL(env, napi_set_element(env, prof, i, v));
   }

@@ -399,6 +399,63 @@ void attention_backward(const Ctx& ctx, int B, int T, int d, int H, int rounding
   });
 }
 
+namespace {
+
+// Row b, head h of attention_step; pointers already at (b, h): qkv at its q,
+// the caches at the sequence's row 0, out at the head's slice. `w` holds
+// hd + pos + 1 floats.
+template <int R>
+void attention_step_block(int pos, int d, int hd, float scale, const float* qkv, float* kc, float* vc, float* out, float* w) {
+  float* __restrict q = w;
+  float* __restrict s = w + hd;
+  for (int i = 0; i < hd; i++) {
+    q[i] = rnd<R>(qkv[i]);
+    kc[size_t(pos) * d + i] = rnd<R>(qkv[d + i]);
+    vc[size_t(pos) * d + i] = rnd<R>(qkv[2 * d + i]);
+  }
+  float mx = -3.0e38f;
+  for (int j = 0; j <= pos; j++) {
+    const float* __restrict k = kc + size_t(j) * d;
+    float dot = 0;
+    for (int i = 0; i < hd; i++) dot += q[i] * k[i];
+    s[j] = dot * scale;
+    mx = std::max(mx, s[j]);
+  }
+  float z = 0;
+  for (int j = 0; j <= pos; j++) {
+    s[j] = exp_nonpos(s[j] - mx);
+    z += s[j];
+  }
+  const float invz = 1.0f / z;
+  for (int i = 0; i < hd; i++) out[i] = 0;
+  for (int j = 0; j <= pos; j++) {
+    const float p = rnd<R>(s[j] * invz);
+    const float* __restrict v = vc + size_t(j) * d;
+    for (int i = 0; i < hd; i++) out[i] += p * v[i];
+  }
+}
+
+}  // namespace
+
+void attention_step(const Ctx& ctx, int B, int T, int pos, int d, int H, int rounding, const float* qkv, float* kCache, float* vCache, float* out) {
+  const int hd = d / H;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  dispatch_rounding(rounding, [&](auto R) {
+    // Each (row, head) is one thread's whole computation: no sum crosses iterations.
+#pragma omp parallel num_threads(threads_for(ctx, 4.0 * B * d * (pos + 1)))
+    {
+      std::vector<float> w(size_t(hd) + pos + 1);
+#pragma omp for schedule(static)
+      for (int bh = 0; bh < B * H; bh++) {
+        const int b = bh / H, h = bh % H;
+        const size_t cache = size_t(b) * T * d + size_t(h) * hd;
+        attention_step_block<R.value>(pos, d, hd, scale, qkv + size_t(b) * 3 * d + h * hd, kCache + cache, vCache + cache, out + size_t(b) * d + h * hd,
+                                      w.data());
+      }
+    }
+  });
+}
+
 void column_sum(const Ctx& ctx, int rows, int cols, const float* x, float* out, bool accumulate) {
 #pragma omp parallel num_threads(threads_for(ctx, double(rows) * cols))
   {

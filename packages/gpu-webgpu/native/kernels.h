@@ -48,6 +48,12 @@ void gelu_forward(const Ctx&, size_t n, const float* x, float* y);
 void gelu_backward(const Ctx&, size_t n, const float* x, const float* dy, float* dx);
 void attention_forward(const Ctx&, int B, int T, int d, int H, int rounding, const float* qkv, float* out, float* probs);
 void attention_backward(const Ctx&, int B, int T, int d, int H, int rounding, const float* qkv, const float* probs, const float* dout, float* dscores, float* dqkv);
+// One position of causal attention for B rows with a key/value cache (B × T
+// × d each): each row's k and v (in qkv, B × 3d as q|k|v) stored at cache row
+// `pos`, then its q attends over cache rows 0…pos into out (B × d). The same
+// arithmetic as attention_forward for one score row: q·k scaled, softmax by
+// exp_nonpos, operands rounded in the precision modes (P rounded before P·v).
+void attention_step(const Ctx&, int B, int T, int pos, int d, int H, int rounding, const float* qkv, float* kCache, float* vCache, float* out);
 void column_sum(const Ctx&, int rows, int cols, const float* x, float* out, bool accumulate);
 // out[0] (+)= Σ x (Σ x² when square), accumulated in double.
 void total_sum(const Ctx&, size_t n, const float* x, float* out, bool square, bool accumulate);

@@ -3,7 +3,9 @@
  * (src/reference/ops.ts), through the same schedule ops the model runs, on
  * shapes that cross the kernels' block boundaries (GEMM blocks of 256 × 512,
  * head chunks of 64 rows in 4 slots). Tolerances as kernels.test.ts: f32
- * arithmetic on O(1) values. Also: results do not depend on the thread count.
+ * arithmetic on O(1) values. The incremental pass's attention step (over a
+ * key/value cache, position by position) against full causal attention.
+ * Also: results do not depend on the thread count.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -11,6 +13,7 @@ import { nativeAddon } from "../src/cpu/native.ts"
 import { type HostArrays, runOps, whole } from "../src/cpu/run-ops.ts"
 import type { OperandRounding } from "../src/kernels/common.ts"
 import { tokenIndex } from "../src/kernels/embedding.ts"
+import type { AttentionStepOp } from "../src/model/step-schedule.ts"
 import * as ref from "../src/reference/ops.ts"
 import { expectClose, randInts, randn } from "./helpers.ts"
 
@@ -66,6 +69,44 @@ describe("native CPU kernels vs float64 references", () => {
       if (rounding === "none") expectClose(out.dqkv, ref.attentionBackward(t.qkv, t.dout, B, T, d, H), 1e-4, 1e-3, "dqkv")
     })
   }
+
+  /** attentionStep at positions 0…T−1 over caches that persist from op to op: the q|k|v of position t for B rows is slice t of `qkv` (laid out [t][b]), its output slice t of `out`. */
+  const attentionSteps = (B: number, T: number, d: number, H: number): Array<AttentionStepOp> =>
+    Array.from({ length: T }, (_, pos) => ({
+      op: "attentionStep", B, T, pos, d, H, qkv: { tensor: "qkv", offset: pos * B * 3 * d, size: B * 3 * d }, kCache: { tensor: "k", offset: 0, size: B * T * d },
+      vCache: { tensor: "v", offset: 0, size: B * T * d }, out: { tensor: "out", offset: pos * B * d, size: B * d }
+    }))
+  /** [b][t] rows of width w (the full pass's layout) from [t][b] rows (the steps'). */
+  const byPosition = (x: ArrayLike<number>, B: number, T: number, w: number) =>
+    Float64Array.from({ length: B * T * w }, (_, i) => {
+      const [b, t, e] = [Math.floor(i / (T * w)), Math.floor(i / w) % T, i % w]
+      return x[(t * B + b) * w + e]
+    })
+
+  for (const rounding of ["none", "bf16", "fp16"] as const) {
+    it(`attention step over a key/value cache, position by position, is causal attention (${rounding})`, () => {
+      const [B, T, d, H] = [5, 37, 12, 3]
+      const t: HostArrays = { qkv: randn(T * B * 3 * d, 50, 1.5), k: new Float32Array(B * T * d), v: new Float32Array(B * T * d), out: new Float32Array(T * B * d) }
+      const out = runOps(native, t, (p) => p.ops(attentionSteps(B, T, d, H)), { rounding, threads: 2 })
+      // The reference reads the full pass's layout: sequence-major rows of q|k|v.
+      const want = ref.attention(byPosition(t.qkv, B, T, 3 * d), B, T, d, H, rounding)
+      const tol = rounding === "none" ? [1e-5, 1e-4] : [2e-2, 2e-2]
+      expectClose(byPosition(out.out, B, T, d), want.out, tol[0], tol[1], `out (${rounding})`)
+      // The cache holds every position's k and v (rounded as the kernel's operands).
+      const rnd = ref.rounder(rounding)
+      const kv = byPosition(t.qkv, B, T, 3 * d)
+      expect(Array.from(out.k)).toEqual(Array.from(out.k, (_, i) => rnd(kv[Math.floor(i / d) * 3 * d + d + (i % d)])))
+      expect(Array.from(out.v)).toEqual(Array.from(out.v, (_, i) => rnd(kv[Math.floor(i / d) * 3 * d + 2 * d + (i % d)])))
+    })
+  }
+
+  it("attention step: a position outside the cache or tensors of the wrong sizes are refused before anything runs", () => {
+    const [B, T, d, H] = [2, 4, 8, 2]
+    const t: HostArrays = { qkv: randn(T * B * 3 * d, 51), k: new Float32Array(B * T * d), v: new Float32Array(B * T * d), out: new Float32Array(T * B * d) }
+    const [step] = attentionSteps(B, T, d, H)
+    expect(() => runOps(native, t, (p) => p.op({ ...step, pos: T }))).toThrow(/attentionStep at position 4 of 4 with tensors of the wrong sizes/)
+    expect(() => runOps(native, t, (p) => p.op({ ...step, B: 3 }))).toThrow(/wrong sizes for 3 rows/)
+  })
 
   const combos = [[false, false], [false, true], [true, false], [true, true]] as const
   for (const rounding of ["none", "bf16", "fp16"] as const satisfies ReadonlyArray<OperandRounding>) {
@@ -182,13 +223,17 @@ describe("native CPU kernels vs float64 references", () => {
       s: new Float32Array(1)
     }
     const w = (n: string) => whole(t, n)
+    // Attention steps big enough for the kernel to run on several threads (4·B·d·(pos + 1) ≥ 2·10⁵ from pos 24 on).
+    const [Bs, Ts, ds, Hs] = [64, 40, 32, 4]
+    Object.assign(t, { qkv: randn(Ts * Bs * 3 * ds, 45), k: new Float32Array(Bs * Ts * ds), v: new Float32Array(Bs * Ts * ds), out: new Float32Array(Ts * Bs * ds) })
     const run = (threads: number) => runOps(native, t, (p) => p.ops([
       { op: "matmul", label: "t", M, N, K, transA: false, transB: false, a: w("a"), b: w("b"), c: w("c") },
       { op: "head", rows, V, d, x: w("x"), w: w("w"), targets: w("targets"), loss: w("loss"), logp2: w("logp2"), logits: w("x"), grad: { dx: w("dx"), dw: w("dw"), scale: w("scale") } },
-      { op: "totalSum", n: M * N, x: w("c"), out: w("s"), square: true, accumulate: false }
+      { op: "totalSum", n: M * N, x: w("c"), out: w("s"), square: true, accumulate: false },
+      ...attentionSteps(Bs, Ts, ds, Hs)
     ]), { threads, headWork: native.headWork(V, d, true) })
     const one = run(1)
     const two = run(2)
-    for (const k of ["c", "loss", "dx", "dw", "s"]) expect(Buffer.from(two[k].buffer).equals(Buffer.from(one[k].buffer)), `${k} identical`).toBe(true)
+    for (const k of ["c", "loss", "dx", "dw", "s", "out", "k", "v"]) expect(Buffer.from(two[k].buffer).equals(Buffer.from(one[k].buffer)), `${k} identical`).toBe(true)
   })
 })

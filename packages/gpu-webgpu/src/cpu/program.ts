@@ -6,14 +6,15 @@
  * never reads outside memory it was given.
  */
 import type { OperandRounding } from "../kernels/common.ts"
-import type { Op, Ref } from "../model/schedule.ts"
+import type { Ref } from "../model/schedule.ts"
+import type { StepOp } from "../model/step-schedule.ts"
 
 const ARENA_STRIDE = 2 ** 50
 
 /** Opcodes of native/addon.cc. */
 export const opcodes = {
   embed: 1, embedBackward: 2, layerNorm: 3, layerNormBackwardInput: 4, layerNormBackwardParams: 5, matmul: 6, gelu: 7, geluBackward: 8,
-  attention: 9, attentionBackward: 10, columnSum: 11, totalSum: 12, sequenceBits: 13, head: 14, adamw: 15, zero: 16, copy: 17
+  attention: 9, attentionBackward: 10, columnSum: 11, totalSum: 12, sequenceBits: 13, head: 14, adamw: 15, zero: 16, copy: 17, attentionStep: 18
 } as const
 
 /** Where a tensor lives: arena index, first float, length in floats. */
@@ -66,7 +67,7 @@ export const programBuilder = (cx: EncodeContext) => {
   const r = rounds[cx.rounding]
   const b = (x: boolean | undefined) => (x ? 1 : 0)
 
-  const op = (o: Op): void => {
+  const op = (o: StepOp): void => {
     switch (o.op) {
       case "embed":
         return emit(opcodes.embed, [o.N, o.T, o.d, addr(o.tokens), addr(o.wte), addr(o.wpe), addr(o.x)])
@@ -97,6 +98,13 @@ export const programBuilder = (cx: EncodeContext) => {
         return emit(opcodes.totalSum, [o.n, addr(o.x), addr(o.out), b(o.square), b(o.accumulate)])
       case "sequenceBits":
         return emit(opcodes.sequenceBits, [o.sequences, o.T, addr(o.logp2), addr(o.bits)])
+      case "attentionStep": {
+        // The kernel indexes rows b < B and cache rows ≤ pos < T: the sizes must be those.
+        const { B, T, d } = o
+        if (!(o.pos >= 0 && o.pos < T) || o.qkv.size !== B * 3 * d || o.kCache.size !== B * T * d || o.vCache.size !== B * T * d || o.out.size !== B * d)
+          throw new Error(`cpu program: attentionStep at position ${o.pos} of ${T} with tensors of the wrong sizes for ${B} rows of width ${d}`)
+        return emit(opcodes.attentionStep, [B, T, o.pos, d, o.H, r, addr(o.qkv), addr(o.kCache), addr(o.vCache), addr(o.out)])
+      }
       case "head":
         // Fused: the logits tensor is never used (the work area holds a chunk at a time).
         return emit(opcodes.head, [
@@ -108,7 +116,7 @@ export const programBuilder = (cx: EncodeContext) => {
 
   return {
     op,
-    ops: (os: ReadonlyArray<Op>) => os.forEach(op),
+    ops: (os: ReadonlyArray<StepOp>) => os.forEach(op),
     zero: (t: Ref) => emit(opcodes.zero, [addr(t), t.size]),
     copy: (from: Ref, to: Ref) => emit(opcodes.copy, [addr(from), addr(to), Math.min(from.size, to.size)]),
     adamw: (a: { n: number; decayEnd: number; params: Ref; grads: Ref; m: Ref; v: Ref; normSq: Ref; hyper: Ref; roundParams: boolean }) =>
@@ -118,5 +126,5 @@ export const programBuilder = (cx: EncodeContext) => {
 }
 
 /** Floats of rounded-operand scratch the matmuls of these ops need (0 without rounding). */
-export const matmulScratchFloats = (ops: ReadonlyArray<Op>, rounding: OperandRounding): number =>
+export const matmulScratchFloats = (ops: ReadonlyArray<StepOp>, rounding: OperandRounding): number =>
   rounding === "none" ? 0 : ops.reduce((m, o) => (o.op === "matmul" ? Math.max(m, o.M * o.K + o.K * o.N) : m), 0)

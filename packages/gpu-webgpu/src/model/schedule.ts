@@ -87,6 +87,8 @@ export interface ScheduleInputs {
   readonly fuseGelu: boolean
 }
 
+const mm = (label: string, s: Omit<Extract<Op, { op: "matmul" }>, "op" | "label">): Op => ({ op: "matmul", label, ...s })
+
 export const gpt2Schedule = (inp: ScheduleInputs): Schedule => {
   const { shape, layout, B, T: S } = inp
   const d = shape.dModel
@@ -110,7 +112,6 @@ export const gpt2Schedule = (inp: ScheduleInputs): Schedule => {
   // Only the first T rows of the position table are used (an imported model may have more).
   const wpe: Ref = { ...w("wpe.weight"), size: S * d }
   const dwpe: Ref = { ...g("wpe.weight"), size: S * d }
-  const mm = (label: string, s: Omit<Extract<Op, { op: "matmul" }>, "op" | "label">): Op => ({ op: "matmul", label, ...s })
   const head = shape.tiedHead ? "wte.weight" : "lm_head.weight"
 
   const tokens = alloc("tokens", N)
@@ -143,21 +144,7 @@ export const gpt2Schedule = (inp: ScheduleInputs): Schedule => {
   const forward: Array<Op> = [{ op: "embed", N, T: S, d, V, tokens, wte: w("wte.weight"), wpe, x: xs[0] }]
   for (let l = 0; l < L; l++) {
     const a = layers[l]
-    const p = `h.${l}.`
-    forward.push(
-      { op: "layerNorm", rows: N, d, eps, x: xs[l], g: w(p + "ln_1.weight"), b: w(p + "ln_1.bias"), y: a.ln1, stats: a.st1 },
-      mm("qkv", { M: N, N: 3 * d, K: d, transA: false, transB: false, a: a.ln1, b: w(p + "attn.c_attn.weight"), bias: w(p + "attn.c_attn.bias"), c: a.qkv }),
-      { op: "attention", B, T: S, d, H, qkv: a.qkv, out: a.att, probs: a.probs },
-      mm("attn-proj", { M: N, N: d, K: d, transA: false, transB: false, a: a.att, b: w(p + "attn.c_proj.weight"), bias: w(p + "attn.c_proj.bias"), residual: xs[l], c: a.xmid }),
-      { op: "layerNorm", rows: N, d, eps, x: a.xmid, g: w(p + "ln_2.weight"), b: w(p + "ln_2.bias"), y: a.ln2, stats: a.st2 },
-      ...(inp.fuseGelu
-        ? [mm("fc", { M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w(p + "mlp.c_fc.weight"), bias: w(p + "mlp.c_fc.bias"), gelu: { pre: a.pre }, c: a.h })]
-        : [
-          mm("fc", { M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w(p + "mlp.c_fc.weight"), bias: w(p + "mlp.c_fc.bias"), c: a.pre }),
-          { op: "gelu", n: N * 4 * d, x: a.pre, y: a.h } as const
-        ]),
-      mm("mlp-proj", { M: N, N: d, K: 4 * d, transA: false, transB: false, a: a.h, b: w(p + "mlp.c_proj.weight"), bias: w(p + "mlp.c_proj.bias"), residual: a.xmid, c: xs[l + 1] })
-    )
+    forward.push(...blockForward<Op>(inp, l, N, xs[l], a, xs[l + 1], { op: "attention", B, T: S, d, H, qkv: a.qkv, out: a.att, probs: a.probs }))
   }
   forward.push({ op: "layerNorm", rows: N, d, eps, x: xs[L], g: w("ln_f.weight"), b: w("ln_f.bias"), y: lnf, stats: stf })
 
@@ -200,6 +187,61 @@ export const gpt2Schedule = (inp: ScheduleInputs): Schedule => {
   backward.push({ op: "embedBackward", N, T: S, d, V, dx: dres, rowStart, rowIdx, dwte: g("wte.weight"), dwpe })
 
   return { B, T: S, tensors, tokens, targets, rowStart, rowIdx, lnf, logits, logp2, bits, lossSum, gradScale, forward, logitsOps, evaluate, backward }
+}
+
+/** A block's activations for N rows (schedule.ts allocates them per layer; a step, step-schedule.ts, for its B rows). */
+export interface BlockActivations {
+  readonly ln1: Ref
+  readonly st1: Ref
+  readonly qkv: Ref
+  readonly att: Ref
+  readonly xmid: Ref
+  readonly ln2: Ref
+  readonly st2: Ref
+  readonly pre: Ref
+  readonly h: Ref
+}
+
+/** A named parameter tensor of the flat `params` buffer, as a Ref. */
+export const paramRef = (layout: ParamLayout, name: string): Ref => {
+  const s = layout.slots.get(name)
+  if (s === undefined) throw new Error(`no tensor ${name} in the layout`)
+  return { tensor: "params", offset: s.offset, size: s.size }
+}
+
+/**
+ * Transformer block `l` on N rows, x → y: LayerNorm, qkv projection, the
+ * given attention op (reading a.qkv, writing a.att), output projection onto
+ * the residual, LayerNorm, MLP onto the residual. The full forward and the
+ * incremental step (step-schedule.ts) share it, so they run the same kernels.
+ */
+export const blockForward = <A>(
+  inp: Pick<ScheduleInputs, "shape" | "layout" | "fuseGelu">,
+  l: number,
+  N: number,
+  x: Ref,
+  a: BlockActivations,
+  y: Ref,
+  attention: A
+): Array<Op | A> => {
+  const d = inp.shape.dModel
+  const eps = inp.shape.layerNormEps
+  const p = `h.${l}.`
+  const w = (name: string) => paramRef(inp.layout, p + name)
+  return [
+    { op: "layerNorm", rows: N, d, eps, x, g: w("ln_1.weight"), b: w("ln_1.bias"), y: a.ln1, stats: a.st1 },
+    mm("qkv", { M: N, N: 3 * d, K: d, transA: false, transB: false, a: a.ln1, b: w("attn.c_attn.weight"), bias: w("attn.c_attn.bias"), c: a.qkv }),
+    attention,
+    mm("attn-proj", { M: N, N: d, K: d, transA: false, transB: false, a: a.att, b: w("attn.c_proj.weight"), bias: w("attn.c_proj.bias"), residual: x, c: a.xmid }),
+    { op: "layerNorm", rows: N, d, eps, x: a.xmid, g: w("ln_2.weight"), b: w("ln_2.bias"), y: a.ln2, stats: a.st2 },
+    ...(inp.fuseGelu
+      ? [mm("fc", { M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w("mlp.c_fc.weight"), bias: w("mlp.c_fc.bias"), gelu: { pre: a.pre }, c: a.h })]
+      : [
+        mm("fc", { M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w("mlp.c_fc.weight"), bias: w("mlp.c_fc.bias"), c: a.pre }),
+        { op: "gelu", n: N * 4 * d, x: a.pre, y: a.h } as const
+      ]),
+    mm("mlp-proj", { M: N, N: d, K: 4 * d, transA: false, transB: false, a: a.h, b: w("mlp.c_proj.weight"), bias: w("mlp.c_proj.bias"), residual: a.xmid, c: y })
+  ]
 }
 
 /**
