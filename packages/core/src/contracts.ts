@@ -111,13 +111,43 @@ export interface TrainedModel {
    * `position` for the same `seqs.count` (same batch layout): a decoder that
    * knows only prefixes gets the floats an encoder that knows everything got.
    * Without BOS, position 0 has no prediction and its logits are all 0
-   * (uniform). Optional: arithmetic coding (compression) needs it.
+   * (uniform). Optional: arithmetic coding (compression) needs it or
+   * `nextTokenStepper`.
    */
   readonly nextTokenLogits?: (seqs: TokenSequences, position: number) => Effect.Effect<Float32Array, ModelError>
+  /**
+   * The same logits one position at a time for a fixed batch (arithmetic
+   * coding walks positions in order): a model with an incremental pass
+   * (cached keys and values) computes each position at the cost of one row per
+   * sequence instead of a full pass. Its floats may differ from
+   * `nextTokenLogits`' in the last bits (other summation orders), but for the
+   * same shape and the same tokens fed they are the same every time, which is
+   * all an encoder and a decoder that both step need. Optional: without it a
+   * coder steps through `nextTokenLogits` (`nextTokenStepperOf`).
+   */
+  readonly nextTokenStepper?: (shape: StepperShape) => Effect.Effect<NextTokenStepper, ModelError>
   /** Greedy continuation of each prefix by `length` tokens (count × length). */
   readonly generate: (prefixes: TokenSequences, length: number) => Effect.Effect<Uint32Array, ModelError>
   /** Writes the model into a folder, in the trainer's format (one its `TrainerPlugin.reload` reads back). */
   readonly save: (dir: string) => Effect.Effect<void, ModelError>
+}
+
+/** A batch of `count` sequences of `seqLen` tokens over `vocabSize` ids, stepped through position by position. */
+export interface StepperShape {
+  readonly count: number
+  readonly seqLen: number
+  readonly vocabSize: number
+}
+
+/** Next-token logits of a fixed batch of sequences, position after position (`TrainedModel.nextTokenStepper`). */
+export interface NextTokenStepper {
+  /**
+   * Logits of the token at data position `position` of every sequence
+   * (count × vocabSize, float32), given `previous`: each sequence's token at
+   * `position − 1` (count ids; unused at position 0). Positions come in
+   * order 0, 1, …, seqLen − 1; without BOS position 0 gives zeros (uniform).
+   */
+  readonly next: (position: number, previous: Uint32Array) => Effect.Effect<Float32Array, ModelError>
 }
 
 /** JSON values, as stored in result.json. */

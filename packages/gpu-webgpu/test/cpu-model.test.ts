@@ -3,9 +3,12 @@
  * model, the cross-check with WebGPU (a model trained on one backend gives
  * the same code lengths on the other, within 1e-4 relative), next-token
  * logits that do not depend on later tokens (bit for bit, on both backends),
- * and an allocation failure reported as an error naming the sizes.
+ * the incremental pass (next-token stepper, greedy generation) against the
+ * reference, the full pass and itself on another thread count, and an
+ * allocation failure reported as an error naming the sizes.
  */
 import { expect, layer } from "@effect/vitest"
+import { ModelError } from "@memorize/core"
 import { Effect, Exit } from "effect"
 import { makeCpuGpt2Engine } from "../src/cpu/cpu-model.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
@@ -13,7 +16,7 @@ import type { Gpt2Model } from "../src/model/evaluation.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import type { Gpt2Shape } from "../src/model/weights.ts"
-import { referenceCodeLengths, referenceTokenLogProbs } from "../src/reference/gpt2.ts"
+import { referenceCodeLengths, referenceLogits, referenceTokenLogProbs } from "../src/reference/gpt2.ts"
 import { trainLoop } from "../src/train/loop.ts"
 import { expectClose, randInts } from "./helpers.ts"
 
@@ -86,6 +89,107 @@ layer(WebGpu.layer)("native CPU model", (it) => {
               expect((row[data.tokens[b * S + pos]] - lse) / Math.LN2).toBeCloseTo(lp[b * S + pos], 4)
             }
           }
+        }
+      }
+    }).pipe(Effect.scoped))
+
+  /** The stepper's logits of every position, fed the data's own tokens: count × S × V. */
+  const stepAll = (model: Gpt2Model, data: { count: number; seqLen: number; vocabSize: number; tokens: Uint32Array }) =>
+    Effect.gen(function* () {
+      const { count, seqLen: L, vocabSize: W } = data
+      const stepper = yield* model.nextTokenStepper({ count, seqLen: L, vocabSize: W })
+      const out = new Float32Array(count * L * W)
+      const previous = new Uint32Array(count)
+      for (let t = 0; t < L; t++) {
+        for (let b = 0; b < count && t > 0; b++) previous[b] = data.tokens[b * L + t - 1]
+        const logits = yield* stepper.next(t, previous)
+        for (let b = 0; b < count; b++) out.set(logits.subarray(b * W, (b + 1) * W), (b * L + t) * W)
+      }
+      return out
+    })
+
+  for (const bos of [false, true]) {
+    it.effect(`incremental stepper: the float64 reference's logits at every position${bos ? " (BOS)" : ""}; steps out of order or bad tokens are ModelErrors`, () =>
+      Effect.gen(function* () {
+        const weights = initGpt2Weights(shapeOf(bos), 18)
+        const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos })
+        const data = seqs(11, 19)
+        const stepped = yield* stepAll(cpu, data)
+        const full = referenceLogits(weights, data, bos ? { bos: V } : undefined)
+        const T = S + (bos ? 1 : 0)
+        const Vm = V + (bos ? 1 : 0)
+        // Data position t is predicted by model position t − 1 + lead; without BOS position 0 is uniform (zeros).
+        const want = Float64Array.from(stepped, (_, i) => {
+          const [b, t, v] = [Math.floor(i / (S * V)), Math.floor(i / V) % S, i % V]
+          const pos = t - 1 + (bos ? 1 : 0)
+          return pos < 0 ? 0 : full[(b * T + pos) * Vm + v]
+        })
+        expectClose(stepped, want, 1e-4, 1e-4, "step logits")
+        const shape = { count: 2, seqLen: S, vocabSize: V }
+        const stepper = yield* cpu.nextTokenStepper(shape)
+        const skipped = yield* Effect.flip(stepper.next(1, new Uint32Array(2)))
+        expect(skipped).toBeInstanceOf(ModelError)
+        expect(skipped.message).toMatch(/position 1 asked for where position 0 comes next/)
+        yield* stepper.next(0, new Uint32Array(0))
+        expect((yield* Effect.flip(stepper.next(1, Uint32Array.of(3, V)))).message).toMatch(/token 24 of sequence 1 at position 0 is outside the vocabulary of 24/)
+        expect((yield* Effect.flip(stepper.next(1, Uint32Array.of(3)))).message).toMatch(/1 previous tokens for 2 sequences/)
+        expect((yield* Effect.flip(cpu.nextTokenStepper({ ...shape, seqLen: S + 1 }))).message).toMatch(/exceed the model's/)
+        expect((yield* Effect.flip(cpu.nextTokenStepper({ ...shape, vocabSize: V + 1 }))).message).toMatch(/vocabulary 25 exceeds the model's 24/)
+      }).pipe(Effect.scoped))
+  }
+
+  it.effect("incremental stepper in every precision mode: the full pass's logits within float tolerance (bit for bit or nearly: the same kernels on fewer rows)", () =>
+    Effect.gen(function* () {
+      const data = seqs(9, 20)
+      for (const precision of ["fp32", "bf16", "bf16-params", "fp16"] as const) {
+        const cpu = yield* makeCpuGpt2Engine(initGpt2Weights(shapeOf(false), 21), { precision })
+        const stepped = yield* stepAll(cpu, data)
+        const full = new Float32Array(stepped.length)
+        for (let t = 0; t < S; t++) {
+          const logits = yield* cpu.nextTokenLogits(data, t)
+          for (let b = 0; b < data.count; b++) full.set(logits.subarray(b * V, (b + 1) * V), (b * S + t) * V)
+        }
+        const tol = precision === "fp32" || precision === "bf16-params" ? 1e-5 : 2e-2
+        expectClose(stepped, full, tol, tol, precision)
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("incremental stepper: bit for bit the same on 1 and 2 threads (blocks of rows and columns, attention past its threading threshold)", () =>
+    Effect.gen(function* () {
+      const shape: Gpt2Shape = { vocabSize: 600, seqLen: 14, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+      const weights = initGpt2Weights(shape, 22)
+      const data = { vocabSize: 600, seqLen: 14, count: 300, tokens: randInts(300 * 14, 600, 23) }
+      const on = (threads: number) =>
+        Effect.scoped(Effect.gen(function* () {
+          const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", threads })
+          const logits = yield* stepAll(cpu, data)
+          expect(cpu.threadsUsed()).toBe(threads)
+          return logits
+        }))
+      const one = yield* on(1)
+      const two = yield* on(2)
+      expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true)
+    }))
+
+  it.effect("greedy generation through the incremental pass (CPU) chooses what the reference's logits and WebGPU's full passes choose", () =>
+    Effect.gen(function* () {
+      for (const bos of [false, true]) {
+        const weights = initGpt2Weights(shapeOf(bos), 24)
+        const prefixes = { vocabSize: V, seqLen: 3, count: 7, tokens: randInts(21, V, 25) }
+        const length = S - 3
+        const cpu = yield* (yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos })).generate(prefixes, length)
+        const gpu = yield* (yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos })).generate(prefixes, length)
+        expect(Array.from(cpu)).toEqual(Array.from(gpu))
+        // Greedy by the float64 reference, one token at a time.
+        for (let b = 0; b < prefixes.count; b++) {
+          const row = Array.from(prefixes.tokens.subarray(b * 3, b * 3 + 3))
+          for (let k = 0; k < length; k++) {
+            const T = row.length + (bos ? 1 : 0)
+            const logits = referenceLogits(weights, { vocabSize: V, seqLen: row.length, count: 1, tokens: Uint32Array.from(row) }, bos ? { bos: V } : undefined)
+            const last = logits.subarray((T - 1) * shapeOf(bos).vocabSize, (T - 1) * shapeOf(bos).vocabSize + V)
+            row.push(last.indexOf(Math.max(...last)))
+          }
+          expect(Array.from(cpu.subarray(b * length, (b + 1) * length)), `sequence ${b}`).toEqual(row.slice(3))
         }
       }
     }).pipe(Effect.scoped))

@@ -134,6 +134,7 @@ const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
       codeLengths: gpu.codeLengths,
       tokenLogProbs: gpu.tokenLogProbs,
       nextTokenLogits: gpu.nextTokenLogits,
+      nextTokenStepper: gpu.nextTokenStepper,
       generate: gpu.generate,
       // The host copy is the checkpoint itself: saving it needs no GPU round trip and loses nothing to precision.
       save: (dir: string) => saveCheckpoint(dir, weights)

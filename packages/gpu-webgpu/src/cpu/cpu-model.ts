@@ -3,7 +3,10 @@
  * (OpenBLAS GEMMs, C++ kernels, OpenMP threads). Parameters live in one
  * Float32Array in the ParamLayout; a plan per micro-batch size holds the
  * activations. Evaluation goes through the shared evaluation.ts and training
- * through the shared loop (this file supplies its Stepper).
+ * through the shared loop (this file supplies its Stepper). The incremental
+ * pass (step-schedule.ts: one position at a time over key/value caches) is
+ * this backend's `decoder`, so arithmetic coding and generation cost about
+ * one evaluation instead of a full pass per position.
  *
  * Threads: `threads` cores per model, divided among the CPU models alive in
  * the process (a sweep with --concurrency N trains N at once). Every kernel
@@ -14,9 +17,10 @@ import { Effect, type Scope } from "effect"
 import { operandRounding, type Precision } from "../kernels/common.ts"
 import { tokenIndex } from "../kernels/embedding.ts"
 import type { BatchArrays } from "../model/batch.ts"
-import { type BatchBackend, gpt2Evaluation, type Gpt2Model } from "../model/evaluation.ts"
+import { argmaxRows, type BatchBackend, type BatchDecoder, gpt2Evaluation, type Gpt2Model } from "../model/evaluation.ts"
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "../model/layout.ts"
 import { gpt2Schedule, type Op, type Ref, type Schedule, tensorsOf } from "../model/schedule.ts"
+import { gpt2StepSchedule } from "../model/step-schedule.ts"
 import { validateWeights } from "../model/validate.ts"
 import { gpt2ParamCount, type Gpt2Weights } from "../model/weights.ts"
 import type { Stepper, Trainable } from "../train/loop.ts"
@@ -165,17 +169,17 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         return made
       })
 
-    const arenasOf = (p: CpuPlan) => [params, trainArena?.arena ?? noArena, p.arena]
     let fewest = Number.POSITIVE_INFINITY
-    const run = (p: CpuPlan, program: Float64Array, what: string) =>
+    const runOn = (arenas: ReadonlyArray<Float32Array>, program: Float64Array, what: string) =>
       Effect.tryPromise({
         try: () => {
           const t = threads()
           fewest = Math.min(fewest, t)
-          return native.runAsync(arenasOf(p), program, t)
+          return native.runAsync(arenas, program, t)
         },
         catch: (e) => new ModelError({ message: `${what} on the CPU: ${e instanceof Error ? e.message : String(e)}` })
       })
+    const run = (p: CpuPlan, program: Float64Array, what: string) => runOn([params, trainArena?.arena ?? noArena, p.arena], program, what)
     const writeTokens = (p: CpuPlan, tokens: Uint32Array) => p.words.set(tokens, p.at(p.sched.tokens))
     const writeBatch = (p: CpuPlan, b: Pick<BatchArrays, "tokens" | "targets">) => {
       writeTokens(p, b.tokens)
@@ -201,6 +205,41 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         yield* run(p, p.forwardLogits(pos), "logits")
         return p.arena.slice(p.rowLogits.offset, p.rowLogits.offset + B * V)
       })
+    // The incremental pass over B rows of at most T positions: its own arena (step activations, key/value caches), a program per position made on first use.
+    const decoder = (B: number, T: number) =>
+      Effect.gen(function* () {
+        const sched = gpt2StepSchedule({ shape, layout, B, T, fuseGelu: true })
+        const { placements, total } = place(ARENA_PLAN, [...sched.tensors, ["matmulScratch", matmulScratchFloats(sched.ops(0), rounding)]])
+        const arena = yield* allocate(`the incremental pass for ${B} rows of ${T} positions`, total)
+        placements.set("params", { arena: ARENA_PARAMS, offset: 0, size: layout.total })
+        const arenas = [params, noArena, arena]
+        const cx = { placements, arenaSizes: arenas.map((a) => a.length), rounding, matmulScratch: "matmulScratch" }
+        const programs: Array<Float64Array> = []
+        const tokensAt = placements.get("tokens")!.offset
+        const logitsAt = placements.get("logits")!.offset
+        const words = new Uint32Array(arena.buffer)
+        let pos = 0
+        return {
+          step: (tokens) =>
+            Effect.gen(function* () {
+              if (pos >= T) return yield* Effect.fail(new ModelError({ message: `incremental pass: all ${T} positions are fed` }))
+              // The embedding indexes its table with these ids, in native code.
+              if (tokens.length !== B || tokens.some((t) => t >= V))
+                return yield* Effect.fail(new ModelError({ message: `incremental pass: ${tokens.length} tokens for ${B} rows, or an id outside the vocabulary of ${V}` }))
+              let program = programs[pos]
+              if (program === undefined) {
+                const p = programBuilder(cx)
+                p.ops(sched.ops(pos))
+                program = programs[pos] = p.build()
+              }
+              words.set(tokens, tokensAt)
+              yield* runOn(arenas, program, "incremental step")
+              pos++
+              return arena.slice(logitsAt, logitsAt + B * V)
+            })
+        } satisfies BatchDecoder
+      })
+
     const backend: BatchBackend = {
       maxMicroBatch,
       logProbs: (B, T, tokens, targets) =>
@@ -212,16 +251,8 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
           return p.arena.slice(at, at + B * T)
         }),
       logitsAt,
-      argmaxAt: (B, T, tokens, pos, Vd) =>
-        Effect.map(logitsAt(B, T, tokens, pos), (logits) => {
-          const out = new Uint32Array(B)
-          for (let b = 0; b < B; b++) {
-            let best = 0
-            for (let v = 1; v < Vd; v++) if (logits[b * V + v] > logits[b * V + best]) best = v
-            out[b] = best
-          }
-          return out
-        })
+      argmaxAt: (B, T, tokens, pos, Vd) => Effect.map(logitsAt(B, T, tokens, pos), (logits) => argmaxRows(logits, B, V, Vd, new Uint32Array(B))),
+      decoder
     }
     const evaluation = gpt2Evaluation(shape, bos, backend)
 

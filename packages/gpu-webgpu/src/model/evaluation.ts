@@ -1,14 +1,17 @@
 /**
  * The evaluation methods of a TrainedModel (code lengths, per-token log-probs,
- * next-token logits, greedy generation) for any backend that can run the
- * GPT-2 schedule on a batch: the BOS convention, batching, argument checks and
- * bookkeeping live here once, the arithmetic in the backend.
+ * next-token logits, a next-token stepper, greedy generation) for any backend
+ * that can run the GPT-2 schedule on a batch: the BOS convention, batching,
+ * argument checks and bookkeeping live here once, the arithmetic in the
+ * backend. A backend with an incremental pass (`decoder`: cached keys and
+ * values, one row per sequence and position) serves the stepper and
+ * generation with it; otherwise both go through full passes.
  *
  * First token: without BOS it cannot be predicted and is counted at log2 V
  * bits (V the data's vocabulary); `bos: true` adds a BOS token (id V, model
  * vocabulary V+1) and every token is predicted.
  */
-import { type DeviceError, ModelError, type TokenSequences } from "@memorize/core"
+import { type DeviceError, ModelError, type NextTokenStepper, nextTokenStepperOf, type StepperShape, stepProblem, type TokenSequences } from "@memorize/core"
 import { Effect } from "effect"
 import type { Precision } from "../kernels/common.ts"
 import { fillBatch } from "./batch.ts"
@@ -24,12 +27,24 @@ export interface BatchBackend {
   readonly logitsAt: (B: number, T: number, tokens: Uint32Array, pos: number) => Effect.Effect<Float32Array, ModelError>
   /** argmax over the first `V` logits at position `pos` of every row. */
   readonly argmaxAt: (B: number, T: number, tokens: Uint32Array, pos: number, V: number) => Effect.Effect<Uint32Array, ModelError>
+  /** Optional: an incremental pass over B rows of at most T positions. */
+  readonly decoder?: (B: number, T: number) => Effect.Effect<BatchDecoder, ModelError>
+}
+
+/**
+ * An incremental pass: `step` feeds the B tokens of the next model position
+ * (0, 1, … in order), keeps that position's keys and values, and returns its
+ * logits, B × vocabSize (the model's).
+ */
+export interface BatchDecoder {
+  readonly step: (tokens: Uint32Array) => Effect.Effect<Float32Array, ModelError>
 }
 
 export interface Gpt2Evaluation {
   readonly codeLengths: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>
   readonly tokenLogProbs: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>
   readonly nextTokenLogits: (seqs: TokenSequences, position: number) => Effect.Effect<Float32Array, ModelError>
+  readonly nextTokenStepper: (shape: StepperShape) => Effect.Effect<NextTokenStepper, ModelError>
   readonly generate: (prefixes: TokenSequences, length: number) => Effect.Effect<Uint32Array, ModelError>
 }
 
@@ -52,7 +67,7 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
   const dataVocab = bos ? shape.vocabSize - 1 : shape.vocabSize
   const evalBatch = (T: number, count: number) => Math.max(1, Math.min(backend.maxMicroBatch(T), EVAL_BATCH, count))
 
-  const checkSeqs = (seqs: TokenSequences, what: string): Effect.Effect<void, ModelError> => {
+  const checkSeqs = (seqs: Pick<TokenSequences, "seqLen" | "vocabSize">, what: string): Effect.Effect<void, ModelError> => {
     if (seqs.seqLen + lead > shape.seqLen)
       return Effect.fail(new ModelError({ message: `${what}: sequences of ${seqs.seqLen} tokens${bos ? " + BOS" : ""} exceed the model's ${shape.seqLen} positions` }))
     if (seqs.vocabSize > dataVocab)
@@ -111,23 +126,89 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
       return out
     })
 
+  const V = shape.vocabSize
+  /** Rows [0, n) of a backend's logits (B × V) into `out` from row `first` on, the first W of each row. */
+  const copyRows = (logits: Float32Array, n: number, W: number, out: Float32Array, first: number) => {
+    for (let r = 0; r < n; r++) out.set(logits.subarray(r * V, r * V + W), (first + r) * W)
+  }
+
   const nextTokenLogits = (seqs: TokenSequences, position: number) =>
     Effect.gen(function* () {
       yield* checkSeqs(seqs, "nextTokenLogits")
       if (!Number.isInteger(position) || position < 0 || position >= seqs.seqLen)
         return yield* Effect.fail(new ModelError({ message: `nextTokenLogits: position ${position} is outside the sequences' 0..${seqs.seqLen - 1}` }))
-      const out = new Float32Array(seqs.count * dataVocab)
+      const out = new Float32Array(seqs.count * seqs.vocabSize)
       // Without BOS nothing predicts the first token: zeros (uniform).
       if (!bos && position === 0) return out
       const T = seqs.seqLen + lead
       // Model position that predicts data position `position`.
       const pos = position + lead - 1
       const B = evalBatch(T, seqs.count)
-      const V = shape.vocabSize
       for (let start = 0; start < seqs.count; start += B) {
         const b = batchOf(seqs, start, B)
-        const logits = yield* backend.logitsAt(B, T, b.tokens, pos)
-        for (let r = 0; r < b.rows.length; r++) out.set(logits.subarray(r * V, r * V + dataVocab), (start + r) * dataVocab)
+        copyRows(yield* backend.logitsAt(B, T, b.tokens, pos), b.rows.length, seqs.vocabSize, out, start)
+      }
+      return out
+    })
+
+  /**
+   * With the backend's incremental pass: the model position that predicts
+   * data position t is fed BOS (t = 0) or the token at t − 1, so each step
+   * costs one row per sequence. Without it: full passes (nextTokenLogits).
+   */
+  const nextTokenStepper = (sh: StepperShape) =>
+    Effect.gen(function* () {
+      yield* checkSeqs(sh, "nextTokenStepper")
+      const makeDecoder = backend.decoder
+      if (makeDecoder === undefined) return nextTokenStepperOf(nextTokenLogits, sh)
+      // Model positions fed: BOS, then every token but the last.
+      const T = sh.seqLen + lead - 1
+      const B = evalBatch(Math.max(1, T), sh.count)
+      const parts: Array<{ readonly start: number; readonly n: number; readonly decoder: BatchDecoder }> = []
+      for (let start = 0; T > 0 && start < sh.count; start += B) {
+        const n = Math.min(B, sh.count - start)
+        parts.push({ start, n, decoder: yield* makeDecoder(n, T) })
+      }
+      const bosRow = new Uint32Array(B).fill(dataVocab)
+      let expected = 0
+      const stepper: NextTokenStepper = {
+        next: (position, previous) =>
+          Effect.gen(function* () {
+            const problem = stepProblem(sh, expected, position, previous)
+            if (problem !== undefined) return yield* Effect.fail(new ModelError({ message: problem }))
+            expected++
+            const out = new Float32Array(sh.count * sh.vocabSize)
+            if (!bos && position === 0) return out
+            for (const p of parts) {
+              const fed = position === 0 ? bosRow.subarray(0, p.n) : previous.subarray(p.start, p.start + p.n)
+              copyRows(yield* p.decoder.step(fed), p.n, sh.vocabSize, out, p.start)
+            }
+            return out
+          })
+      }
+      return stepper
+    })
+
+  /** Greedy continuation through the incremental pass: BOS and the prefix fed position by position, then each chosen token. */
+  const generateStepping = (makeDecoder: NonNullable<BatchBackend["decoder"]>, prefixes: TokenSequences, length: number, out: Uint32Array) =>
+    Effect.gen(function* () {
+      const P = prefixes.seqLen
+      const T = lead + P + length - 1
+      const B = evalBatch(T, prefixes.count)
+      for (let start = 0; start < prefixes.count; start += B) {
+        const n = Math.min(B, prefixes.count - start)
+        const decoder = yield* makeDecoder(n, T)
+        const fed = new Uint32Array(n)
+        let logits: Float32Array = new Float32Array(0)
+        for (let pos = 0; pos < lead + P; pos++) {
+          for (let b = 0; b < n; b++) fed[b] = pos < lead ? dataVocab : prefixes.tokens[(start + b) * P + pos - lead]
+          logits = yield* decoder.step(fed)
+        }
+        for (let k = 0; k < length; k++) {
+          if (k > 0) logits = yield* decoder.step(fed)
+          argmaxRows(logits, n, V, dataVocab, fed)
+          for (let b = 0; b < n; b++) out[(start + b) * length + k] = fed[b]
+        }
       }
       return out
     })
@@ -142,6 +223,7 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
         return yield* Effect.fail(new ModelError({ message: `generate: prefix ${P} + ${length} new tokens${bos ? " + BOS" : ""} does not fit the model's ${T} positions` }))
       const out = new Uint32Array(prefixes.count * length)
       if (length === 0 || prefixes.count === 0) return out
+      if (backend.decoder !== undefined) return yield* generateStepping(backend.decoder, prefixes, length, out)
       const B = evalBatch(T, prefixes.count)
       for (let start = 0; start < prefixes.count; start += B) {
         const n = Math.min(B, prefixes.count - start)
@@ -162,5 +244,16 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
       return out
     })
 
-  return { codeLengths, tokenLogProbs, nextTokenLogits, generate }
+  return { codeLengths, tokenLogProbs, nextTokenLogits, nextTokenStepper, generate }
+}
+
+/** For each of n rows of `logits` (rows of `stride` floats): the index of the first maximum among the first V, into `out`. */
+export const argmaxRows = (logits: Float32Array, n: number, stride: number, V: number, out: Uint32Array): Uint32Array => {
+  for (let b = 0; b < n; b++) {
+    const at = b * stride
+    let best = 0
+    for (let v = 1; v < V; v++) if (logits[at + v] > logits[at + best]) best = v
+    out[b] = best
+  }
+  return out
 }

@@ -87,6 +87,7 @@ export const trainedModel = (
     codeLengths: model.codeLengths,
     tokenLogProbs: model.tokenLogProbs,
     nextTokenLogits: model.nextTokenLogits,
+    nextTokenStepper: model.nextTokenStepper,
     generate: model.generate,
     save: (dir: string) =>
       model.exportWeights().pipe(
