@@ -50,12 +50,16 @@ describe("quickstart end to end", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-quickstart-"))
     const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml")], { cwd: dir, timeoutMs: 600_000 })
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/6\/6 runs complete/)
+    expect(r.stdout).toMatch(/4\/4 runs complete/)
     const results = fs.readFileSync(path.join(dir, "runs/quickstart/results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
-    expect(results).toHaveLength(6)
+    expect(results).toHaveLength(4)
     const laws = JSON.parse(fs.readFileSync(path.join(dir, "runs/quickstart/laws.json"), "utf8"))
     expect(laws.capacity).toBeDefined()
     expect(laws.capacity.error).toBeUndefined()
+    // The quickstart's promise (README): a paper-regime model at ≥ 2.5 bits per parameter.
+    // CPU results do not depend on the thread count, so this is a fixed number per commit.
+    const best = Math.max(...results.map((x) => x.metrics.memorization.totalBits / x.model.paramCount))
+    expect(best).toBeGreaterThanOrEqual(2.5)
     const charts = await checkReportInChromium(path.join(dir, "runs/quickstart/report.html"), path.join(dir, "report.png"))
     expect(charts.length).toBeGreaterThanOrEqual(2)
     for (const c of charts) expect(c.marks, c.title).toBeGreaterThan(0)
@@ -63,11 +67,12 @@ describe("quickstart end to end", () => {
 
   it("runs on the WebGPU trainer too (--set train.kind=webgpu), with the same law fits", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-quickstart-webgpu-"))
-    const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml"), "--set", "train.kind=webgpu"], { cwd: dir, timeoutMs: 600_000 })
+    // 20 steps a run: lavapipe runs V = 2048 at ≈ 1 s a step, and what is checked is that it runs there.
+    const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml"), "--set", "train.kind=webgpu", "--set", "train.maxSteps=20"], { cwd: dir, timeoutMs: 600_000 })
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/6\/6 runs complete/)
+    expect(r.stdout).toMatch(/4\/4 runs complete/)
     const results = fs.readFileSync(path.join(dir, "runs/quickstart/results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
-    expect(results.map((x) => x.provenance.model.backend)).toEqual(Array(6).fill("webgpu"))
+    expect(results.map((x) => x.provenance.model.backend)).toEqual(Array(4).fill("webgpu"))
     const laws = JSON.parse(fs.readFileSync(path.join(dir, "runs/quickstart/laws.json"), "utf8"))
     expect(laws.capacity.error).toBeUndefined()
   }, 900_000)
