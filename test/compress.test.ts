@@ -66,26 +66,28 @@ layer(WebGpu.layer, { timeout: 300_000 })("compress / decompress", (it) => {
       }))
   }
 
-  it.effect("with a BOS token the header carries it, and every token (the first too) is predicted", () =>
-    Effect.gen(function*() {
-      const dir = tmpDir()
-      const ck = path.join(dir, "ck")
-      yield* saveCheckpoint(ck, sharp(shape, 2))
-      // Data vocabulary V − 1 (the last id is BOS); at most n_positions − 1 tokens.
-      const { file, seqs } = tokenFile(dir, 12, shape.seqLen - 1, V - 1, 6)
-      const out = path.join(dir, "b.mzac")
-      const summary = yield* compressFile({ model: ck, tokens: file, out, bos: true, batch: 5, device: "webgpu" })
-      // The coder sees the data vocabulary's logits only (BOS never occurs inside data), so its
-      // softmax leaves BOS out and its code length is below eval's, which keeps BOS's mass.
-      const evaluated = yield* evaluate({ model: ck, tokens: file, bos: true, device: "webgpu" })
-      const evalTotal = evaluated.members.bits.reduce((a, b) => a + b, 0)
-      expect(summary.codeLengthBits).toBeLessThan(evalTotal)
-      expect(summary.payloadBits).toBeLessThanOrEqual(summary.boundBits)
-      expect(summary.payloadBits).toBeLessThanOrEqual(evalTotal + 12 * 2.01)
-      const back = yield* decompressFile({ model: ck, input: out })
-      expect(back.header.bos).toBe(true)
-      expect(back.sequences.map((s) => Array.from(s))).toEqual(seqs)
-    }))
+  for (const device of ["cpu", "webgpu"] as const) {
+    it.effect(`${device}: with a BOS token the header carries it, and every token (the first too) is predicted`, () =>
+      Effect.gen(function*() {
+        const dir = tmpDir()
+        const ck = path.join(dir, "ck")
+        yield* saveCheckpoint(ck, sharp(shape, 2))
+        // Data vocabulary V − 1 (the last id is BOS); at most n_positions − 1 tokens.
+        const { file, seqs } = tokenFile(dir, 12, shape.seqLen - 1, V - 1, 6)
+        const out = path.join(dir, "b.mzac")
+        const summary = yield* compressFile({ model: ck, tokens: file, out, bos: true, batch: 5, device })
+        // The coder sees the data vocabulary's logits only (BOS never occurs inside data), so its
+        // softmax leaves BOS out and its code length is below eval's, which keeps BOS's mass.
+        const evaluated = yield* evaluate({ model: ck, tokens: file, bos: true, device })
+        const evalTotal = evaluated.members.bits.reduce((a, b) => a + b, 0)
+        expect(summary.codeLengthBits).toBeLessThan(evalTotal)
+        expect(summary.payloadBits).toBeLessThanOrEqual(summary.boundBits)
+        expect(summary.payloadBits).toBeLessThanOrEqual(evalTotal + 12 * 2.01)
+        const back = yield* decompressFile({ model: ck, input: out })
+        expect(back.header).toMatchObject({ bos: true, backend: device })
+        expect(back.sequences.map((s) => Array.from(s))).toEqual(seqs)
+      }))
+  }
 
   it.effect("one changed weight is a different model; a corrupted byte is refused before any evaluation", () =>
     Effect.gen(function*() {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
-import { ModelError, type TokenSequences, type TrainedModel } from "@memorize/core"
+import { ModelError, nextTokenStepperOf, type TokenSequences, type TrainedModel } from "@memorize/core"
 import {
   ArithmeticDecoder,
   ArithmeticEncoder,
@@ -16,7 +16,7 @@ import {
   scaleDown,
   truncationBound
 } from "../src/compression/index.ts"
-import { bigramModelArb, conditionalModel, memorizerModel, tokenSequencesArb } from "../src/testing/index.ts"
+import { bigramModelArb, type CodingModel, conditionalModel, memorizerModel, tokenSequencesArb, uniformModel } from "../src/testing/index.ts"
 
 /** A frequency table over `weights.length` symbols summing to 2^P, every entry ≥ 1. */
 const table = (weights: ReadonlyArray<number>, P: number): Float64Array => {
@@ -196,7 +196,7 @@ describe("quantization", () => {
 })
 
 /** The kit's models all have nextTokenLogits; `bigramModelArb` types them as plain TrainedModels. */
-const coding = (model: TrainedModel): LogitsSource => {
+const coding = (model: TrainedModel): LogitsSource & Pick<CodingModel, "nextTokenLogits"> => {
   const f = model.nextTokenLogits
   if (f === undefined) throw new Error(`${model.description.kind} has no nextTokenLogits`)
   return { nextTokenLogits: f }
@@ -271,6 +271,31 @@ describe("codec (batched, model-driven)", () => {
       const encoded = run(encodeSequences(model, seqs, { batch: 4, freqBits: 16 }))
       expect(run(decodeSequences(model, encoded.codes, seqs, { batch: 4, freqBits: 16 })).tokens).toEqual(seqs.tokens)
     }))
+  })
+
+  it("encoder and decoder both step through the model's stepper, never its full-pass logits", () => {
+    // The stepper knows the sequences (memorizer), nextTokenLogits does not (uniform): were either direction to use
+    // nextTokenLogits, the code words would be ≈ S·log2 V long (encoder) or decode to other tokens (decoder).
+    const V = 50
+    const S = 12
+    const seqs = run(Effect.sync(() => ({ vocabSize: V, seqLen: S, count: 9, tokens: Uint32Array.from({ length: 9 * S }, (_, i) => (i * 37 + 11) % V) })))
+    const memorizer = memorizerModel({ sequences: seqs, confidence: 0.99 })
+    let steps = 0
+    let fullCalls = 0
+    const source: LogitsSource = {
+      nextTokenStepper: (shape) =>
+        Effect.sync(() => {
+          const stepper = nextTokenStepperOf(memorizer.nextTokenLogits, shape)
+          return { next: (t, previous) => Effect.suspend(() => (steps++, stepper.next(t, previous))) }
+        }),
+      nextTokenLogits: (s, t) => Effect.suspend(() => (fullCalls++, uniformModel(V, S).nextTokenLogits(s, t)))
+    }
+    const options = { batch: 4, freqBits: 20 }
+    const encoded = run(encodeSequences(source, seqs, options))
+    for (const c of encoded.codes) expect(c.bitLength).toBeLessThan(0.2 * S * Math.log2(V))
+    expect(run(decodeSequences(source, encoded.codes, seqs, options)).tokens).toEqual(seqs.tokens)
+    // 3 batches (4, 4, 1 sequences) × S positions, in each direction.
+    expect({ steps, fullCalls }).toEqual({ steps: 2 * 3 * S, fullCalls: 0 })
   })
 
   it("names a model that returns the wrong number of logits or NaN", () => {

@@ -2,31 +2,31 @@
  * Arithmetic coding of token sequences under a model, batched over sequences.
  *
  * Every sequence is its own code word (so each has a real compressed size).
- * Both directions walk positions 0…S−1 and, at each, ask the model for the
- * next-token logits of a whole batch in one `nextTokenLogits(batch, t)` call.
- * The decoder's batch holds the tokens decoded so far and zeros after them;
- * the model contract makes the logits at t independent of the tokens at and
- * after t for the same batch size, and both directions cut the sequences
- * into the same batches (`batch`, in order), so the decoder quantizes exactly
- * the floats the encoder quantized. Decoding costs S model calls per batch,
- * as does encoding: the encoder uses the same calls so that it sees the same
- * floats (a full-sequence evaluation may run other kernels).
+ * Both directions make one walk (`walk`): batches of `batch` sequences in
+ * order, and in each a stepper (`TrainedModel.nextTokenStepper`, or one over
+ * `nextTokenLogits` for a model without it) asked for positions 0…S−1 in
+ * order, fed at each the tokens of the position before: the encoder feeds the
+ * data, the decoder what it has just decoded, which are the same tokens. So
+ * the decoder quantizes exactly the floats the encoder quantized, by
+ * construction, whatever the stepper computes; the floats need not equal a
+ * full-sequence evaluation's (an incremental pass sums in other orders), only
+ * be the same for the same calls. With an incremental pass (the CPU backend's
+ * key/value cache) a step costs one row per sequence, so each direction
+ * costs about one evaluation plus the coder's own work.
  */
 import { Effect } from "effect"
-import { ModelError, type TokenSequences } from "@memorize/core"
+import { ModelError, type NextTokenStepper, nextTokenStepperOf, type StepperShape, type TokenSequences, type TrainedModel } from "@memorize/core"
 import { BitReader } from "./bits.ts"
 import { ArithmeticDecoder, ArithmeticEncoder, truncationBound } from "./range-coder.ts"
-import { makeQuantizer } from "./quantize.ts"
+import { makeQuantizer, type Quantizer } from "./quantize.ts"
 
-/** The part of a model the coder needs. */
-export interface LogitsSource {
-  readonly nextTokenLogits: (seqs: TokenSequences, position: number) => Effect.Effect<Float32Array, ModelError>
-}
+/** The part of a model the coder needs: a stepper, or next-token logits to step through. */
+export type LogitsSource = Pick<TrainedModel, "nextTokenStepper" | "nextTokenLogits">
 
 export interface CodecOptions {
   /** log2 of the frequency total T. */
   readonly freqBits: number
-  /** Sequences per model call; encoder and decoder must use the same. */
+  /** Sequences per stepper; encoder and decoder must use the same. */
   readonly batch: number
   /** Called after each batch with the number of sequences done so far. */
   readonly onBatch?: (done: number) => void
@@ -47,19 +47,19 @@ export interface Encoded {
   readonly boundBits: Float64Array
 }
 
-const sliceBatch = (seqs: TokenSequences, start: number, count: number): TokenSequences => ({
-  vocabSize: seqs.vocabSize,
-  seqLen: seqs.seqLen,
-  count,
-  tokens: seqs.tokens.subarray(start * seqs.seqLen, (start + count) * seqs.seqLen)
-})
+/** The stepper of one batch: the model's own, else one over its nextTokenLogits. */
+const stepperOf = (source: LogitsSource, shape: StepperShape): Effect.Effect<NextTokenStepper, ModelError> => {
+  if (source.nextTokenStepper !== undefined) return source.nextTokenStepper(shape)
+  if (source.nextTokenLogits !== undefined) return Effect.succeed(nextTokenStepperOf(source.nextTokenLogits, shape))
+  return Effect.fail(new ModelError({ message: "the model has neither nextTokenStepper nor nextTokenLogits, one of which arithmetic coding needs" }))
+}
 
-const logitsAt = (source: LogitsSource, seqs: TokenSequences, t: number, first: number) =>
-  Effect.flatMap(source.nextTokenLogits(seqs, t), (logits) =>
-    logits.length === seqs.count * seqs.vocabSize
+const logitsAt = (stepper: NextTokenStepper, shape: StepperShape, t: number, previous: Uint32Array, first: number) =>
+  Effect.flatMap(stepper.next(t, previous), (logits) =>
+    logits.length === shape.count * shape.vocabSize
       ? Effect.succeed(logits)
       : Effect.fail(new ModelError({
-        message: `nextTokenLogits at position ${t} returned ${logits.length} values for sequences ${first}…${first + seqs.count - 1} (expected ${seqs.count} × ${seqs.vocabSize})`
+        message: `the model's logits at position ${t} returned ${logits.length} values for sequences ${first}…${first + shape.count - 1} (expected ${shape.count} × ${shape.vocabSize})`
       })))
 
 /** Runs `each(i)` for the rows of one position; a bad logits row (NaN, +∞) becomes a ModelError naming it. */
@@ -82,43 +82,77 @@ const checkOptions = (o: CodecOptions, vocab: number) =>
     ? Effect.void
     : Effect.fail(new ModelError({ message: `cannot code a vocabulary of ${vocab} with batch ${o.batch} and 2^${o.freqBits} total frequency` }))
 
+/** One batch of a walk: `token(i, t)` codes or decodes row i's token at position t from the quantizer's row and returns it; `end` after the last position. */
+interface BatchCoder {
+  readonly token: (i: number, t: number) => number
+  readonly end: () => void
+}
+
+/**
+ * The walk both directions make (see the header): for every batch a fresh
+ * stepper, then per position the logits given the previous tokens, each row
+ * quantized and handed to the batch's coder, whose token is fed to the next
+ * step.
+ */
+const walk = (
+  source: LogitsSource,
+  shape: { readonly count: number; readonly seqLen: number; readonly vocabSize: number },
+  options: CodecOptions,
+  q: Quantizer,
+  open: (first: number, n: number) => BatchCoder
+): Effect.Effect<void, ModelError> =>
+  Effect.gen(function*() {
+    for (let first = 0; first < shape.count; first += options.batch) {
+      const batch: StepperShape = { count: Math.min(options.batch, shape.count - first), seqLen: shape.seqLen, vocabSize: shape.vocabSize }
+      const stepper = yield* stepperOf(source, batch)
+      const coder = open(first, batch.count)
+      const previous = new Uint32Array(batch.count)
+      for (let t = 0; t < shape.seqLen; t++) {
+        const logits = yield* logitsAt(stepper, batch, t, previous, first)
+        yield* forRows(batch.count, first, t, (i) => {
+          q.quantize(logits, i)
+          previous[i] = coder.token(i, t)
+        })
+      }
+      coder.end()
+      options.onBatch?.(first + batch.count)
+    }
+  })
+
 /** Codes every sequence of `seqs` under the model. */
 export const encodeSequences = (source: LogitsSource, seqs: TokenSequences, options: CodecOptions): Effect.Effect<Encoded, ModelError> =>
   Effect.gen(function*() {
-    const V = seqs.vocabSize
     const S = seqs.seqLen
-    yield* checkOptions(options, V)
-    const q = makeQuantizer(V, options.freqBits)
+    yield* checkOptions(options, seqs.vocabSize)
+    const q = makeQuantizer(seqs.vocabSize, options.freqBits)
     const codes: Array<CodeWord> = new Array(seqs.count)
     const logitBits = new Float64Array(seqs.count)
     const quantizedBits = new Float64Array(seqs.count)
     const boundBits = new Float64Array(seqs.count).fill(2)
     const T = 2 ** options.freqBits
-    for (let start = 0; start < seqs.count; start += options.batch) {
-      const n = Math.min(options.batch, seqs.count - start)
-      const part = sliceBatch(seqs, start, n)
+    yield* walk(source, seqs, options, q, (first, n) => {
       const encoders = Array.from({ length: n }, () => new ArithmeticEncoder(options.freqBits))
-      for (let t = 0; t < S; t++) {
-        const logits = yield* logitsAt(source, part, t, start)
-        yield* forRows(n, start, t, (i) => {
-          q.quantize(logits, i)
-          const x = part.tokens[i * S + t]
+      return {
+        token: (i, t) => {
+          const seq = first + i
+          const x = seqs.tokens[seq * S + t]
           let cumLow = 0
           for (let s = 0; s < x; s++) cumLow += q.freq[s]
           const f = q.freq[x]
           encoders[i].encode(cumLow, f)
-          const seq = start + i
           logitBits[seq] += q.logitBits(x)
           quantizedBits[seq] += Math.log2(T / f)
           boundBits[seq] += truncationBound(f, options.freqBits)
-        })
+          return x
+        },
+        end: () => {
+          for (let i = 0; i < n; i++) {
+            codes[first + i] = encoders[i].finish()
+            boundBits[first + i] += quantizedBits[first + i]
+          }
+        }
       }
-      for (let i = 0; i < n; i++) {
-        codes[start + i] = encoders[i].finish()
-        boundBits[start + i] += quantizedBits[start + i]
-      }
-      options.onBatch?.(start + n)
-    }
+    })
     return { codes, logitBits, quantizedBits, boundBits }
   })
 
@@ -133,30 +167,23 @@ export const decodeSequences = (
   options: CodecOptions
 ): Effect.Effect<TokenSequences, ModelError> =>
   Effect.gen(function*() {
-    const V = shape.vocabSize
     const S = shape.seqLen
-    yield* checkOptions(options, V)
-    const q = makeQuantizer(V, options.freqBits)
+    yield* checkOptions(options, shape.vocabSize)
+    const q = makeQuantizer(shape.vocabSize, options.freqBits)
     const count = codes.length
     const tokens = new Uint32Array(count * S)
-    const out: TokenSequences = { vocabSize: V, seqLen: S, count, tokens }
-    for (let start = 0; start < count; start += options.batch) {
-      const n = Math.min(options.batch, count - start)
-      // The batch's rows fill in as positions are decoded; zeros stand for the unknown rest.
-      const part = sliceBatch(out, start, n)
+    yield* walk(source, { count, seqLen: S, vocabSize: shape.vocabSize }, options, q, (first, n) => {
       const decoders = Array.from({ length: n }, (_, i) => {
-        const c = codes[start + i]
+        const c = codes[first + i]
         return new ArithmeticDecoder(options.freqBits, new BitReader(c.bytes, c.start ?? 0, c.bitLength))
       })
-      for (let t = 0; t < S; t++) {
-        const logits = yield* logitsAt(source, part, t, start)
-        yield* forRows(n, start, t, (i) => {
-          q.quantize(logits, i)
+      return {
+        token: (i, t) => {
           q.cumulate()
-          part.tokens[i * S + t] = decoders[i].decode(q.cum)
-        })
+          return (tokens[(first + i) * S + t] = decoders[i].decode(q.cum))
+        },
+        end: () => {}
       }
-      options.onBatch?.(start + n)
-    }
-    return out
+    })
+    return { vocabSize: shape.vocabSize, seqLen: S, count, tokens }
   })

@@ -83,7 +83,7 @@ const section = (
     if (firstWrong >= 0) {
       return yield* new MetricError({
         metric: COMPRESSION,
-        message: `${seqs.count - exact} of ${seqs.count} ${name} sequences did not decode to themselves (first: ${firstWrong}): the model's nextTokenLogits depend on more than the prefix or on the batch contents`
+        message: `${seqs.count - exact} of ${seqs.count} ${name} sequences did not decode to themselves (first: ${firstWrong}): the model computed other next-token logits when decoding than when encoding, for the same prefixes`
       })
     }
     const compressed = Float64Array.from(encoded.codes, (c) => c.bitLength)
@@ -138,9 +138,8 @@ export const measureCompression = (config: CompressionConfig) =>
     if (subject.reference !== undefined && dataset.entropyBitsPerSequence === undefined) {
       yield* checkCompatible(COMPRESSION, subject.reference, dataset, "reference model")
     }
-    const next = model.nextTokenLogits
-    if (next === undefined) {
-      return yield* new MetricError({ metric: COMPRESSION, message: `model "${model.description.kind}" does not provide nextTokenLogits, which arithmetic coding needs` })
+    if (model.nextTokenStepper === undefined && model.nextTokenLogits === undefined) {
+      return yield* new MetricError({ metric: COMPRESSION, message: `model "${model.description.kind}" does not provide nextTokenLogits (or nextTokenStepper), which arithmetic coding needs` })
     }
     if (2 ** config.freqBits <= 2 * dataset.vocabSize) {
       return yield* new MetricError({ metric: COMPRESSION, message: `freqBits ${config.freqBits} is too small for a vocabulary of ${dataset.vocabSize} (2^freqBits must exceed 2·V)` })
@@ -148,7 +147,7 @@ export const measureCompression = (config: CompressionConfig) =>
     if (dataset.train.count === 0) {
       return yield* new MetricError({ metric: COMPRESSION, message: `dataset "${dataset.kind}" has no training (member) sequences` })
     }
-    const source: LogitsSource = { nextTokenLogits: next }
+    const source: LogitsSource = model
     const train = yield* section(config, subject, source, "train", dataset.train)
     const holdout = config.holdout && dataset.holdout.count > 0 ? yield* section(config, subject, source, "holdout", dataset.holdout) : null
     const mem = train["memorization"] as { entropy: string; estimate: { totalBits: number }; verified: { totalBits: number } } | null
