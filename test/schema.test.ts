@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import Ajv2020 from "ajv/dist/2020.js"
-import { Effect, Exit } from "effect"
+import { Effect } from "effect"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -25,15 +25,16 @@ const registry = Effect.runSync(makeRegistry(builtinPlugins, "built-in"))
 // Strict about keywords, types and tuples; not `strictRequired`: the sweep rules require keys that are defined elsewhere.
 const ajvCheck = new Ajv({ allErrors: true, strictSchema: true, strictTypes: true, strictTuples: true }).compile(JSON.parse(renderSpecSchema(builtinPlugins)))
 
-/** validate's verdict on a spec (as YAML text, so both validators read the same parsed value), with its issues. */
-const validateText = (text: string): { ok: boolean; issues: ReadonlyArray<SpecIssue>; value: unknown } => {
+/** validate's verdict on a spec (as YAML text, so both validators read the same parsed value), with its issues; its file checks are asynchronous. */
+const validateText = async (text: string): Promise<{ ok: boolean; issues: ReadonlyArray<SpecIssue>; value: unknown }> => {
   const source = Effect.runSync(parseYamlSpec("spec.yaml", text))
-  const exit = Effect.runSyncExit(decodeExperiment(source, registry))
-  const issues = Exit.isFailure(exit) ? (exit.cause.reasons.flatMap((r) => ("error" in r ? [(r.error as { issues?: Array<SpecIssue> }).issues ?? []] : [])).flat()) : []
-  return { ok: Exit.isSuccess(exit), issues, value: source.value }
+  const verdict = await Effect.runPromise(decodeExperiment(source, registry).pipe(
+    Effect.match({ onFailure: (e) => ({ ok: false, issues: e.issues }), onSuccess: () => ({ ok: true, issues: [] }) })
+  ))
+  return { ...verdict, value: source.value }
 }
-const verdicts = (spec: unknown) => {
-  const v = validateText(stringify(spec))
+const verdicts = async (spec: unknown) => {
+  const v = await validateText(stringify(spec))
   return { validate: v.ok, schema: ajvCheck(v.value), issues: v.issues, errors: ajvCheck.errors ?? [] }
 }
 
@@ -53,21 +54,21 @@ describe("memorize.schema.json", () => {
   const files = specFiles(path.join(repoRoot, "experiments"))
   for (const file of files) {
     const name = path.relative(repoRoot, file)
-    it(`${name} starts with the yaml-language-server line naming it, and passes it`, () => {
+    it(`${name} starts with the yaml-language-server line naming it, and passes it`, async () => {
       const [first] = fs.readFileSync(file, "utf8").split("\n")
       const m = /^# yaml-language-server: \$schema=(\S+)$/.exec(first ?? "")
       expect(m, `${name} must start with "# yaml-language-server: $schema=${path.relative(path.dirname(file), schemaFile)}"`).not.toBeNull()
       expect(path.resolve(path.dirname(file), m![1]!)).toBe(schemaFile)
       // validate's verdict on these is test/experiments.test.ts's (some need corpora the user downloads).
-      const { value } = validateText(fs.readFileSync(file, "utf8"))
+      const { value } = await validateText(fs.readFileSync(file, "utf8"))
       expect(ajvCheck(value), JSON.stringify(ajvCheck.errors?.slice(0, 3))).toBe(true)
     })
 
-    it(`${name}: validate still reports the line of a mistake below the header line`, () => {
+    it(`${name}: validate still reports the line of a mistake below the header line`, async () => {
       const lines = fs.readFileSync(file, "utf8").split("\n")
       const at = lines.findIndex((l) => /^name:/.test(l))
       lines[at] = "name: not a valid name"
-      const { ok, issues } = validateText(lines.join("\n"))
+      const { ok, issues } = await validateText(lines.join("\n"))
       expect(ok).toBe(false)
       expect(issues.find((i) => i.path === "name")).toMatchObject({ line: at + 1, column: 7 })
     })
@@ -251,16 +252,16 @@ const mistakes: ReadonlyArray<readonly [string, (s: Record<string, any>) => void
 ]
 
 describe("ajv and validate agree", () => {
-  it("on generated valid specs and on each value-level mistake in them", () => {
+  it("on generated valid specs and on each value-level mistake in them", async () => {
     let accepted = 0
     let refused = 0
-    fc.assert(
-      fc.property(validSpec, fc.option(fc.integer({ min: 0, max: mistakes.length - 1 }), { nil: undefined, freq: 3 }), (spec, m) => {
+    await fc.assert(
+      fc.asyncProperty(validSpec, fc.option(fc.integer({ min: 0, max: mistakes.length - 1 }), { nil: undefined, freq: 3 }), async (spec, m) => {
         const broken = structuredClone(spec)
         const swept = Object.keys({ ...spec.sweep?.grid, ...spec.sweep?.zip })
         if (m !== undefined) mistakes[m]![1](broken)
         if (m !== undefined && swept.some((axis) => JSON.stringify(valueAt(broken, axis)) !== JSON.stringify(valueAt(spec, axis)))) return
-        const v = verdicts(broken)
+        const v = await verdicts(broken)
         const why = JSON.stringify({ mistake: m === undefined ? null : mistakes[m]![0], issues: v.issues, errors: v.errors.slice(0, 3), spec: broken })
         if (m === undefined) expect(v.validate, why).toBe(true)
         expect(v.schema, why).toBe(v.validate)
@@ -276,10 +277,10 @@ describe("ajv and validate agree", () => {
 
   const base = { name: "x", dataset: { kind: "synthetic-uniform", vocab: 16, seqLen: 8, samples: 4 }, model: { kind: "gpt2", layers: 1, dModel: 8, heads: 2 }, train: { kind: "cpu" } }
   for (const [what, mistake] of mistakes) {
-    it(`both refuse ${what}`, () => {
+    it(`both refuse ${what}`, async () => {
       const spec: Record<string, any> = structuredClone(base)
       mistake(spec)
-      const v = verdicts(spec)
+      const v = await verdicts(spec)
       expect(v.validate, JSON.stringify(v.issues)).toBe(false)
       expect(v.schema).toBe(false)
     })
@@ -289,32 +290,35 @@ describe("ajv and validate agree", () => {
    * Cross-field rules: validate refuses these, the schema cannot say them
    * (or says them for any plugin of the slot, not the one `kind` picks).
    */
-  const crossField: ReadonlyArray<readonly [string, (s: Record<string, any>) => void]> = [
-    ["gpt2: dModel divisible by heads", (s) => void (s.model = { ...s.model, dModel: 9, heads: 2 })],
-    ["sweep: zip lists of one length", (s) => void (s.sweep = { zip: { seed: [0, 1], "dataset.samples": [4] } })],
-    ["sweep: an axis in grid and zip at once", (s) => void (s.sweep = { grid: { seed: [0, 1] }, zip: { seed: [2, 3] } })],
-    ["sweep: no two runs with the same resolved config", (s) => void (s.sweep = { grid: { seed: [1, 1] } })],
-    ["sweep: a swept field belongs to the plugin kind picks (threads is cpu's, not webgpu's)", (s) => void ((s.train = { kind: "webgpu" }), (s.sweep = { grid: { "train.threads": [1, 2] } }))],
-    ["sweep: swept values suit the plugin kind picks (a swept section is checked against every plugin of its slot)", (s) => void (s.sweep = { grid: { model: [{ kind: "gpt2", layers: 1 }] } })],
-    ["reference.dataset: its fields suit the dataset plugin of the merged section", (s) => void (s.reference = { train: { kind: "cpu" }, dataset: { shuffle: true } })],
-    ["metrics / laws: one entry per kind", (s) => void (s.metrics = [{ kind: "loss" }, { kind: "loss" }])],
-    ["memorization: needs exact entropy or a reference", (s) => void ((s.dataset = { kind: "tokens", path: "README.md", vocab: 16, seqLen: 8 }), (s.metrics = [{ kind: "memorization" }]))],
-    ["membership-inference: needs a holdout", (s) => void ((s.dataset.holdout = 0), (s.metrics = [{ kind: "membership-inference" }]))],
-    ["extraction: a prefix shorter than the sequence", (s) => void (s.metrics = [{ kind: "extraction", prefixLengths: [8, 16] }])],
-    ["compression: 2^freqBits above 2·vocab", (s) => void ((s.dataset.vocab = 2 ** 24), (s.metrics = [{ kind: "compression", freqBits: 16 }]))],
-    ["laws: the metric a law reads is in the spec", (s) => void (s.laws = [{ kind: "capacity" }])],
-    ["laws: the key a law reads is a field of that metric", (s) => void ((s.metrics = [{ kind: "memorization" }]), (s.laws = [{ kind: "capacity", metricKey: "bits" }]))],
-    ["datasets and checkpoints: their files exist", (s) => void (s.train = { kind: "checkpoint", path: "no/such/model" })],
-    ["synthetic-uniform: (samples + holdout) × seqLen ≤ 2^31 tokens", (s) => void (s.dataset = { ...s.dataset, samples: 2 ** 30, seqLen: 4 })],
-    ["gpt2: the model fits in this machine's memory", (s) => void (s.model = { ...s.model, layers: 4096, dModel: 8192, heads: 8 })]
+  const crossField: ReadonlyArray<readonly [string, (s: Record<string, any>) => void, RegExp]> = [
+    ["gpt2: dModel divisible by heads", (s) => void (s.model = { ...s.model, dModel: 9, heads: 2 }), /must be divisible by heads/],
+    ["sweep: zip lists of one length", (s) => void (s.sweep = { zip: { seed: [0, 1], "dataset.samples": [4] } }), /the same length/],
+    ["sweep: an axis in grid and zip at once", (s) => void (s.sweep = { grid: { seed: [0, 1] }, zip: { seed: [2, 3] } }), /swept twice/],
+    ["sweep: no two runs with the same resolved config", (s) => void (s.sweep = { grid: { seed: [1, 1] } }), /same resolved config/],
+    ["sweep: a swept field belongs to the plugin kind picks (threads is cpu's, not webgpu's)", (s) => void ((s.train = { kind: "webgpu" }), (s.sweep = { grid: { "train.threads": [1, 2] } })), /unknown key "threads"/],
+    ["sweep: swept values suit the plugin kind picks (a swept section is checked against every plugin of its slot)", (s) => void (s.sweep = { grid: { model: [{ kind: "gpt2", layers: 1 }] } }), /missing required key/],
+    ["reference.dataset: its fields suit the dataset plugin of the merged section", (s) => void (s.reference = { train: { kind: "cpu" }, dataset: { shuffle: true } }), /unknown key "shuffle"/],
+    ["metrics / laws: one entry per kind", (s) => void (s.metrics = [{ kind: "loss" }, { kind: "loss" }]), /listed twice/],
+    ["memorization: needs exact entropy or a reference", (s) => void ((s.dataset = { kind: "tokens", path: "README.md", vocab: 16, seqLen: 8 }), (s.metrics = [{ kind: "memorization" }])), /exact entropy or a reference/],
+    ["membership-inference: needs a holdout", (s) => void ((s.dataset.holdout = 0), (s.metrics = [{ kind: "membership-inference" }])), /needs non-members/],
+    ["extraction: a prefix shorter than the sequence", (s) => void (s.metrics = [{ kind: "extraction", prefixLengths: [8, 16] }]), /nothing is left to extract/],
+    ["compression: 2^freqBits above 2·vocab", (s) => void ((s.dataset.vocab = 2 ** 24), (s.metrics = [{ kind: "compression", freqBits: 16 }])), /too small for a vocabulary/],
+    ["laws: the metric a law reads is in the spec", (s) => void (s.laws = [{ kind: "capacity" }]), /has no memorization metric/],
+    ["laws: the key a law reads is a field of that metric", (s) => void ((s.metrics = [{ kind: "memorization" }]), (s.laws = [{ kind: "capacity", metricKey: "bits" }])), /not a field of the memorization metric/],
+    ["datasets and checkpoints: their files exist", (s) => void (s.train = { kind: "checkpoint", path: "no/such/model" }), /no checkpoint at/],
+    ["synthetic-uniform: (samples + holdout) × seqLen ≤ 2^31 tokens", (s) => void (s.dataset = { ...s.dataset, samples: 2 ** 30, seqLen: 4 }), /may hold in memory/],
+    ["gpt2: the model fits in this machine's memory", (s) => void (s.model = { ...s.model, layers: 4096, dModel: 8192, heads: 8 }), /more than this machine/]
   ]
-  for (const [rule, make] of crossField) {
-    it(`validate alone refuses: ${rule}`, () => {
+  for (const [rule, make, because] of crossField) {
+    it(`validate alone refuses: ${rule}`, async () => {
       const spec: Record<string, any> = structuredClone(base)
       make(spec)
-      const v = verdicts(spec)
+      const v = await verdicts(spec)
       expect(v.schema, JSON.stringify(v.errors.slice(0, 3))).toBe(true)
       expect(v.validate).toBe(false)
+      // Refused for the rule itself: not for a mistake in the value the rule's spec was built on.
+      expect(v.issues.length).toBeGreaterThan(0)
+      for (const i of v.issues) expect(i.message).toMatch(because)
     })
   }
 
@@ -327,8 +331,8 @@ describe("ajv and validate agree", () => {
     ["a section field that is swept is checked as written", { train: { kind: "cpu", lr: "tbd" }, sweep: { grid: { "train.lr": [0.01, 0.02] } } }]
   ]
   for (const [rule, change] of schemaStricter) {
-    it(`the schema alone refuses: ${rule}`, () => {
-      const v = verdicts({ ...structuredClone(base), ...change })
+    it(`the schema alone refuses: ${rule}`, async () => {
+      const v = await verdicts({ ...structuredClone(base), ...change })
       expect(v.validate, JSON.stringify(v.issues)).toBe(true)
       expect(v.schema).toBe(false)
     })

@@ -7,7 +7,7 @@ import { Effect, FileSystem } from "effect"
 import * as NodePath from "node:path"
 import { SpecError } from "../errors.ts"
 import { osReason } from "../os-error.ts"
-import { Registry, withPluginModules, type RegistryShape } from "../registry.ts"
+import { Registry, withPluginModules } from "../registry.ts"
 import { decodeExperiment } from "../spec/decode.ts"
 import { parseOverride, setAt } from "../spec/overrides.ts"
 import { parseYamlSpec, positionOf, type SpecSource } from "../spec/yaml-source.ts"
@@ -56,7 +56,7 @@ export const specRegistry = (source: SpecSource, sets: ReadonlyArray<string>, st
         issues: [{ path: "plugins", message: "expected a list of plugin modules (paths or package names)", ...positionOf(source, ["plugins"]) }]
       })
     }
-    return builtin as RegistryShape
+    return builtin
   })
 
 /** Reads, parses and decodes a spec against the registry (plus its own plugins). */

@@ -13,6 +13,7 @@
  */
 import { Exit, type JsonSchema, Schema, SchemaRepresentation } from "effect"
 import { structFields } from "../spec/issues.ts"
+import { isObject } from "./pointer.ts"
 
 type Representation = SchemaRepresentation.Representation
 type Check = SchemaRepresentation.Check
@@ -80,7 +81,7 @@ const forYaml = (r: Representation): Representation => {
  * The default a field of a struct takes when the spec leaves it out, as
  * the spec would write it (encoded), or undefined when it has none.
  */
-export const fieldDefault = (name: string, field: Schema.Top): unknown => {
+const fieldDefault = (name: string, field: Schema.Top): unknown => {
   // A one-field struct decodes `{}` exactly as the full struct decodes a missing key.
   const one = Schema.Struct({ [name]: field }) as Schema.Top as Schema.Codec<Record<string, unknown>, unknown>
   const decoded = Schema.decodeUnknownExit(one)({})
@@ -88,8 +89,6 @@ export const fieldDefault = (name: string, field: Schema.Top): unknown => {
   const encoded = Schema.encodeUnknownExit(one)(decoded.value)
   return Exit.isSuccess(encoded) ? (encoded.value as Record<string, unknown>)[name] : decoded.value[name]
 }
-
-const isObject = (u: unknown): u is JsonSchema.JsonSchema => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** Adds `default` to each property of `json` whose field (in `schema`, a struct) decodes a missing key to a value; nested structs too. */
 const withDefaults = (schema: Schema.Top, json: JsonSchema.JsonSchema): JsonSchema.JsonSchema => {
