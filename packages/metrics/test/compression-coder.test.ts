@@ -188,6 +188,32 @@ describe("quantization", () => {
     }), { numRuns: 300 })
   })
 
+  it("frequencies are those of the plain definition, bit for bit (the fast loops change no file)", () => {
+    // f_s = 1 + ⌊2^((l_s − m)·log2 e) · (T − V) / Σ⌋, the remainder to the first maximum: as written in quantize.ts's header.
+    const plain = (row: Float32Array, P: number) => {
+      const V = row.length
+      const m = Math.max(...row)
+      const e = Array.from(row, (l) => exp2NonPositive((l - m) * Math.LOG2E))
+      const z = e.reduce((a, b) => a + b, 0)
+      const f = e.map((v) => 1 + Math.floor(v * ((2 ** P - V) / z)))
+      f[row.indexOf(m)] += 2 ** P - f.reduce((a, b) => a + b, 0)
+      return f
+    }
+    const rowArb = fc.record({
+      P: fc.integer({ min: 16, max: 24 }),
+      logits: fc.array(fc.oneof(fc.float({ min: -40, max: 40, noNaN: true }), fc.constant(Number.NEGATIVE_INFINITY)), { minLength: 2, maxLength: 3000 })
+        .filter((l) => l.some(Number.isFinite))
+    })
+    fc.assert(fc.property(rowArb, ({ P, logits }) => {
+      const q = makeQuantizer(logits.length, P)
+      const row = Float32Array.from(logits)
+      q.quantize(row, 0)
+      expect(Array.from(q.freq)).toEqual(plain(row, P))
+      q.cumulate()
+      for (const s of [0, logits.length >> 1, logits.length - 1]) expect(q.cumLow(s)).toBe(q.cum[s])
+    }), { numRuns: 200 })
+  })
+
   it("rejects NaN and +∞ logits", () => {
     const q = makeQuantizer(3, 16)
     expect(() => q.quantize(Float32Array.from([0, Number.NaN, 1]), 0)).toThrow(/non-finite value at 1/)

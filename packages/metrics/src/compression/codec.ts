@@ -136,10 +136,8 @@ export const encodeSequences = (source: LogitsSource, seqs: TokenSequences, opti
         token: (i, t) => {
           const seq = first + i
           const x = seqs.tokens[seq * S + t]
-          let cumLow = 0
-          for (let s = 0; s < x; s++) cumLow += q.freq[s]
           const f = q.freq[x]
-          encoders[i].encode(cumLow, f)
+          encoders[i].encode(q.cumLow(x), f)
           logitBits[seq] += q.logitBits(x)
           quantizedBits[seq] += Math.log2(T / f)
           boundBits[seq] += truncationBound(f, options.freqBits)

@@ -69,22 +69,31 @@ export interface Quantizer {
   readonly P: number
   /** Quantizes row `row` of `logits` (rows of `vocab` floats) into `freq`; throws RangeError on NaN/+∞. */
   readonly quantize: (logits: Float32Array, row: number) => void
-  /** f_s after `quantize`. */
-  readonly freq: Float64Array
+  /** f_s after `quantize` (integers below 2^24: int32 arithmetic is exact). */
+  readonly freq: Int32Array
+  /** Σ_{s' < s} f_s' of the row last quantized: where symbol s's interval starts. */
+  readonly cumLow: (s: number) => number
   /** −log2 p_s of the row last quantized, from the same logits (the model's own code length of s). */
   readonly logitBits: (s: number) => number
   /** cum[0] = 0, cum[s + 1] = cum[s] + f_s, cum[V] = 2^P; filled by `cumulate`. */
-  readonly cum: Float64Array
+  readonly cum: Int32Array
   readonly cumulate: () => void
 }
 
+/*
+ * Speed: the coder quantizes every row of V logits once per direction, so
+ * these loops are most of its time (README, "Verified compression"). 2^x is
+ * written out inside the exponential loop (the same operations as
+ * exp2NonPositive, so the same doubles), and ⌊e·scale⌋ is an int32
+ * truncation: 0 ≤ e·scale ≤ 2^P − V < 2^31, where truncation is floor.
+ */
 export const makeQuantizer = (vocab: number, P: number): Quantizer => {
   const T = 2 ** P
   const budget = T - vocab
   if (!(budget > 0)) throw new RangeError(`a vocabulary of ${vocab} needs more than 2^${P} total frequency`)
-  const freq = new Float64Array(vocab)
+  const freq = new Int32Array(vocab)
   const e = new Float64Array(vocab)
-  const cum = new Float64Array(vocab + 1)
+  const cum = new Int32Array(vocab + 1)
   let log2Z = 0
   let max = 0
   let last: Float32Array = new Float32Array(vocab)
@@ -105,14 +114,22 @@ export const makeQuantizer = (vocab: number, P: number): Quantizer => {
     for (let s = 0; s < vocab; s++) {
       const l = logits[base + s]
       if (!(l <= m)) throw new RangeError(`logits row ${row} has a non-finite value at ${s}`)
-      const v = exp2NonPositive((l - m) * LOG2E)
+      // exp2NonPositive((l − m)·log2 e), inlined.
+      const x = (l - m) * LOG2E
+      let v = 0
+      if (x >= MIN_EXP) {
+        const y = x * FRACTION_STEPS
+        const n = Math.floor(y)
+        const r = (y - n) * STEP_LN2
+        v = POW64[n + OFFSET] * (1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r / 720))))))
+      }
       e[s] = v
       z += v
     }
     let assigned = 0
     const scale = budget / z
     for (let s = 0; s < vocab; s++) {
-      const g = Math.floor(e[s] * scale)
+      const g = (e[s] * scale) | 0
       freq[s] = 1 + g
       assigned += g
     }
@@ -129,6 +146,11 @@ export const makeQuantizer = (vocab: number, P: number): Quantizer => {
     freq,
     cum,
     quantize,
+    cumLow: (s) => {
+      let c = 0
+      for (let k = 0; k < s; k++) c += freq[k]
+      return c
+    },
     // −log2 p_s = (m − l_s)·log2 e + log2 Σ 2^((l − m)·log2 e): for reports and bounds, not part of the code.
     logitBits: (s) => (max - last[lastBase + s]) * LOG2E + log2Z,
     cumulate: () => {

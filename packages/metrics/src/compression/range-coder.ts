@@ -124,7 +124,7 @@ export class ArithmeticDecoder {
    * low + scaleDown(r, cum[s]) ≤ value, where cum has V + 1 entries
    * (cum[0] = 0, cum[V] = 2^P) and every frequency is ≥ 1.
    */
-  decode(cum: Uint32Array | Float64Array): number {
+  decode(cum: Int32Array | Uint32Array | Float64Array): number {
     const r = this.high - this.low + 1
     const offset = this.value - this.low
     let lo = 0
