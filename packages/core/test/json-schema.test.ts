@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import Ajv2020 from "ajv/dist/2020.js"
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import * as fc from "fast-check"
 import { stringify } from "yaml"
 import { decodeExperiment, makeRegistry, parseYamlSpec, PositiveInt, withDefault } from "../src/index.ts"
@@ -77,8 +77,12 @@ describe("the spec's JSON Schema", () => {
   const registry = Effect.runSync(makeRegistry(plugins, "test"))
   const schema = specJsonSchema(plugins)
   const check = ajv().compile(schema)
+  // Plugins' file checks are asynchronous, so validate's verdict is awaited.
   const validates = (spec: unknown) =>
-    Exit.isSuccess(Effect.runSyncExit(parseYamlSpec("spec.yaml", stringify(spec)).pipe(Effect.flatMap((s) => decodeExperiment(s, registry)))))
+    Effect.runPromise(parseYamlSpec("spec.yaml", stringify(spec)).pipe(
+      Effect.flatMap((s) => decodeExperiment(s, registry)),
+      Effect.match({ onFailure: () => false, onSuccess: () => true })
+    ))
   const base = {
     name: "toy",
     dataset: { kind: "toy-skewed", samples: 4 },
@@ -87,8 +91,8 @@ describe("the spec's JSON Schema", () => {
     metrics: [{ kind: "toy-bits" }],
     laws: [{ kind: "run-count" }]
   }
-  const agree = (spec: unknown, expected: boolean) => {
-    expect(validates(spec), "validate").toBe(expected)
+  const agree = async (spec: unknown, expected: boolean) => {
+    expect(await validates(spec), "validate").toBe(expected)
     expect(check(spec), JSON.stringify(check.errors?.slice(0, 3))).toBe(expected)
   }
 
@@ -100,24 +104,24 @@ describe("the spec's JSON Schema", () => {
     expect(Object.keys(defs["sweep.axes"].properties)).toContain("dataset.samples")
   })
 
-  it("agrees with validate on plugin sections, kinds and unknown keys", () => {
-    agree(base, true)
-    agree({ ...base, dataset: { kind: "toy-skewed", samples: 0 } }, false)
-    agree({ ...base, dataset: { kind: "toy-skewed", samples: 4, sampels: 3 } }, false)
-    agree({ ...base, dataset: { kind: "toy-skewed", samples: 4, vocab: null } }, false)
-    agree({ ...base, model: { kind: "bigram" } }, false)
-    agree({ ...base, metrics: [{ kind: "toy-bits", extra: 1 }] }, false)
-    agree({ ...base, extra: 1 }, false)
+  it("agrees with validate on plugin sections, kinds and unknown keys", async () => {
+    await agree(base, true)
+    await agree({ ...base, dataset: { kind: "toy-skewed", samples: 0 } }, false)
+    await agree({ ...base, dataset: { kind: "toy-skewed", samples: 4, sampels: 3 } }, false)
+    await agree({ ...base, dataset: { kind: "toy-skewed", samples: 4, vocab: null } }, false)
+    await agree({ ...base, model: { kind: "bigram" } }, false)
+    await agree({ ...base, metrics: [{ kind: "toy-bits", extra: 1 }] }, false)
+    await agree({ ...base, extra: 1 }, false)
   })
 
-  it("lets a sweep supply a required field, and checks swept values and axis names", () => {
+  it("lets a sweep supply a required field, and checks swept values and axis names", async () => {
     const { samples: _samples, ...partial } = base.dataset
-    agree({ ...base, dataset: partial }, false)
-    agree({ ...base, dataset: partial, sweep: { grid: { "dataset.samples": [2, 4] } } }, true)
-    agree({ ...base, dataset: partial, sweep: { zip: { "dataset.samples": [2, 4], seed: [0, 1] } } }, true)
-    agree({ ...base, dataset: partial, sweep: { grid: { dataset: [{ kind: "toy-skewed", samples: 3 }] } } }, true)
-    agree({ ...base, sweep: { grid: { "dataset.samples": [2, -1] } } }, false)
-    agree({ ...base, sweep: { grid: { "dataset.sampels": [2] } } }, false)
-    agree({ ...base, sweep: { grid: { "dataset.samples": [] } } }, false)
+    await agree({ ...base, dataset: partial }, false)
+    await agree({ ...base, dataset: partial, sweep: { grid: { "dataset.samples": [2, 4] } } }, true)
+    await agree({ ...base, dataset: partial, sweep: { zip: { "dataset.samples": [2, 4], seed: [0, 1] } } }, true)
+    await agree({ ...base, dataset: partial, sweep: { grid: { dataset: [{ kind: "toy-skewed", samples: 3 }] } } }, true)
+    await agree({ ...base, sweep: { grid: { "dataset.samples": [2, -1] } } }, false)
+    await agree({ ...base, sweep: { grid: { "dataset.sampels": [2] } } }, false)
+    await agree({ ...base, sweep: { grid: { "dataset.samples": [] } } }, false)
   })
 })
