@@ -15,7 +15,9 @@ import { makeCpuGpt2Engine } from "./cpu-model.ts"
 export const CpuTrainerConfig = Schema.Struct({
   ...trainFields,
   /** Cores for one model (default: all), divided among the models training at once (--concurrency). */
-  threads: Schema.optional(PositiveInt)
+  threads: Schema.optional(PositiveInt.annotate({
+    description: "CPU threads for this run (default: the machine's cores, divided among the runs training at once); results do not depend on it"
+  }))
 })
 export type CpuTrainerConfig = typeof CpuTrainerConfig.Type
 
