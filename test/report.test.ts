@@ -7,6 +7,7 @@ import { memorize, toySweepSpec, writeSpec } from "./cli-helpers.ts"
 
 /** Two model sizes × three dataset sizes, trained briefly on WebGPU: every built-in law fits. */
 const miniSpec = `name: report-mini
+description: Two tiny GPT-2 sizes on three dataset sizes, for the report's tests.
 seed: 0
 dataset: { kind: synthetic-uniform, vocab: 16, seqLen: 8, samples: 16 }
 model: { kind: gpt2, layers: 1, dModel: 4, heads: 1 }
@@ -43,6 +44,9 @@ describe("report in a real browser", () => {
     const r = await inspectReport(path.join(store, "report.html"), screenshot)
     expect(r.errors).toEqual([])
     expect(r.headlineFirst).toBe(true)
+    // The spec's description stands under the title, in both files.
+    expect(fs.readFileSync(path.join(store, "report.md"), "utf8")).toContain("> Two tiny GPT-2 sizes on three dataset sizes, for the report's tests.")
+    expect(fs.readFileSync(path.join(store, "report.html"), "utf8")).toContain(`<p class="description">Two tiny GPT-2 sizes on three dataset sizes, for the report&#39;s tests.</p>`)
 
     // The headline: each value that names its laws.json path is that value, and is what is shown.
     const paths = r.facts.flatMap((f) => (f.lawsPath === undefined ? [] : [f.lawsPath]))
@@ -129,6 +133,15 @@ describe("report in a real browser", () => {
       expect(alpha.value).toBe(atPath(laws, "capacity.linear.alpha"))
     }
     expect(fs.readFileSync(path.join(out, "report.html"), "utf8")).toContain("<th>experiment</th>")
+    // Each experiment's description (read back from its stored experiment.yaml), named.
+    expect(fs.readFileSync(path.join(out, "report.md"), "utf8")).toContain("> mini-bf16: Two tiny GPT-2 sizes")
+    const storedSpec = path.join(dir, "runs/mini-fp32/experiment.yaml")
+    const specText = fs.readFileSync(storedSpec, "utf8")
+    fs.writeFileSync(storedSpec, specText.replace(/^description: .*$/m, "description: [1, 2]"))
+    const badSpec = memorize(["report", "runs/mini-fp32"], { cwd: dir })
+    expect(badSpec.code).not.toBe(0)
+    expect(badSpec.stderr).toMatch(/mini-fp32\/experiment\.yaml.*not a valid stored spec/)
+    fs.writeFileSync(storedSpec, specText)
 
     const missing = memorize(["report", "runs/mini-fp32", "runs/nope"], { cwd: dir })
     expect(missing.code).toBe(2)

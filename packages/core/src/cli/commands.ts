@@ -92,7 +92,7 @@ const run = Command.make(
       }
       const outcome = yield* runExperiment(experiment, registry, options).pipe(Effect.provide(pluginLayers(experiment)))
       const paths = outcome.lawsWritten
-        ? yield* writeReport(outcome.store, experiment.name, outcome.results, outcome.laws, registry, experiment.spec.report)
+        ? yield* writeReport(outcome.store, experiment.name, outcome.results, outcome.laws, registry, experiment.spec.report, experiment.spec.description)
         : []
       yield* Console.log(resultsTable(outcome.results, registry))
       const elsewhere = outcome.heldElsewhere > 0 ? `, ${outcome.heldElsewhere} being trained by other processes` : ""
@@ -126,12 +126,12 @@ const report = Command.make(
       const labels = storeLabels(loaded.map((e) => e.dir))
       if (loaded.length === 1 && Option.isNone(out)) {
         const e = loaded[0]!
-        const paths = yield* writeReport(e.store, e.name, e.results, e.laws, registry, { topSamples: 10 })
+        const paths = yield* writeReport(e.store, e.name, e.results, e.laws, registry, { topSamples: 10 }, e.description)
         yield* Console.log(resultsTable(e.results, registry))
         return yield* Console.log(`report: ${paths.join(", ")}`)
       }
       const outDir = Option.isSome(out) ? out.value : NodePath.join(NodePath.dirname(loaded[0]!.dir), `compare-${loaded.map((e) => e.name).join("+")}`)
-      const inputs = loaded.map((e, i) => ({ label: labels[i]!, results: e.results, laws: e.laws }))
+      const inputs = loaded.map((e, i) => ({ label: labels[i]!, results: e.results, laws: e.laws, description: e.description }))
       const paths = yield* writeComparisonReport(outDir, inputs, registry, { topSamples: 10 })
       for (const [i, e] of loaded.entries()) yield* Console.log(`${labels[i]}\n${resultsTable(e.results, registry)}\n`)
       yield* Console.log(`report: ${paths.join(", ")}`)

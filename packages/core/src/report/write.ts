@@ -30,6 +30,8 @@ export interface ReportRenderOptions {
 export interface ReportInput {
   /** The experiment's name, or what tells it apart from the others shown. */
   readonly label: string
+  /** The spec's `description`, shown under the title: what the experiment is and what to read from it. */
+  readonly description?: string | undefined
   readonly results: ReadonlyArray<RunResult>
   readonly laws: { readonly [law: string]: LawFit }
 }
@@ -166,6 +168,13 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
       `<p>${escapeHtml(intro)} Generated ${new Date().toISOString()}.</p>`
     ]
     const md: Array<string> = [`# ${title}`, "", intro, ""]
+    // The spec author's own words first: a reader learns what the experiment is before its numbers.
+    for (const i of inputs) {
+      if (i.description === undefined || i.description.trim() === "") continue
+      const text = several ? `${i.label}: ${i.description.trim()}` : i.description.trim()
+      html.push(`<p class="description">${escapeHtml(text)}</p>`)
+      md.push(`> ${text.replace(/\n+/g, " ")}`, "")
+    }
     if (runtime._tag === "Failure") {
       html.push(`<p class="note">Charts below are static (no tooltips or series toggles): ${escapeHtml(runtime.failure.message)}</p>`)
     }
@@ -239,14 +248,15 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
     return { html: html.join("\n"), markdown: md.join("\n"), charts } satisfies RenderedReport
   })
 
-/** One experiment's report (the form `run` writes). */
+/** One experiment's report (the form `run` writes); `description` is the spec's. */
 export const renderReport = (
   experiment: string,
   results: ReadonlyArray<RunResult>,
   laws: { readonly [law: string]: LawFit },
   registry: RegistryShape,
-  options: ReportRenderOptions
-) => renderReports([{ label: experiment, results, laws }], registry, options)
+  options: ReportRenderOptions,
+  description?: string
+) => renderReports([{ label: experiment, results, laws, description }], registry, options)
 
 const CHARTS_DIR = "report-charts"
 
@@ -276,8 +286,9 @@ export const writeReport = (
   results: ReadonlyArray<RunResult>,
   laws: { readonly [law: string]: LawFit },
   registry: RegistryShape,
-  options: ReportRenderOptions
-) => Effect.flatMap(renderReport(experiment, results, laws, registry, options), (r) => writeAll(store, r))
+  options: ReportRenderOptions,
+  description?: string
+) => Effect.flatMap(renderReport(experiment, results, laws, registry, options, description), (r) => writeAll(store, r))
 
 /** Writes a report of several experiments into `outDir` (created when missing). */
 export const writeComparisonReport = (
