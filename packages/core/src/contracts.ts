@@ -146,6 +146,7 @@ export interface NextTokenStepper {
    * (count × vocabSize, float32), given `previous`: each sequence's token at
    * `position − 1` (count ids; unused at position 0). Positions come in
    * order 0, 1, …, seqLen − 1; without BOS position 0 gives zeros (uniform).
+   * The array may be overwritten by the next call: copy what you keep.
    */
   readonly next: (position: number, previous: Uint32Array) => Effect.Effect<Float32Array, ModelError>
 }

@@ -179,6 +179,15 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         },
         catch: (e) => new ModelError({ message: `${what} on the CPU: ${e instanceof Error ? e.message : String(e)}` })
       })
+    const runSync = (arenas: ReadonlyArray<Float32Array>, program: Float64Array, what: string) =>
+      Effect.try({
+        try: () => {
+          const t = threads()
+          fewest = Math.min(fewest, t)
+          native.run(arenas, program, t)
+        },
+        catch: (e) => new ModelError({ message: `${what} on the CPU: ${e instanceof Error ? e.message : String(e)}` })
+      })
     const run = (p: CpuPlan, program: Float64Array, what: string) => runOn([params, trainArena?.arena ?? noArena, p.arena], program, what)
     const writeTokens = (p: CpuPlan, tokens: Uint32Array) => p.words.set(tokens, p.at(p.sched.tokens))
     const writeBatch = (p: CpuPlan, b: Pick<BatchArrays, "tokens" | "targets">) => {
@@ -206,6 +215,8 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         return p.arena.slice(p.rowLogits.offset, p.rowLogits.offset + B * V)
       })
     // The incremental pass over B rows of at most T positions: its own arena (step activations, key/value caches), a program per position made on first use.
+    // A step is about a millisecond of work, run on this thread: on libuv's pool each would first wait for a pool thread to wake, which on a
+    // loaded machine costs as much again (and the coder between steps is synchronous anyway). Its logits are read in place, not copied.
     const decoder = (B: number, T: number) =>
       Effect.gen(function* () {
         const sched = gpt2StepSchedule({ shape, layout, B, T, fuseGelu: true })
@@ -233,9 +244,9 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
                 program = programs[pos] = p.build()
               }
               words.set(tokens, tokensAt)
-              yield* runOn(arenas, program, "incremental step")
+              yield* runSync(arenas, program, "incremental step")
               pos++
-              return arena.slice(logitsAt, logitsAt + B * V)
+              return arena.subarray(logitsAt, logitsAt + B * V)
             })
         } satisfies BatchDecoder
       })

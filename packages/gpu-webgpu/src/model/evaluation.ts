@@ -34,7 +34,7 @@ export interface BatchBackend {
 /**
  * An incremental pass: `step` feeds the B tokens of the next model position
  * (0, 1, … in order), keeps that position's keys and values, and returns its
- * logits, B × vocabSize (the model's), in an array of the caller's own.
+ * logits, B × vocabSize (the model's), which the next step may overwrite.
  */
 export interface BatchDecoder {
   readonly step: (tokens: Uint32Array) => Effect.Effect<Float32Array, ModelError>
@@ -179,7 +179,7 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
             expected++
             if (!bos && position === 0) return new Float32Array(sh.count * sh.vocabSize)
             const fed = (p: (typeof parts)[number]) => (position === 0 ? bosRow.subarray(0, p.n) : previous.subarray(p.start, p.start + p.n))
-            // One decoder whose rows are as wide as the data's: its logits are the answer (no copy: V floats per row and step).
+            // One decoder whose rows are as wide as the data's: its logits are the answer, valid until the next step (no copy: V floats per row and step).
             if (parts.length === 1 && sh.vocabSize === V) return yield* parts[0].decoder.step(fed(parts[0]))
             const out = new Float32Array(sh.count * sh.vocabSize)
             for (const p of parts) copyRows(yield* p.decoder.step(fed(p)), p.n, sh.vocabSize, out, p.start)
