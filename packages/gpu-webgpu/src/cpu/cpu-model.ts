@@ -170,25 +170,16 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
       })
 
     let fewest = Number.POSITIVE_INFINITY
-    const runOn = (arenas: ReadonlyArray<Float32Array>, program: Float64Array, what: string) =>
-      Effect.tryPromise({
-        try: () => {
-          const t = threads()
-          fewest = Math.min(fewest, t)
-          return native.runAsync(arenas, program, t)
-        },
-        catch: (e) => new ModelError({ message: `${what} on the CPU: ${e instanceof Error ? e.message : String(e)}` })
-      })
+    const threadsNow = () => {
+      const t = threads()
+      fewest = Math.min(fewest, t)
+      return t
+    }
+    const failed = (what: string) => (e: unknown) => new ModelError({ message: `${what} on the CPU: ${e instanceof Error ? e.message : String(e)}` })
+    const run = (p: CpuPlan, program: Float64Array, what: string) =>
+      Effect.tryPromise({ try: () => native.runAsync([params, trainArena?.arena ?? noArena, p.arena], program, threadsNow()), catch: failed(what) })
     const runSync = (arenas: ReadonlyArray<Float32Array>, program: Float64Array, what: string) =>
-      Effect.try({
-        try: () => {
-          const t = threads()
-          fewest = Math.min(fewest, t)
-          native.run(arenas, program, t)
-        },
-        catch: (e) => new ModelError({ message: `${what} on the CPU: ${e instanceof Error ? e.message : String(e)}` })
-      })
-    const run = (p: CpuPlan, program: Float64Array, what: string) => runOn([params, trainArena?.arena ?? noArena, p.arena], program, what)
+      Effect.try({ try: () => native.run(arenas, program, threadsNow()), catch: failed(what) })
     const writeTokens = (p: CpuPlan, tokens: Uint32Array) => p.words.set(tokens, p.at(p.sched.tokens))
     const writeBatch = (p: CpuPlan, b: Pick<BatchArrays, "tokens" | "targets">) => {
       writeTokens(p, b.tokens)
