@@ -170,6 +170,100 @@ export const assignRunIds = (hashes: ReadonlyArray<string>, length = 12): Readon
   return ids
 }
 
+/** The `--set` overrides, parsed and applied to the raw spec. */
+const applyOverrides = (source: SpecSource, sets: ReadonlyArray<string>): { readonly raw: unknown; readonly overrides: ReadonlyArray<Override> } | { readonly issues: ReadonlyArray<SpecIssue> } => {
+  const overrides: Array<Override> = []
+  const issues: Array<SpecIssue> = []
+  for (const text of sets) {
+    const o = parseOverride(text)
+    if ("text" in o) overrides.push(o)
+    else issues.push(o)
+  }
+  if (issues.length > 0) return { issues }
+  let raw: unknown = source.value ?? {}
+  for (const o of overrides) raw = setAt(raw, o.path, o.value)
+  return { raw, overrides }
+}
+
+interface PlannedRun {
+  readonly plan: RunPlan
+  readonly origins: Origins
+  /** Where the reference model's section is written (for locating its issues). */
+  readonly referenceModelPath: SpecPath
+}
+
+/** Each sweep point as a full spec decoded on its own, with its plugin sections. */
+const planRuns = (
+  source: SpecSource,
+  registry: RegistryShape,
+  raw: unknown,
+  overrides: ReadonlyArray<Override>,
+  points: ReturnType<typeof expandSweep>["points"],
+  issues: Array<SpecIssue>
+): ReadonlyArray<PlannedRun> => {
+  const planned: Array<PlannedRun> = []
+  const { sweep: _sweep, ...withoutSweep } = raw as Record<string, unknown>
+  for (const point of points) {
+    let pointRaw: unknown = withoutSweep
+    for (const a of point.assignments) pointRaw = setAt(pointRaw, a.path, a.value)
+    const origins: Origins = { overrides, assignments: point.assignments }
+    const pointShape = decodeWithIssues(ExperimentSpec, pointRaw)
+    if (!pointShape.ok) {
+      issues.push(...pointShape.issues.map((i) => locate(source, origins, i)))
+      continue
+    }
+    const runSpec = decodeRunSpec(registry, pointShape.value)
+    if (!runSpec.ok) {
+      issues.push(...runSpec.issues.map((i) => locate(source, origins, i)))
+      continue
+    }
+    const config = runConfig(runSpec.value)
+    const configHash = fullHash(config)
+    planned.push({
+      plan: { index: planned.length, runId: configHash, configHash, label: point.label as Record<string, Json>, spec: runSpec.value, config },
+      origins,
+      referenceModelPath: pointShape.value.reference?.model ? ["reference", "model"] : ["model"]
+    })
+  }
+  return planned
+}
+
+/**
+ * Run ids. Identity is the full hash: equal hashes are equal configs,
+ * never a collision of short ids; two runs with one config are a sweep axis
+ * that changes nothing.
+ */
+const identifyRuns = (source: SpecSource, plans: ReadonlyArray<RunPlan>, runIdLength: number): { readonly ok: true; readonly plans: ReadonlyArray<RunPlan> } | { readonly ok: false; readonly issue: SpecIssue } => {
+  const byHash = new Map<string, number>()
+  for (const p of plans) {
+    if (byHash.has(p.configHash)) {
+      const issue = { path: "sweep", message: `runs #${byHash.get(p.configHash)} and #${p.index} have the same resolved config (a sweep axis that changes nothing?)`, ...(positionOf(source, ["sweep"]) ?? {}) }
+      return { ok: false, issue }
+    }
+    byHash.set(p.configHash, p.index)
+  }
+  const runIds = assignRunIds(plans.map((p) => p.configHash), runIdLength)
+  return { ok: true, plans: plans.map((p, i) => ({ ...p, runId: runIds[i]! })) }
+}
+
+/** The resolved spec the store keeps (experiment.yaml): the first run's sections, every default filled in. */
+const resolvedSpec = (spec: ExperimentSpec, first: RunPlan, laws: ReadonlyArray<DecodedSection>): Record<string, Json> => ({
+  name: spec.name,
+  ...(spec.description !== undefined ? { description: spec.description } : {}),
+  seed: spec.seed,
+  dataset: first.config.dataset!,
+  model: first.config.model!,
+  train: first.config.train!,
+  ...(first.config.reference ? { reference: first.config.reference } : {}),
+  metrics: first.config.metrics!,
+  laws: laws.map((l) => l.resolved),
+  // Sweep values come from YAML, so they are JSON (YAML's .nan/.inf, which are not, cannot name a run's config either).
+  ...(spec.sweep && isJsonObject(spec.sweep) ? { sweep: spec.sweep } : {}),
+  report: spec.report,
+  store: spec.store,
+  plugins: [...spec.plugins]
+})
+
 export const decodeExperiment = (
   source: SpecSource,
   registry: RegistryShape,
@@ -178,19 +272,11 @@ export const decodeExperiment = (
   Effect.suspend(() => {
     const fail = (issues: ReadonlyArray<SpecIssue>) => Effect.fail(new SpecError({ file: source.file, issues: dedupe(issues) }))
 
-    // 1. Overrides.
-    const overrides: Array<Override> = []
-    const flagIssues: Array<SpecIssue> = []
-    for (const text of options.sets ?? []) {
-      const o = parseOverride(text)
-      if ("text" in o) overrides.push(o)
-      else flagIssues.push(o)
-    }
-    if (flagIssues.length > 0) return fail(flagIssues)
-    let raw: unknown = source.value ?? {}
-    for (const o of overrides) raw = setAt(raw, o.path, o.value)
+    const applied = applyOverrides(source, options.sets ?? [])
+    if ("issues" in applied) return fail(applied.issues)
+    const { raw, overrides } = applied
 
-    // 2. Core shape (plugin sections only checked for `kind`).
+    // Core shape (plugin sections only checked for `kind`).
     const noSweepOrigins: Origins = { overrides, assignments: [] }
     const shape = decodeWithIssues(ExperimentSpec, raw)
     if (!shape.ok) {
@@ -200,7 +286,6 @@ export const decodeExperiment = (
     }
     const spec = shape.value
 
-    // 3. Sweep points; each is a full spec decoded on its own.
     const sweep = expandSweep(spec.sweep)
     if (sweep.issues.length > 0) {
       return fail(sweep.issues.map((i) => {
@@ -209,30 +294,9 @@ export const decodeExperiment = (
       }))
     }
     const issues: Array<SpecIssue> = []
-    const plans: Array<RunPlan> = []
-    const planOrigins: Array<{ origins: Origins; referenceModelPath: SpecPath }> = []
-    const { sweep: _sweep, ...withoutSweep } = raw as Record<string, unknown>
-    for (const point of sweep.points) {
-      let pointRaw: unknown = withoutSweep
-      for (const a of point.assignments) pointRaw = setAt(pointRaw, a.path, a.value)
-      const origins: Origins = { overrides, assignments: point.assignments }
-      const pointShape = decodeWithIssues(ExperimentSpec, pointRaw)
-      if (!pointShape.ok) {
-        issues.push(...pointShape.issues.map((i) => locate(source, origins, i)))
-        continue
-      }
-      const runSpec = decodeRunSpec(registry, pointShape.value)
-      if (!runSpec.ok) {
-        issues.push(...runSpec.issues.map((i) => locate(source, origins, i)))
-        continue
-      }
-      const config = runConfig(runSpec.value)
-      const configHash = fullHash(config)
-      plans.push({ index: plans.length, runId: configHash, configHash, label: point.label as Record<string, Json>, spec: runSpec.value, config })
-      planOrigins.push({ origins, referenceModelPath: pointShape.value.reference?.model ? ["reference", "model"] : ["model"] })
-    }
+    const planned = planRuns(source, registry, raw, overrides, sweep.points, issues)
 
-    // 4. Laws (over all runs: decoded once).
+    // Laws are over all runs: decoded once.
     const laws: Array<DecodedSection<Extract<Plugin, { kind: "law" }>>> = []
     spec.laws.forEach((section, i) => {
       const d = decodeSection(registry, "law", section as Record<string, unknown>, ["laws", i])
@@ -242,43 +306,19 @@ export const decodeExperiment = (
     checkDuplicateKinds(spec.laws, "laws", source, noSweepOrigins, issues)
     if (issues.length > 0) return fail(issues)
 
-    // Identity is the full hash: equal hashes are equal configs, never a collision of short ids.
-    const byHash = new Map<string, number>()
-    for (const p of plans) {
-      if (byHash.has(p.configHash)) {
-        return fail([{ path: "sweep", message: `runs #${byHash.get(p.configHash)} and #${p.index} have the same resolved config (a sweep axis that changes nothing?)`, ...(positionOf(source, ["sweep"]) ?? {}) }])
-      }
-      byHash.set(p.configHash, p.index)
-    }
-    const runIds = assignRunIds(plans.map((p) => p.configHash), options.runIdLength ?? 12)
-    const identified = plans.map((p, i) => ({ ...p, runId: runIds[i]! }))
-
+    const ids = identifyRuns(source, planned.map((p) => p.plan), options.runIdLength ?? 12)
+    if (!ids.ok) return fail([ids.issue])
+    const identified = ids.plans
     const first = identified[0]!
-    const resolved: Record<string, Json> = {
-      name: spec.name,
-      ...(spec.description !== undefined ? { description: spec.description } : {}),
-      seed: spec.seed,
-      dataset: first.config.dataset!,
-      model: first.config.model!,
-      train: first.config.train!,
-      ...(first.config.reference ? { reference: first.config.reference } : {}),
-      metrics: first.config.metrics!,
-      laws: laws.map((l) => l.resolved),
-      // Sweep values come from YAML, so they are JSON (YAML's .nan/.inf, which are not, cannot name a run's config either).
-      ...(spec.sweep && isJsonObject(spec.sweep) ? { sweep: spec.sweep } : {}),
-      report: spec.report,
-      store: spec.store,
-      plugins: [...spec.plugins]
-    }
     const specDir = NodePath.dirname(NodePath.resolve(source.file))
-    const experiment: Experiment = { name: spec.name, description: spec.description, source, specDir, spec, plans: identified, laws, resolved, overrides }
+    const experiment: Experiment = { name: spec.name, description: spec.description, source, specDir, spec, plans: identified, laws, resolved: resolvedSpec(spec, first, laws), overrides }
 
-    // 5. What the plugins require of each run (paths, data facts, reference), before any work.
+    // What the plugins require of each run (paths, data facts, reference), before any work.
     return Effect.gen(function*() {
       const memo: CheckMemo = new Map()
       const found: Array<SpecIssue> = []
       for (const [i, plan] of identified.entries()) {
-        const { origins, referenceModelPath } = planOrigins[i]!
+        const { origins, referenceModelPath } = planned[i]!
         const raw = yield* checkRun(plan.spec, specDir, memo, referenceModelPath)
         found.push(...raw.map((r) => locate(source, origins, r)))
       }
