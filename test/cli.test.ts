@@ -43,6 +43,16 @@ train: { kind: counting }
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/dataset plugins/)
     expect(r.stdout).toMatch(/synthetic-uniform/)
+    expect(r.stdout).not.toMatch(/toy-skewed/)
+    // With a spec, its plugin modules are listed beside the built-ins.
+    const { file } = writeSpec(`name: listed\nplugins: [ "${fixtures}/unigram-plugins.ts" ]\n`)
+    const withSpec = memorize(["plugins", file])
+    expect(withSpec.code, withSpec.stderr).toBe(0)
+    expect(withSpec.stdout).toMatch(/toy-skewed/)
+    expect(withSpec.stdout).toMatch(/synthetic-uniform/)
+    const missing = memorize(["plugins", path.join(path.dirname(file), "nope.yaml")])
+    expect(missing.code).not.toBe(0)
+    expect(missing.stderr).toMatch(/nope\.yaml/)
   })
 
   it("run: trains, measures, resumes; the report and the summary table are written", () => {

@@ -20,7 +20,7 @@ import { loadExperimentFolder } from "../report/load.ts"
 import { resultsTable } from "../report/summary.ts"
 import { setExitCode } from "./exit.ts"
 import { formatStatus, storeStatus } from "../status.ts"
-import { loadExperiment } from "./load-spec.ts"
+import { loadExperiment, readSpec, specRegistry } from "./load-spec.ts"
 import { schemaCommand } from "./schema.ts"
 
 const specArgument = Argument.String("spec").pipe(Argument.withDescription("path of the experiment's YAML spec"))
@@ -138,11 +138,20 @@ const report = Command.make(
     })
 ).pipe(Command.withDescription("write report.html and report.md from one run store folder, or one report comparing several"))
 
-const plugins = Command.make("plugins", {}, () =>
-  Effect.gen(function*() {
-    const registry = yield* Registry
-    yield* Console.log(describePlugins(registry.plugins))
-  })).pipe(Command.withDescription("list every registered plugin with its config fields and defaults"))
+const plugins = Command.make(
+  "plugins",
+  {
+    spec: Argument.String("spec").pipe(
+      Argument.withDescription("a spec whose plugins: modules are listed too (default: the built-in plugins only)"),
+      Argument.optional
+    )
+  },
+  ({ spec }) =>
+    Effect.gen(function*() {
+      const registry = Option.isSome(spec) ? yield* specRegistry(yield* readSpec(spec.value), [], true) : yield* Registry
+      yield* Console.log(describePlugins(registry.plugins))
+    })
+).pipe(Command.withDescription("list every registered plugin (with SPEC: and that spec's plugin modules) with its config fields, defaults and descriptions"))
 
 const status = Command.make(
   "status",
