@@ -20,7 +20,7 @@ import { initGpt2Weights } from "../src/model/init.ts"
 import { roundBf16 } from "../src/reference/ops.ts"
 import { trainLoop } from "../src/train/loop.ts"
 import { webgpuTrainerPlugin, WebGpuTrainerConfig } from "../src/train/plugin.ts"
-import { randInts } from "./helpers.ts"
+import { expectClose, randInts } from "./helpers.ts"
 
 const decodeModel = Schema.decodeUnknownSync(Gpt2ModelConfig)
 
@@ -120,8 +120,14 @@ layer(WebGpu.layer)(`${trainer.name} trainer plugin`, (it) => {
           const pref = new Uint32Array(12)
           for (let b = 0; b < 3; b++) pref.set(dataset.train.tokens.subarray(b * S, b * S + 4), b * 4)
           const gen = yield* m.generate({ ...prefixes, tokens: pref }, 8)
+          // The stepper arithmetic coding uses (the CPU's incremental pass; WebGPU's full passes): nextTokenLogits' floats.
+          const three = { vocabSize: V, seqLen: S, count: 3, tokens: dataset.train.tokens.slice(0, 3 * S) }
+          const stepper = yield* m.nextTokenStepper!({ count: 3, seqLen: S, vocabSize: V })
+          yield* stepper.next(0, new Uint32Array(3))
+          const stepped = (yield* stepper.next(1, Uint32Array.from([0, 1, 2], (b) => three.tokens[b * S]))).slice()
+          const full = yield* m.nextTokenLogits!(three, 1)
           yield* m.save(dir)
-          return { m, events, bits, lp, gen }
+          return { m, events, bits, lp, gen, stepped, full }
         })
       )
       expect(out.m.paramCount).toBe(V * 16 + S * 16 + 12 * 16 * 16 + 13 * 16 + 2 * 16)
@@ -136,6 +142,7 @@ layer(WebGpu.layer)(`${trainer.name} trainer plugin`, (it) => {
       expect(out.lp[0]).toBeCloseTo(-Math.log2(V), 12)
       expect(out.gen.length).toBe(24)
       expect(Math.max(...out.gen)).toBeLessThan(V)
+      expectClose(out.stepped, out.full, 1e-5, 1e-5, "stepper vs nextTokenLogits")
       expect(fs.existsSync(path.join(dir, "model.safetensors"))).toBe(true)
       trainer.provenance(out.m.provenance as Record<string, unknown>)
       expect((out.m.provenance as { microBatch: number }).microBatch).toBe(24)
