@@ -59,7 +59,7 @@ const logitsAt = (stepper: NextTokenStepper, shape: StepperShape, t: number, pre
     logits.length === shape.count * shape.vocabSize
       ? Effect.succeed(logits)
       : Effect.fail(new ModelError({
-        message: `the model's logits at position ${t} returned ${logits.length} values for sequences ${first}…${first + shape.count - 1} (expected ${shape.count} × ${shape.vocabSize})`
+        message: `the model's stepper at position ${t} returned ${logits.length} values for sequences ${first}…${first + shape.count - 1} (expected ${shape.count} × ${shape.vocabSize})`
       })))
 
 /** Runs `each(i)` for the rows of one position; a bad logits row (NaN, +∞) becomes a ModelError naming it. */
