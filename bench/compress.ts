@@ -28,7 +28,7 @@ import { compression } from "@memorize/metrics"
 import { type NextTokenStepper, nextTokenStepperOf, type TokenSequences } from "@memorize/core"
 import { chooseDevice, type Device, openGpt2 } from "../packages/gpu-webgpu/src/model/open.ts"
 import type { Gpt2Shape, Gpt2Weights, HostTensor } from "../packages/gpu-webgpu/src/model/weights.ts"
-import { initGpt2Weights } from "../packages/gpu-webgpu/src/reference/gpt2.ts"
+import { initGpt2Weights } from "../packages/gpu-webgpu/src/model/init.ts"
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`)

@@ -28,7 +28,7 @@ import { adapterProvenance, WebGpu } from "@memorize/gpu-webgpu"
 import { evaluate, type EvalOptions, prepareEval, runEval } from "@memorize/eval"
 import { saveCheckpoint } from "../packages/gpu-webgpu/src/checkpoint/index.ts"
 import type { Gpt2Shape } from "../packages/gpu-webgpu/src/model/weights.ts"
-import { initGpt2Weights } from "../packages/gpu-webgpu/src/reference/gpt2.ts"
+import { initGpt2Weights } from "../packages/gpu-webgpu/src/model/init.ts"
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`)

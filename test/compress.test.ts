@@ -18,7 +18,7 @@ import { evaluate } from "@memorize/eval"
 import { saveCheckpoint } from "../packages/gpu-webgpu/src/checkpoint/index.ts"
 import { WebGpu } from "../packages/gpu-webgpu/src/device/webgpu.ts"
 import type { Gpt2Shape, Gpt2Weights, HostTensor } from "../packages/gpu-webgpu/src/model/weights.ts"
-import { initGpt2Weights } from "../packages/gpu-webgpu/src/reference/gpt2.ts"
+import { initGpt2Weights } from "../packages/gpu-webgpu/src/model/init.ts"
 import { memorize, writeSpec } from "./cli-helpers.ts"
 
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-compress-"))

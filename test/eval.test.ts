@@ -22,7 +22,7 @@ import { writeSafetensors, type WriteTensor } from "../packages/gpu-webgpu/src/c
 import { WebGpu } from "../packages/gpu-webgpu/src/device/webgpu.ts"
 import { makeGpuGpt2 } from "../packages/gpu-webgpu/src/model/gpu-model.ts"
 import { type Gpt2Shape, type Gpt2Weights, gpt2TensorShapes, type HostTensor } from "../packages/gpu-webgpu/src/model/weights.ts"
-import { initGpt2Weights, referenceCodeLengths, referenceTokenLogProbs } from "../packages/gpu-webgpu/src/reference/gpt2.ts"
+import { initGpt2Weights, referenceCodeLengths, referenceTokenLogProbs } from "../packages/gpu-webgpu/test/reference/gpt2.ts"
 import { membershipAttack, summarizeBits, unintendedMemorization } from "@memorize/metrics"
 import { memorize } from "./cli-helpers.ts"
 

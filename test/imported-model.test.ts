@@ -12,7 +12,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { decodeExperiment, makeRegistry, parseYamlSpec, pluginLayers, Progress, runExperiment } from "@memorize/core"
 import { syntheticUniform } from "@memorize/datasets"
-import { initGpt2Weights, referenceCodeLengths, saveCheckpoint } from "@memorize/gpu-webgpu"
+import { initGpt2Weights, saveCheckpoint } from "@memorize/gpu-webgpu"
+import { referenceCodeLengths } from "../packages/gpu-webgpu/test/reference/gpt2.ts"
 import { builtinPlugins } from "../bin/plugins.ts"
 
 describe("metrics on an imported safetensors model", () => {

@@ -18,7 +18,7 @@ import { Effect } from "effect"
 import * as nodePath from "node:path"
 import { loadCheckpoint, saveCheckpoint } from "../../packages/gpu-webgpu/src/checkpoint/index.ts"
 import type { Gpt2Shape, HostTensor } from "../../packages/gpu-webgpu/src/model/weights.ts"
-import { initGpt2Weights, referenceCodeLengths } from "../../packages/gpu-webgpu/src/reference/gpt2.ts"
+import { initGpt2Weights, referenceCodeLengths } from "../../packages/gpu-webgpu/test/reference/gpt2.ts"
 
 const cases: ReadonlyArray<{ readonly name: string; readonly shape: Gpt2Shape }> = [
   { name: "tied-gelu_new", shape: { vocabSize: 97, seqLen: 64, layers: 2, dModel: 32, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } },

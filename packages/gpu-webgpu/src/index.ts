@@ -10,7 +10,7 @@ export { gpt2ModelPlugin } from "./model/plugin.ts"
 export { webgpuTrainerPlugin } from "./train/plugin.ts"
 export { checkpointTrainer, firstPositions } from "./checkpoint/plugin.ts"
 export { loadCheckpoint, saveCheckpoint } from "./checkpoint/index.ts"
-export { initGpt2Weights, referenceCodeLengths, referenceTokenLogProbs } from "./reference/gpt2.ts"
+export { initGpt2Weights } from "./model/init.ts"
 export { gpt2ParamCount, gpt2TensorShapes, type Gpt2Shape, type Gpt2Weights, type HostTensor } from "./model/weights.ts"
 
 export { cpuTrainerPlugin } from "./cpu/plugin.ts"

@@ -11,7 +11,7 @@ import { saveHfGpt2 } from "../src/checkpoint/hf-gpt2.ts"
 import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint/index.ts"
 import { readSafetensors, writeSafetensors, type WriteTensor } from "../src/checkpoint/safetensors.ts"
 import { type Gpt2Shape, type Gpt2Weights, gpt2TensorShapes } from "../src/model/weights.ts"
-import { initGpt2Weights, referenceTokenLogProbs } from "../src/reference/gpt2.ts"
+import { initGpt2Weights, referenceTokenLogProbs } from "./reference/gpt2.ts"
 
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-hf-"))
 

@@ -9,7 +9,7 @@ import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint/index.ts"
 import { checkpointFit, checkpointTrainer } from "../src/checkpoint/plugin.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import type { Gpt2Shape, Gpt2Weights, HostTensor } from "../src/model/weights.ts"
-import { initGpt2Weights, referenceCodeLengths, referenceLoss, referenceTokenLogProbs } from "../src/reference/gpt2.ts"
+import { initGpt2Weights, referenceCodeLengths, referenceLoss, referenceTokenLogProbs } from "./reference/gpt2.ts"
 
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-ckpt-plugin-"))
 

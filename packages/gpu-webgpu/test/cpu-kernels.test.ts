@@ -1,6 +1,6 @@
 /**
  * Every native CPU kernel (native/kernels.cc) against its float64 reference
- * (src/reference/ops.ts), through the same schedule ops the model runs, on
+ * (test/reference/ops.ts), through the same schedule ops the model runs, on
  * shapes that cross the kernels' block boundaries (GEMM blocks of 256 × 512,
  * head chunks of 64 rows in 4 slots). Tolerances as kernels.test.ts: f32
  * arithmetic on O(1) values. The incremental pass's attention step (over a
@@ -14,7 +14,7 @@ import { type HostArrays, runOps, whole } from "../src/cpu/run-ops.ts"
 import type { OperandRounding } from "../src/kernels/common.ts"
 import { tokenIndex } from "../src/kernels/embedding.ts"
 import type { AttentionStepOp } from "../src/model/step-schedule.ts"
-import * as ref from "../src/reference/ops.ts"
+import * as ref from "./reference/ops.ts"
 import { expectClose, randInts, randn } from "./helpers.ts"
 
 const native = Effect.runSync(nativeAddon)

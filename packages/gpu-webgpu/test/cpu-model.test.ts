@@ -16,7 +16,7 @@ import type { Gpt2Model } from "../src/model/evaluation.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import type { Gpt2Shape } from "../src/model/weights.ts"
-import { referenceCodeLengths, referenceLogits, referenceTokenLogProbs } from "../src/reference/gpt2.ts"
+import { referenceCodeLengths, referenceLogits, referenceTokenLogProbs } from "./reference/gpt2.ts"
 import { trainLoop } from "../src/train/loop.ts"
 import { expectClose, randInts } from "./helpers.ts"
 

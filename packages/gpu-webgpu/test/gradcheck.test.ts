@@ -15,7 +15,7 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { paramLayout } from "../src/model/layout.ts"
 import type { Gpt2Shape, Gpt2Weights } from "../src/model/weights.ts"
-import * as ref from "../src/reference/ops.ts"
+import * as ref from "./reference/ops.ts"
 import { randInts, randn, rng, webgpuGradient } from "./helpers.ts"
 
 /** Mean cross-entropy (nats) of a GPT-2 in float64, from the reference ops. */

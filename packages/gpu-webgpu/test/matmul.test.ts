@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { run, storageBuffer, whole } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { fillTile, matmul, matmulSplitK, registerTile, sharedTile, SPLITK_TARGET_WORKGROUPS, splitKPlan, type MatmulTile, vec4Fits, vec4Tile } from "../src/kernels/matmul.ts"
-import * as ref from "../src/reference/ops.ts"
+import * as ref from "./reference/ops.ts"
 import { down, expectClose, randn, up } from "./helpers.ts"
 
 // Tolerance: f32 accumulation over K ≤ 70 terms of size ≤ 1 → well under 1e-4 relative.

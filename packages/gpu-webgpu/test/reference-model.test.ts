@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { TokenSequences } from "@memorize/core"
 import * as fc from "fast-check"
 import { type Gpt2Shape, type Gpt2Weights, type HostTensor, gpt2TensorShapes } from "../src/model/weights.ts"
-import { fnv1a32, normalStream, philox4x32_10 } from "../src/reference/gpt2-init.ts"
+import { fnv1a32, normalStream, philox4x32_10 } from "../src/model/init.ts"
 import {
   erf,
   geluErf,
@@ -12,7 +12,7 @@ import {
   referenceLogits,
   referenceLoss,
   referenceTokenLogProbs
-} from "../src/reference/gpt2.ts"
+} from "./reference/gpt2.ts"
 
 const seqs = (vocabSize: number, seqLen: number, rows: ReadonlyArray<ReadonlyArray<number>>): TokenSequences => ({
   vocabSize,

@@ -22,7 +22,7 @@
  * missing tensor) throw a `ModelError` naming the problem.
  */
 import { ModelError, type TokenSequences } from "@memorize/core"
-import { type Gpt2Weights, gpt2TensorShapes } from "../model/weights.ts"
+import { type Gpt2Weights, gpt2TensorShapes } from "../../src/model/weights.ts"
 
 export interface ReferenceOptions {
   /** A BOS token id prepended to every sequence, so the first real token is predicted too. */
@@ -256,4 +256,4 @@ export const referenceLoss = (weights: Gpt2Weights, seqs: TokenSequences, option
   return k === 0 ? NaN : s / k
 }
 
-export { initGpt2Weights, INITIALIZER_RANGE } from "./gpt2-init.ts"
+export { initGpt2Weights, INITIALIZER_RANGE } from "../../src/model/init.ts"
