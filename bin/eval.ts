@@ -18,9 +18,6 @@ import { WebGpu } from "@memorize/gpu-webgpu"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 
-/** Eval's progress bar on stderr (core's bar with eval's labels). */
-const stderrProgress = (stream?: NodeJS.WriteStream) => progressBar(EVAL_PROGRESS, stream)
-
 const writeStdout = (text: string) =>
   Effect.promise(() => new Promise<void>((resolve) => {
     if (process.stdout.write(text)) resolve()

@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { atPath, type Json } from "@memorize/core"
 import { inspectReport, type ChartCheck } from "./browser.ts"
-import { memorize, toySweepSpec, writeSpec } from "./cli-helpers.ts"
+import { memorize, writeSpec } from "./cli-helpers.ts"
 
 /** Two model sizes × three dataset sizes, trained briefly on WebGPU: every built-in law fits. */
 const miniSpec = `name: report-mini

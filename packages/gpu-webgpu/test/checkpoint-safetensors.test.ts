@@ -9,7 +9,6 @@ import {
   encodeSafetensors,
   openSafetensors,
   referenceOrder,
-  openSafetensorsIndex,
   readSafetensors,
   writeSafetensors,
   type WriteTensor

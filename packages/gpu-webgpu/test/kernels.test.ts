@@ -3,7 +3,7 @@
  * Tolerances: f32 arithmetic on O(1) values with sums of ≤ a few hundred
  * terms; exp/log/tanh on lavapipe are accurate to a few ulp.
  */
-import { describe, expect, layer } from "@effect/vitest"
+import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { readU32, run, storageBuffer } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"

@@ -8,7 +8,7 @@
  * bits (V the data's vocabulary); `bos: true` adds a BOS token (id V, model
  * vocabulary V+1) and every token is predicted.
  */
-import { DeviceError, ModelError, type TokenSequences } from "@memorize/core"
+import { DeviceError, ModelError } from "@memorize/core"
 import { Effect, type Scope } from "effect"
 import { type Dispatch, encodeDispatches, finish, readFloats, readU32, run, type Slice, storageBuffer, submit } from "../device/gpu.ts"
 import { isSoftwareAdapter, WebGpu } from "../device/webgpu.ts"
@@ -24,7 +24,7 @@ import { type BatchBackend, gpt2Evaluation, type Gpt2Model } from "./evaluation.
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "./layout.ts"
 import { makePlan, type Plan } from "./plan.ts"
 import { validateWeights } from "./validate.ts"
-import { gpt2ParamCount, type Gpt2Shape, type Gpt2Weights } from "./weights.ts"
+import { gpt2ParamCount, type Gpt2Weights } from "./weights.ts"
 
 export type { Precision } from "../kernels/common.ts"
 
