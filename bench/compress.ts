@@ -3,6 +3,7 @@
  *
  *   pnpm tsx bench/compress.ts [--sequences 1000] [--seq-len 64] [--vocab 2048] [--layers 1] [--d-model 32]
  *                              [--heads 2] [--batch 256] [--device auto|cpu|webgpu] [--reps 1] [--path step|full]
+ *                              [--quantize model|ts]
  *
  * A GPT-2 (initGpt2Weights, weights scaled ×8 so its predictions are far
  * from uniform) on the chosen backend; N random sequences of S tokens. Times
@@ -20,6 +21,11 @@
  * --path step (default) uses the model's nextTokenStepper (on the CPU backend
  * the incremental pass over key/value caches); --path full steps through
  * nextTokenLogits, a full pass per position (what every backend did before).
+ *
+ * --quantize model (default) lets the coder use the stepper's own quantizer
+ * where it has one (the CPU backend's native loops, NextTokenStepper.quantize);
+ * --quantize ts hides it, so the coder runs the TypeScript definition. Both
+ * give the same frequencies; the quantization counts as the coder's time.
  */
 import { Effect, Layer } from "effect"
 import * as os from "node:os"
@@ -42,6 +48,8 @@ const reps = Number(arg("reps", "1"))
 const device = arg("device", "auto") as Device
 const path = arg("path", "step")
 if (path !== "step" && path !== "full") throw new Error(`--path ${path}: expected step or full`)
+const quantize = arg("quantize", "model")
+if (quantize !== "model" && quantize !== "ts") throw new Error(`--quantize ${quantize}: expected model or ts`)
 const shape: Gpt2Shape = {
   vocabSize: V,
   seqLen: S,
@@ -91,7 +99,8 @@ const program = Effect.gen(function*() {
         next: (t, previous) => {
           calls++
           return timed(stepper.next(t, previous))
-        }
+        },
+        ...(quantize === "model" && stepper.quantize !== undefined ? { quantize: stepper.quantize } : {})
       }))
   }
   /** Wall and process CPU seconds (every thread: the CPU backend evaluates on its OpenMP threads) of an effect. */
@@ -139,6 +148,7 @@ const program = Effect.gen(function*() {
   return {
     backend,
     path,
+    quantize,
     shape: { V, S, layers: shape.layers, dModel: shape.dModel },
     sequences: N,
     batch,

@@ -149,6 +149,24 @@ export interface NextTokenStepper {
    * The array may be overwritten by the next call: copy what you keep.
    */
   readonly next: (position: number, previous: Uint32Array) => Effect.Effect<Float32Array, ModelError>
+  /**
+   * Optional: `logits` (count × vocabSize, as `next` returns them) turned into
+   * arithmetic-coding frequencies summing to 2^freqBits, equal bit for bit to
+   * the definition (`makeQuantizer`, quantize.ts) row by row, only faster (the
+   * CPU backend's native loops). Without it a coder runs the definition. The
+   * arrays may be overwritten by the next call.
+   */
+  readonly quantize?: (logits: Float32Array, freqBits: number) => QuantizedRows
+}
+
+/** A step's rows of logits quantized (`NextTokenStepper.quantize`). */
+export interface QuantizedRows {
+  /** rows × (V + 1) cumulative frequencies: row i's symbol s occupies [cum[i(V+1)+s], cum[i(V+1)+s+1]) of [0, 2^freqBits). */
+  readonly cum: Int32Array
+  /** rows × 2: each row's maximum logit m and Z = Σ 2^((l − m)·log2 e) (`logitBitsOf`). */
+  readonly stats: Float64Array
+  /** −1, or the first row the definition refuses (NaN, +∞): its entries are unspecified; the caller names the error by running the definition on it. */
+  readonly refused: number
 }
 
 /** JSON values, as stored in result.json. */

@@ -1,6 +1,7 @@
 export * from "./errors.ts"
 export * from "./contracts.ts"
 export * from "./next-token-stepper.ts"
+export * from "./quantize.ts"
 export * from "./plugin.ts"
 export * from "./requirements.ts"
 export * from "./schema-helpers.ts"

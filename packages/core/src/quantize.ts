@@ -2,6 +2,12 @@
  * From a model's float32 logits to integer frequencies summing to T = 2^P,
  * every frequency ≥ 1, computed identically by encoder and decoder.
  *
+ * This is the definition of the frequencies an arithmetic-coded file
+ * (`memorize compress`) is written with. It lives in core because a backend
+ * may compute them faster (`NextTokenStepper.quantize`, the CPU addon's
+ * native/quantize.cc): such a twin must give these integers bit for bit, and
+ * its tests compare it with this file.
+ *
  * Determinism: only IEEE-754 +, −, ×, ÷ and floor are used (correctly
  * rounded everywhere); 2^x is our own table + polynomial, not Math.exp,
  * whose last bit may differ between JavaScript engines. Accuracy (≈1e-15
@@ -63,6 +69,12 @@ export const exp2NonPositive = (x: number): number => {
 /** −log2(1 − V/2^P): the most quantization can add to one token's code length, bits. */
 export const quantizationBound = (vocab: number, P: number): number => -Math.log2(1 - vocab / 2 ** P)
 
+/**
+ * −log2 p of a logit l in a row with maximum m and Z = Σ 2^((l' − m)·log2 e):
+ * (m − l)·log2 e + log2 Z. For reports and bounds, not part of the code.
+ */
+export const logitBitsOf = (max: number, sum: number, logit: number): number => (max - logit) * LOG2E + Math.log2(sum)
+
 /** Working buffers for one vocabulary size, reused across rows. */
 export interface Quantizer {
   readonly vocab: number
@@ -75,6 +87,9 @@ export interface Quantizer {
   readonly cumLow: (s: number) => number
   /** −log2 p_s of the row last quantized, from the same logits (the model's own code length of s). */
   readonly logitBits: (s: number) => number
+  /** The row last quantized: its maximum logit m and Z = Σ 2^((l − m)·log2 e) (what `QuantizedRows.stats` holds per row). */
+  readonly lastMax: () => number
+  readonly lastSum: () => number
   /** cum[0] = 0, cum[s + 1] = cum[s] + f_s, cum[V] = 2^P; filled by `cumulate`. */
   readonly cum: Int32Array
   readonly cumulate: () => void
@@ -94,7 +109,7 @@ export const makeQuantizer = (vocab: number, P: number): Quantizer => {
   const freq = new Int32Array(vocab)
   const e = new Float64Array(vocab)
   const cum = new Int32Array(vocab + 1)
-  let log2Z = 0
+  let z = 0
   let max = 0
   let last: Float32Array = new Float32Array(vocab)
   let lastBase = 0
@@ -110,7 +125,7 @@ export const makeQuantizer = (vocab: number, P: number): Quantizer => {
       }
     }
     if (!Number.isFinite(m)) throw new RangeError(`logits row ${row} has no finite maximum (${m})`)
-    let z = 0
+    z = 0
     for (let s = 0; s < vocab; s++) {
       const l = logits[base + s]
       if (!(l <= m)) throw new RangeError(`logits row ${row} has a non-finite value at ${s}`)
@@ -138,7 +153,6 @@ export const makeQuantizer = (vocab: number, P: number): Quantizer => {
     max = m
     last = logits
     lastBase = base
-    log2Z = Math.log2(z)
   }
   return {
     vocab,
@@ -151,8 +165,9 @@ export const makeQuantizer = (vocab: number, P: number): Quantizer => {
       for (let k = 0; k < s; k++) c += freq[k]
       return c
     },
-    // −log2 p_s = (m − l_s)·log2 e + log2 Σ 2^((l − m)·log2 e): for reports and bounds, not part of the code.
-    logitBits: (s) => (max - last[lastBase + s]) * LOG2E + log2Z,
+    logitBits: (s) => logitBitsOf(max, z, last[lastBase + s]),
+    lastMax: () => max,
+    lastSum: () => z,
     cumulate: () => {
       let c = 0
       for (let s = 0; s < vocab; s++) {

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "kernels.h"
+#include "quantize.h"
 
 namespace {
 
@@ -296,6 +297,43 @@ napi_value HeadWork(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// quantize(logits: Float32Array, rows, V, P, cum: Int32Array, stats: Float64Array, threads) → −1 or the first refused row (quantize.h).
+napi_value Quantize(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  int32_t rows = 0, V = 0, P = 0, threads = 0;
+  void* data[3] = {nullptr, nullptr, nullptr};
+  size_t length[3] = {0, 0, 0};
+  const napi_typedarray_type want[3] = {napi_float32_array, napi_int32_array, napi_float64_array};
+  const int at[3] = {0, 4, 5};
+  bool ok = argc >= 7 && napi_get_value_int32(env, argv[1], &rows) == napi_ok && napi_get_value_int32(env, argv[2], &V) == napi_ok &&
+            napi_get_value_int32(env, argv[3], &P) == napi_ok && napi_get_value_int32(env, argv[6], &threads) == napi_ok;
+  for (int k = 0; ok && k < 3; k++) {
+    bool is = false;
+    napi_typedarray_type type;
+    napi_value buffer;
+    size_t offset;
+    ok = napi_is_typedarray(env, argv[at[k]], &is) == napi_ok && is &&
+         napi_get_typedarray_info(env, argv[at[k]], &type, &length[k], &data[k], &buffer, &offset) == napi_ok && type == want[k];
+  }
+  if (!ok) {
+    napi_throw_type_error(env, nullptr, "expected (logits: Float32Array, rows, V, P, cum: Int32Array, stats: Float64Array, threads)");
+    return nullptr;
+  }
+  // The budget 2^P − V must be positive and every ⌊p·budget⌋ an int32.
+  if (rows < 0 || V < 1 || P < 1 || P > 30 || (int64_t(1) << P) <= V || threads < 1 || length[0] < size_t(rows) * V ||
+      length[1] < size_t(rows) * (V + 1) || length[2] < size_t(rows) * 2) {
+    napi_throw_range_error(env, nullptr, "quantize: sizes out of range (rows, V, P, buffers)");
+    return nullptr;
+  }
+  const int bad = memo::quantize_rows(static_cast<const float*>(data[0]), rows, V, P, static_cast<int32_t*>(data[1]),
+                                      static_cast<double*>(data[2]), threads);
+  napi_value out;
+  CALL(env, napi_create_int32(env, bad, &out));
+  return out;
+}
+
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value out, v;
   CALL(env, napi_create_object(env, &out));
@@ -323,6 +361,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"runAsync", nullptr, RunAsync, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"headWork", nullptr, HeadWork, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"quantize", nullptr, Quantize, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

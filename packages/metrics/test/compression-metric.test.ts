@@ -1,9 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import fc from "fast-check"
-import { MetricError, type Json, type TokenSequences, type TrainedModel } from "@memorize/core"
+import { MetricError, quantizationBound, type Json, type TokenSequences, type TrainedModel } from "@memorize/core"
 import { compressionPlugin, measureCompression } from "../src/index.ts"
-import { quantizationBound } from "../src/compression/quantize.ts"
 import { truncationBound } from "../src/compression/range-coder.ts"
 import { compressionReport } from "../src/report/compression.ts"
 import {

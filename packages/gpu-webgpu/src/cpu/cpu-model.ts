@@ -254,7 +254,9 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         }),
       logitsAt,
       argmaxAt: (B, T, tokens, pos, Vd) => Effect.map(logitsAt(B, T, tokens, pos), (logits) => argmaxRows(logits, B, V, Vd, new Uint32Array(B))),
-      decoder
+      decoder,
+      // The coder's quantization in native loops: most of its time in TypeScript (README, "Verified compression").
+      quantize: (logits, rows, Vd, freqBits, cum, stats) => native.quantize(logits, rows, Vd, freqBits, cum, stats, threadsNow())
     }
     const evaluation = gpt2Evaluation(shape, bos, backend)
 

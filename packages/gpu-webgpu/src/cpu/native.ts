@@ -18,6 +18,8 @@ export interface NativeAddon {
   readonly info: () => { readonly cores: number; readonly blas: string; readonly blasThreads: number; readonly profileMs: ReadonlyArray<number> }
   /** Scratch floats of the fused LM head. */
   readonly headWork: (V: number, d: number, train: boolean) => number
+  /** The coder's frequencies (native/quantize.h, bit for bit core's quantize.ts): −1, or the first row the definition refuses. */
+  readonly quantize: (logits: Float32Array, rows: number, V: number, P: number, cum: Int32Array, stats: Float64Array, threads: number) => number
 }
 
 export const addonPath = fileURLToPath(new URL("../../native/build/Release/memorize_cpu.node", import.meta.url))

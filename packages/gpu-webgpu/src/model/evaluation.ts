@@ -11,7 +11,7 @@
  * bits (V the data's vocabulary); `bos: true` adds a BOS token (id V, model
  * vocabulary V+1) and every token is predicted.
  */
-import { type DeviceError, ModelError, type NextTokenStepper, nextTokenStepperOf, type StepperShape, stepProblem, type TokenSequences } from "@memorize/core"
+import { type DeviceError, ModelError, type NextTokenStepper, nextTokenStepperOf, type QuantizedRows, type StepperShape, stepProblem, type TokenSequences } from "@memorize/core"
 import { Effect } from "effect"
 import type { Precision } from "../kernels/common.ts"
 import { fillBatch } from "./batch.ts"
@@ -29,6 +29,12 @@ export interface BatchBackend {
   readonly argmaxAt: (B: number, T: number, tokens: Uint32Array, pos: number, V: number) => Effect.Effect<Uint32Array, ModelError>
   /** Optional: an incremental pass over B rows of at most T positions. */
   readonly decoder?: (B: number, T: number) => Effect.Effect<BatchDecoder, ModelError>
+  /**
+   * Optional: the coder's frequencies of `rows` rows of `vocab` logits into
+   * `cum` (rows × (vocab + 1)) and `stats` (rows × 2), bit for bit those of
+   * core's quantize.ts (`QuantizedRows`); returns −1 or the first refused row.
+   */
+  readonly quantize?: (logits: Float32Array, rows: number, vocab: number, freqBits: number, cum: Int32Array, stats: Float64Array) => number
 }
 
 /**
@@ -151,6 +157,18 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
       return out
     })
 
+  /** A stepper with the backend's native quantizer, when it has one (`NextTokenStepper.quantize`); its buffers are reused step after step. */
+  const withQuantize = (sh: StepperShape, stepper: NextTokenStepper): NextTokenStepper => {
+    const rowsQuantizer = backend.quantize
+    if (rowsQuantizer === undefined) return stepper
+    const cum = new Int32Array(sh.count * (sh.vocabSize + 1))
+    const stats = new Float64Array(sh.count * 2)
+    return {
+      next: stepper.next,
+      quantize: (logits, freqBits): QuantizedRows => ({ cum, stats, refused: rowsQuantizer(logits, sh.count, sh.vocabSize, freqBits, cum, stats) })
+    }
+  }
+
   /**
    * With the backend's incremental pass: the model position that predicts
    * data position t is fed BOS (t = 0) or the token at t − 1, so each step
@@ -160,7 +178,7 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
     Effect.gen(function* () {
       yield* checkSeqs(sh, "nextTokenStepper")
       const makeDecoder = backend.decoder
-      if (makeDecoder === undefined) return nextTokenStepperOf(nextTokenLogits, sh)
+      if (makeDecoder === undefined) return withQuantize(sh, nextTokenStepperOf(nextTokenLogits, sh))
       // Model positions fed: BOS, then every token but the last.
       const T = sh.seqLen + lead - 1
       const B = evalBatch(Math.max(1, T), sh.count)
@@ -186,7 +204,7 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
             return out
           })
       }
-      return stepper
+      return withQuantize(sh, stepper)
     })
 
   /** Greedy continuation through the incremental pass: BOS and the prefix fed position by position, then each chosen token. */

@@ -15,10 +15,10 @@
  * costs about one evaluation plus the coder's own work.
  */
 import { Effect } from "effect"
-import { ModelError, type NextTokenStepper, nextTokenStepperOf, type StepperShape, type TokenSequences, type TrainedModel } from "@memorize/core"
+import { logitBitsOf, ModelError, type NextTokenStepper, nextTokenStepperOf, type QuantizedRows, type StepperShape, type TokenSequences, type TrainedModel } from "@memorize/core"
 import { BitReader } from "./bits.ts"
 import { ArithmeticDecoder, ArithmeticEncoder, truncationBound } from "./range-coder.ts"
-import { makeQuantizer, type Quantizer } from "./quantize.ts"
+import { makeStepQuantizer, type StepQuantizer } from "./step-quantize.ts"
 
 /** The part of a model the coder needs: a stepper, or next-token logits to step through. */
 export type LogitsSource = Pick<TrainedModel, "nextTokenStepper" | "nextTokenLogits">
@@ -62,17 +62,11 @@ const logitsAt = (stepper: NextTokenStepper, shape: StepperShape, t: number, pre
         message: `the model's stepper at position ${t} returned ${logits.length} values for sequences ${first}…${first + shape.count - 1} (expected ${shape.count} × ${shape.vocabSize})`
       })))
 
-/** Runs `each(i)` for the rows of one position; a bad logits row (NaN, +∞) becomes a ModelError naming it. */
-const forRows = (n: number, first: number, t: number, each: (i: number) => void) =>
+/** Runs `each(i)` for the rows of one position. */
+const forRows = (n: number, each: (i: number) => void) =>
   Effect.try({
     try: () => {
-      for (let i = 0; i < n; i++) {
-        try {
-          each(i)
-        } catch (e) {
-          throw new ModelError({ message: `logits of sequence ${first + i} at position ${t}: ${(e as Error).message}` })
-        }
-      }
+      for (let i = 0; i < n; i++) each(i)
     },
     catch: (e) => (e instanceof ModelError ? e : new ModelError({ message: String(e) }))
   })
@@ -82,9 +76,13 @@ const checkOptions = (o: CodecOptions, vocab: number) =>
     ? Effect.void
     : Effect.fail(new ModelError({ message: `cannot code a vocabulary of ${vocab} with batch ${o.batch} and 2^${o.freqBits} total frequency` }))
 
-/** One batch of a walk: `token(i, t)` codes or decodes row i's token at position t from the quantizer's row and returns it; `end` after the last position. */
+/**
+ * One batch of a walk: `token(i, t, q, logits)` codes or decodes row i's
+ * token at position t from row i of the step's frequencies and returns it;
+ * `end` after the last position.
+ */
 interface BatchCoder {
-  readonly token: (i: number, t: number) => number
+  readonly token: (i: number, t: number, q: QuantizedRows, logits: Float32Array) => number
   readonly end: () => void
 }
 
@@ -92,13 +90,14 @@ interface BatchCoder {
  * The walk both directions make (see the header): for every batch a fresh
  * stepper, then per position the logits given the previous tokens, each row
  * quantized and handed to the batch's coder, whose token is fed to the next
- * step.
+ * step. The rows are quantized together (`makeStepQuantizer`): natively
+ * where the stepper can, else by the definition.
  */
 const walk = (
   source: LogitsSource,
   shape: { readonly count: number; readonly seqLen: number; readonly vocabSize: number },
   options: CodecOptions,
-  q: Quantizer,
+  quantize: StepQuantizer,
   open: (first: number, n: number) => BatchCoder
 ): Effect.Effect<void, ModelError> =>
   Effect.gen(function*() {
@@ -109,9 +108,9 @@ const walk = (
       const previous = new Uint32Array(batch.count)
       for (let t = 0; t < shape.seqLen; t++) {
         const logits = yield* logitsAt(stepper, batch, t, previous, first)
-        yield* forRows(batch.count, first, t, (i) => {
-          q.quantize(logits, i)
-          previous[i] = coder.token(i, t)
+        const q = yield* quantize(stepper, logits, batch.count, first, t)
+        yield* forRows(batch.count, (i) => {
+          previous[i] = coder.token(i, t, q, logits)
         })
       }
       coder.end()
@@ -124,21 +123,22 @@ export const encodeSequences = (source: LogitsSource, seqs: TokenSequences, opti
   Effect.gen(function*() {
     const S = seqs.seqLen
     yield* checkOptions(options, seqs.vocabSize)
-    const q = makeQuantizer(seqs.vocabSize, options.freqBits)
+    const V = seqs.vocabSize
     const codes: Array<CodeWord> = new Array(seqs.count)
     const logitBits = new Float64Array(seqs.count)
     const quantizedBits = new Float64Array(seqs.count)
     const boundBits = new Float64Array(seqs.count).fill(2)
     const T = 2 ** options.freqBits
-    yield* walk(source, seqs, options, q, (first, n) => {
+    yield* walk(source, seqs, options, makeStepQuantizer(V, options.freqBits), (first, n) => {
       const encoders = Array.from({ length: n }, () => new ArithmeticEncoder(options.freqBits))
       return {
-        token: (i, t) => {
+        token: (i, t, q, logits) => {
           const seq = first + i
           const x = seqs.tokens[seq * S + t]
-          const f = q.freq[x]
-          encoders[i].encode(q.cumLow(x), f)
-          logitBits[seq] += q.logitBits(x)
+          const at = i * (V + 1) + x
+          const f = q.cum[at + 1] - q.cum[at]
+          encoders[i].encode(q.cum[at], f)
+          logitBits[seq] += logitBitsOf(q.stats[2 * i], q.stats[2 * i + 1], logits[i * V + x])
           quantizedBits[seq] += Math.log2(T / f)
           boundBits[seq] += truncationBound(f, options.freqBits)
           return x
@@ -167,19 +167,16 @@ export const decodeSequences = (
   Effect.gen(function*() {
     const S = shape.seqLen
     yield* checkOptions(options, shape.vocabSize)
-    const q = makeQuantizer(shape.vocabSize, options.freqBits)
+    const W = shape.vocabSize + 1
     const count = codes.length
     const tokens = new Uint32Array(count * S)
-    yield* walk(source, { count, seqLen: S, vocabSize: shape.vocabSize }, options, q, (first, n) => {
+    yield* walk(source, { count, seqLen: S, vocabSize: shape.vocabSize }, options, makeStepQuantizer(shape.vocabSize, options.freqBits), (first, n) => {
       const decoders = Array.from({ length: n }, (_, i) => {
         const c = codes[first + i]
         return new ArithmeticDecoder(options.freqBits, new BitReader(c.bytes, c.start ?? 0, c.bitLength))
       })
       return {
-        token: (i, t) => {
-          q.cumulate()
-          return (tokens[(first + i) * S + t] = decoders[i].decode(q.cum))
-        },
+        token: (i, t, q) => (tokens[(first + i) * S + t] = decoders[i].decode(q.cum.subarray(i * W, i * W + W))),
         end: () => {}
       }
     })

@@ -30,9 +30,8 @@
  * sequence length (the file index, 2 bytes per sequence at S < 128).
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, MetricError, withDefault, type Json, type MetricSubject, type ModelError, type TokenSequences } from "@memorize/core"
+import { definePlugin, MetricError, withDefault, type Json, type MetricSubject, type ModelError, quantizationBound, type TokenSequences } from "@memorize/core"
 import { decodeSequences, encodeSequences, type LogitsSource } from "../compression/codec.ts"
-import { quantizationBound } from "../compression/quantize.ts"
 import { MAX_FREQ_BITS, MIN_FREQ_BITS } from "../compression/range-coder.ts"
 import { summarizeBits } from "../numerics/stats.ts"
 import { compressionReport } from "../report/compression.ts"
