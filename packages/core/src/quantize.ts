@@ -125,7 +125,8 @@ export const makeQuantizer = (vocab: number, P: number): Quantizer => {
       }
     }
     if (!Number.isFinite(m)) throw new RangeError(`logits row ${row} has no finite maximum (${m})`)
-    z = 0
+    // A local sum (a captured variable in this loop would be a memory write per logit); kept in `z` after.
+    let sum = 0
     for (let s = 0; s < vocab; s++) {
       const l = logits[base + s]
       if (!(l <= m)) throw new RangeError(`logits row ${row} has a non-finite value at ${s}`)
@@ -139,9 +140,10 @@ export const makeQuantizer = (vocab: number, P: number): Quantizer => {
         v = POW64[n + OFFSET] * (1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r / 720))))))
       }
       e[s] = v
-      z += v
+      sum += v
     }
     let assigned = 0
+    z = sum
     const scale = budget / z
     for (let s = 0; s < vocab; s++) {
       const g = (e[s] * scale) | 0
