@@ -324,6 +324,48 @@ describe("codec (batched, model-driven)", () => {
     expect({ steps, fullCalls }).toEqual({ steps: 2 * 3 * S, fullCalls: 0 })
   })
 
+  it("codes with the stepper's own quantize in both directions; a refusal the definition does not share is named", () => {
+    const V = 7
+    const S = 5
+    const seqs: TokenSequences = { vocabSize: V, seqLen: S, count: 6, tokens: Uint32Array.from({ length: 6 * S }, (_, i) => (i * 5) % V) }
+    const model = memorizerModel({ sequences: seqs, confidence: 0.9 })
+    // A stand-in for a native twin: the definition row by row, counted; `refuse` makes it refuse row 0 at position 2.
+    let quantizeCalls = 0
+    const sourceWith = (refuse: boolean): LogitsSource => ({
+      nextTokenStepper: (shape) =>
+        Effect.sync(() => {
+          const stepper = nextTokenStepperOf(model.nextTokenLogits, shape)
+          const q = makeQuantizer(V, 20)
+          const cum = new Int32Array(shape.count * (V + 1))
+          const stats = new Float64Array(shape.count * 2)
+          let t = 0
+          return {
+            next: (position, previous) => Effect.map(stepper.next(position, previous), (logits) => ((t = position), logits)),
+            quantize: (logits, freqBits) => {
+              quantizeCalls++
+              expect(freqBits).toBe(20)
+              for (let i = 0; i < shape.count; i++) {
+                q.quantize(logits, i)
+                q.cumulate()
+                cum.set(q.cum, i * (V + 1))
+                stats[2 * i] = q.lastMax()
+                stats[2 * i + 1] = q.lastSum()
+              }
+              return { cum, stats, refused: refuse && t === 2 ? 0 : -1 }
+            }
+          }
+        })
+    })
+    const options = { batch: 4, freqBits: 20 }
+    const viaStepper = run(encodeSequences(sourceWith(false), seqs, options))
+    expect(quantizeCalls).toBe(2 * S)
+    const byDefinition = run(encodeSequences({ nextTokenLogits: model.nextTokenLogits }, seqs, options))
+    expect(viaStepper.codes).toEqual(byDefinition.codes)
+    expect(run(decodeSequences(sourceWith(false), viaStepper.codes, seqs, options)).tokens).toEqual(seqs.tokens)
+    const refused = run(Effect.flip(encodeSequences(sourceWith(true), seqs, options)))
+    expect(refused.message).toMatch(/refused the logits of sequence 0 at position 2, which the definition \(quantize.ts\) accepts/)
+  })
+
   it("names a model that returns the wrong number of logits or NaN", () => {
     const seqs: TokenSequences = { vocabSize: 3, seqLen: 2, count: 2, tokens: Uint32Array.from([0, 1, 2, 0]) }
     const short = { nextTokenLogits: () => Effect.succeed(new Float32Array(5)) }
