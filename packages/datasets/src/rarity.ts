@@ -1,5 +1,5 @@
 /**
- * Per-sample rarity, after the paper (paper-notes):
+ * Per-sample rarity, after Morris et al. (2025):
  *   TF-IDF(d) = (1/|d|) Σ_{w ∈ d} log(|D| / tf(w, D))
  * with d a sequence (|d| = its token count, every position counted), D the
  * whole dataset (train and holdout together), tf(w, D) the number of

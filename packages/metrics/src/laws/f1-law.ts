@@ -1,5 +1,6 @@
 /**
- * The membership-inference scaling law (paper-notes):
+ * The membership-inference scaling law of Morris et al. (2025), "How much do
+ * language models memorize?":
  *
  *   F1(x) = ½ · (1 + c1 · σ(c2 · (x + c3)))
  *

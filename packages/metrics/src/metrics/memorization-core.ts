@@ -1,5 +1,5 @@
 /**
- * Per-sample memorization estimates in bits (paper-notes, "Quantities"), pure.
+ * Per-sample memorization estimates in bits (Morris et al. 2025, definitions of unintended memorization), pure.
  *
  * - total (synthetic, exact entropy H known): mem(x) = max(0, H − L(x|θ̂))
  * - unintended against reference θ: memU(x) = max(0, L(x|θ) − L(x|θ̂))

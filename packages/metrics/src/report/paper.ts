@@ -1,6 +1,6 @@
 /**
- * The paper's numbers the report compares against (Morris et al. 2025, see
- * /work/shared/paper-notes.md), and a sentence on how far a set of runs is
+ * The paper's numbers the report compares against (Morris et al. 2025, "How
+ * much do language models memorize?", Table 1 and its fits), and a sentence on how far a set of runs is
  * from the regime they were measured in.
  */
 import type { RunResult } from "@memorize/core"
