@@ -61,7 +61,8 @@ interface Point {
   readonly bits: number
 }
 
-export interface CapacityGroup {
+/** A type alias, not an interface: assignable to Json as it is. */
+export type CapacityGroup = {
   readonly key: string
   readonly label: string
   readonly paramCount: number
@@ -184,7 +185,7 @@ export const fitCapacity = (config: CapacityConfig) => (results: ReadonlyArray<R
     const alphaSource = config.predictionAlpha !== undefined ? "config" : fitted !== null ? "throughOriginFit" : "meanBitsPerParameter"
     return {
       metricKey: `memorization.${config.metricKey}`,
-      groups: groups as unknown as Json,
+      groups,
       linear,
       throughOrigin,
       linearNote,

@@ -23,14 +23,18 @@ import { quantile } from "../numerics/stats.ts"
 
 export type Feature = "capacityPerSample" | "samplesPerParameter"
 
-export interface F1Constants {
+/** A type alias, not an interface: assignable to Json as it is. */
+export type F1Constants = {
   readonly c1: number
   readonly c2: number
   readonly c3: number
 }
 
-/** Constants plus what they mean: the feature, and α when the feature uses capacity. */
-export interface F1Law {
+/**
+ * Constants plus what they mean: the feature, and α when the feature uses
+ * capacity. (A type alias, not an interface: assignable to Json as it is.)
+ */
+export type F1Law = {
   readonly feature: Feature
   readonly alpha: number
   readonly constants: F1Constants

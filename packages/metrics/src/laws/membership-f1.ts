@@ -115,7 +115,7 @@ export const fitMembershipF1 = (config: MembershipF1Config) => (results: Readonl
       iterations: fit.iterations,
       points,
       heldOut,
-      paper: PAPER_LAW as unknown as Json
+      paper: PAPER_LAW
     }
   })
 

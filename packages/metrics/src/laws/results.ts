@@ -46,7 +46,7 @@ const withoutSeeds = (v: Json | undefined): Json | undefined => {
 /** Canonical JSON (sorted keys) of what identifies a run's model configuration. */
 export const groupKey = (r: RunResult, groupBy: ReadonlyArray<string>): string =>
   JSON.stringify(withoutSeeds({
-    model: r.model as unknown as Json,
+    model: r.model,
     spec: Object.fromEntries(groupBy.map((p) => [p, at(r.config, p) ?? null]))
   }))
 

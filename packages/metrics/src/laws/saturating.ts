@@ -4,8 +4,9 @@
  * total memorization. Exact: on each interval between consecutive sorted a
  * values the objective is Σ_{a_i > C} (y_i − C)² + constant, minimised at the
  * mean of those y_i clamped to the interval; the best interval wins.
+ * (A type alias, not an interface: assignable to Json as it is.)
  */
-export interface SaturatingFit {
+export type SaturatingFit = {
   readonly capacityBits: number
   /**
    * Whether some dataset held more bits than the fitted capacity (the plateau

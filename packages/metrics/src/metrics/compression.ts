@@ -109,8 +109,8 @@ const section = (
     return {
       count: seqs.count,
       tokens,
-      compressedBits: summarizeBits(compressed) as unknown as Json,
-      codeLength: summarizeBits(codeLengths) as unknown as Json,
+      compressedBits: summarizeBits(compressed),
+      codeLength: summarizeBits(codeLengths),
       overheadBits: sum(compressed) - sum(codeLengths),
       overheadBitsPerSequence: (sum(compressed) - sum(codeLengths)) / seqs.count,
       maxOverheadBits: maxOverhead,
@@ -124,8 +124,8 @@ const section = (
         ? null
         : {
           entropy: entropy !== undefined ? "exact" : "reference",
-          estimate: summarizeBits(positivePart(h, codeLengths)) as unknown as Json,
-          verified: summarizeBits(positivePart(h, compressed)) as unknown as Json
+          estimate: summarizeBits(positivePart(h, codeLengths)),
+          verified: summarizeBits(positivePart(h, compressed))
         }
     }
   })

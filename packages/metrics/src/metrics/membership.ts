@@ -41,7 +41,8 @@ const pick = (xs: Float64Array, idx: Uint32Array, from: number, to: number): Flo
   return out
 }
 
-export interface MembershipStats {
+/** A type alias (not an interface) so that it is assignable to Json as it is. */
+export type MembershipStats = {
   readonly members: number
   readonly nonMembers: number
   readonly f1Best: number
@@ -128,7 +129,7 @@ export const measureMembership = (config: typeof MembershipConfig.Type) =>
     const memberBits = yield* codeLengthsOf(MEMBERSHIP, model, dataset.train, "model")
     const nonMemberBits = yield* codeLengthsOf(MEMBERSHIP, model, dataset.holdout, "model")
     const stats = membershipAttack(memberBits, nonMemberBits, subject.context.seed, config.calibrationFraction)
-    return stats as unknown as { readonly [k: string]: Json }
+    return stats satisfies { readonly [k: string]: Json }
   })
 
 export const membershipPlugin = definePlugin({

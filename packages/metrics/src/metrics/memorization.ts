@@ -58,7 +58,7 @@ export const measureMemorization = Effect.fn("measureMemorization")(function* (s
     reference: reference === undefined ? null : describeModel(reference),
     holdout
   }
-  return out as unknown as { readonly [k: string]: Json }
+  return out satisfies { readonly [k: string]: Json }
 })
 
 export const memorizationPlugin = definePlugin({

@@ -67,7 +67,8 @@ export const quantiles = (xs: ArrayLike<number>, levels: ReadonlyArray<number> =
 }
 
 /** Summary written into metric output for one distribution of per-sample bits. */
-export interface BitsSummary {
+/** A type alias (not an interface) so that it is assignable to Json as it is. */
+export type BitsSummary = {
   readonly count: number
   readonly totalBits: number
   readonly meanBits: number
