@@ -77,7 +77,7 @@ describe("memorize.schema.json", () => {
 
 describe("field descriptions", () => {
   // Described by the engineers who own these files (being edited now); remove an entry once its description lands.
-  const owedElsewhere = ["metric compression.batch", "metric compression.freqBits", "metric compression.holdout"]
+  const owedElsewhere: Array<string> = []
 
   it("every field of every built-in plugin has one, shown by `memorize plugins` and in the schema", () => {
     const missing = builtinPlugins.flatMap((p) => describeFields(p.config).filter((f) => !f.description).map((f) => `${p.kind} ${p.name}.${f.name}`))

@@ -40,12 +40,17 @@ import { checkCompatible, codeLengthsOf } from "./common.ts"
 export const COMPRESSION = "compression"
 
 export const CompressionConfig = Schema.Struct({
-  /** Sequences per model call (encoder and decoder use the same batches). */
-  batch: withDefault(Schema.Int.check(Schema.isGreaterThan(0)), 256),
-  /** log2 of the frequency total T: quantization costs at most −log2(1 − V/2^P) bits per token. */
-  freqBits: withDefault(Schema.Int.check(Schema.isBetween({ minimum: MIN_FREQ_BITS, maximum: MAX_FREQ_BITS })), MAX_FREQ_BITS),
-  /** Also code the holdout (non-members). */
-  holdout: withDefault(Schema.Boolean, true)
+  batch: withDefault(
+    Schema.Int.check(Schema.isGreaterThan(0)).annotate({ description: "sequences per model call (encoder and decoder use the same batches); memory grows with it" }),
+    256
+  ),
+  freqBits: withDefault(
+    Schema.Int.check(Schema.isBetween({ minimum: MIN_FREQ_BITS, maximum: MAX_FREQ_BITS })).annotate({
+      description: "log2 of the coder's frequency total T: quantization costs at most −log2(1 − V/T) bits per token"
+    }),
+    MAX_FREQ_BITS
+  ),
+  holdout: withDefault(Schema.Boolean.annotate({ description: "also compress the holdout (non-members), for the verified-memorization baseline" }), true)
 })
 export type CompressionConfig = typeof CompressionConfig.Type
 
