@@ -24,11 +24,24 @@ import type { Collected, CollectStats } from "./collect.ts"
 const MAGIC = "MEMDS2\n"
 
 /** The header, decoded: a file whose header is not this is not a cache entry. */
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/** collect.ts's CollectStats as stored: a header whose stats differ is a miss, not a cast. */
+const StoredStats = Schema.Struct({
+  documents: Count,
+  tokens: Count,
+  sequences: Count,
+  duplicatesDropped: Count,
+  tailTokensDropped: Count,
+  uniqueSequences: Count,
+  exhausted: Schema.Boolean
+})
+
 const CacheHeader = Schema.Struct({
-  count: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  count: Count,
   seqLen: Schema.Int.check(Schema.isGreaterThan(0)),
   sha256: Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/)),
-  stats: Schema.Record(Schema.String, Schema.Unknown)
+  stats: StoredStats
 })
 
 /** Why a cache file was not used (absent files are not reported). */
@@ -85,7 +98,8 @@ export const readCached = async (dir: string, key: string, seqLen: number, onMis
     if (sha256 !== header.sha256) return miss(`content hash mismatch (stored ${header.sha256.slice(0, 12)}…, found ${sha256.slice(0, 12)}…): the file was changed`)
     const tokens = new Uint32Array(header.count * seqLen)
     for (let i = 0; i < tokens.length; i++) tokens[i] = data.readUInt32LE(4 * i)
-    return { tokens, count: header.count, stats: header.stats as unknown as CollectStats }
+    const stats: CollectStats = header.stats
+    return { tokens, count: header.count, stats }
   } catch (e) {
     return miss(`unreadable: ${(e as Error)?.message ?? String(e)}`)
   }

@@ -73,6 +73,28 @@ describe("tokenized-corpus cache", () => {
       expect(third.stats.cacheHit).toBe(true)
       expect(third.fingerprint).toBe(first.fingerprint)
     }))
+
+  it.effect("a header whose stats lack a field is an invalid header: the entry is rebuilt, never read with a cast", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      writeFileSync(join(dir, "a.jsonl"), Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
+      const spec = { path: "a.jsonl", tokenizer: "bytes", seqLen: 16, samples: 10, holdout: 5 }
+      const first = yield* load(textDataset, spec, context(dir))
+      const file = join(dir, "cache", "datasets", readdirSync(join(dir, "cache", "datasets"))[0]!)
+      const bytes = readFileSync(file)
+      // The header is JSON after the magic line and a 4-byte length: drop "exhausted" from its stats, keep the length.
+      const magicEnd = bytes.indexOf(0x0a) + 1
+      const length = bytes.readUInt32LE(magicEnd)
+      const header = bytes.subarray(magicEnd + 4, magicEnd + 4 + length).toString("utf8")
+      const edited = header.replace(/"exhausted":(true|false)/, (m) => `"exhaustex":${m.endsWith("true") ? "true" : "false"}`)
+      expect(edited).not.toBe(header)
+      Buffer.from(edited, "utf8").copy(bytes, magicEnd + 4)
+      writeFileSync(file, bytes)
+      const again = yield* load(textDataset, spec, context(dir))
+      expect(again.stats.cacheHit).toBe(false)
+      expect(String(again.stats.cacheRebuilt)).toMatch(/invalid header/)
+      expect(again.fingerprint).toBe(first.fingerprint)
+    }))
 })
 
 describe("interruption", () => {
