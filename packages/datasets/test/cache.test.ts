@@ -10,6 +10,17 @@ import { context, load, tempDir } from "./helpers.ts"
 
 const doc = (i: number) => Array.from({ length: 30 }, (_, j) => `v${i}y${j}`).join(" ")
 
+/** A 10-document corpus loaded once (so cached): the spec, the first load and its one cache file. */
+const cachedCorpus = () =>
+  Effect.gen(function* () {
+    const dir = tempDir()
+    writeFileSync(join(dir, "a.jsonl"), Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
+    const spec = { path: "a.jsonl", tokenizer: "bytes", seqLen: 16, samples: 10, holdout: 5 }
+    const first = yield* load(textDataset, spec, context(dir))
+    const cacheFiles = readdirSync(join(dir, "cache", "datasets"))
+    return { dir, spec, first, cacheFiles, file: join(dir, "cache", "datasets", cacheFiles[0]!) }
+  })
+
 describe("tokenized-corpus cache", () => {
   it.effect("a repeated request is served from the cache with the same dataset; a changed file is not", () =>
     Effect.gen(function* () {
@@ -39,13 +50,9 @@ describe("tokenized-corpus cache", () => {
 
   it.effect("a corrupt cache file is ignored and rewritten", () =>
     Effect.gen(function* () {
-      const dir = tempDir()
-      writeFileSync(join(dir, "a.jsonl"), Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
-      const spec = { path: "a.jsonl", tokenizer: "bytes", seqLen: 16, samples: 10, holdout: 5 }
-      const first = yield* load(textDataset, spec, context(dir))
-      const cacheFiles = readdirSync(join(dir, "cache", "datasets"))
+      const { dir, spec, first, cacheFiles, file } = yield* cachedCorpus()
       expect(cacheFiles.length).toBe(1)
-      writeFileSync(join(dir, "cache", "datasets", cacheFiles[0]), "MEMDS2\n garbage")
+      writeFileSync(file, "MEMDS2\n garbage")
       const again = yield* load(textDataset, spec, context(dir))
       expect(again.stats.cacheHit).toBe(false)
       expect(again.fingerprint).toBe(first.fingerprint)
@@ -55,11 +62,7 @@ describe("tokenized-corpus cache", () => {
 
   it.effect("tampering: bytes changed inside a cached token file are detected by its content hash and the entry rebuilt", () =>
     Effect.gen(function* () {
-      const dir = tempDir()
-      writeFileSync(join(dir, "a.jsonl"), Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
-      const spec = { path: "a.jsonl", tokenizer: "bytes", seqLen: 16, samples: 10, holdout: 5 }
-      const first = yield* load(textDataset, spec, context(dir))
-      const file = join(dir, "cache", "datasets", readdirSync(join(dir, "cache", "datasets"))[0]!)
+      const { dir, spec, first, file } = yield* cachedCorpus()
       const bytes = readFileSync(file)
       // Same size, valid header: one token changed near the end (a silent disk error or a hand edit).
       bytes[bytes.length - 3] ^= 0x01
@@ -76,11 +79,7 @@ describe("tokenized-corpus cache", () => {
 
   it.effect("a header whose stats lack a field is an invalid header: the entry is rebuilt, never read with a cast", () =>
     Effect.gen(function* () {
-      const dir = tempDir()
-      writeFileSync(join(dir, "a.jsonl"), Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
-      const spec = { path: "a.jsonl", tokenizer: "bytes", seqLen: 16, samples: 10, holdout: 5 }
-      const first = yield* load(textDataset, spec, context(dir))
-      const file = join(dir, "cache", "datasets", readdirSync(join(dir, "cache", "datasets"))[0]!)
+      const { dir, spec, first, file } = yield* cachedCorpus()
       const bytes = readFileSync(file)
       // The header is JSON after the magic line and a 4-byte length: drop "exhausted" from its stats, keep the length.
       const magicEnd = bytes.indexOf(0x0a) + 1
