@@ -214,5 +214,5 @@ export type DatasetImpl = (context: RunContext) => Effect.Effect<Dataset, Datase
 export type ModelImpl = (data: { readonly vocabSize: number; readonly seqLen: number }) => ModelDescription
 /** Trains (or loads) a model; GPU buffers live in the scope. May need the plugin's own services. */
 export type TrainerImpl = (input: TrainInput) => Effect.Effect<TrainedModel, TrainError | ModelError | DeviceError, Scope.Scope | any>
-export type MetricImpl = (subject: MetricSubject) => Effect.Effect<MetricValues, MetricError | ModelError>
-export type LawImpl = (results: ReadonlyArray<RunResult>) => Effect.Effect<LawFit, LawError>
+export type MetricImpl<O = MetricValues> = (subject: MetricSubject) => Effect.Effect<O, MetricError | ModelError>
+export type LawImpl<F = LawFit> = (results: ReadonlyArray<RunResult>) => Effect.Effect<F, LawError>

@@ -17,7 +17,8 @@ import { collectProvenance } from "./provenance.ts"
 import { resolvePluginModules, type RegistryShape } from "./registry.ts"
 import type { DecodedSection, Experiment, RunPlan, RunSpec } from "./spec/decode.ts"
 import { summaryPairs } from "./report/summary.ts"
-import { jsonProblem } from "./json-value.ts"
+import { encodeOutput } from "./plugin-output.ts"
+import type { OutputSchema } from "./plugin.ts"
 import { jsonLine, makeRunStore, type RunStore } from "./store.ts"
 import { PLUGINS_FILE, SAVED_MARKER, SavedModelSchema } from "./store-schema.ts"
 
@@ -191,9 +192,10 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     const results = scan.results.filter((r) => hashes.has(fullHash(r.config)))
     const laws: Record<string, LawFit> = {}
     for (const law of experiment.laws) {
-      const fit = yield* Effect.result(checkedOutput(
+      const fit = yield* Effect.result(storable(
+        law.plugin.output,
         law.plugin.make(law.config)(results),
-        (problem) => new LawError({ law: law.plugin.name, message: `its fit cannot be stored: ${problem} (law fits are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` })
+        (problem) => new LawError({ law: law.plugin.name, message: `its fit cannot be stored: ${problem}` })
       ))
       laws[law.plugin.name] = fit._tag === "Success" ? fit.success : { error: fit.failure.message }
       if (fit._tag === "Failure") yield* progress.log(`law ${law.plugin.name}: ${fit.failure.message}`)
@@ -217,11 +219,15 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     } satisfies RunOutcome
   })
 
-/** A plugin's output, refused (naming the key) when it is not JSON: NaN, a Float64Array or undefined would be stored as null, `{"0":…}` or nothing. */
-const checkedOutput = <A extends { readonly [k: string]: Json }, E, R, E2>(output: Effect.Effect<A, E, R>, refuse: (problem: string) => E2): Effect.Effect<A, E | E2, R> =>
-  Effect.flatMap(output, (values) => {
-    const problem = jsonProblem(values, "")
-    return problem === undefined ? Effect.succeed(values) : Effect.fail(refuse(problem))
+/**
+ * A plugin's output as the JSON to store (encoded by its output Schema), or
+ * refused, naming the key: NaN, a Float64Array or undefined would otherwise be
+ * stored as null, `{"0":…}` or nothing.
+ */
+const storable = <A, E, R, E2>(schema: OutputSchema<A> | undefined, output: Effect.Effect<A, E, R>, refuse: (problem: string) => E2): Effect.Effect<{ readonly [k: string]: Json }, E | E2, R> =>
+  Effect.flatMap(output, (value) => {
+    const encoded = encodeOutput(schema, value)
+    return encoded.ok ? Effect.succeed(encoded.stored) : Effect.fail(refuse(encoded.problem))
   })
 
 const summaryLine = (r: RunResult, registry: RegistryShape): string => {
@@ -256,9 +262,10 @@ const runOne = (
 
     const metrics: Record<string, MetricValues> = {}
     for (const m of plan.spec.metrics) {
-      metrics[m.plugin.name] = yield* checkedOutput(
+      metrics[m.plugin.name] = yield* storable(
+        m.plugin.output,
         m.plugin.make(m.config)({ model, dataset, ...(reference ? { reference } : {}), context }),
-        (problem) => new MetricError({ metric: m.plugin.name, message: `its values cannot be stored: ${problem} (metric values are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` })
+        (problem) => new MetricError({ metric: m.plugin.name, message: `its values cannot be stored: ${problem}` })
       )
     }
     if (experiment.spec.store.saveModels) yield* model.save(runDir)

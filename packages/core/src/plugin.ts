@@ -7,7 +7,6 @@ import type { Layer, Schema, Effect } from "effect"
 import type {
   DatasetImpl,
   Json,
-  LawFit,
   LawImpl,
   MetricImpl,
   MetricValues,
@@ -41,10 +40,11 @@ export interface ReportSection {
  * A column a metric adds to the runs table (printed after `run`, at the top
  * of report.md, in report.html), read from that metric's stored values.
  */
-export interface SummaryColumn {
+export interface SummaryColumn<O = MetricValues> {
   readonly header: string
-  /** This run's value, or undefined when it has none (shown as "—"). */
-  readonly value: (values: MetricValues, result: RunResult) => number | undefined
+  /** This run's value, or undefined when it has none (shown as "—"); `values` decoded by the metric's output Schema. */
+  // Method syntax: a column of a metric whose make never succeeds (O = never) is still a column.
+  value(values: O, result: RunResult): number | undefined
   /** Digits after the point (0: rounded to an integer). */
   readonly digits: number
 }
@@ -114,14 +114,26 @@ export interface TrainerPlugin<C = any> extends PluginBase<"trainer", C, Trainer
    */
   readonly reload?: (config: C) => ReloadImpl
 }
-export interface MetricPlugin<C = any> extends PluginBase<"metric", C, MetricImpl> {
+/**
+ * The Schema of what a metric or law returns (plugin-output.ts): core encodes
+ * `make`'s output by it into the JSON it stores and decodes the stored JSON
+ * by it for the plugin's hooks. Without one, the output is plain JSON as is.
+ */
+export type OutputSchema<O> = Schema.Codec<O, unknown>
+
+export interface MetricPlugin<C = any, O = any> extends PluginBase<"metric", C, MetricImpl<O>> {
+  /** What one run's values of this metric are (result.json `metrics.<name>`). */
+  readonly output?: OutputSchema<O>
   /** Report sections drawn from all runs' values of this metric. */
   readonly report?: (results: ReadonlyArray<RunResult>) => ReadonlyArray<ReportSection>
   /** Columns of the runs table taken from this metric's values. */
-  readonly summary?: ReadonlyArray<SummaryColumn>
+  readonly summary?: ReadonlyArray<SummaryColumn<O>>
 }
-export interface LawPlugin<C = any> extends PluginBase<"law", C, LawImpl> {
-  readonly report?: (fit: LawFit, results: ReadonlyArray<RunResult>) => ReadonlyArray<ReportSection>
+export interface LawPlugin<C = any, F = any> extends PluginBase<"law", C, LawImpl<F>> {
+  /** What this law's fit is (laws.json `<name>`). */
+  readonly output?: OutputSchema<F>
+  /** Report sections from the fit (decoded by `output`) and the runs it was fitted to. */
+  report?(fit: F, results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection>
   /** `memorize predict --law <name>` support. */
   readonly predict?: PredictHook
 }
@@ -135,8 +147,8 @@ export type Plugin = DatasetPlugin | ModelPlugin | TrainerPlugin | MetricPlugin 
 export function definePlugin<C>(plugin: DatasetPlugin<C>): DatasetPlugin<C>
 export function definePlugin<C>(plugin: ModelPlugin<C>): ModelPlugin<C>
 export function definePlugin<C>(plugin: TrainerPlugin<C>): TrainerPlugin<C>
-export function definePlugin<C>(plugin: MetricPlugin<C>): MetricPlugin<C>
-export function definePlugin<C>(plugin: LawPlugin<C>): LawPlugin<C>
+export function definePlugin<C, O>(plugin: MetricPlugin<C, O>): MetricPlugin<C, O>
+export function definePlugin<C, F>(plugin: LawPlugin<C, F>): LawPlugin<C, F>
 export function definePlugin(plugin: Plugin): Plugin {
   return plugin
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import fc from "fast-check"
-import { atPath, type Json, type ReportSection } from "@memorize/core"
+import { atPath, decodeOutput, encodeOutput, type Json, type OutputSchema, type ReportSection } from "@memorize/core"
 import { plugins } from "../src/index.ts"
 import { capacityRunsArb } from "../src/testing/index.ts"
 
@@ -25,8 +25,15 @@ describe("report sections", () => {
         if (p.kind === "metric" && p.report !== undefined) sections.push(...p.report(results))
         if (p.kind === "law") {
           const config = Schema.decodeUnknownSync(p.config as Schema.Codec<unknown, unknown>)({})
-          const fit = yield* (p.make as (c: unknown) => (r: typeof results) => Effect.Effect<Record<string, Json>, Error>)(config)(results)
-          const own = p.report?.(fit, results) ?? []
+          const made = yield* (p.make as (c: unknown) => (r: typeof results) => Effect.Effect<unknown, Error>)(config)(results)
+          // As core does: stored as JSON by the law's output Schema, decoded by it for the report.
+          const output = p.output as OutputSchema<unknown> | undefined
+          const stored = encodeOutput(output, made)
+          if (!stored.ok) throw new Error(`${p.name}: ${stored.problem}`)
+          const decoded = decodeOutput(output, stored.stored)
+          if (!decoded.ok) throw new Error(`${p.name}: ${decoded.problem}`)
+          const fit = stored.stored
+          const own = (p.report as ((f: unknown, r: typeof results) => ReadonlyArray<ReportSection>) | undefined)?.(decoded.value, results) ?? []
           // A headline value that names where it is stored in the fit is that stored value.
           for (const f of own.flatMap((s) => s.headline?.facts ?? [])) {
             if (f.source === undefined) continue

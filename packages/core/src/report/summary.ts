@@ -5,14 +5,17 @@
  * metric's stored values.
  */
 import type { RunResult } from "../contracts.ts"
-import type { SummaryColumn } from "../plugin.ts"
+import type { OutputSchema, SummaryColumn } from "../plugin.ts"
+import { decodeOutput } from "../plugin-output.ts"
 import type { RegistryShape } from "../registry.ts"
 import { configText, differenceLabels, flattenConfig } from "./labels.ts"
 
 /** A metric's summary column, with the metric whose values it reads. */
 export interface PlacedColumn {
   readonly metric: string
-  readonly column: SummaryColumn
+  readonly column: SummaryColumn<any>
+  /** The metric's output Schema: a column reads the values it decodes. */
+  readonly output: OutputSchema<unknown> | undefined
 }
 
 export interface SummaryRow {
@@ -32,7 +35,10 @@ export interface SummaryRow {
 export const summaryColumns = (results: ReadonlyArray<RunResult>, registry: Pick<RegistryShape, "find">): ReadonlyArray<PlacedColumn> => {
   const metrics = new Set<string>()
   for (const r of results) for (const name of Object.keys(r.metrics)) metrics.add(name)
-  return [...metrics].flatMap((metric) => (registry.find("metric", metric)?.summary ?? []).map((column) => ({ metric, column })))
+  return [...metrics].flatMap((metric) => {
+    const plugin = registry.find("metric", metric)
+    return (plugin?.summary ?? []).map((column) => ({ metric, column, output: plugin?.output }))
+  })
 }
 
 const finite = (v: number | undefined): number | undefined => (v !== undefined && Number.isFinite(v) ? v : undefined)
@@ -45,9 +51,12 @@ export const summaryRows = (results: ReadonlyArray<RunResult>, columns: Readonly
     config: configText(r.config),
     params: r.model.paramCount,
     samples: r.dataset.trainCount,
-    values: columns.map(({ metric, column }) => {
-      const values = r.metrics[metric]
-      return values === undefined ? undefined : finite(column.value(values, r))
+    values: columns.map(({ metric, column, output }) => {
+      const stored = r.metrics[metric]
+      if (stored === undefined) return undefined
+      // Values that do not decode show as "—" here; the report names them (write.ts).
+      const decoded = decodeOutput(output, stored)
+      return decoded.ok ? finite(column.value(decoded.value, r)) : undefined
     }),
     loss: r.train?.finalLoss
   })).sort((a, b) => a.params - b.params || a.samples - b.samples || a.label.localeCompare(b.label))

@@ -13,6 +13,7 @@ import * as NodePath from "node:path"
 import type { Json, LawFit, RunResult } from "../contracts.ts"
 import type { RegistryShape } from "../registry.ts"
 import { makeRunStore, type RunStore } from "../store.ts"
+import { decodeOutput } from "../plugin-output.ts"
 import { seriesNames } from "./chart-frame.ts"
 import { mergeSections, type SourcedSection } from "./compare.ts"
 import { formatNumber, headlineHtml, headlineMarkdown, type PlacedFact } from "./headline.ts"
@@ -55,7 +56,14 @@ export const collectSections = (
       sections.push({ title: `Law ${name}: no plugin to draw it`, description: `laws.json has a "${name}" fit, but no law plugin of that name is registered here (registered: ${registry.names("law").join(", ") || "none"}).`, source: `law ${name}` })
       continue
     }
-    if (plugin.report) for (const s of plugin.report(fit, results)) sections.push({ ...s, source: `law ${name}` })
+    if (plugin.report === undefined) continue
+    const decoded = decodeOutput(plugin.output, fit)
+    if (!decoded.ok) {
+      // A fit stored by another version of the law (or edited): name it rather than draw it wrong.
+      sections.push({ title: `Law ${name}: stored fit does not match the plugin`, description: `laws.json's "${name}" fit does not decode by the law's output Schema: ${decoded.problem}. Run the experiment again (completed runs are kept) to refit it.`, source: `law ${name}` })
+      continue
+    }
+    for (const s of plugin.report(decoded.value, results)) sections.push({ ...s, source: `law ${name}` })
   }
   // Laws first: they hold the answers; the per-run metric charts come after.
   for (const kind of [...metricKinds].sort()) {
@@ -63,6 +71,15 @@ export const collectSections = (
     if (plugin === undefined) {
       sections.push({ title: `Metric ${kind}: no plugin to draw it`, description: `The runs have "${kind}" values, but no metric plugin of that name is registered here (registered: ${registry.names("metric").join(", ") || "none"}).`, source: `metric ${kind}` })
       continue
+    }
+    const mismatched = results.flatMap((r) => {
+      const values = r.metrics[kind]
+      if (values === undefined) return []
+      const decoded = decodeOutput(plugin.output, values)
+      return decoded.ok ? [] : [`${r.runId}: ${decoded.problem}`]
+    })
+    if (mismatched.length > 0) {
+      sections.push({ title: `Metric ${kind}: stored values do not match the plugin`, description: `${mismatched.length} run${mismatched.length === 1 ? "'s" : "s'"} result.json values do not decode by the metric's output Schema (another version of the plugin wrote them?): ${mismatched.slice(0, 3).join("; ")}${mismatched.length > 3 ? "; …" : ""}`, source: `metric ${kind}` })
     }
     if (plugin.report) for (const s of plugin.report(results)) sections.push({ ...s, source: `metric ${kind}` })
   }

@@ -26,7 +26,8 @@
  *     meanAbsRelativeError, meanAbsRelativeErrorSaturated }
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, LawError, PositiveNumber, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
+import { definePlugin, LawError, PositiveNumber, withDefault, type RunResult } from "@memorize/core"
+import { type AcrossModels, type CapacityFit, CapacityFitSchema, type CapacityGroup, type PrecisionFit, type Prediction } from "./capacity-fit.ts"
 import { linearFit, originFit } from "../numerics/linreg.ts"
 import { mean, stdDev, stdError } from "../numerics/stats.ts"
 import { groupKey, groupLabel, metricNumber, seedOf, sortRuns } from "./results.ts"
@@ -61,23 +62,6 @@ interface Point {
   readonly bits: number
 }
 
-/** A type alias, not an interface: assignable to Json as it is. */
-export type CapacityGroup = {
-  readonly key: string
-  readonly label: string
-  readonly paramCount: number
-  readonly precision: string
-  readonly runs: number
-  readonly entropyBitsPerSequence: number | null
-  readonly sizes: ReadonlyArray<{ readonly trainCount: number; readonly datasetBits: number | null; readonly meanBits: number; readonly sdBits: number | null; readonly n: number }>
-  readonly plateauMaxBits: number
-  readonly plateauAtTrainCount: number
-  readonly saturatingFit: SaturatingFit | null
-  readonly perSeed: { readonly mean: number; readonly sd: number | null; readonly stdError: number | null; readonly n: number; readonly values: ReadonlyArray<number> } | null
-  readonly capacityBits: number
-  readonly capacitySource: "saturatingFit" | "plateauMax"
-  readonly bitsPerParameter: number
-}
 
 const nullIfNaN = (x: number): number | null => (Number.isFinite(x) ? x : null)
 
@@ -148,7 +132,7 @@ export const capacityGroups = (results: ReadonlyArray<RunResult>, config: Capaci
 }
 
 /** capacity = α·P (+ intercept) across model configurations, and through the origin. */
-const acrossModels = (groups: ReadonlyArray<CapacityGroup>): { linear: Json; throughOrigin: Json; linearNote: string | null } => {
+const acrossModels = (groups: ReadonlyArray<CapacityGroup>): AcrossModels => {
   // In a fixed order (by parameter count, then key), so the fit does not depend on input order.
   const ordered = [...groups].sort((a, b) => a.paramCount - b.paramCount || (a.key < b.key ? -1 : 1))
   const ps = ordered.map((g) => g.paramCount)
@@ -167,7 +151,7 @@ const acrossModels = (groups: ReadonlyArray<CapacityGroup>): { linear: Json; thr
 }
 
 /** The across-model fits per precision, when the runs used more than one. */
-const byPrecisionOf = (groups: ReadonlyArray<CapacityGroup>): Json => {
+const byPrecisionOf = (groups: ReadonlyArray<CapacityGroup>): { readonly [precision: string]: PrecisionFit } | null => {
   const precisions = [...new Set(groups.map((g) => g.precision))].sort()
   if (precisions.length < 2) return null
   return Object.fromEntries(precisions.map((p) => {
@@ -176,11 +160,11 @@ const byPrecisionOf = (groups: ReadonlyArray<CapacityGroup>): Json => {
   }))
 }
 
-export const fitCapacity = (config: CapacityConfig) => (results: ReadonlyArray<RunResult>): Effect.Effect<LawFit, LawError> =>
+export const fitCapacity = (config: CapacityConfig) => (results: ReadonlyArray<RunResult>): Effect.Effect<CapacityFit, LawError> =>
   Effect.map(capacityGroups(results, config), (groups) => {
     const { linear, throughOrigin, linearNote } = acrossModels(groups)
     const meanBitsPerParameter = mean(groups.map((g) => g.bitsPerParameter))
-    const fitted = throughOrigin === null ? null : (throughOrigin as { alpha: number }).alpha
+    const fitted = throughOrigin === null ? null : throughOrigin.alpha
     const alpha = config.predictionAlpha ?? fitted ?? meanBitsPerParameter
     const alphaSource = config.predictionAlpha !== undefined ? "config" : fitted !== null ? "throughOriginFit" : "meanBitsPerParameter"
     return {
@@ -201,8 +185,8 @@ export const predictionOf = (
   config: CapacityConfig,
   groups: ReadonlyArray<CapacityGroup>,
   alpha: number,
-  alphaSource: string
-): Json => {
+  alphaSource: Prediction["alphaSource"]
+): Prediction | null => {
   const labels = new Map(groups.map((g) => [g.key, g.label]))
   const points = sortRuns(results.map((result) => ({ result }))).flatMap(({ result }) => {
     const measured = metricNumber(result, "memorization", config.metricKey)
@@ -240,6 +224,7 @@ export const capacityPlugin = definePlugin({
   name: CAPACITY,
   description: "Capacity per model (plateau of total memorization over dataset sizes; saturating fit min(N·H, C) with its spread across seeds), bits per parameter, and capacity = α·P across models.",
   config: CapacityConfig,
+  output: CapacityFitSchema,
   check: (c, input) => readsProblems(CAPACITY, [{ field: "metricKey", metric: "memorization", key: c.metricKey }], input),
   make: fitCapacity,
   report: (fit, results) => capacityReport(fit, results)

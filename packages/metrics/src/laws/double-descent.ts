@@ -12,7 +12,8 @@
  *   lossKey, datasetBitsSource
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, LawError, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
+import { definePlugin, LawError, withDefault, type RunResult } from "@memorize/core"
+import { type DescentGroup, type DoubleDescentFit, DoubleDescentFitSchema } from "./double-descent-fit.ts"
 import { mean, quantile } from "../numerics/stats.ts"
 import { capacityFields, capacityGroups } from "./capacity.ts"
 import { groupKey, metricNumber, sortRuns } from "./results.ts"
@@ -28,7 +29,7 @@ export const DoubleDescentConfig = Schema.Struct({
 })
 export type DoubleDescentConfig = typeof DoubleDescentConfig.Type
 
-export const fitDoubleDescent = (config: DoubleDescentConfig) => (results: ReadonlyArray<RunResult>): Effect.Effect<LawFit, LawError> =>
+export const fitDoubleDescent = (config: DoubleDescentConfig) => (results: ReadonlyArray<RunResult>): Effect.Effect<DoubleDescentFit, LawError> =>
   Effect.gen(function* () {
     const groups = yield* capacityGroups(results, config)
     const capacity = new Map(groups.map((g) => [g.key, g]))
@@ -49,8 +50,8 @@ export const fitDoubleDescent = (config: DoubleDescentConfig) => (results: Reado
         message: `no result has both metrics.loss.${config.lossKey} and a positive capacity (add the loss and memorization metrics to the spec)`
       }))
     }
-    const points: Array<Json> = []
-    const out: Array<Json> = []
+    const points: Array<DoubleDescentFit["points"][number]> = []
+    const out: Array<DescentGroup> = []
     const peaks: Array<number> = []
     for (const g of groups) {
       const pts = byGroup.get(g.key)
@@ -80,6 +81,7 @@ export const doubleDescentPlugin = definePlugin({
   name: DOUBLE_DESCENT,
   description: "Test loss against dataset bits / capacity, with the location of the peak.",
   config: DoubleDescentConfig,
+  output: DoubleDescentFitSchema,
   check: (c, input) => readsProblems(DOUBLE_DESCENT, [{ field: "metricKey", metric: "memorization", key: c.metricKey }, { field: "lossKey", metric: "loss", key: c.lossKey }, { field: "trainLossKey", metric: "loss", key: c.trainLossKey }], input),
   make: fitDoubleDescent,
   report: (fit, results) => doubleDescentReport(fit, results)

@@ -21,7 +21,8 @@
  */
 import { Effect, Schema } from "effect"
 import { readFileSync } from "node:fs"
-import { definePlugin, definePredict, LawError, PositiveNumber, withDefault, type Json, type LawFit, type RunResult } from "@memorize/core"
+import { definePlugin, definePredict, LawError, PositiveNumber, withDefault, type RunResult } from "@memorize/core"
+import { type MembershipF1Fit, MembershipF1FitSchema } from "./membership-f1-fit.ts"
 import { featureOf, fitF1Law, invertF1, PAPER_LAW, predictF1, type F1Law, type Feature } from "./f1-law.ts"
 import { at, metricNumber, sortRuns } from "./results.ts"
 import { readsProblems } from "./reads.ts"
@@ -58,7 +59,7 @@ export type MembershipF1Config = typeof MembershipF1Config.Type
 
 const lawError = (message: string) => new LawError({ law: MEMBERSHIP_F1, message })
 
-export const fitMembershipF1 = (config: MembershipF1Config) => (results: ReadonlyArray<RunResult>): Effect.Effect<LawFit, LawError> =>
+export const fitMembershipF1 = (config: MembershipF1Config) => (results: ReadonlyArray<RunResult>): Effect.Effect<MembershipF1Fit, LawError> =>
   Effect.gen(function* () {
     const all = sortRuns(results.flatMap((result) => {
       const f1 = metricNumber(result, "membership-inference", config.f1Key)
@@ -93,9 +94,9 @@ export const fitMembershipF1 = (config: MembershipF1Config) => (results: Readonl
     }
     const points = runs.map(pointOf)
     const heldPoints = held.map(pointOf)
-    const heldOut: Json = holdout === undefined ? null : {
+    const heldOut: MembershipF1Fit["heldOut"] = holdout === undefined ? null : {
       path: holdout.path,
-      values: holdout.values as Json,
+      values: holdout.values,
       n: heldPoints.length,
       points: heldPoints,
       rmse: heldPoints.length === 0 ? null : Math.sqrt(heldPoints.reduce((a, p) => a + p.residual ** 2, 0) / heldPoints.length),
@@ -203,6 +204,7 @@ export const membershipF1Plugin = definePlugin({
   name: MEMBERSHIP_F1,
   description: "Membership-inference scaling law F1 = ½(1 + c1·σ(c2·(Capacity/|D| + c3))): Levenberg–Marquardt fit with standard errors; predicts F1 or the dataset size for a target F1.",
   config: MembershipF1Config,
+  output: MembershipF1FitSchema,
   check: (c, input) => readsProblems(MEMBERSHIP_F1, [{ field: "f1Key", metric: "membership-inference", key: c.f1Key }], input),
   make: fitMembershipF1,
   report: (fit, results) => membershipF1Report(fit, results),

@@ -4,42 +4,14 @@
  * model), and Vega-Lite charts with inline data, the paper's α·P lines
  * beside the measured capacities. Core renders them; only JSON is produced here.
  */
-import type { HeadlineFact, Json, LawFit, ReportSection, RunResult } from "@memorize/core"
+import type { HeadlineFact, Json, ReportSection, RunResult } from "@memorize/core"
+import type { CapacityFit, CapacityGroup, PrecisionFit } from "../laws/capacity-fit.ts"
 import { formatNumber, formatWithError } from "@memorize/core"
-import { at, groupKey } from "../laws/results.ts"
+import { groupKey } from "../laws/results.ts"
 import { DEFAULT_GROUP_BY, namesOf } from "./labels.ts"
 import { PAPER, paperAlphaText, regimeNote } from "./paper.ts"
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
-
-interface GroupView {
-  readonly key: string
-  readonly label: string
-  readonly paramCount: number
-  readonly precision: string
-  readonly capacityBits: number
-  readonly bitsPerParameter: number
-  readonly capacitySource: string
-  readonly entropyBitsPerSequence: number | null
-  readonly sizes: ReadonlyArray<{ readonly trainCount: number; readonly datasetBits: number | null; readonly meanBits: number; readonly sdBits: number | null; readonly n: number }>
-  readonly perSeed: { readonly stdError: number | null; readonly n: number } | null
-}
-
-interface LinearView {
-  readonly alpha: number
-  readonly alphaStdError: number | null
-  readonly intercept: number
-  readonly rSquared: number
-  readonly n: number
-}
-
-interface AcrossModels {
-  readonly models: number
-  readonly linear: LinearView | null
-  readonly throughOrigin: { readonly alpha: number; readonly alphaStdError: number | null } | null
-  readonly linearNote: string | null
-  readonly meanBitsPerParameter: number
-}
 
 const finite = (x: number | null | undefined): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null)
 
@@ -47,7 +19,7 @@ const paperAlphaOf = (precision: string): string | undefined =>
   precision === "bf16" ? `${PAPER.alphaBf16} (bf16)` : precision === "fp32" || precision === "f32" ? `${PAPER.alphaFp32} (fp32)` : undefined
 
 /** α across models: the linear fit when there is one, else the mean bits per parameter. */
-const alphaFact = (fit: AcrossModels, label: string, path: string, paper: string | undefined): HeadlineFact => {
+const alphaFact = (fit: PrecisionFit, label: string, path: string, paper: string | undefined): HeadlineFact => {
   if (fit.linear !== null) {
     const origin = fit.throughOrigin
     return {
@@ -72,30 +44,29 @@ const alphaFact = (fit: AcrossModels, label: string, path: string, paper: string
   }
 }
 
-export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
-  const groups = (fit["groups"] ?? []) as unknown as ReadonlyArray<GroupView>
+export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
+  const groups = fit.groups
   const names = namesOf(results)
-  const short = (g: GroupView) => names.modelOfKey(g.key) ?? names.modelOfLabel(g.label)
-  const runOf = (g: GroupView) => results.find((r) => groupKey(r, DEFAULT_GROUP_BY) === g.key)?.runId
-  const hoverOf = (g: GroupView) => {
+  const short = (g: CapacityGroup) => names.modelOfKey(g.key) ?? names.modelOfLabel(g.label)
+  const runOf = (g: CapacityGroup) => results.find((r) => groupKey(r, DEFAULT_GROUP_BY) === g.key)?.runId
+  const hoverOf = (g: CapacityGroup) => {
     const id = runOf(g)
     return id === undefined ? g.label : names.configOfModel(id)
   }
-  const linear = fit["linear"] as unknown as LinearView | null
+  const linear = fit.linear
   const precisions = [...new Set(groups.map((g) => g.precision))]
 
   // Headline: α overall, α per precision when both ran, then each model's capacity.
   const facts: Array<HeadlineFact> = [
     alphaFact(
-      { models: groups.length, linear, throughOrigin: fit["throughOrigin"] as never, linearNote: (fit["linearNote"] as string | null) ?? null, meanBitsPerParameter: fit["meanBitsPerParameter"] as number },
+      { models: groups.length, linear: fit.linear, throughOrigin: fit.throughOrigin, linearNote: fit.linearNote, meanBitsPerParameter: fit.meanBitsPerParameter },
       precisions.length === 1 ? `α, bits per parameter (${precisions[0]})` : "α, bits per parameter (all precisions)",
       "",
       precisions.length === 1 ? (paperAlphaOf(precisions[0]!) ?? paperAlphaText) : paperAlphaText
     )
   ]
-  const byPrecision = (fit["byPrecision"] ?? null) as unknown as { readonly [p: string]: AcrossModels } | null
-  if (byPrecision !== null) {
-    for (const [p, f] of Object.entries(byPrecision)) facts.push(alphaFact(f, `α, bits per parameter (${p})`, `byPrecision.${p}.`, paperAlphaOf(p)))
+  if (fit.byPrecision !== null) {
+    for (const [p, f] of Object.entries(fit.byPrecision)) facts.push(alphaFact(f, `α, bits per parameter (${p})`, `byPrecision.${p}.`, paperAlphaOf(p)))
   }
   const order = groups.map((g, i) => ({ g, i })).sort((a, b) => a.g.paramCount - b.g.paramCount || short(a.g).localeCompare(short(b.g)))
   for (const { g, i } of order) {
@@ -217,12 +188,12 @@ export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): 
     title: "Capacity per model",
     table: {
       columns: ["model", "params", "precision", "capacity (bits)", "SE across seeds", "bits/param", "source"],
-      rows: order.map(({ g }) => [short(g), g.paramCount, g.precision, g.capacityBits, (at(g.perSeed as unknown as Json, "stdError") ?? null) as Json, g.bitsPerParameter, g.capacitySource]),
+      rows: order.map(({ g }) => [short(g), g.paramCount, g.precision, g.capacityBits, g.perSeed?.stdError ?? null, g.bitsPerParameter, g.capacitySource]),
       rowTitles: order.map(({ g }) => hoverOf(g))
     }
   })
-  const prediction = fit["prediction"] as unknown as PredictionView | null | undefined
-  if (prediction !== null && prediction !== undefined && prediction.points.length > 0) {
+  const prediction = fit.prediction
+  if (prediction !== null && prediction.points.length > 0) {
     // Seed means per (model, dataset size), in the order of the points.
     const rows = new Map<string, { model: string; runId: string; trainCount: number; datasetBits: number; predictedBits: number; measured: Array<number> }>()
     for (const p of prediction.points) {
@@ -272,12 +243,4 @@ export const capacityReport = (fit: LawFit, results: ReadonlyArray<RunResult>): 
     })
   }
   return sections
-}
-
-interface PredictionView {
-  readonly alpha: number
-  readonly alphaSource: string
-  readonly meanAbsRelativeError: number
-  readonly meanAbsRelativeErrorSaturated: number | null
-  readonly points: ReadonlyArray<{ readonly runId: string; readonly model: string; readonly trainCount: number; readonly datasetBits: number; readonly predictedBits: number; readonly measuredBits: number }>
 }

@@ -2,29 +2,23 @@
  * Report of the double-descent law: where test loss peaks, in dataset bits /
  * capacity, against the paper's ratio of 1 (headline and chart).
  */
-import type { HeadlineFact, Json, LawFit, ReportSection, RunResult } from "@memorize/core"
+import type { HeadlineFact, Json, ReportSection, RunResult } from "@memorize/core"
+import type { DescentGroup, DoubleDescentFit } from "../laws/double-descent-fit.ts"
 import { formatNumber } from "@memorize/core"
 import { namesOf } from "./labels.ts"
 import { PAPER } from "./paper.ts"
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
-interface GroupView {
-  readonly model: string
-  readonly curve: ReadonlyArray<{ readonly ratio: number; readonly testLoss: number; readonly trainCount: number; readonly n: number }>
-  readonly peak: { readonly ratio: number; readonly testLoss: number; readonly trainCount: number }
-}
-
-export const doubleDescentReport = (fit: LawFit, results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
-  const groups = (fit["groups"] ?? []) as unknown as ReadonlyArray<GroupView>
-  const points = (fit["points"] ?? []) as unknown as ReadonlyArray<{ readonly model: string; readonly runId: string }>
+export const doubleDescentReport = (fit: DoubleDescentFit, results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
+  const { groups, points } = fit
   const names = namesOf(results)
   // The law names a model by its long label; any of its runs gives the short one.
-  const short = (g: GroupView) => {
+  const short = (g: DescentGroup) => {
     const p = points.find((q) => q.model === g.model)
     return p === undefined ? names.modelOfLabel(g.model) : names.modelOfRun(p.runId)
   }
-  const hover = (g: GroupView) => {
+  const hover = (g: DescentGroup) => {
     const p = points.find((q) => q.model === g.model)
     return p === undefined ? g.model : names.configOfModel(p.runId)
   }

@@ -3,45 +3,21 @@
  * what it predicts at the data sizes run (headline), and measured F1 against
  * |D|/P with the fitted curve and the paper's law.
  */
-import type { HeadlineFact, Json, LawFit, ReportSection, RunResult } from "@memorize/core"
+import type { HeadlineFact, Json, ReportSection, RunResult } from "@memorize/core"
+import type { MembershipF1Fit } from "../laws/membership-f1-fit.ts"
 import { formatNumber, formatWithError } from "@memorize/core"
-import { f1OfFeature, PAPER_LAW, type F1Constants } from "../laws/f1-law.ts"
+import { f1OfFeature, PAPER_LAW } from "../laws/f1-law.ts"
 import { namesOf } from "./labels.ts"
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
-interface PointView {
-  readonly x: number
-  readonly f1: number
-  readonly predicted: number
-  readonly paperPredicted?: number
-  readonly runId: string
-  readonly paramCount: number
-  readonly trainCount: number
-}
-
-interface HeldOutView {
-  readonly path: string
-  readonly values: ReadonlyArray<Json>
-  readonly n: number
-  readonly rmse: number | null
-  readonly meanAbsError: number | null
-  readonly points: ReadonlyArray<PointView>
-}
-
 const finite = (x: number | null | undefined): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null)
 
-export const membershipF1Report = (fit: LawFit, results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
-  const points = (fit["points"] ?? []) as unknown as ReadonlyArray<PointView>
-  const c = fit["constants"] as unknown as F1Constants | undefined
-  if (c === undefined || points.length === 0) return []
+export const membershipF1Report = (fit: MembershipF1Fit, results: ReadonlyArray<RunResult>): ReadonlyArray<ReportSection> => {
+  const { points, constants: c, heldOut, stdErrors: se, feature, alpha, f1Key } = fit
+  if (points.length === 0) return []
   const names = namesOf(results)
-  const heldOut = fit["heldOut"] as unknown as HeldOutView | null | undefined
   const held = heldOut?.points ?? []
-  const se = fit["stdErrors"] as unknown as F1Constants | null
-  const feature = fit["feature"] === "samplesPerParameter" ? "samplesPerParameter" : "capacityPerSample"
-  const alpha = typeof fit["alpha"] === "number" ? (fit["alpha"] as number) : PAPER_LAW.alpha
-  const f1Key = typeof fit["f1Key"] === "string" ? (fit["f1Key"] as string) : "f1TopHalf"
   // Everything is drawn against r = |D|/P; the fitted law's own x is α·P/|D| = α/r in the printed form.
   const fitted = (r: number) => f1OfFeature(c, feature === "samplesPerParameter" ? r : alpha / r)
   const paper = (r: number) => f1OfFeature(PAPER_LAW.constants, r)
@@ -61,10 +37,10 @@ export const membershipF1Report = (fit: LawFit, results: ReadonlyArray<RunResult
     {
       label: "membership law: predicted F1 at the sizes run",
       value: `${Math.max(...predicted).toFixed(3)} → ${Math.min(...predicted).toFixed(3)}`,
-      detail: `|D|/P from ${formatNumber(Math.min(...all.map((p) => p.trainCount / p.paramCount)), 3)} to ${formatNumber(Math.max(...all.map((p) => p.trainCount / p.paramCount)), 3)}; fit RMSE ${typeof fit["rmse"] === "number" ? (fit["rmse"] as number).toFixed(3) : "n/a"}`,
+      detail: `|D|/P from ${formatNumber(Math.min(...all.map((p) => p.trainCount / p.paramCount)), 3)} to ${formatNumber(Math.max(...all.map((p) => p.trainCount / p.paramCount)), 3)}; fit RMSE ${fit.rmse.toFixed(3)}`,
       paper: `the paper's law predicts ${Math.max(...all.map((p) => paper(p.trainCount / p.paramCount))).toFixed(3)} → ${Math.min(...all.map((p) => paper(p.trainCount / p.paramCount))).toFixed(3)} there`
     },
-    ...(heldOut === null || heldOut === undefined || heldOut.rmse === null ? [] : [{
+    ...(heldOut === null || heldOut.rmse === null ? [] : [{
       label: `membership law on ${heldOut.n} held-out runs: RMSE`,
       value: heldOut.rmse,
       detail: `runs with ${heldOut.path} ∈ ${JSON.stringify(heldOut.values)} left out of the fit; mean |error| ${heldOut.meanAbsError!.toFixed(4)}`,
@@ -109,7 +85,7 @@ export const membershipF1Report = (fit: LawFit, results: ReadonlyArray<RunResult
         rows: (["c1", "c2", "c3"] as const).map((k) => [k, c[k], se === null ? null : se[k], PAPER_LAW.constants[k]])
       }
     },
-    ...(heldOut === null || heldOut === undefined ? [] : [{
+    ...(heldOut === null ? [] : [{
       title: "Membership F1 law on held-out runs",
       description: `Runs with ${heldOut.path} ∈ ${JSON.stringify(heldOut.values)} were left out of the fit: ${heldOut.n} runs` +
         (heldOut.rmse === null ? "." : `, RMSE ${heldOut.rmse.toFixed(4)}, mean |error| ${heldOut.meanAbsError!.toFixed(4)}.`),

@@ -206,7 +206,7 @@ export const f1LawSuite = async (fns: F1LawFunctions, options: SuiteOptions & { 
 }
 
 /** A law's output is the same (as JSON) for any order of the results. */
-export const orderInvarianceSuite = async (law: LawImpl, options: SuiteOptions = {}): Promise<void> => {
+export const orderInvarianceSuite = async <F>(law: LawImpl<F>, options: SuiteOptions = {}): Promise<void> => {
   const setup = capacityRunsArb.chain((rs) => fc.tuple(fc.constant(rs), fc.shuffledSubarray([...rs], { minLength: rs.length, maxLength: rs.length })))
   await fc.assert(fc.asyncProperty(setup, async ([rs, shuffled]) => {
     // Compare outputs as JSON, or failures by their message (Errors stringify to {}).
