@@ -171,7 +171,7 @@ layer(WebGpu.layer)("native CPU model", (it) => {
       expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true)
     }))
 
-  it.effect("greedy generation through the incremental pass (CPU) chooses what the reference's logits and WebGPU's full passes choose", () =>
+  it.effect("greedy generation through the incremental pass chooses on the CPU what the reference's logits and WebGPU's incremental pass choose", () =>
     Effect.gen(function* () {
       for (const bos of [false, true]) {
         const weights = initGpt2Weights(shapeOf(bos), 24)

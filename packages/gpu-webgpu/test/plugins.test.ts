@@ -120,7 +120,7 @@ layer(WebGpu.layer)(`${trainer.name} trainer plugin`, (it) => {
           const pref = new Uint32Array(12)
           for (let b = 0; b < 3; b++) pref.set(dataset.train.tokens.subarray(b * S, b * S + 4), b * 4)
           const gen = yield* m.generate({ ...prefixes, tokens: pref }, 8)
-          // The stepper arithmetic coding uses (the CPU's incremental pass; WebGPU's full passes): nextTokenLogits' floats.
+          // The stepper arithmetic coding uses (each backend's incremental pass): nextTokenLogits' floats.
           const three = { vocabSize: V, seqLen: S, count: 3, tokens: dataset.train.tokens.slice(0, 3 * S) }
           const stepper = yield* m.nextTokenStepper!({ count: 3, seqLen: S, vocabSize: V })
           yield* stepper.next(0, new Uint32Array(3))

@@ -17,7 +17,7 @@ import { Effect, type Scope } from "effect"
 import { operandRounding, type Precision } from "../kernels/common.ts"
 import { tokenIndex } from "../kernels/embedding.ts"
 import type { BatchArrays } from "../model/batch.ts"
-import { argmaxRows, type BatchBackend, type BatchDecoder, gpt2Evaluation, type Gpt2Model } from "../model/evaluation.ts"
+import { argmaxRows, type BatchBackend, type BatchDecoder, feedProblem, gpt2Evaluation, type Gpt2Model } from "../model/evaluation.ts"
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "../model/layout.ts"
 import { gpt2Schedule, type Op, type Ref, type Schedule, tensorsOf } from "../model/schedule.ts"
 import { gpt2StepSchedule } from "../model/step-schedule.ts"
@@ -224,10 +224,8 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         return {
           step: (tokens) =>
             Effect.gen(function* () {
-              if (pos >= T) return yield* Effect.fail(new ModelError({ message: `incremental pass: all ${T} positions are fed` }))
-              // The embedding indexes its table with these ids, in native code.
-              if (tokens.length !== B || tokens.some((t) => t >= V))
-                return yield* Effect.fail(new ModelError({ message: `incremental pass: ${tokens.length} tokens for ${B} rows, or an id outside the vocabulary of ${V}` }))
+              const problem = feedProblem(B, T, V, pos, tokens)
+              if (problem !== undefined) return yield* Effect.fail(new ModelError({ message: problem }))
               let program = programs[pos]
               if (program === undefined) {
                 const p = programBuilder(cx)

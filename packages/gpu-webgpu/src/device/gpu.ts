@@ -18,6 +18,18 @@ export interface Slice {
 
 export const whole = (buffer: GPUBuffer): Slice => ({ buffer, offset: 0, size: buffer.size })
 
+/**
+ * A binding of `s` that may start at any 4-byte offset: the slice widened
+ * back to the device's binding-offset alignment (usually 256 bytes), and
+ * `shift`, how many floats into that binding `s` starts. For kernels that
+ * read a region at an arbitrary offset (one row of a table).
+ */
+export const alignedBinding = (device: GPUDevice, s: Slice): { readonly slice: Slice; readonly shift: number } => {
+  const align = device.limits.minStorageBufferOffsetAlignment
+  const start = Math.floor(s.offset / align) * align
+  return { slice: { buffer: s.buffer, offset: start, size: s.size + s.offset - start }, shift: (s.offset - start) / 4 }
+}
+
 export interface Dispatch {
   readonly label: string
   readonly pipeline: GPUComputePipeline

@@ -1,7 +1,7 @@
 /** Embedding gather (forward) and deterministic scatter-add (backward), embedding.wgsl. */
 import type { DeviceError } from "@memorize/core"
 import { Effect } from "effect"
-import { type Dispatch, grid1d, makeDispatch, type Slice } from "../device/gpu.ts"
+import { alignedBinding, type Dispatch, grid1d, makeDispatch, type Slice } from "../device/gpu.ts"
 import { wgsl } from "./common.ts"
 import { columnSum, columnSumScratch } from "./reduce.ts"
 
@@ -14,10 +14,15 @@ export interface EmbeddingShape {
   readonly d: number
   readonly V: number
 }
-const uniform = (s: EmbeddingShape) => [{ u: s.N }, { u: s.T }, { u: s.d }, { u: s.V }]
+const uniform = (s: EmbeddingShape, shift = 0) => [{ u: s.N }, { u: s.T }, { u: s.d }, { u: s.V }, { u: shift }]
 
-export const embeddingForward = (device: GPUDevice, s: EmbeddingShape & { tokens: Slice; wte: Slice; wpe: Slice; x: Slice }): Effect.Effect<Dispatch, DeviceError> =>
-  makeDispatch(device, { label: "embedding", code, entry: "forward", uniform: uniform(s), bindings: [[1, s.tokens], [2, s.wte], [3, s.wpe], [4, s.x]], workgroups: grid1d(s.N * s.d, 256) })
+/** x = wte[tokens] + wpe[n mod T]; `wpe` may start anywhere (the incremental pass binds one row of the table). */
+export const embeddingForward = (device: GPUDevice, s: EmbeddingShape & { tokens: Slice; wte: Slice; wpe: Slice; x: Slice }): Effect.Effect<Dispatch, DeviceError> => {
+  const wpe = alignedBinding(device, s.wpe)
+  return makeDispatch(device, {
+    label: "embedding", code, entry: "forward", uniform: uniform(s, wpe.shift), bindings: [[1, s.tokens], [2, s.wte], [3, wpe.slice], [4, s.x]], workgroups: grid1d(s.N * s.d, 256)
+  })
+}
 
 /** Floats of scratch embeddingBackward needs (the position gradient's partial sums). */
 export const embeddingBackwardScratch = (s: Pick<EmbeddingShape, "N" | "T" | "d">): number => columnSumScratch(s.N / s.T, s.T * s.d)

@@ -1,9 +1,11 @@
-// Token + position embedding: X[n] = WTE[tok[n]] + WPE[n mod T].
+// Token + position embedding: X[n] = WTE[tok[n]] + WPE[n mod T], WPE read
+// from float `shift` of its binding on (bindings start at 256-byte offsets;
+// the incremental pass reads one row of the position table, anywhere).
 // Backward without atomics (so runs are deterministic): the token gradient
 // is a gather over a host-built index (rows of the batch grouped by token id,
 // CSR: ROWSTART[v]..ROWSTART[v+1] index ROWIDX), accumulated into DWTE; the
 // position gradient is a column sum over the batch (reduce.ts's columnSum).
-struct Params { N: u32, T: u32, d: u32, V: u32 }
+struct Params { N: u32, T: u32, d: u32, V: u32, shift: u32, pad0: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> TOK: array<u32>;
 @group(0) @binding(2) var<storage, read> WTE: array<f32>;
@@ -22,7 +24,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   if (i >= p.N * p.d) { return; }
   let n = i / p.d;
   let j = i % p.d;
-  X[i] = WTE[TOK[n] * p.d + j] + WPE[(n % p.T) * p.d + j];
+  X[i] = WTE[TOK[n] * p.d + j] + WPE[p.shift + (n % p.T) * p.d + j];
 }
 
 @compute @workgroup_size(256)

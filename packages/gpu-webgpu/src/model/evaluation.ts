@@ -46,6 +46,18 @@ export interface BatchDecoder {
   readonly step: (tokens: Uint32Array) => Effect.Effect<Float32Array, ModelError>
 }
 
+/**
+ * What is wrong with feeding `tokens` at model position `pos` to a decoder of
+ * B rows, T positions and vocabulary V (undefined when nothing). Checked
+ * before the tokens reach a kernel: the embedding indexes its table with
+ * them, unchecked, on both backends.
+ */
+export const feedProblem = (B: number, T: number, V: number, pos: number, tokens: Uint32Array): string | undefined => {
+  if (pos >= T) return `incremental pass: all ${T} positions are fed`
+  if (tokens.length !== B || tokens.some((t) => t >= V)) return `incremental pass: ${tokens.length} tokens for ${B} rows, or an id outside the vocabulary of ${V}`
+  return undefined
+}
+
 export interface Gpt2Evaluation {
   readonly codeLengths: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>
   readonly tokenLogProbs: (seqs: TokenSequences) => Effect.Effect<Float64Array, ModelError>

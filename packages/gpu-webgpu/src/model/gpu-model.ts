@@ -1,7 +1,8 @@
 /**
  * GPT-2 on the GPU: parameters in one flat buffer, per-batch-size plans
- * (plan.ts), and the evaluation methods of a TrainedModel (code lengths,
- * per-token log-probs, greedy generation). Imported checkpoints go through
+ * (plan.ts), an incremental pass over key/value caches (step-plan.ts), and
+ * the evaluation methods of a TrainedModel (code lengths, per-token
+ * log-probs, a next-token stepper, greedy generation). Imported checkpoints go through
  * the same code: anything that yields Gpt2Weights is evaluated identically.
  *
  * First token: without BOS it cannot be predicted and is counted at log2 V
@@ -9,7 +10,7 @@
  * vocabulary V+1) and every token is predicted.
  */
 import { DeviceError, ModelError } from "@memorize/core"
-import { Effect, type Scope } from "effect"
+import { Effect, Scope } from "effect"
 import { type Dispatch, encodeDispatches, finish, readFloats, readU32, run, type Slice, storageBuffer, submit } from "../device/gpu.ts"
 import { isSoftwareAdapter, WebGpu } from "../device/webgpu.ts"
 import { adamw } from "../kernels/adamw.ts"
@@ -22,7 +23,9 @@ import type { Stepper, Trainable } from "../train/loop.ts"
 import type { BatchArrays } from "./batch.ts"
 import { type BatchBackend, gpt2Evaluation, type Gpt2Model } from "./evaluation.ts"
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "./layout.ts"
+import { pooledDecoders } from "./gpu-decoder.ts"
 import { makePlan, type Plan } from "./plan.ts"
+import { makeStepPlan } from "./step-plan.ts"
 import { validateWeights } from "./validate.ts"
 import { gpt2ParamCount, type Gpt2Weights } from "./weights.ts"
 
@@ -74,6 +77,7 @@ export const makeGpuGpt2Engine = (
       return yield* Effect.fail(new ModelError({ message: `precision fp16 needs the shader-f16 feature, which adapter "${gpu.adapterInfo.description}" lacks` }))
     const rounding = operandRounding(precision)
     const tile = options.tile ?? (isSoftwareAdapter(gpu.adapterInfo) ? registerTile : sharedTile)
+    const fuseGelu = options.fuseGelu ?? true
     const layout = paramLayout(shape)
 
     const owned: Array<GPUBuffer> = []
@@ -102,7 +106,7 @@ export const makeGpuGpt2Engine = (
         const key = `${B}x${T}`
         const hit = plans.get(key)
         if (hit) return Effect.succeed(hit)
-        return makePlan({ device, shape, layout, params, grads, rounding, tile, fuseGelu: options.fuseGelu ?? true, B, T }).pipe(
+        return makePlan({ device, shape, layout, params, grads, rounding, tile, fuseGelu, B, T }).pipe(
           Effect.tap((p) => Effect.sync(() => {
             plans.set(key, p)
             owned.push(...p.buffers)
@@ -122,6 +126,12 @@ export const makeGpuGpt2Engine = (
       device.queue.writeBuffer(p.rowStart.buffer, 0, idx.rowStart)
       device.queue.writeBuffer(p.rowIdx.buffer, 0, idx.rowIdx)
     }
+
+    // The incremental pass (arithmetic coding, generation): one row per sequence and position over key/value caches,
+    // its plans pooled by shape and freed with the model.
+    const modelScope = yield* Effect.scope
+    const decoder = pooledDecoders(shape.vocabSize, (B, T) =>
+      Scope.provide(modelScope)(makeStepPlan({ device, shape, layout, params, rounding, tile, fuseGelu, B, T })))
 
     const argmaxes = new Map<string, { next: Slice; dispatch: Dispatch }>()
     const backend: BatchBackend = {
@@ -159,7 +169,8 @@ export const makeGpuGpt2Engine = (
           device.queue.writeBuffer(p.tokens.buffer, 0, tokens)
           run(device, [...p.forward, ...p.logitsPass, am.dispatch], `logits ${B}×${T}`)
           return yield* readU32(device, am.next.buffer, B)
-        }).pipe(Effect.mapError(toModelError("generate")))
+        }).pipe(Effect.mapError(toModelError("generate"))),
+      decoder
     }
     const evaluation = gpt2Evaluation(shape, bos, backend)
 
