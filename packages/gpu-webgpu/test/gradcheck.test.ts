@@ -15,32 +15,12 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { paramLayout } from "../src/model/layout.ts"
 import type { Gpt2Shape, Gpt2Weights } from "../src/model/weights.ts"
-import * as ref from "./reference/ops.ts"
+import { forwardLoss } from "./reference/forward.ts"
 import { randInts, randn, rng, webgpuGradient } from "./helpers.ts"
 
-/** Mean cross-entropy (nats) of a GPT-2 in float64, from the reference ops. */
-const referenceLoss = (shape: Gpt2Shape, t: Map<string, Float64Array>, tokens: Uint32Array, targets: Uint32Array, B: number): number => {
-  const { seqLen: S, dModel: d, heads: H, vocabSize: V, layerNormEps: eps } = shape
-  const N = B * S
-  let x = ref.embedding(tokens, t.get("wte.weight")!, t.get("wpe.weight")!, S, d)
-  for (let l = 0; l < shape.layers; l++) {
-    const p = (n: string) => t.get(`h.${l}.${n}`)!
-    const ln1 = ref.layerNorm(x, p("ln_1.weight"), p("ln_1.bias"), N, d, eps).y
-    const qkv = ref.matmul(ln1, p("attn.c_attn.weight"), N, 3 * d, d, { bias: p("attn.c_attn.bias") })
-    const att = ref.attention(qkv, B, S, d, H).out
-    const proj = ref.matmul(att, p("attn.c_proj.weight"), N, d, d, { bias: p("attn.c_proj.bias") })
-    const xmid = x.map((v, i) => v + proj[i])
-    const ln2 = ref.layerNorm(xmid, p("ln_2.weight"), p("ln_2.bias"), N, d, eps).y
-    const h = ref.matmul(ln2, p("mlp.c_fc.weight"), N, 4 * d, d, { bias: p("mlp.c_fc.bias") }).map(ref.gelu)
-    const out = ref.matmul(h, p("mlp.c_proj.weight"), N, d, 4 * d, { bias: p("mlp.c_proj.bias") })
-    x = xmid.map((v, i) => v + out[i])
-  }
-  const lnf = ref.layerNorm(x, t.get("ln_f.weight")!, t.get("ln_f.bias")!, N, d, eps).y
-  const logits = ref.matmul(lnf, t.get("wte.weight")!, N, V, d, { transB: true })
-  const ce = ref.softmaxCrossEntropy(logits, targets, N, V, 1)
-  const predicted = Array.from(targets).filter((v) => v !== ref.NO_TARGET).length
-  return ce.loss.reduce((a, b) => a + b, 0) / predicted
-}
+/** Mean cross-entropy (nats) of a GPT-2 in float64: the oracle forward pass. */
+const referenceLoss = (shape: Gpt2Shape, t: Map<string, Float64Array>, tokens: Uint32Array, targets: Uint32Array, B: number): number =>
+  forwardLoss(shape, (name) => t.get(name)!, tokens, targets, B, shape.seqLen)
 
 /** Random weights of a useful size (GPT-2 init is too small for a sharp check). */
 const randomWeights = (shape: Gpt2Shape, seed: number): Gpt2Weights => {

@@ -3,10 +3,8 @@ import type { TokenSequences } from "@memorize/core"
 import * as fc from "fast-check"
 import { type Gpt2Shape, type Gpt2Weights, type HostTensor, gpt2TensorShapes } from "../src/model/weights.ts"
 import { fnv1a32, normalStream, philox4x32_10 } from "../src/model/init.ts"
+import { erf, geluErf, gelu as geluTanh } from "./reference/ops.ts"
 import {
-  erf,
-  geluErf,
-  geluTanh,
   initGpt2Weights,
   referenceCodeLengths,
   referenceLogits,

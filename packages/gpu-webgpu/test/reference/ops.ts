@@ -58,7 +58,28 @@ export const matmul = (
 }
 
 export const GELU_C = Math.sqrt(2 / Math.PI)
+/** "gelu_new": the tanh approximation. */
 export const gelu = (x: number): number => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x ** 3)))
+
+/**
+ * erf(x) to about 1 ulp: the series erf(x) = (2/√π)·e^(−x²)·Σ_n 2^n x^(2n+1) / (1·3·…·(2n+1)),
+ * whose terms are all positive (no cancellation), for |x| < 6; beyond, erf is ±1 in float64.
+ */
+export const erf = (x: number): number => {
+  const ax = Math.abs(x)
+  if (ax >= 6) return Math.sign(x)
+  let term = ax
+  let sum = ax
+  for (let n = 1; n < 500; n++) {
+    term *= (2 * ax * ax) / (2 * n + 1)
+    sum += term
+    if (term < sum * 1e-17) break
+  }
+  return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-ax * ax) * sum
+}
+
+/** "gelu": the exact 0.5·x·(1 + erf(x/√2)). */
+export const geluErf = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2))
 export const geluGrad = (x: number): number => {
   const t = Math.tanh(GELU_C * (x + 0.044715 * x ** 3))
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x)
