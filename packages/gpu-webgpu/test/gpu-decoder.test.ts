@@ -5,7 +5,8 @@
  * tolerance for random small shapes, BOS on and off, in every precision mode
  * the adapter runs; they are the float64 reference's; a second run gives
  * the same bits (what an arithmetic coder's encoder and decoder rely on);
- * bad steps are errors; generation chooses what full passes choose; and
+ * bad steps are errors; generation chooses what full passes choose; the
+ * stepper's native quantizer writes the definition's code words; and
  * compress → decompress through the compression codec under a WebGPU model
  * is exact. Needs a WebGPU adapter: without one the layer fails.
  */
@@ -181,6 +182,24 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
         const want = Uint32Array.from({ length: 35 * length }, (_, i) => grown.tokens[Math.floor(i / length) * S + P + (i % length)])
         expect(Array.from(generated), bos ? "BOS" : "no BOS").toEqual(Array.from(want))
       }
+    }).pipe(Effect.scoped))
+
+  it.effect("the WebGPU stepper quantizes in the CPU addon (built here): the same code words as the TypeScript definition, each decoding the other's", () =>
+    Effect.gen(function* () {
+      const model = yield* makeGpuGpt2Engine(sharp(initGpt2Weights(shapeOf(true), 52), 8), { precision: "fp32", bos: true })
+      const data = seqs(23, S, 53)
+      const options = { batch: 9, freqBits: 20 }
+      const probe = yield* model.nextTokenStepper({ count: 1, seqLen: S, vocabSize: V })
+      expect(probe.quantize, "the native quantizer").toBeDefined()
+      const native: compression.LogitsSource = { nextTokenStepper: model.nextTokenStepper }
+      // The stepper without its quantize: the coder falls back to the definition.
+      const definition: compression.LogitsSource = { nextTokenStepper: (shape) => Effect.map(model.nextTokenStepper(shape), (st) => ({ next: st.next })) }
+      const byNative = yield* compression.encodeSequences(native, data, options)
+      const byDefinition = yield* compression.encodeSequences(definition, data, options)
+      expect(byNative.codes).toEqual(byDefinition.codes)
+      expect(byNative.quantizedBits).toEqual(byDefinition.quantizedBits)
+      for (const [codes, source] of [[byDefinition.codes, native], [byNative.codes, definition]] as const)
+        expect(Array.from((yield* compression.decodeSequences(source, codes, data, options)).tokens)).toEqual(Array.from(data.tokens))
     }).pipe(Effect.scoped))
 
   for (const bos of [false, true]) {

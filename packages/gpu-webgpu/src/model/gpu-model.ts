@@ -24,6 +24,7 @@ import type { BatchArrays } from "./batch.ts"
 import { type BatchBackend, gpt2Evaluation, type Gpt2Model } from "./evaluation.ts"
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "./layout.ts"
 import { pooledDecoders } from "./gpu-decoder.ts"
+import { hostQuantize } from "./host-quantize.ts"
 import { makePlan, type Plan } from "./plan.ts"
 import { makeStepPlan } from "./step-plan.ts"
 import { validateWeights } from "./validate.ts"
@@ -133,6 +134,9 @@ export const makeGpuGpt2Engine = (
     const decoder = pooledDecoders(shape.vocabSize, (B, T) =>
       Scope.provide(modelScope)(makeStepPlan({ device, shape, layout, params, rounding, tile, fuseGelu, B, T })))
 
+    // The coder's frequencies of the logits a step reads back: native where the CPU addon is built.
+    const quantize = yield* hostQuantize
+
     const argmaxes = new Map<string, { next: Slice; dispatch: Dispatch }>()
     const backend: BatchBackend = {
       maxMicroBatch,
@@ -170,7 +174,8 @@ export const makeGpuGpt2Engine = (
           run(device, [...p.forward, ...p.logitsPass, am.dispatch], `logits ${B}×${T}`)
           return yield* readU32(device, am.next.buffer, B)
         }).pipe(Effect.mapError(toModelError("generate"))),
-      decoder
+      decoder,
+      ...(quantize !== undefined ? { quantize } : {})
     }
     const evaluation = gpt2Evaluation(shape, bos, backend)
 
