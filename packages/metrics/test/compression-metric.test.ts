@@ -68,7 +68,7 @@ describe("compression metric", () => {
       expect(estimate).toBeGreaterThan(0.9 * 40 * S * Math.log2(V))
       expect(verified).toBeLessThanOrEqual(estimate + 1e-6 * estimate + 40 * 1)
       expect(verified).toBeGreaterThanOrEqual(estimate - 40 * perSeqSlack)
-      for (const set of ["train", "holdout"]) {
+      for (const set of ["train", "holdout"] as const) {
         const s = v[set] as Json
         expect(get(s, "roundTrip")).toEqual({ checked: get(s, "count"), exact: get(s, "count") })
         expect(get(s, "maxSlackBits")).toBeLessThanOrEqual(0)

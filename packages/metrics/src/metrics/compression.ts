@@ -4,38 +4,16 @@
  * decoded back; its real code word length C(x) stands beside the code length
  * L(x) = −Σ log2 p that the other metrics use as the estimate.
  *
- * Output keys (per set: `train`, and `holdout` or null):
- *   count, tokens
- *   compressedBits        BitsSummary of C(x), bits of the code word alone
- *   codeLength            BitsSummary of L(x|θ̂) (model.codeLengths)
- *   overheadBits          Σ (C − L); overheadBitsPerSequence, maxOverheadBits
- *   logitCodeLengthBits   Σ −log2 p from the float32 logits the coder saw
- *                         (differs from Σ L by the model's float32 rounding;
- *                         with BOS also by BOS's mass, which the coder leaves
- *                         out as BOS never occurs inside data)
- *   quantizationLossBits  measured: Σ −log2 (f/T) − logitCodeLengthBits
- *   quantizationBoundBits its bound: tokens · −log2(1 − V/T)
- *   coderBoundBits        Σ over sequences of (truncation bound + 2 bits)
- *   maxSlackBits          max over sequences of C − bound (≤ 0, else the metric fails)
- *   roundTrip             { checked, exact }: every sequence decoded back (a
- *                         mismatch fails the metric)
- *   memorization          { entropy: "exact" | "reference", estimate, verified }
- *                         BitsSummaries of max(0, H − L) and max(0, H − C),
- *                         H = the exact entropy or else the reference model's
- *                         L(x|θ); null with neither
- * Top level: freqBits, batch, entropy, estimateBits and verifiedBits (members'
- * totals, null without H), train, holdout.
- *
- * C(x) counts only the code word; the decoder also needs its length and the
- * sequence length (the file index, 2 bytes per sequence at S < 128).
+ * What each stored key means: compression-values.ts.
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, MetricError, withDefault, type Json, type MetricSubject, type ModelError, quantizationBound, type TokenSequences } from "@memorize/core"
+import { definePlugin, MetricError, withDefault, type MetricImpl, type MetricSubject, type ModelError, quantizationBound, type TokenSequences } from "@memorize/core"
 import { decodeSequences, encodeSequences, type LogitsSource } from "../compression/codec.ts"
 import { MAX_FREQ_BITS, MIN_FREQ_BITS } from "../compression/range-coder.ts"
 import { summarizeBits } from "../numerics/stats.ts"
 import { compressionReport } from "../report/compression.ts"
 import { checkCompatible, codeLengthsOf } from "./common.ts"
+import { CompressionValuesSchema, type CompressionSection, type CompressionValues } from "./compression-values.ts"
 
 export const COMPRESSION = "compression"
 
@@ -69,7 +47,7 @@ const section = (
   source: LogitsSource,
   name: "train" | "holdout",
   seqs: TokenSequences
-): Effect.Effect<{ readonly [k: string]: Json }, MetricError | ModelError> =>
+): Effect.Effect<CompressionSection, MetricError | ModelError> =>
   Effect.gen(function*() {
     const options = { batch: config.batch, freqBits: config.freqBits }
     const codeLengths = yield* codeLengthsOf(COMPRESSION, subject.model, seqs, "model")
@@ -135,7 +113,7 @@ const section = (
     }
   })
 
-export const measureCompression = (config: CompressionConfig) =>
+export const measureCompression = (config: CompressionConfig): MetricImpl<CompressionValues> =>
   Effect.fn("measureCompression")(function*(subject: MetricSubject) {
     const { model, dataset } = subject
     yield* checkCompatible(COMPRESSION, model, dataset, "model")
@@ -154,7 +132,7 @@ export const measureCompression = (config: CompressionConfig) =>
     const source: LogitsSource = model
     const train = yield* section(config, subject, source, "train", dataset.train)
     const holdout = config.holdout && dataset.holdout.count > 0 ? yield* section(config, subject, source, "holdout", dataset.holdout) : null
-    const mem = train["memorization"] as { entropy: string; estimate: { totalBits: number }; verified: { totalBits: number } } | null
+    const mem = train.memorization
     return {
       freqBits: config.freqBits,
       batch: config.batch,
@@ -163,7 +141,7 @@ export const measureCompression = (config: CompressionConfig) =>
       verifiedBits: mem?.verified.totalBits ?? null,
       train,
       holdout
-    } as { readonly [k: string]: Json }
+    }
   })
 
 export const compressionPlugin = definePlugin({
@@ -171,6 +149,7 @@ export const compressionPlugin = definePlugin({
   name: COMPRESSION,
   description: "Verified memorization: arithmetic-codes every sequence under the model and decodes it back; compressed bits beside the code length, overhead, quantization loss and its bound, and Σ max(0, H − compressed bits) beside the estimate Σ max(0, H − L).",
   config: CompressionConfig,
+  output: CompressionValuesSchema,
   check: (config, { run }) => {
     const V = run.dataset.vocabSize
     return Effect.succeed(V !== undefined && 2 ** config.freqBits <= 2 * V

@@ -1,21 +1,15 @@
 /**
  * `extraction` metric: greedy continuation from the first k tokens of every
  * sequence; a sample is extracted when the continuation equals its true
- * suffix exactly. Output keys:
- *
- *   prefixLengths          the k used (those < seqLen)
- *   skippedPrefixLengths   configured k ≥ seqLen (no suffix to extract)
- *   byPrefix               [{ prefixLength, suffixLength,
- *                             train: { count, exactMatches, rate },
- *                             holdout: { count, exactMatches, rate } | null }]
- *   trainRate, holdoutRate  { "<k>": rate } for quick reading
+ * suffix exactly. What each stored key means: extraction-values.ts.
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, MetricError, PositiveInt, withDefault, type Json, type MetricSubject, type ModelError, type TokenSequences, type TrainedModel } from "@memorize/core"
+import { definePlugin, MetricError, PositiveInt, withDefault, type MetricImpl, type MetricSubject, type ModelError, type TokenSequences, type TrainedModel } from "@memorize/core"
 import { extractionNeeds } from "./requirements.ts"
 import { permutation } from "../numerics/random.ts"
 import { extractionReport } from "../report/metrics.ts"
 import { checkCompatible, prefixes, subset } from "./common.ts"
+import { ExtractionValuesSchema, type ExtractionCounts, type ExtractionPrefix, type ExtractionValues } from "./extraction-values.ts"
 
 export const EXTRACTION = "extraction"
 
@@ -31,7 +25,7 @@ export const exactSuffixMatches = (seqs: TokenSequences, prefixLength: number, g
   return matches
 }
 
-const rateOn = (model: TrainedModel, seqs: TokenSequences, k: number): Effect.Effect<{ count: number; exactMatches: number; rate: number }, MetricError | ModelError> =>
+const rateOn = (model: TrainedModel, seqs: TokenSequences, k: number): Effect.Effect<ExtractionCounts, MetricError | ModelError> =>
   Effect.gen(function* () {
     const len = seqs.seqLen - k
     const generated = yield* model.generate(prefixes(seqs, k), len)
@@ -57,7 +51,7 @@ export const ExtractionConfig = Schema.Struct({
 const capped = (seqs: TokenSequences, max: number | undefined, seed: number): TokenSequences =>
   max === undefined || seqs.count <= max ? seqs : subset(seqs, permutation(seqs.count, seed).subarray(0, max))
 
-export const measureExtraction = (config: typeof ExtractionConfig.Type) =>
+export const measureExtraction = (config: typeof ExtractionConfig.Type): MetricImpl<ExtractionValues> =>
   Effect.fn("measureExtraction")(function* (subject: MetricSubject) {
     const { model, dataset, context } = subject
     yield* checkCompatible(EXTRACTION, model, dataset, "model")
@@ -71,7 +65,7 @@ export const measureExtraction = (config: typeof ExtractionConfig.Type) =>
     }
     const train = capped(dataset.train, config.maxSamples, context.seed)
     const holdout = capped(dataset.holdout, config.maxSamples, context.seed + 1)
-    const byPrefix: Array<Json> = []
+    const byPrefix: Array<ExtractionPrefix> = []
     const trainRate: Record<string, number> = {}
     const holdoutRate: Record<string, number> = {}
     for (const k of used) {
@@ -89,6 +83,7 @@ export const extractionPlugin = definePlugin({
   name: EXTRACTION,
   description: "Greedy extraction: exact-suffix-match rate from prefixes of 8, 16, 32 tokens, on members and holdout.",
   config: ExtractionConfig,
+  output: ExtractionValuesSchema,
   check: (config, input) => Effect.succeed(extractionNeeds(config.prefixLengths, input)),
   make: measureExtraction,
   report: extractionReport

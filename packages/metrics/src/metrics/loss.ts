@@ -1,20 +1,20 @@
 /**
- * `loss` metric: train and test loss for the double-descent analysis.
- * Output keys: train / holdout (null without holdout), each
- *   { count, meanBitsPerSequence, meanNatsPerToken, meanBitsPerToken }.
- * Per-token values divide by seqLen, the first token included (the model
- * contract codes it at log2 V bits when there is no BOS token).
+ * `loss` metric: train and test loss for the double-descent analysis; the
+ * stored keys are in loss-values.ts. Per-token values divide by seqLen, the
+ * first token included (the model contract codes it at log2 V bits when
+ * there is no BOS token).
  */
 import { Effect } from "effect"
-import { definePlugin, MetricError, type Json, type MetricSubject } from "@memorize/core"
+import { definePlugin, MetricError, type MetricImpl, type MetricSubject } from "@memorize/core"
 import { mean } from "../numerics/stats.ts"
 import { NoOptions } from "./no-options.ts"
 import { lossReport } from "../report/metrics.ts"
 import { checkCompatible, codeLengthsOf } from "./common.ts"
+import { LossValuesSchema, type LossSummary, type LossValues } from "./loss-values.ts"
 
 export const LOSS = "loss"
 
-export const lossSummary = (bits: ArrayLike<number>, seqLen: number) => {
+export const lossSummary = (bits: ArrayLike<number>, seqLen: number): LossSummary => {
   const perSeq = mean(bits)
   return {
     count: bits.length,
@@ -24,7 +24,7 @@ export const lossSummary = (bits: ArrayLike<number>, seqLen: number) => {
   }
 }
 
-export const measureLoss = Effect.fn("measureLoss")(function* (subject: MetricSubject) {
+export const measureLoss: MetricImpl<LossValues> = Effect.fn("measureLoss")(function* (subject: MetricSubject) {
   const { model, dataset } = subject
   yield* checkCompatible(LOSS, model, dataset, "model")
   if (dataset.train.count === 0) {
@@ -32,7 +32,7 @@ export const measureLoss = Effect.fn("measureLoss")(function* (subject: MetricSu
   }
   const train = lossSummary(yield* codeLengthsOf(LOSS, model, dataset.train, "model"), dataset.seqLen)
   const holdout = dataset.holdout.count === 0 ? null : lossSummary(yield* codeLengthsOf(LOSS, model, dataset.holdout, "model"), dataset.seqLen)
-  return { train, holdout } as { readonly [k: string]: Json }
+  return { train, holdout }
 })
 
 export const lossPlugin = definePlugin({
@@ -40,6 +40,7 @@ export const lossPlugin = definePlugin({
   name: LOSS,
   description: "Train and holdout loss (nats/token, bits/sequence), for the double-descent analysis.",
   config: NoOptions,
+  output: LossValuesSchema,
   make: () => measureLoss,
   report: lossReport
 })

@@ -3,32 +3,21 @@
  * a member when its code length is at most a threshold).
  *
  * The evaluation set is balanced: n = min(members, non-members) of each,
- * drawn by a permutation seeded from the run seed. Output keys:
- *
- *   members, nonMembers        counts used (equal)
- *   f1Best                     F1 at the best threshold over the whole set (the paper's number)
- *   bestThresholdBits          that threshold, as a code length in bits
- *   f1TopHalf                  F1 when the half of the set with the shortest code lengths is
- *                              called members: label-free, chance level exactly ½ (roc.ts)
- *   f1Calibrated               F1 on the evaluation split with the threshold that
- *                              maximised F1 on the separate calibration split (unbiased);
- *                              null when either split would be empty
- *   calibrationThresholdBits, calibrationMembers, calibrationNonMembers,
- *   evaluationMembers, evaluationNonMembers
- *   auc                        ROC AUC (Mann–Whitney, ties count ½)
- *   tprAt1pctFpr, tprAt0p1pctFpr  highest TPR with FPR ≤ 1% / 0.1% (exact)
- *   fprResolution              1 / nonMembers: an FPR bound below it can only be met at FPR 0
- *   meanMemberBits, meanNonMemberBits
+ * drawn by a permutation seeded from the run seed; a share of it
+ * (calibrationFraction) chooses the calibrated threshold, the rest evaluates
+ * it. What each stored key means: membership-values.ts.
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, MetricError, withDefault, type Json, type MetricSubject } from "@memorize/core"
+import { definePlugin, MetricError, withDefault, type MetricImpl, type MetricSubject } from "@memorize/core"
 import { membershipNeeds } from "./requirements.ts"
 import { auc, bestF1, f1AtThreshold, f1TopHalf, tprAtFpr } from "../numerics/roc.ts"
 import { permutation } from "../numerics/random.ts"
 import { mean } from "../numerics/stats.ts"
 import { membershipReport } from "../report/metrics.ts"
 import { checkCompatible, codeLengthsOf } from "./common.ts"
-import { metricNumber } from "../laws/results.ts"
+import { MembershipValuesSchema, type MembershipStats, type MembershipValues } from "./membership-values.ts"
+
+export type { MembershipStats }
 
 export const MEMBERSHIP = "membership-inference"
 
@@ -39,27 +28,6 @@ const pick = (xs: Float64Array, idx: Uint32Array, from: number, to: number): Flo
   const out = new Float64Array(to - from)
   for (let i = from; i < to; i++) out[i - from] = xs[idx[i]]
   return out
-}
-
-/** A type alias (not an interface) so that it is assignable to Json as it is. */
-export type MembershipStats = {
-  readonly members: number
-  readonly nonMembers: number
-  readonly f1Best: number
-  readonly bestThresholdBits: number
-  readonly f1TopHalf: number
-  readonly f1Calibrated: number | null
-  readonly calibrationThresholdBits: number | null
-  readonly calibrationMembers: number
-  readonly calibrationNonMembers: number
-  readonly evaluationMembers: number
-  readonly evaluationNonMembers: number
-  readonly auc: number
-  readonly tprAt1pctFpr: number
-  readonly tprAt0p1pctFpr: number
-  readonly fprResolution: number
-  readonly meanMemberBits: number
-  readonly meanNonMemberBits: number
 }
 
 /**
@@ -116,7 +84,7 @@ export const MembershipConfig = Schema.Struct({
   )
 })
 
-export const measureMembership = (config: typeof MembershipConfig.Type) =>
+export const measureMembership = (config: typeof MembershipConfig.Type): MetricImpl<MembershipValues> =>
   Effect.fn("measureMembership")(function* (subject: MetricSubject) {
     const { model, dataset } = subject
     yield* checkCompatible(MEMBERSHIP, model, dataset, "model")
@@ -128,8 +96,7 @@ export const measureMembership = (config: typeof MembershipConfig.Type) =>
     }
     const memberBits = yield* codeLengthsOf(MEMBERSHIP, model, dataset.train, "model")
     const nonMemberBits = yield* codeLengthsOf(MEMBERSHIP, model, dataset.holdout, "model")
-    const stats = membershipAttack(memberBits, nonMemberBits, subject.context.seed, config.calibrationFraction)
-    return stats satisfies { readonly [k: string]: Json }
+    return membershipAttack(memberBits, nonMemberBits, subject.context.seed, config.calibrationFraction)
   })
 
 export const membershipPlugin = definePlugin({
@@ -137,8 +104,9 @@ export const membershipPlugin = definePlugin({
   name: MEMBERSHIP,
   description: "Loss-threshold membership inference on a balanced member/non-member set: F1 (best and calibrated threshold), ROC AUC, TPR at 1% and 0.1% FPR.",
   config: MembershipConfig,
+  output: MembershipValuesSchema,
   check: (_config, input) => Effect.succeed(membershipNeeds(MEMBERSHIP, input)),
   make: measureMembership,
   report: membershipReport,
-  summary: [{ header: "MIA F1", digits: 3, value: (_, r) => metricNumber(r, MEMBERSHIP, "f1Best") }]
+  summary: [{ header: "MIA F1", digits: 3, value: (v) => v.f1Best }]
 })

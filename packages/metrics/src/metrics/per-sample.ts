@@ -6,11 +6,10 @@ import { Effect } from "effect"
 import { MetricError, type MetricSubject, type ModelError, type TokenSequences } from "@memorize/core"
 import { codeLengthsOf } from "./common.ts"
 import { totalMemorization, unintendedMemorization } from "./memorization-core.ts"
-
-/** Which estimate `unintended` is: against the exact entropy (synthetic) or a reference model. */
-export type Estimate = "synthetic" | "reference"
+import type { Estimate } from "./memorization-values.ts"
 
 export interface PerSample {
+  /** Which estimate `unintended` is: against the exact entropy (synthetic) or a reference model. */
   readonly estimate: Estimate
   /** L(x|θ̂), bits. */
   readonly codeLengths: Float64Array

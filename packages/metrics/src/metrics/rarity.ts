@@ -1,19 +1,16 @@
 /**
  * `rarity` metric: how per-sample rarity (TF-IDF from the dataset plugin)
- * relates to per-sample memorization of members. Output keys:
- *
- *   count, pearson, spearman   correlations (null when undefined, e.g. constant input)
- *   estimate                   which memorization estimate was used (see memorization.ts)
- *   top                        the `top` most memorized samples:
- *                              [{ index, memorizationBits, rarity, text | tokens }]
+ * relates to per-sample memorization of members, and the most memorized
+ * members. What each stored key means: rarity-values.ts.
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, MetricError, PositiveInt, withDefault, type Json, type MetricSubject } from "@memorize/core"
+import { definePlugin, MetricError, PositiveInt, withDefault, type MetricImpl, type MetricSubject } from "@memorize/core"
 import { pearson, spearman } from "../numerics/stats.ts"
 import { rarityReport } from "../report/metrics.ts"
 import { checkCompatible } from "./common.ts"
 import { perSampleMemorization } from "./per-sample.ts"
 import { rarityNeeds } from "./requirements.ts"
+import { RarityValuesSchema, type RaritySample, type RarityValues } from "./rarity-values.ts"
 
 export const RARITY = "rarity"
 
@@ -23,7 +20,7 @@ export const RarityConfig = Schema.Struct({
   top: withDefault(PositiveInt.annotate({ description: "how many most-memorized samples to list, with their rarity (decoded for text)" }), 10)
 })
 
-export const measureRarity = (config: typeof RarityConfig.Type) =>
+export const measureRarity = (config: typeof RarityConfig.Type): MetricImpl<RarityValues> =>
   Effect.fn("measureRarity")(function* (subject: MetricSubject) {
     const { model, dataset, reference } = subject
     yield* checkCompatible(RARITY, model, dataset, "model")
@@ -42,7 +39,7 @@ export const measureRarity = (config: typeof RarityConfig.Type) =>
     const rar = dataset.rarity.train
     const order = Array.from({ length: mem.length }, (_, i) => i).sort((a, b) => mem[b] - mem[a] || a - b)
     const s = dataset.seqLen
-    const top = order.slice(0, config.top).map((i): Json => {
+    const top = order.slice(0, config.top).map((i): RaritySample => {
       const tokens = Array.from(dataset.train.tokens.subarray(i * s, i * s + s))
       return {
         index: i,
@@ -65,6 +62,7 @@ export const rarityPlugin = definePlugin({
   name: RARITY,
   description: "Correlation of per-sample TF-IDF rarity with memorization, and the most memorized samples (decoded for text).",
   config: RarityConfig,
+  output: RarityValuesSchema,
   check: (_config, input) => Effect.succeed(rarityNeeds(RARITY, input)),
   make: measureRarity,
   report: rarityReport

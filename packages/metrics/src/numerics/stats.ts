@@ -3,6 +3,9 @@
  * so that totals over disjoint sets add up to the total over their union to
  * near machine precision (an invariant the property kit checks).
  */
+import type { BitsSummary } from "../metrics/bits-summary.ts"
+
+export type { BitsSummary }
 
 /** Compensated (Neumaier) sum. */
 export const sum = (xs: ArrayLike<number>): number => {
@@ -66,15 +69,7 @@ export const quantiles = (xs: ArrayLike<number>, levels: ReadonlyArray<number> =
   return out
 }
 
-/** Summary written into metric output for one distribution of per-sample bits. */
-/** A type alias (not an interface) so that it is assignable to Json as it is. */
-export type BitsSummary = {
-  readonly count: number
-  readonly totalBits: number
-  readonly meanBits: number
-  readonly quantiles: Record<string, number>
-}
-
+/** Summary written into metric output for one distribution of per-sample bits (its stored shape: metrics/bits-summary.ts). */
 export const summarizeBits = (xs: ArrayLike<number>): BitsSummary => ({
   count: xs.length,
   totalBits: sum(xs),
