@@ -5,6 +5,8 @@
  * (a large plain-text file): `push` carries partial sequences across pieces.
  */
 export class Chunker {
+  readonly seqLen: number
+  private readonly emit: (sequence: Uint32Array) => void
   private readonly carry: Uint32Array
   private carried = 0
   /** Tokens dropped as document tails so far. */
@@ -12,7 +14,9 @@ export class Chunker {
   /** Complete sequences emitted so far. */
   sequences = 0
 
-  constructor(readonly seqLen: number, private readonly emit: (sequence: Uint32Array) => void) {
+  constructor(seqLen: number, emit: (sequence: Uint32Array) => void) {
+    this.seqLen = seqLen
+    this.emit = emit
     this.carry = new Uint32Array(seqLen)
   }
 

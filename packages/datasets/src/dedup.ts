@@ -13,13 +13,15 @@ import { hashSequence } from "./hash.ts"
  * sequence's index + 1 (0 = empty).
  */
 export class UniqueSequences {
+  readonly seqLen: number
   private data: Uint32Array
   private slots: Uint32Array
   private hashes: Uint32Array
   count = 0
   duplicates = 0
 
-  constructor(readonly seqLen: number, capacity = 1024) {
+  constructor(seqLen: number, capacity = 1024) {
+    this.seqLen = seqLen
     this.data = new Uint32Array(Math.max(1, capacity) * seqLen)
     this.hashes = new Uint32Array(Math.max(1, capacity))
     this.slots = new Uint32Array(UniqueSequences.tableSize(capacity))

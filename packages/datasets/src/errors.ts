@@ -13,8 +13,11 @@ export { DatasetError }
 
 /** Thrown by the async readers; carries the file (and line/row) it is about. */
 export class SourceFailure extends Error {
-  constructor(readonly file: string | undefined, message: string) {
+  readonly file: string | undefined
+
+  constructor(file: string | undefined, message: string) {
     super(message)
+    this.file = file
     this.name = "SourceFailure"
   }
 }

@@ -26,13 +26,17 @@ export const seedKey = (seed: number): readonly [number, number] => {
  * key, its four words taken in order. `index` is a sequence number (< 2^32).
  */
 export class WordStream {
+  private readonly stream: number
+  private readonly index: number
   private readonly block = new Uint32Array(4)
   private blockIndex = 0
   private used = 4
   private readonly k0: number
   private readonly k1: number
 
-  constructor(seed: number, private readonly stream: number, private readonly index: number) {
+  constructor(seed: number, stream: number, index: number) {
+    this.stream = stream
+    this.index = index
     ;[this.k0, this.k1] = seedKey(seed)
   }
 

@@ -77,11 +77,13 @@ interface Kept {
  * sequence is recognised by content and never kept twice.
  */
 export class BottomK {
+  readonly k: number
   private readonly heap: Array<Kept> = []
   private readonly byHash = new Map<string, Array<Kept>>()
   private readonly priority: Priority
 
-  constructor(readonly k: number, seed: number) {
+  constructor(k: number, seed: number) {
+    this.k = k
     this.priority = new Priority(seed)
   }
 

@@ -33,12 +33,16 @@ export class BitWriter {
 
 /** Reads `bitLength` bits of `bytes` starting at bit `start`; 0 after them. */
 export class BitReader {
+  private readonly bytes: Uint8Array
+  private readonly start: number
+  private readonly bitLength: number
   private pos = 0
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly start: number,
-    private readonly bitLength: number
-  ) {}
+
+  constructor(bytes: Uint8Array, start: number, bitLength: number) {
+    this.bytes = bytes
+    this.start = start
+    this.bitLength = bitLength
+  }
 
   read(): number {
     if (this.pos >= this.bitLength) return 0

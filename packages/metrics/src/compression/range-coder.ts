@@ -50,12 +50,15 @@ export const scaleDown = (r: number, c: number, P: number): number => {
 export const truncationBound = (freq: number, P: number): number => -Math.log2(1 - 2 ** (P - MIN_RANGE_LOG2) / freq)
 
 export class ArithmeticEncoder {
+  private readonly P: number
   private low = 0
   private high = TOP - 1
   private pending = 0
   private readonly out = new BitWriter()
 
-  constructor(private readonly P: number) {}
+  constructor(P: number) {
+    this.P = P
+  }
 
   /** Codes the symbol occupying [cumLow, cumLow + freq) of [0, 2^P); freq ≥ 1. */
   encode(cumLow: number, freq: number): void {
@@ -111,11 +114,15 @@ export class ArithmeticEncoder {
 }
 
 export class ArithmeticDecoder {
+  private readonly P: number
+  private readonly input: BitReader
   private low = 0
   private high = TOP - 1
   private value = 0
 
-  constructor(private readonly P: number, private readonly input: BitReader) {
+  constructor(P: number, input: BitReader) {
+    this.P = P
+    this.input = input
     for (let i = 0; i < 32; i++) this.value = 2 * this.value + input.read()
   }
 
