@@ -135,7 +135,7 @@ export const makeGpuGpt2Engine = (
       Scope.provide(modelScope)(makeStepPlan({ device, shape, layout, params, rounding, tile, fuseGelu, B, T })))
 
     // The coder's frequencies of the logits a step reads back: native where the CPU addon is built.
-    const quantize = yield* hostQuantize
+    const quantize = yield* hostQuantize(isSoftwareAdapter(gpu.adapterInfo))
 
     const argmaxes = new Map<string, { next: Slice; dispatch: Dispatch }>()
     const backend: BatchBackend = {
