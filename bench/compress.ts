@@ -18,14 +18,15 @@
  * seconds (all threads; steadier than wall time on a shared machine), and
  * the 1-minute load average before and after.
  *
- * --path step (default) uses the model's nextTokenStepper (on the CPU backend
+ * --path step (default) uses the model's nextTokenStepper (on both backends
  * the incremental pass over key/value caches); --path full steps through
  * nextTokenLogits, a full pass per position (what every backend did before).
  *
  * --quantize model (default) lets the coder use the stepper's own quantizer
- * where it has one (the CPU backend's native loops, NextTokenStepper.quantize);
- * --quantize ts hides it, so the coder runs the TypeScript definition. Both
- * give the same frequencies; the quantization counts as the coder's time.
+ * where it has one (NextTokenStepper.quantize: the CPU addon's native loops,
+ * on both backends where the addon is built); --quantize ts hides it, so the
+ * coder runs the TypeScript definition. Both give the same frequencies; the
+ * quantization counts as the coder's time.
  */
 import { Effect, Layer } from "effect"
 import * as os from "node:os"
