@@ -53,7 +53,7 @@ const quantize = arg("quantize", "model")
 if (quantize !== "model" && quantize !== "ts") throw new Error(`--quantize ${quantize}: expected model or ts`)
 const shape: Gpt2Shape = {
   vocabSize: V,
-  seqLen: S,
+  nPositions: S,
   layers: Number(arg("layers", "1")),
   dModel: Number(arg("d-model", "32")),
   heads: Number(arg("heads", "2")),

@@ -46,8 +46,8 @@ const repo = path.resolve(import.meta.dirname, "..")
 const V = 50_257
 const S = 64
 const configs: ReadonlyArray<{ readonly name: string; readonly shape: Gpt2Shape }> = [
-  { name: "L1-d128", shape: { vocabSize: V, seqLen: S, layers: 1, dModel: 128, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } },
-  { name: "L4-d256", shape: { vocabSize: V, seqLen: S, layers: 4, dModel: 256, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } }
+  { name: "L1-d128", shape: { vocabSize: V, nPositions: S, layers: 1, dModel: 128, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } },
+  { name: "L4-d256", shape: { vocabSize: V, nPositions: S, layers: 4, dModel: 256, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } }
 ]
 
 const writeLines = (file: string, rows: ReadonlyArray<ReadonlyArray<number>>) => fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n")

@@ -102,8 +102,8 @@ export const compressFile = (options: CompressOptions) =>
     const backend = yield* chooseDevice(options.device ?? "auto")
     const m = yield* loadModel(options.model, bos)
     const tokensPath = nodePath.resolve(options.tokens)
-    const maxLen = m.weights.shape.seqLen - m.lead
-    const file = yield* readEvalTokens(tokensPath, { vocab: m.dataVocab, maxLen, maxLenWhy: `the model's n_positions = ${m.weights.shape.seqLen}${m.lead ? " (one position goes to BOS)" : ""}` })
+    const maxLen = m.weights.shape.nPositions - m.lead
+    const file = yield* readEvalTokens(tokensPath, { vocab: m.dataVocab, maxLen, maxLenWhy: `the model's n_positions = ${m.weights.shape.nPositions}${m.lead ? " (one position goes to BOS)" : ""}` })
     const out = nodePath.resolve(options.out ?? `${options.tokens}.mzac`)
     const started = Date.now()
     const { bytes, stats } = yield* compression.compressSequences(file.sequences, {

@@ -48,7 +48,7 @@ describe("compression: native and TypeScript quantization", () => {
     it.effect(`write the same code words and decode each other's (bos: ${bos}, V = 301, batches of 7)`, () =>
       Effect.gen(function*() {
         const V = 301
-        const shape: Gpt2Shape = { vocabSize: bos ? V + 1 : V, seqLen: 10, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+        const shape: Gpt2Shape = { vocabSize: bos ? V + 1 : V, nPositions: 10, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
         const model = yield* openGpt2(sharp(shape, 3), { precision: "fp32", bos, device: "cpu" })
         const probe = yield* model.nextTokenStepper({ count: 1, seqLen: 9, vocabSize: V })
         expect(probe.quantize, "the CPU stepper has a native quantizer").toBeDefined()
@@ -71,7 +71,7 @@ describe("compression: native and TypeScript quantization", () => {
   it.effect("a NaN logit fails both paths with the same error, naming the sequence and position", () =>
     Effect.gen(function*() {
       const V = 50
-      const shape: Gpt2Shape = { vocabSize: V, seqLen: 6, layers: 1, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+      const shape: Gpt2Shape = { vocabSize: V, nPositions: 6, layers: 1, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
       const model = yield* openGpt2(sharp(shape, 5), { precision: "fp32", bos: false, device: "cpu" })
       const seqs = sequences(9, 6, V, 2)
       const nanAt = { position: 3, index: 5 * V + 17 }

@@ -24,7 +24,7 @@ import { memorize, writeSpec } from "./cli-helpers.ts"
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-compress-"))
 
 const V = 11
-const shape: Gpt2Shape = { vocabSize: V, seqLen: 8, layers: 1, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+const shape: Gpt2Shape = { vocabSize: V, nPositions: 8, layers: 1, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
 
 /** Random weights scaled up so the model's predictions are far from uniform. */
 const sharp = (s: Gpt2Shape, seed: number): Gpt2Weights => {
@@ -50,7 +50,7 @@ layer(WebGpu.layer, { timeout: 300_000 })("compress / decompress", (it) => {
         const dir = tmpDir()
         const ck = path.join(dir, "ck")
         yield* saveCheckpoint(ck, sharp(shape, 1))
-        const { file, seqs } = tokenFile(dir, 40, shape.seqLen, V, 5)
+        const { file, seqs } = tokenFile(dir, 40, shape.nPositions, V, 5)
         const out = path.join(dir, "c.mzac")
         const summary = yield* compressFile({ model: ck, tokens: file, out, batch: 3, device })
         expect(summary).toMatchObject({ count: 40, tokens: seqs.reduce((a, s) => a + s.length, 0), bytes: fs.statSync(out).size, backend: device, precision: "fp32" })
@@ -62,7 +62,7 @@ layer(WebGpu.layer, { timeout: 300_000 })("compress / decompress", (it) => {
         expect(Math.abs(summary.codeLengthBits - evalTotal)).toBeLessThan(1e-4 * evalTotal)
         const back = yield* decompressFile({ model: ck, input: out })
         expect(back.sequences.map((s) => Array.from(s))).toEqual(seqs)
-        expect(back.header).toMatchObject({ count: 40, seqLen: shape.seqLen, vocab: V, batch: 3, bos: false, backend: device })
+        expect(back.header).toMatchObject({ count: 40, seqLen: shape.nPositions, vocab: V, batch: 3, bos: false, backend: device })
       }))
   }
 
@@ -73,7 +73,7 @@ layer(WebGpu.layer, { timeout: 300_000 })("compress / decompress", (it) => {
         const ck = path.join(dir, "ck")
         yield* saveCheckpoint(ck, sharp(shape, 2))
         // Data vocabulary V − 1 (the last id is BOS); at most n_positions − 1 tokens.
-        const { file, seqs } = tokenFile(dir, 12, shape.seqLen - 1, V - 1, 6)
+        const { file, seqs } = tokenFile(dir, 12, shape.nPositions - 1, V - 1, 6)
         const out = path.join(dir, "b.mzac")
         const summary = yield* compressFile({ model: ck, tokens: file, out, bos: true, batch: 5, device })
         // The coder sees the data vocabulary's logits only (BOS never occurs inside data), so its
@@ -102,7 +102,7 @@ layer(WebGpu.layer, { timeout: 300_000 })("compress / decompress", (it) => {
       expect(weightsHash(changed)).not.toBe(weightsHash(w))
       yield* saveCheckpoint(path.join(dir, "a"), w)
       yield* saveCheckpoint(path.join(dir, "b"), changed)
-      const { file } = tokenFile(dir, 6, shape.seqLen, V, 7)
+      const { file } = tokenFile(dir, 6, shape.nPositions, V, 7)
       const out = path.join(dir, "a.mzac")
       yield* compressFile({ model: path.join(dir, "a"), tokens: file, out })
       const mismatch = yield* Effect.flip(decompressFile({ model: path.join(dir, "b"), input: out }))

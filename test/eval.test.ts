@@ -31,7 +31,7 @@ const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-eval-"))
 const V = 11
 const NPOS = 8
 const shapeOf = (layers: number, tiedHead: boolean): Gpt2Shape => ({
-  vocabSize: V, seqLen: NPOS, layers, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead
+  vocabSize: V, nPositions: NPOS, layers, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead
 })
 
 /** Sharpened random weights with non-trivial LayerNorms and biases, so code lengths are far from uniform. */
@@ -370,7 +370,7 @@ describe("memorize eval: bad inputs are typed errors naming file:line", () => {
   const setup = Effect.gen(function*() {
     const dir = tmpDir()
     yield* saveCheckpoint(path.join(dir, "ck"), initGpt2Weights(shapeOf(1, true), 0))
-    yield* saveCheckpoint(path.join(dir, "short"), initGpt2Weights({ ...shapeOf(1, true), seqLen: 4 }, 0))
+    yield* saveCheckpoint(path.join(dir, "short"), initGpt2Weights({ ...shapeOf(1, true), nPositions: 4 }, 0))
     yield* saveCheckpoint(path.join(dir, "v12"), initGpt2Weights({ ...shapeOf(1, true), vocabSize: 12 }, 0))
     const file = (name: string, text: string) => {
       const f = path.join(dir, name)

@@ -20,7 +20,7 @@ describe("metrics on an imported safetensors model", () => {
   it.effect("checkpoint → memorization, membership, extraction, loss; code lengths match float64", () =>
     Effect.gen(function*() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-imported-"))
-      const shape = { vocabSize: 16, seqLen: 12, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+      const shape = { vocabSize: 16, nPositions: 12, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
       const weights = initGpt2Weights(shape, 7)
       yield* saveCheckpoint(path.join(dir, "model"), weights)
       const specFile = path.join(dir, "spec.yaml")

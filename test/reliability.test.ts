@@ -145,7 +145,7 @@ describe("eval refuses non-finite weights", () => {
   it.effect("a NaN in one tensor: ModelError naming the tensor and the file, before any GPU work", () =>
     Effect.gen(function*() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-nan-"))
-      const shape = { vocabSize: 8, seqLen: 4, layers: 1, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+      const shape = { vocabSize: 8, nPositions: 4, layers: 1, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
       const weights = initGpt2Weights(shape, 0)
       const name = gpt2TensorShapes(shape)[3]![0]
       weights.tensors.get(name)!.data[2] = Number.NaN

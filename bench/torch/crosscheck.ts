@@ -21,8 +21,8 @@ import type { Gpt2Shape, HostTensor } from "../../packages/gpu-webgpu/src/model/
 import { initGpt2Weights, referenceCodeLengths } from "../../packages/gpu-webgpu/test/reference/gpt2.ts"
 
 const cases: ReadonlyArray<{ readonly name: string; readonly shape: Gpt2Shape }> = [
-  { name: "tied-gelu_new", shape: { vocabSize: 97, seqLen: 64, layers: 2, dModel: 32, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } },
-  { name: "untied-gelu", shape: { vocabSize: 50, seqLen: 40, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu", tiedHead: false } }
+  { name: "tied-gelu_new", shape: { vocabSize: 97, nPositions: 64, layers: 2, dModel: 32, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } },
+  { name: "untied-gelu", shape: { vocabSize: 50, nPositions: 40, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu", tiedHead: false } }
 ]
 
 const root = process.argv[2] ?? "/tmp/memorize-xcheck"
@@ -37,7 +37,7 @@ const program = Effect.gen(function*() {
     const dir = nodePath.join(root, c.name)
     yield* saveCheckpoint(dir, { shape: c.shape, tensors })
     const w = yield* loadCheckpoint(dir)
-    const S = Math.min(64, c.shape.seqLen)
+    const S = Math.min(64, c.shape.nPositions)
     const V = c.shape.vocabSize
     const tokens = new Uint32Array(4 * S)
     for (let n = 0; n < 4; n++) for (let t = 0; t < S; t++) tokens[n * S + t] = (131 * n + 31 * t + ((n * t) % 7)) % V

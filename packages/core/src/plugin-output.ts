@@ -8,15 +8,16 @@
  * is named instead of misread. Either way the stored value must be JSON
  * (json-value.ts): NaN or a Float64Array is refused before anything is written.
  */
-import { Exit, Schema } from "effect"
+import { Cause, Exit, Schema } from "effect"
 import type { Json } from "./contracts.ts"
 import { jsonProblem } from "./json-value.ts"
 
 type Stored = { readonly [k: string]: Json }
 
-/** A Schema's complaint, in at most three lines joined by "; ". */
-const schemaMessage = (cause: unknown): string => {
-  const text = String((cause as { message?: unknown })?.message ?? cause)
+/** A Schema's complaint (the SchemaError inside a failed exit's cause), in at most three lines joined by "; ". */
+const schemaMessage = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const text = Schema.isSchemaError(error) ? error.message : String((error as { message?: unknown })?.message ?? error)
   return text.split("\n").slice(0, 3).join("; ")
 }
 

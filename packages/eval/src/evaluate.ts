@@ -86,7 +86,7 @@ const codeLength = (lp: Float64Array): number => {
 const describeModel = (path: string, w: Gpt2Weights) => ({
   path,
   vocabSize: w.shape.vocabSize,
-  nPositions: w.shape.seqLen,
+  nPositions: w.shape.nPositions,
   layers: w.shape.layers,
   dModel: w.shape.dModel,
   heads: w.shape.heads,

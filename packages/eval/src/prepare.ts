@@ -59,9 +59,9 @@ export const prepareEval = (options: EvalOptions): Effect.Effect<PreparedEval, M
       })
     }
     const bosNote = lead ? " (one position goes to BOS)" : ""
-    const limits: Limits = reference !== undefined && reference.shape.seqLen < model.shape.seqLen
-      ? { vocab: dataVocab, maxLen: reference.shape.seqLen - lead, maxLenWhy: `the reference model's n_positions = ${reference.shape.seqLen}${bosNote}` }
-      : { vocab: dataVocab, maxLen: model.shape.seqLen - lead, maxLenWhy: `the model's n_positions = ${model.shape.seqLen}${bosNote}` }
+    const limits: Limits = reference !== undefined && reference.shape.nPositions < model.shape.nPositions
+      ? { vocab: dataVocab, maxLen: reference.shape.nPositions - lead, maxLenWhy: `the reference model's n_positions = ${reference.shape.nPositions}${bosNote}` }
+      : { vocab: dataVocab, maxLen: model.shape.nPositions - lead, maxLenWhy: `the model's n_positions = ${model.shape.nPositions}${bosNote}` }
     const members = yield* readEvalTokens(nodePath.resolve(options.tokens), limits)
     const nonmembers = options.nonmembers === undefined ? undefined : yield* readEvalTokens(nodePath.resolve(options.nonmembers), limits)
     return {

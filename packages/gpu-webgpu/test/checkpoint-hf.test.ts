@@ -16,7 +16,7 @@ import { initGpt2Weights, referenceTokenLogProbs } from "./reference/gpt2.ts"
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-hf-"))
 
 const shape: Gpt2Shape = {
-  vocabSize: 11, seqLen: 6, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true
+  vocabSize: 11, nPositions: 6, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true
 }
 
 /** The model's tensors as stored by transformers: prefixed names, optional extras, optional renames. */
@@ -87,7 +87,7 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
         }),
         async (c) => {
           const s: Gpt2Shape = {
-            vocabSize: c.vocabSize, seqLen: c.seqLen, layers: c.layers, dModel: c.heads * c.dh, heads: c.heads,
+            vocabSize: c.vocabSize, nPositions: c.seqLen, layers: c.layers, dModel: c.heads * c.dh, heads: c.heads,
             layerNormEps: c.eps, activation: c.activation, tiedHead: c.tiedHead
           }
           const w = initGpt2Weights(s, c.seed)

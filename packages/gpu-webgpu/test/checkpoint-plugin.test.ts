@@ -13,7 +13,7 @@ import { initGpt2Weights, referenceCodeLengths, referenceLoss, referenceTokenLog
 
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-ckpt-plugin-"))
 
-const shape: Gpt2Shape = { vocabSize: 11, seqLen: 8, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+const shape: Gpt2Shape = { vocabSize: 11, nPositions: 8, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
 
 /** Sharpened random weights, so code lengths are far from uniform and differences show. */
 const sharp = (s: Gpt2Shape, seed: number): Gpt2Weights => {
@@ -63,7 +63,7 @@ describe("checkpoint trainer: config and fit", () => {
     fc.assert(fc.property(
       fc.integer({ min: 2, max: 60 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 2, max: 60 }), fc.integer({ min: 1, max: 20 }), fc.boolean(),
       (modelV, nPos, dataV, dataS, bos) => {
-        const err = checkpointFit({ ...shape, vocabSize: modelV, seqLen: nPos }, { kind: "d", vocabSize: dataV, seqLen: dataS }, bos, "/ck")
+        const err = checkpointFit({ ...shape, vocabSize: modelV, nPositions: nPos }, { kind: "d", vocabSize: dataV, seqLen: dataS }, bos, "/ck")
         const fits = modelV === dataV + (bos ? 1 : 0) && nPos >= dataS + (bos ? 1 : 0)
         expect(err === undefined).toBe(fits)
         if (err !== undefined) {

@@ -22,7 +22,7 @@ import { expectClose, randInts } from "./helpers.ts"
 
 const V = 24
 const S = 10
-const shapeOf = (bos: boolean): Gpt2Shape => ({ vocabSize: V + (bos ? 1 : 0), seqLen: S + (bos ? 1 : 0), layers: 2, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
+const shapeOf = (bos: boolean): Gpt2Shape => ({ vocabSize: V + (bos ? 1 : 0), nPositions: S + (bos ? 1 : 0), layers: 2, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
 const seqs = (count: number, seed: number) => ({ vocabSize: V, seqLen: S, count, tokens: randInts(count * S, V, seed) })
 const train = { batchSize: 16, lr: 2e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, warmupSteps: 5, schedule: "cosine" as const, maxSteps: 60, gradClip: 1, stop: {}, logEvery: 20, seed: 3 }
 
@@ -156,7 +156,7 @@ layer(WebGpu.layer)("native CPU model", (it) => {
 
   it.effect("incremental stepper: bit for bit the same on 1 and 2 threads (blocks of rows and columns, attention past its threading threshold)", () =>
     Effect.gen(function* () {
-      const shape: Gpt2Shape = { vocabSize: 600, seqLen: 14, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+      const shape: Gpt2Shape = { vocabSize: 600, nPositions: 14, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
       const weights = initGpt2Weights(shape, 22)
       const data = { vocabSize: 600, seqLen: 14, count: 300, tokens: randInts(300 * 14, 600, 23) }
       const on = (threads: number) =>

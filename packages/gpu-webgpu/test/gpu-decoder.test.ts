@@ -25,7 +25,7 @@ import { referenceLogits } from "./reference/gpt2.ts"
 
 const V = 24
 const S = 7
-const shapeOf = (bos: boolean): Gpt2Shape => ({ vocabSize: V + (bos ? 1 : 0), seqLen: S + (bos ? 1 : 0), layers: 2, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
+const shapeOf = (bos: boolean): Gpt2Shape => ({ vocabSize: V + (bos ? 1 : 0), nPositions: S + (bos ? 1 : 0), layers: 2, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
 const seqs = (count: number, seqLen: number, seed: number): TokenSequences => ({ vocabSize: V, seqLen, count, tokens: randInts(count * seqLen, V, seed) })
 
 /** Weights scaled up (not the norms and biases), so logits spread over several units and differences show. */

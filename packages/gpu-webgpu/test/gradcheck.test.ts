@@ -20,7 +20,7 @@ import { randInts, randn, rng, webgpuGradient } from "./helpers.ts"
 
 /** Mean cross-entropy (nats) of a GPT-2 in float64: the oracle forward pass. */
 const referenceLoss = (shape: Gpt2Shape, t: Map<string, Float64Array>, tokens: Uint32Array, targets: Uint32Array, B: number): number =>
-  forwardLoss(shape, (name) => t.get(name)!, tokens, targets, B, shape.seqLen)
+  forwardLoss(shape, (name) => t.get(name)!, tokens, targets, B, shape.nPositions)
 
 /** Random weights of a useful size (GPT-2 init is too small for a sharp check). */
 const randomWeights = (shape: Gpt2Shape, seed: number): Gpt2Weights => {
@@ -58,7 +58,7 @@ const expectGradient = (shape: Gpt2Shape, weights: Gpt2Weights, grads: Float32Ar
 }
 
 const V = 7
-const tinyShape = (bos: boolean): Gpt2Shape => ({ vocabSize: bos ? V + 1 : V, seqLen: bos ? 6 : 5, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
+const tinyShape = (bos: boolean): Gpt2Shape => ({ vocabSize: bos ? V + 1 : V, nPositions: bos ? 6 : 5, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
 
 layer(WebGpu.layer)("finite-difference gradient check (WebGPU)", (it) => {
   const cases = [
@@ -76,7 +76,7 @@ layer(WebGpu.layer)("finite-difference gradient check (WebGPU)", (it) => {
         const data = randInts(B * S, V, 21)
         const weights = randomWeights(shape, 5)
         const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos, tile, fuseGelu })
-        const plan = yield* engine.plan(B, shape.seqLen)
+        const plan = yield* engine.plan(B, shape.nPositions)
         const rows = [0, 1, 2]
         const batch = fillBatch(data, S, rows, B, bos ? V : undefined)
         const grads = yield* webgpuGradient(engine, plan, batch)
@@ -96,7 +96,7 @@ describe("finite-difference gradient check (native CPU)", () => {
         const weights = randomWeights(shape, 5)
         const engine = yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos })
         const batch = fillBatch(data, S, [0, 1, 2], B, bos ? V : undefined)
-        const grads = yield* engine.gradient(batch, shape.seqLen, 1 / batch.predicted)
+        const grads = yield* engine.gradient(batch, shape.nPositions, 1 / batch.predicted)
         expectGradient(shape, weights, grads, batch, B)
       }).pipe(Effect.scoped))
   }

@@ -82,7 +82,7 @@ describe("batch sampler", () => {
 
 describe("parameter layout and initialisation", () => {
   const shapeArb = fc.record({
-    vocabSize: fc.integer({ min: 2, max: 300 }), seqLen: fc.integer({ min: 1, max: 70 }), layers: fc.integer({ min: 1, max: 3 }),
+    vocabSize: fc.integer({ min: 2, max: 300 }), nPositions: fc.integer({ min: 1, max: 70 }), layers: fc.integer({ min: 1, max: 3 }),
     dModel: fc.integer({ min: 1, max: 24 }).map((h) => h * 2), heads: fc.constant(2), layerNormEps: fc.constant(1e-5),
     activation: fc.constant("gelu_new" as const), tiedHead: fc.boolean()
   })
@@ -103,7 +103,7 @@ describe("parameter layout and initialisation", () => {
       expect(l.total).toBeGreaterThanOrEqual(end)
     })))
   it("GPT-2 init: seeded, N(0, 0.02) weights, residual projections scaled by 1/√(2L), unit gains, zero biases", () => {
-    const shape = { vocabSize: 300, seqLen: 40, layers: 4, dModel: 64, heads: 4, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+    const shape = { vocabSize: 300, nPositions: 40, layers: 4, dModel: 64, heads: 4, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
     const a = initGpt2Weights(shape, 1)
     expect(initGpt2Weights(shape, 1).tensors.get("wte.weight")!.data).toEqual(a.tensors.get("wte.weight")!.data)
     expect(initGpt2Weights(shape, 2).tensors.get("wte.weight")!.data).not.toEqual(a.tensors.get("wte.weight")!.data)

@@ -20,7 +20,7 @@ import { randInts, rng } from "./helpers.ts"
 
 const V = 16
 const S = 16
-const shape = { vocabSize: V, seqLen: S, layers: 1, dModel: 32, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } as const
+const shape = { vocabSize: V, nPositions: S, layers: 1, dModel: 32, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } as const
 
 /** Mean over predicted positions of the empirical entropy (nats) of the next token given the prefix. */
 const ambiguityFloor = (tokens: Uint32Array, count: number): number => {

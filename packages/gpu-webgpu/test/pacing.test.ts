@@ -85,7 +85,7 @@ describe("pacing rules", () => {
 layer(WebGpu.layer)("pacing on the adapter", (it) => {
   it.effect("training paced and unpaced gives bit-identical losses and weights, and the step's rate is learned", () =>
     Effect.gen(function* () {
-      const shape = { vocabSize: 32, seqLen: 16, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+      const shape = { vocabSize: 32, nPositions: 16, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
       const data = { vocabSize: 32, seqLen: 16, count: 32, tokens: randInts(32 * 16, 32, 5) }
       const opts = { batchSize: 16, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, warmupSteps: 2, schedule: "cosine" as const, maxSteps: 12, gradClip: 1, stop: {}, logEvery: 3, seed: 1 }
       const trained = (on: boolean) =>

@@ -21,7 +21,7 @@ import { paramLayout } from "../src/model/layout.ts"
 import type { Gpt2Shape, Gpt2Weights } from "../src/model/weights.ts"
 import { randInts, randn, webgpuGradient } from "./helpers.ts"
 
-const shape: Gpt2Shape = { vocabSize: 300, seqLen: 32, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+const shape: Gpt2Shape = { vocabSize: 300, nPositions: 32, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
 const B = 16
 
 const randomWeights = (seed: number): Gpt2Weights => {
@@ -40,13 +40,13 @@ layer(WebGpu.layer)("WebGPU plan with split-K GEMMs and two-pass reductions", (i
     it.effect(`whole gradient vs the native CPU backend, bit-identical on a rerun (matmul ${tile.kind}; V=300 S=32 d=16 B=16)`, () =>
       Effect.gen(function* () {
         const weights = randomWeights(3)
-        const data = randInts(B * shape.seqLen, shape.vocabSize, 4)
-        const batch = fillBatch(data, shape.seqLen, Array.from({ length: B }, (_, i) => i), B, undefined)
+        const data = randInts(B * shape.nPositions, shape.vocabSize, 4)
+        const batch = fillBatch(data, shape.nPositions, Array.from({ length: B }, (_, i) => i), B, undefined)
         const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos: false })
-        const want = yield* cpu.gradient(batch, shape.seqLen, 1 / batch.predicted)
+        const want = yield* cpu.gradient(batch, shape.nPositions, 1 / batch.predicted)
 
         const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos: false, tile })
-        const plan = yield* engine.plan(B, shape.seqLen)
+        const plan = yield* engine.plan(B, shape.nPositions)
         const labels = plan.backward.map((d) => d.label)
         for (const gemm of ["d-W1", "d-W2", "d-Wa", "d-Wp", "d-head", "d-lnf"]) expect(labels, gemm).toContain(`${gemm}:split-k`)
         expect(labels).toContain("reduce:colsum_partial")

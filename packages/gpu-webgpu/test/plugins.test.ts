@@ -221,7 +221,7 @@ describe("bfloat16 rounding reference", () => {
 layer(WebGpu.layer)("bf16-params (both backends)", (it) => {
   it.effect("parameters stay bfloat16 values through training; fp32 parameters do not", () =>
     Effect.gen(function* () {
-      const shape = { vocabSize: V, seqLen: S, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } as const
+      const shape = { vocabSize: V, nPositions: S, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } as const
       const opts = { batchSize: 8, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01, warmupSteps: 0, schedule: "constant" as const, maxSteps: 5, gradClip: 1, stop: {}, logEvery: 5, seed: 0 }
       const nonBf16 = (precision: "bf16-params" | "fp32", backend: "cpu" | "webgpu") =>
         Effect.scoped(Effect.gen(function* () {

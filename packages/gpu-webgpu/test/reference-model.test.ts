@@ -35,7 +35,7 @@ describe("reference GPT-2: a hand-computed one-layer model (d = 2, V = 3, one he
   // A large ε keeps d = 2 LayerNorms from collapsing to ±1, so every weight matters.
   const eps = 0.5
   const shape = (activation: "gelu_new" | "gelu"): Gpt2Shape => ({
-    vocabSize: 3, seqLen: 3, layers: 1, dModel: 2, heads: 1, layerNormEps: eps, activation, tiedHead: true
+    vocabSize: 3, nPositions: 3, layers: 1, dModel: 2, heads: 1, layerNormEps: eps, activation, tiedHead: true
   })
   const zeros = (n: number) => new Array<number>(n).fill(0)
   // c_fc passes the two inputs through on units 0 and 1; units 2, 3 see only their bias.
@@ -185,7 +185,7 @@ const caseArb = fc.record({
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never
 const build = ({ c, tokens }: Case) => {
   const shape: Gpt2Shape = {
-    vocabSize: c.vocabSize, seqLen: c.seqLen + 1, layers: c.layers, dModel: c.dh * c.heads, heads: c.heads,
+    vocabSize: c.vocabSize, nPositions: c.seqLen + 1, layers: c.layers, dModel: c.dh * c.heads, heads: c.heads,
     layerNormEps: 1e-5, activation: c.activation, tiedHead: c.tiedHead
   }
   return { w: sharpModel(shape, c.seed), data: { vocabSize: c.vocabSize, seqLen: c.seqLen, count: c.count, tokens: Uint32Array.from(tokens) } }
@@ -196,7 +196,7 @@ const withPositions = (w: Gpt2Weights, n: number): Gpt2Weights => {
   const wpe = w.tensors.get("wpe.weight")!
   const d = w.shape.dModel
   return {
-    shape: { ...w.shape, seqLen: n },
+    shape: { ...w.shape, nPositions: n },
     tensors: new Map([...w.tensors, ["wpe.weight", { shape: [n, d], data: wpe.data.slice(0, n * d) }]])
   }
 }
@@ -320,7 +320,7 @@ describe("GPT-2 initialisation", () => {
     expect(fnv1a32("foobar")).toBe(0xbf9cf968)
   })
 
-  const shape: Gpt2Shape = { vocabSize: 2048, seqLen: 64, layers: 2, dModel: 32, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+  const shape: Gpt2Shape = { vocabSize: 2048, nPositions: 64, layers: 2, dModel: 32, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
   const w = initGpt2Weights(shape, 7)
 
   it("gives every tensor of the shape, with GPT-2's scales", () => {

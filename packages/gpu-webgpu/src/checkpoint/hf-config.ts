@@ -24,12 +24,12 @@ export const gpt2ConfigJson = (shape: Gpt2Shape): Record<string, unknown> => {
     initializer_range: 0.02,
     layer_norm_epsilon: shape.layerNormEps,
     model_type: "gpt2",
-    n_ctx: shape.seqLen,
+    n_ctx: shape.nPositions,
     n_embd: shape.dModel,
     n_head: shape.heads,
     n_inner: null,
     n_layer: shape.layers,
-    n_positions: shape.seqLen,
+    n_positions: shape.nPositions,
     reorder_and_upcast_attn: false,
     resid_pdrop: 0.0,
     scale_attn_by_inverse_layer_idx: false,
@@ -110,7 +110,7 @@ export const parseGpt2Config = (file: string, text: string): Effect.Effect<Gpt2S
     }
     return {
       vocabSize: c.vocab_size,
-      seqLen: c.n_positions,
+      nPositions: c.n_positions,
       layers: c.n_layer,
       dModel: c.n_embd,
       heads: c.n_head,

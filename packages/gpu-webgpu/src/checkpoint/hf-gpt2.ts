@@ -121,7 +121,7 @@ export const loadHfGpt2 = (path: string): Effect.Effect<Gpt2Weights, ModelError>
         if (stored.has(local)) return yield* fail(`tensor ${name} is stored twice (with and without the ${PREFIX} prefix)`, name)
         stored.set(local, name)
       }
-      const describe = `vocab_size ${config.vocabSize}, n_positions ${config.seqLen}, n_embd ${config.dModel}, n_layer ${config.layers}`
+      const describe = `vocab_size ${config.vocabSize}, n_positions ${config.nPositions}, n_embd ${config.dModel}, n_layer ${config.layers}`
       const tensors = new Map<string, HostTensor>()
       for (const [local, dims] of expected) {
         const name = stored.get(local)

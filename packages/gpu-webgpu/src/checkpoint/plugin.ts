@@ -58,11 +58,11 @@ export const checkpointFit = (
     })
   }
   const wantPositions = data.seqLen + (bos ? 1 : 0)
-  if (shape.seqLen < wantPositions) {
+  if (shape.nPositions < wantPositions) {
     return new ModelError({
       file,
       tensor: "transformer.wpe.weight",
-      message: `checkpoint n_positions ${shape.seqLen} does not fit dataset "${data.kind}": its sequences have ${data.seqLen} tokens${bos ? " (+1 position for BOS)" : ""}, so the model needs n_positions ≥ ${wantPositions}`
+      message: `checkpoint n_positions ${shape.nPositions} does not fit dataset "${data.kind}": its sequences have ${data.seqLen} tokens${bos ? " (+1 position for BOS)" : ""}, so the model needs n_positions ≥ ${wantPositions}`
     })
   }
   return undefined
@@ -79,12 +79,12 @@ const meanLossNats = (bits: Float64Array, seqLen: number, vocab: number, bos: bo
 
 /** The same model with only the first `n` rows of its position table (causal attention never reads past the sequence). */
 export const firstPositions = (weights: Gpt2Weights, n: number): Gpt2Weights => {
-  if (weights.shape.seqLen === n) return weights
+  if (weights.shape.nPositions === n) return weights
   const d = weights.shape.dModel
   const wpe = weights.tensors.get("wpe.weight")!
   const tensors = new Map(weights.tensors)
   tensors.set("wpe.weight", { shape: [n, d], data: wpe.data.subarray(0, n * d) })
-  return { shape: { ...weights.shape, seqLen: n }, tensors }
+  return { shape: { ...weights.shape, nPositions: n }, tensors }
 }
 
 const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
@@ -116,7 +116,7 @@ const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
         layers: shape.layers,
         dModel: shape.dModel,
         heads: shape.heads,
-        nPositions: shape.seqLen,
+        nPositions: shape.nPositions,
         activation: shape.activation,
         tiedHead: shape.tiedHead,
         layerNormEps: shape.layerNormEps,

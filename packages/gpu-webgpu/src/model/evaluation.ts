@@ -86,8 +86,8 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
   const evalBatch = (T: number, count: number) => Math.max(1, Math.min(backend.maxMicroBatch(T), EVAL_BATCH, count))
 
   const checkSeqs = (seqs: Pick<TokenSequences, "seqLen" | "vocabSize">, what: string): Effect.Effect<void, ModelError> => {
-    if (seqs.seqLen + lead > shape.seqLen)
-      return Effect.fail(new ModelError({ message: `${what}: sequences of ${seqs.seqLen} tokens${bos ? " + BOS" : ""} exceed the model's ${shape.seqLen} positions` }))
+    if (seqs.seqLen + lead > shape.nPositions)
+      return Effect.fail(new ModelError({ message: `${what}: sequences of ${seqs.seqLen} tokens${bos ? " + BOS" : ""} exceed the model's ${shape.nPositions} positions` }))
     if (seqs.vocabSize > dataVocab)
       return Effect.fail(new ModelError({ message: `${what}: vocabulary ${seqs.vocabSize} exceeds the model's ${dataVocab}` }))
     return Effect.void
@@ -245,7 +245,7 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
 
   const generate = (prefixes: TokenSequences, length: number) =>
     Effect.gen(function* () {
-      const T = shape.seqLen
+      const T = shape.nPositions
       const P = prefixes.seqLen
       if (prefixes.vocabSize > dataVocab)
         return yield* Effect.fail(new ModelError({ message: `generate: vocabulary ${prefixes.vocabSize} exceeds the model's ${dataVocab}` }))

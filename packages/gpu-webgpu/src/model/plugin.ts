@@ -29,7 +29,7 @@ export type Gpt2ModelConfig = typeof Gpt2ModelConfig.Type
 /** The model's shape for data of vocabulary V and sequences of S tokens. */
 export const gpt2ShapeFor = (c: Gpt2ModelConfig, data: { readonly vocabSize: number; readonly seqLen: number }): Gpt2Shape => ({
   vocabSize: data.vocabSize + (c.bos ? 1 : 0),
-  seqLen: data.seqLen + (c.bos ? 1 : 0),
+  nPositions: data.seqLen + (c.bos ? 1 : 0),
   layers: c.layers,
   dModel: c.dModel,
   heads: c.heads,

@@ -58,7 +58,7 @@ export interface StepScheduleInputs {
 export const gpt2StepSchedule = (inp: StepScheduleInputs): StepSchedule => {
   const { shape, layout, B, T } = inp
   const { dModel: d, vocabSize: V, heads: H, layers: L, layerNormEps: eps } = shape
-  if (!(T >= 1 && T <= shape.seqLen)) throw new Error(`step schedule: ${T} positions, the model has ${shape.seqLen}`)
+  if (!(T >= 1 && T <= shape.nPositions)) throw new Error(`step schedule: ${T} positions, the model has ${shape.nPositions}`)
   const tensors = new Map<string, number>()
   const alloc = (name: string, n: number): Ref => {
     tensors.set(name, n)

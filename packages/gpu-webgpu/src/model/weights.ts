@@ -5,7 +5,7 @@
  * point of the GPU model (upload/download), checkpoints (safetensors) and the
  * float64 reference model.
  *
- * Names and shapes (d = dModel, V = vocabSize, S = seqLen):
+ * Names and shapes (d = dModel, V = vocabSize, S = nPositions):
  *   wte.weight [V, d]            wpe.weight [S, d]
  *   h.{i}.ln_1.weight [d]        h.{i}.ln_1.bias [d]
  *   h.{i}.attn.c_attn.weight [d, 3d]   h.{i}.attn.c_attn.bias [3d]
@@ -19,8 +19,8 @@
 
 export interface Gpt2Shape {
   readonly vocabSize: number
-  /** n_positions: the learned position table's length (= the data's S). */
-  readonly seqLen: number
+  /** n_positions: the learned position table's length (the data's S, + 1 with BOS). */
+  readonly nPositions: number
   readonly layers: number
   readonly dModel: number
   readonly heads: number
@@ -47,7 +47,7 @@ export const gpt2TensorShapes = (s: Gpt2Shape): ReadonlyArray<readonly [string, 
   const d = s.dModel
   const out: Array<readonly [string, ReadonlyArray<number>]> = [
     ["wte.weight", [s.vocabSize, d]],
-    ["wpe.weight", [s.seqLen, d]]
+    ["wpe.weight", [s.nPositions, d]]
   ]
   for (let i = 0; i < s.layers; i++) {
     out.push(
@@ -68,7 +68,7 @@ export const gpt2TensorShapes = (s: Gpt2Shape): ReadonlyArray<readonly [string, 
  * Parameter count, all embeddings counted, as in the paper (tied head):
  * P = V·d + S·d + L·(12d² + 13d) + 2d, plus V·d for an untied head.
  */
-export const gpt2ParamCount = (s: Pick<Gpt2Shape, "vocabSize" | "seqLen" | "layers" | "dModel" | "tiedHead">): number => {
+export const gpt2ParamCount = (s: Pick<Gpt2Shape, "vocabSize" | "nPositions" | "layers" | "dModel" | "tiedHead">): number => {
   const d = s.dModel
-  return s.vocabSize * d + s.seqLen * d + s.layers * (12 * d * d + 13 * d) + 2 * d + (s.tiedHead ? 0 : s.vocabSize * d)
+  return s.vocabSize * d + s.nPositions * d + s.layers * (12 * d * d + 13 * d) + 2 * d + (s.tiedHead ? 0 : s.vocabSize * d)
 }

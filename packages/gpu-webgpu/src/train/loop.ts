@@ -83,8 +83,8 @@ export const trainLoop = (
     const S = data.seqLen
     if (data.count === 0) return yield* Effect.fail(new TrainError({ message: "no training sequences" }))
     const T = S + (model.bos ? 1 : 0)
-    if (T > model.shape.seqLen)
-      return yield* Effect.fail(new TrainError({ message: `sequences of ${S} tokens${model.bos ? " + BOS" : ""} exceed the model's ${model.shape.seqLen} positions` }))
+    if (T > model.shape.nPositions)
+      return yield* Effect.fail(new TrainError({ message: `sequences of ${S} tokens${model.bos ? " + BOS" : ""} exceed the model's ${model.shape.nPositions} positions` }))
     const batch = Math.min(o.batchSize, data.count)
     const fits = model.maxMicroBatch(T)
     const accum = Math.ceil(batch / Math.min(fits, o.microBatch ?? fits))

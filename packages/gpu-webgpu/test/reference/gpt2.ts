@@ -37,7 +37,7 @@ const widen = (weights: Gpt2Weights): Tensors64 => {
 }
 
 const checkInput = (weights: Gpt2Weights, seqs: TokenSequences, options?: ReferenceOptions) => {
-  const { vocabSize: V, seqLen: nPos } = weights.shape
+  const { vocabSize: V, nPositions: nPos } = weights.shape
   const T = seqs.seqLen + (options?.bos !== undefined ? 1 : 0)
   if (seqs.tokens.length !== seqs.count * seqs.seqLen) {
     throw new ModelError({ message: `reference model: ${seqs.tokens.length} tokens for ${seqs.count} sequences of ${seqs.seqLen}` })

@@ -10,7 +10,7 @@
  * the decoder quantizes exactly the floats the encoder quantized, by
  * construction, whatever the stepper computes; the floats need not equal a
  * full-sequence evaluation's (an incremental pass sums in other orders), only
- * be the same for the same calls. With an incremental pass (the CPU backend's
+ * be the same for the same calls. With an incremental pass (either backend's
  * key/value cache) a step costs one row per sequence, so each direction
  * costs about one evaluation plus the coder's own work.
  */

@@ -98,8 +98,8 @@ export const CapacityFitSchema = Schema.Struct({
   metricKey: Schema.String,
   groups: Schema.Array(CapacityGroupSchema),
   ...AcrossModelsSchema.fields,
-  /** The across-model fits per precision, when the runs used more than one (else null). */
-  byPrecision: Schema.NullOr(Schema.Record(Schema.String, PrecisionFitSchema)),
+  /** The across-model fits per precision, when the runs used more than one (else null; absent in fits stored before it existed). */
+  byPrecision: Schema.optionalKey(Schema.NullOr(Schema.Record(Schema.String, PrecisionFitSchema))),
   meanBitsPerParameter: Schema.Finite,
   /** Null when no run's data has an exact entropy. */
   prediction: Schema.NullOr(PredictionSchema)

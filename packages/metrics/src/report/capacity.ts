@@ -65,7 +65,7 @@ export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResul
       precisions.length === 1 ? (paperAlphaOf(precisions[0]!) ?? paperAlphaText) : paperAlphaText
     )
   ]
-  if (fit.byPrecision !== null) {
+  if (fit.byPrecision != null) {
     for (const [p, f] of Object.entries(fit.byPrecision)) facts.push(alphaFact(f, `α, bits per parameter (${p})`, `byPrecision.${p}.`, paperAlphaOf(p)))
   }
   const order = groups.map((g, i) => ({ g, i })).sort((a, b) => a.g.paramCount - b.g.paramCount || short(a.g).localeCompare(short(b.g)))
