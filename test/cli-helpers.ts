@@ -3,12 +3,11 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
 
 export const repoRoot = path.resolve(__dirname, "..")
 
-/** `node --import <tsx loader>`: absolute, so it works from any working directory. */
-export const nodeArgs = (): Array<string> => ["--import", pathToFileURL(path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")).href, path.join(repoRoot, "bin/memorize.ts")]
+/** `node bin/memorize.ts` (Node strips the types, as ./memorize does): absolute, so it works from any working directory. */
+export const nodeArgs = (): Array<string> => [path.join(repoRoot, "bin/memorize.ts")]
 
 export const memorize = (args: ReadonlyArray<string>, options: { cwd?: string; timeoutMs?: number } = {}) => {
   const r = spawnSync(process.execPath, [...nodeArgs(), ...args], {
