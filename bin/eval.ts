@@ -7,7 +7,7 @@
  *
  * then a summary object (total / mean bits and quantiles; unintended
  * memorization max(0, L(x|θ_ref) − L(x|θ̂)) when --reference is given; the
- * loss-threshold membership-inference metrics when --nonmembers is given).
+ * loss-threshold membership-inference metrics when --holdout is given).
  * With --out DIR the lines go to DIR/bits.jsonl and the summary to
  * DIR/summary.json (each written atomically); progress goes to stderr.
  * The library is @memorize/eval; this file is the command's wiring.
@@ -29,7 +29,7 @@ export const evalCommand = Command.make(
   {
     model: Flag.String("model").pipe(Flag.withDescription("checkpoint to audit: a folder with config.json + model.safetensors (or a sharded index), or the file")),
     tokens: Flag.String("tokens").pipe(Flag.withDescription("JSONL: one sequence a line, [ids...] or {\"tokens\": [ids...]}; lengths 1..n_positions")),
-    nonmembers: Flag.String("nonmembers").pipe(Flag.withDescription("JSONL of sequences not trained on: adds the membership-inference metrics"), Flag.optional),
+    holdout: Flag.String("holdout").pipe(Flag.withDescription("JSONL of held-out sequences (not trained on): adds the membership-inference metrics"), Flag.optional),
     reference: Flag.String("reference").pipe(Flag.withDescription("reference checkpoint θ_ref: adds unintended memorization max(0, L(x|θ_ref) − L(x|θ̂))"), Flag.optional),
     perToken: Flag.Boolean("per-token").pipe(Flag.withDescription("add each token's bits to the per-sequence lines"), Flag.withDefault(false)),
     out: Flag.String("out").pipe(Flag.withDescription("write bits.jsonl and summary.json into this folder instead of stdout"), Flag.optional),
@@ -43,7 +43,7 @@ export const evalCommand = Command.make(
       const options: EvalOptions = {
         model: flags.model,
         tokens: flags.tokens,
-        ...(Option.isSome(flags.nonmembers) ? { nonmembers: flags.nonmembers.value } : {}),
+        ...(Option.isSome(flags.holdout) ? { holdout: flags.holdout.value } : {}),
         ...(Option.isSome(flags.reference) ? { reference: flags.reference.value } : {}),
         perToken: flags.perToken,
         precision: flags.precision,

@@ -1,7 +1,7 @@
 /**
  * `memorize eval`: checkpoints written here in every dtype and layout are
  * audited on the GPU and compared with the project's float64 evaluator
- * (`referenceCodeLengths`) and with a 1-layer forward pass computed by hand in
+ * (`oracleCodeLengths`) and with a 1-layer forward pass computed by hand in
  * this file; every bad input is an error naming file:line (or the tensor).
  * One case goes through the real CLI in a child process.
  */
@@ -22,7 +22,7 @@ import { writeSafetensors, type WriteTensor } from "../packages/gpu-webgpu/src/c
 import { WebGpu } from "../packages/gpu-webgpu/src/device/webgpu.ts"
 import { makeGpuGpt2 } from "../packages/gpu-webgpu/src/model/gpu-model.ts"
 import { type Gpt2Shape, type Gpt2Weights, gpt2TensorShapes, type HostTensor } from "../packages/gpu-webgpu/src/model/weights.ts"
-import { initGpt2Weights, referenceCodeLengths, referenceTokenLogProbs } from "../packages/gpu-webgpu/test/reference/gpt2.ts"
+import { initGpt2Weights, oracleCodeLengths, oracleTokenLogProbs } from "../packages/gpu-webgpu/test/oracle/gpt2.ts"
 import { membershipAttack, summarizeBits, unintendedMemorization } from "@memorize/metrics"
 import { memorize } from "./cli-helpers.ts"
 
@@ -73,10 +73,10 @@ const writeTokens = (dir: string, name: string, seqs: ReadonlyArray<ReadonlyArra
 }
 
 /** The project's float64 evaluator, one sequence at a time (lengths differ). */
-const reference = (w: Gpt2Weights, seqs: ReadonlyArray<ReadonlyArray<number>>) =>
+const oracle = (w: Gpt2Weights, seqs: ReadonlyArray<ReadonlyArray<number>>) =>
   seqs.map((s) => {
     const data = { vocabSize: V, seqLen: s.length, count: 1, tokens: Uint32Array.from(s) }
-    return { bits: referenceCodeLengths(w, data)[0], tokenBits: Array.from(referenceTokenLogProbs(w, data), (x) => -x) }
+    return { bits: oracleCodeLengths(w, data)[0], tokenBits: Array.from(oracleTokenLogProbs(w, data), (x) => -x) }
   })
 
 const expectBits = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol = 1e-5) => {
@@ -86,8 +86,8 @@ const expectBits = (got: ArrayLike<number>, want: ArrayLike<number>, what: strin
   }
 }
 
-const expectMatchesReference = (result: EvalResult, w: Gpt2Weights, seqs: ReadonlyArray<ReadonlyArray<number>>, what: string, tol?: number) => {
-  const want = reference(w, seqs)
+const expectMatchesOracle = (result: EvalResult, w: Gpt2Weights, seqs: ReadonlyArray<ReadonlyArray<number>>, what: string, tol?: number) => {
+  const want = oracle(w, seqs)
   expectBits(result.members.bits, want.map((x) => x.bits), `${what}: bits`, tol)
   seqs.forEach((_, i) => expectBits(result.members.tokenBits[i], want[i].tokenBits, `${what}: token bits of sequence ${i}`, tol))
 }
@@ -202,7 +202,7 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       const tokens = writeTokens(dir, "members.jsonl", seqs)
       // On WebGPU, as the whole-checkpoint model below (`auto` is the native CPU on a software adapter: other floats).
       const result = yield* evaluate({ model: path.join(dir, "ck"), tokens, perToken: true, chunk: 3, device: "webgpu" })
-      expectMatchesReference(result, w, seqs, "f32")
+      expectMatchesOracle(result, w, seqs, "f32")
       // The first token costs log2 V bits; a one-token sequence costs exactly that.
       expect(result.members.tokenBits[0][0]).toBe(Math.log2(V))
       expect(result.members.bits[0]).toBe(Math.log2(V))
@@ -223,7 +223,7 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       expect(s.meanBits).toBeCloseTo(s.totalBits / 20, 9)
       expect(s.memorization).toBeNull()
       expect(s.membership).toBeNull()
-      expect(s.nonmembers).toBeNull()
+      expect(s.holdout).toBeNull()
       expect(s.model).toMatchObject({ vocabSize: V, nPositions: NPOS, layers: 2, dModel: 8, heads: 2, tiedHead: true })
     }))
 
@@ -236,17 +236,17 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       const wb = sharp(shapeOf(2, true), 2)
       yield* saveHfGpt2(path.join(dir, "bf16"), wb, { dtype: "BF16" })
       const bf16 = yield* evaluate({ model: path.join(dir, "bf16"), tokens })
-      expectMatchesReference(bf16, mapWeights(wb, (x) => bf16BitsToF32(f32ToBf16Bits(x))), seqs, "bf16")
+      expectMatchesOracle(bf16, mapWeights(wb, (x) => bf16BitsToF32(f32ToBf16Bits(x))), seqs, "bf16")
 
       const wh = mapWeights(sharp(shapeOf(2, true), 3), toF16Grid)
       writeF16(path.join(dir, "f16"), wh)
       const f16 = yield* evaluate({ model: path.join(dir, "f16"), tokens })
-      expectMatchesReference(f16, wh, seqs, "f16")
+      expectMatchesOracle(f16, wh, seqs, "f16")
 
       const ws = sharp(shapeOf(2, false), 4)
       yield* writeSharded(path.join(dir, "sharded"), ws)
       const sharded = yield* evaluate({ model: path.join(dir, "sharded"), tokens })
-      expectMatchesReference(sharded, ws, seqs, "sharded (untied)")
+      expectMatchesOracle(sharded, ws, seqs, "sharded (untied)")
       // The index file itself names the same checkpoint.
       const viaIndex = yield* evaluate({ model: path.join(dir, "sharded", "model.safetensors.index.json"), tokens })
       expect(Array.from(viaIndex.members.bits)).toEqual(Array.from(sharded.members.bits))
@@ -272,7 +272,7 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
         const ck = path.join(dir, name.replace(/[^a-z]+/g, "-"))
         yield* writeSingle(ck, w, tensors)
         const r = yield* evaluate({ model: ck, tokens, perToken: true })
-        expectMatchesReference(r, w, seqs, name)
+        expectMatchesOracle(r, w, seqs, name)
         expect((r.summary as any).model.tiedHead).toBe(w.shape.tiedHead)
         bits[name] = r.members.bits
       }
@@ -291,7 +291,7 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       const r = yield* evaluate({ model: path.join(dir, "ck"), tokens: writeTokens(dir, "m.jsonl", seqs), bos: true })
       seqs.forEach((s, i) => {
         const data = { vocabSize: V, seqLen: s.length, count: 1, tokens: Uint32Array.from(s) }
-        const want = Array.from(referenceTokenLogProbs(w, data, { bos: V }), (x) => -x)
+        const want = Array.from(oracleTokenLogProbs(w, data, { bos: V }), (x) => -x)
         expectBits(r.members.tokenBits[i], want, `bos token bits ${i}`)
         expect(r.members.tokenBits[i][0]).not.toBe(Math.log2(V))
       })
@@ -317,12 +317,12 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
           expectBits([r.members.bits[i]], [hand.reduce((a, b) => a + b, 0)], `hand-computed bits, sequence ${i}`)
         })
         // ... and the hand computation agrees with the project's float64 evaluator to float64 precision.
-        const ref = reference(w, seqs)
-        seqs.forEach((s, i) => expectBits(handLog2Probs(w, s).map((x) => -x), ref[i].tokenBits, "hand vs reference", 1e-10))
+        const ref = oracle(w, seqs)
+        seqs.forEach((s, i) => expectBits(handLog2Probs(w, s).map((x) => -x), ref[i].tokenBits, "hand vs oracle", 1e-10))
       }
     }))
 
-  it.effect("reference and non-members: memorization and membership inference from the same bits; --out writes bits.jsonl and summary.json", () =>
+  it.effect("reference and holdout: memorization and membership inference from the same bits; --out writes bits.jsonl and summary.json", () =>
     Effect.gen(function*() {
       const dir = tmpDir()
       const model = sharp(shapeOf(2, true), 10)
@@ -334,20 +334,20 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       const r = yield* evaluate({
         model: path.join(dir, "model"),
         tokens: writeTokens(dir, "members.jsonl", mem),
-        nonmembers: writeTokens(dir, "nonmembers.jsonl", non),
+        holdout: writeTokens(dir, "holdout.jsonl", non),
         reference: path.join(dir, "ref")
       })
-      expectMatchesReference(r, model, mem, "members")
-      expectBits(r.nonmembers!.bits, reference(model, non).map((x) => x.bits), "non-members")
-      expectBits(r.members.referenceBits!, reference(ref, mem).map((x) => x.bits), "reference bits, members")
-      expectBits(r.nonmembers!.referenceBits!, reference(ref, non).map((x) => x.bits), "reference bits, non-members")
+      expectMatchesOracle(r, model, mem, "members")
+      expectBits(r.holdout!.bits, oracle(model, non).map((x) => x.bits), "holdout")
+      expectBits(r.members.referenceBits!, oracle(ref, mem).map((x) => x.bits), "reference bits, members")
+      expectBits(r.holdout!.referenceBits!, oracle(ref, non).map((x) => x.bits), "reference bits, holdout")
       const s = r.summary as any
       expect(s.memorization).toMatchObject(summarizeBits(unintendedMemorization(r.members.referenceBits!, r.members.bits)))
-      expect(s.memorization.holdout).toMatchObject(summarizeBits(unintendedMemorization(r.nonmembers!.referenceBits!, r.nonmembers!.bits)))
+      expect(s.memorization.holdout).toMatchObject(summarizeBits(unintendedMemorization(r.holdout!.referenceBits!, r.holdout!.bits)))
       expect(s.memorization.reference).toMatchObject({ layers: 1, path: path.join(dir, "ref") })
-      expect(s.membership).toMatchObject(membershipAttack(r.members.bits, r.nonmembers!.bits, 0, 0.5))
+      expect(s.membership).toMatchObject(membershipAttack(r.members.bits, r.holdout!.bits, 0, 0.5))
       expect(s.membership.members).toBe(7)
-      expect(s.nonmembers).toMatchObject({ count: 7, tokens: non.reduce((a, x) => a + x.length, 0) })
+      expect(s.holdout).toMatchObject({ count: 7, tokens: non.reduce((a, x) => a + x.length, 0) })
 
       const out = path.join(dir, "out", "nested")
       const paths = yield* writeEvalFiles(r, out, true)
@@ -357,10 +357,10 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       expect(lines).toHaveLength(16)
       expect(lines[0]).toMatchObject({ index: 0, set: "members", bits: r.members.bits[0], referenceBits: r.members.referenceBits![0] })
       expect(lines[0].tokenBits).toHaveLength(mem[0].length)
-      expect(lines[9]).toMatchObject({ index: 0, set: "nonmembers", bits: r.nonmembers!.bits[0] })
+      expect(lines[9]).toMatchObject({ index: 0, set: "holdout", bits: r.holdout!.bits[0] })
       expect(lines[3].memorizedBits).toBe(Math.max(0, r.members.referenceBits![3] - r.members.bits[3]))
       expect(JSON.parse(fs.readFileSync(paths[1], "utf8"))).toEqual(JSON.parse(JSON.stringify(r.summary)))
-      // Without --per-token and without non-members the lines are exactly {index, bits}.
+      // Without --per-token and without a holdout the lines are exactly {index, bits}.
       const plain = yield* evaluate({ model: path.join(dir, "model"), tokens: path.join(dir, "members.jsonl") })
       expect(JSON.parse([...bitsLines(plain, false)][2])).toEqual({ index: 2, bits: plain.members.bits[2] })
     }))
@@ -405,7 +405,7 @@ describe("memorize eval: bad inputs are typed errors naming file:line", () => {
       expect((yield* fail({ model: ck, tokens: empty })).message).toContain(`${empty}:2: empty sequence`)
     }))
 
-  it.effect("malformed lines, blank files, missing files, in the members or the non-members file", () =>
+  it.effect("malformed lines, blank files, missing files, in the members or the holdout file", () =>
     Effect.gen(function*() {
       const { dir, ck, file } = yield* setup
       const ok = file("ok.jsonl", "[1,2]\n")
@@ -422,8 +422,8 @@ describe("memorize eval: bad inputs are typed errors naming file:line", () => {
         expect(asMembers._tag).toBe("DatasetError")
         expect(asMembers.message).toContain(`${bad}${message}`)
         expect((asMembers as any).file).toBe(bad)
-        const asNonmembers = yield* fail({ model: ck, tokens: ok, nonmembers: bad })
-        expect(asNonmembers.message).toContain(`${bad}${message}`)
+        const asHoldout = yield* fail({ model: ck, tokens: ok, holdout: bad })
+        expect(asHoldout.message).toContain(`${bad}${message}`)
       }
       const missing = yield* fail({ model: ck, tokens: path.join(dir, "nope.jsonl") })
       expect(missing._tag).toBe("DatasetError")
@@ -493,22 +493,22 @@ describe("memorize eval (child process)", () => {
       const mem = randomSequences(5, [8, 3], 41)
       const non = randomSequences(4, [8, 2], 42)
       writeTokens(dir, "members.jsonl", mem)
-      writeTokens(dir, "nonmembers.jsonl", non)
-      const r = memorize(["eval", "--model", "model", "--tokens", "members.jsonl", "--nonmembers", "nonmembers.jsonl", "--reference", "ref", "--per-token"], { cwd: dir })
+      writeTokens(dir, "holdout.jsonl", non)
+      const r = memorize(["eval", "--model", "model", "--tokens", "members.jsonl", "--holdout", "holdout.jsonl", "--reference", "ref", "--per-token"], { cwd: dir })
       expect(r.code, r.stderr).toBe(0)
       const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l))
       expect(lines).toHaveLength(5 + 4 + 1)
-      const want = reference(model, mem)
+      const want = oracle(model, mem)
       lines.slice(0, 5).forEach((l, i) => {
         expect(l).toMatchObject({ index: i, set: "members" })
         expectBits([l.bits], [want[i].bits], `cli bits ${i}`)
         expectBits(l.tokenBits, want[i].tokenBits, `cli token bits ${i}`)
       })
       const refBf16 = mapWeights(ref, (x) => bf16BitsToF32(f32ToBf16Bits(x)))
-      expectBits(lines.slice(5, 9).map((l) => l.referenceBits), reference(refBf16, non).map((x) => x.bits), "cli reference bits (BF16 reference)")
+      expectBits(lines.slice(5, 9).map((l) => l.referenceBits), oracle(refBf16, non).map((x) => x.bits), "cli reference bits (BF16 reference)")
       const summary = lines[9]
       expect(summary.count).toBe(5)
-      expect(summary.nonmembers.count).toBe(4)
+      expect(summary.holdout.count).toBe(4)
       expect(summary.membership.members).toBe(4)
       expect(summary.memorization.count).toBe(5)
       expect(summary.model.path).toBe(path.join(dir, "model"))

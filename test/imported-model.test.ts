@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { decodeExperiment, makeRegistry, parseYamlSpec, pluginLayers, Progress, runExperiment } from "@memorize/core"
 import { syntheticUniform } from "@memorize/datasets"
 import { initGpt2Weights, saveCheckpoint } from "@memorize/gpu-webgpu"
-import { referenceCodeLengths } from "../packages/gpu-webgpu/test/reference/gpt2.ts"
+import { oracleCodeLengths } from "../packages/gpu-webgpu/test/oracle/gpt2.ts"
 import { builtinPlugins } from "../bin/plugins.ts"
 
 describe("metrics on an imported safetensors model", () => {
@@ -45,7 +45,7 @@ store: { root: ${path.join(dir, "runs")}, saveModels: false }
 
       // The same data and weights, evaluated in float64 on the CPU.
       const dataset = yield* Effect.scoped(syntheticUniform.make(Schema.decodeUnknownSync(syntheticUniform.config)({ vocab: 16, seqLen: 12, samples: 24, holdout: 24 }))({ seed: 0, specDir: dir, runDir: dir, cacheDir: dir }))
-      const bits = referenceCodeLengths(weights, dataset.train)
+      const bits = oracleCodeLengths(weights, dataset.train)
       const h = 12 * 4
       const expectedTotal = Array.from(bits).reduce((acc, l) => acc + Math.max(0, h - l), 0)
       const mem = r.metrics["memorization"] as { totalBits: number; codeLength: { meanBits: number } }

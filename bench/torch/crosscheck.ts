@@ -1,5 +1,5 @@
 /**
- * Cross-check of the checkpoint writer and the float64 reference GPT-2 against
+ * Cross-check of the checkpoint writer and the float64 oracle GPT-2 against
  * an independent PyTorch implementation (bench.py):
  *
  *   pnpm tsx bench/torch/crosscheck.ts /tmp/xcheck
@@ -8,8 +8,8 @@
  *   done
  *
  * This script saves two checkpoints (tied head + GELU tanh; untied head + exact
- * GELU) with sharpened random weights, reloads them, and prints the reference
- * model's code lengths (bits) of bench.py's probe sequences
+ * GELU) with sharpened random weights, reloads them, and prints the oracle's
+ * code lengths (bits) of bench.py's probe sequences
  * x[n, t] = (131 n + 31 t + (n t mod 7)) mod V. bench.py prints
  * `probe_code_lengths_bits_float64` for the same sequences: the two must agree
  * to ~1e-10 relative.
@@ -18,7 +18,7 @@ import { Effect } from "effect"
 import * as nodePath from "node:path"
 import { loadCheckpoint, saveCheckpoint } from "../../packages/gpu-webgpu/src/checkpoint/index.ts"
 import type { Gpt2Shape, HostTensor } from "../../packages/gpu-webgpu/src/model/weights.ts"
-import { initGpt2Weights, referenceCodeLengths } from "../../packages/gpu-webgpu/test/reference/gpt2.ts"
+import { initGpt2Weights, oracleCodeLengths } from "../../packages/gpu-webgpu/test/oracle/gpt2.ts"
 
 const cases: ReadonlyArray<{ readonly name: string; readonly shape: Gpt2Shape }> = [
   { name: "tied-gelu_new", shape: { vocabSize: 97, nPositions: 64, layers: 2, dModel: 32, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } },
@@ -41,8 +41,8 @@ const program = Effect.gen(function*() {
     const V = c.shape.vocabSize
     const tokens = new Uint32Array(4 * S)
     for (let n = 0; n < 4; n++) for (let t = 0; t < S; t++) tokens[n * S + t] = (131 * n + 31 * t + ((n * t) % 7)) % V
-    const bits = referenceCodeLengths(w, { vocabSize: V, seqLen: S, count: 4, tokens })
-    console.log(JSON.stringify({ checkpoint: dir, reference_code_lengths_bits: [...bits] }))
+    const bits = oracleCodeLengths(w, { vocabSize: V, seqLen: S, count: 4, tokens })
+    console.log(JSON.stringify({ checkpoint: dir, oracle_code_lengths_bits: [...bits] }))
   }
 })
 

@@ -1,8 +1,8 @@
 /**
  * `tokens`: already-tokenized data. JSONL files whose lines are arrays of
  * token ids (`[1, 2, 3]`) or objects with a `tokens` field
- * (`{"tokens": [1, 2, 3]}`); `path` holds the members, `nonmembers` the
- * optional non-members. Every sequence must have exactly `seqLen` ids in
+ * (`{"tokens": [1, 2, 3]}`); `path` holds the members, `holdout` the
+ * optional holdout (non-members). Every sequence must have exactly `seqLen` ids in
  * [0, vocab); anything else is an error naming the file and line. The
  * data-generating process is unknown, so there is no entropy.
  */
@@ -21,7 +21,7 @@ const Paths = Schema.Union([Schema.String, Schema.Array(Schema.String)])
 
 export const TokensConfig = Schema.Struct({
   path: Paths.annotate({ description: "member sequences: JSONL file(s) or glob(s) of token ids, one sequence a line, relative to the spec's folder" }),
-  nonmembers: Schema.optional(Paths).annotate({ description: "non-member sequences, in the same format (default: none)" }),
+  holdout: Schema.optional(Paths).annotate({ description: "holdout (non-member) sequences, in the same format (default: none)" }),
   vocab: Vocab.annotate({ description: "vocabulary size V (2 ≤ V ≤ 2^32): every id must be below it" }),
   seqLen: SeqLen.annotate({ description: "tokens per sequence: every line must have exactly this many" })
 })
@@ -49,25 +49,25 @@ export const readTokenFiles = async (files: ReadonlyArray<string>, vocab: number
 export const tokensDataset = definePlugin({
   kind: "dataset",
   name: NAME,
-  description: "Pre-tokenized JSONL (arrays of ids or {tokens: [...]}) for members and optional non-members.",
+  description: "Pre-tokenized JSONL (arrays of ids or {tokens: [...]}) for members and an optional holdout (non-members).",
   config: TokensConfig,
   // How many members there are is known only after reading the files.
-  facts: (c) => ({ seqLen: c.seqLen, vocabSize: c.vocab, exactEntropy: false, rarity: false, ...(c.nonmembers === undefined ? { holdout: 0 } : {}) }),
+  facts: (c) => ({ seqLen: c.seqLen, vocabSize: c.vocab, exactEntropy: false, rarity: false, ...(c.holdout === undefined ? { holdout: 0 } : {}) }),
   check: (c, { specDir }) =>
-    Effect.map(Effect.all([pathProblems("path", c.path, specDir), pathProblems("nonmembers", c.nonmembers, specDir)]), (l) => l.flat()),
+    Effect.map(Effect.all([pathProblems("path", c.path, specDir), pathProblems("holdout", c.holdout, specDir)]), (l) => l.flat()),
   make: (config) => (context) =>
     Effect.gen(function* () {
       const { vocab, seqLen } = config
       if (!Number.isInteger(vocab) || vocab <= 1) return yield* Effect.fail(datasetError(NAME, `vocab must be an integer > 1, found ${vocab}`))
       if (!Number.isInteger(seqLen) || seqLen <= 0) return yield* Effect.fail(datasetError(NAME, `seqLen must be an integer > 0, found ${seqLen}`))
       const list = (p: string | ReadonlyArray<string>) => (typeof p === "string" ? [p] : p)
-      const { train, holdout, memberFiles, nonmemberFiles } = yield* Effect.tryPromise({
+      const { train, holdout, memberFiles, holdoutFiles } = yield* Effect.tryPromise({
         try: async (signal) => {
           const memberFiles = await expandPaths(list(config.path), context.specDir)
-          const nonmemberFiles = config.nonmembers === undefined ? [] : await expandPaths(list(config.nonmembers), context.specDir)
+          const holdoutFiles = config.holdout === undefined ? [] : await expandPaths(list(config.holdout), context.specDir)
           const train = await readTokenFiles(memberFiles, vocab, seqLen, signal)
-          const holdout = await readTokenFiles(nonmemberFiles, vocab, seqLen, signal)
-          return { train, holdout, memberFiles, nonmemberFiles }
+          const holdout = await readTokenFiles(holdoutFiles, vocab, seqLen, signal)
+          return { train, holdout, memberFiles, holdoutFiles }
         },
         catch: toDatasetError(NAME)
       })
@@ -82,13 +82,13 @@ export const tokensDataset = definePlugin({
         fingerprint: fingerprint(train, holdout),
         stats: {
           memberFiles: memberFiles.length,
-          nonmemberFiles: nonmemberFiles.length,
+          holdoutFiles: holdoutFiles.length,
           members: train.count,
-          nonmembers: holdout.count,
+          holdout: holdout.count,
           // Not corrected (the files are the user's data), but worth knowing:
-          // a non-member equal to a member blurs membership inference.
+          // a holdout sequence equal to a member blurs membership inference.
           repeatedMembers: repeats.within[0],
-          nonmembersEqualToMember: repeats.across
+          holdoutEqualToMember: repeats.across
         }
       }
       return dataset

@@ -6,16 +6,16 @@ import { TokensConfig, tokensDataset } from "../src/tokens.ts"
 import { context, load, tempDir } from "./helpers.ts"
 
 describe("tokens", () => {
-  it.effect("reads arrays and {tokens} objects for members and non-members", () =>
+  it.effect("reads arrays and {tokens} objects for members and the holdout", () =>
     Effect.gen(function* () {
       const dir = tempDir()
       writeFileSync(join(dir, "m.jsonl"), "[1,2,3]\n{\"tokens\":[4,5,6],\"id\":1}\n\n")
       writeFileSync(join(dir, "n.jsonl"), "[7,8,9]\n[1,2,3]\n")
-      const d = yield* load(tokensDataset, { path: "m.jsonl", nonmembers: "n.jsonl", vocab: 10, seqLen: 3 }, context(dir))
+      const d = yield* load(tokensDataset, { path: "m.jsonl", holdout: "n.jsonl", vocab: 10, seqLen: 3 }, context(dir))
       expect(Array.from(d.train.tokens)).toEqual([1, 2, 3, 4, 5, 6])
       expect(d.train.count).toBe(2)
       expect(Array.from(d.holdout.tokens)).toEqual([7, 8, 9, 1, 2, 3])
-      expect(d.stats.nonmembersEqualToMember).toBe(1)
+      expect(d.stats.holdoutEqualToMember).toBe(1)
       expect(d.stats.repeatedMembers).toBe(0)
       expect(d.entropyBitsPerSequence).toBeUndefined()
       expect(d.fingerprint).toMatch(/^sha256:/)
@@ -43,14 +43,14 @@ describe("tokens", () => {
         expect(error.message).toMatch(message)
         expect(error.file).toBe(join(dir, "m.jsonl"))
       }
-      const missing = yield* Effect.flip(load(tokensDataset, { path: "m.jsonl", nonmembers: "gone.jsonl", vocab: 10, seqLen: 3 }, context(dir)))
+      const missing = yield* Effect.flip(load(tokensDataset, { path: "m.jsonl", holdout: "gone.jsonl", vocab: 10, seqLen: 3 }, context(dir)))
       expect(missing.message).toMatch(/file not found: .*gone\.jsonl/)
       // Before any file is read, validate's requirement check names the missing file and its field.
       const problems = yield* tokensDataset.check!(
-        Schema.decodeUnknownSync(TokensConfig)({ path: "m.jsonl", nonmembers: ["gone.jsonl"], vocab: 10, seqLen: 3 }),
+        Schema.decodeUnknownSync(TokensConfig)({ path: "m.jsonl", holdout: ["gone.jsonl"], vocab: 10, seqLen: 3 }),
         { specDir: dir, run: { dataset: {} } }
       )
-      expect(problems.map((p) => p.path)).toEqual([["nonmembers", 0]])
+      expect(problems.map((p) => p.path)).toEqual([["holdout", 0]])
       expect(problems[0]!.message).toMatch(/file not found: .*gone\.jsonl/)
       for (const bad of [{ vocab: 1, seqLen: 3 }, { vocab: 0, seqLen: 3 }, { vocab: 10, seqLen: 0 }, { vocab: 10, seqLen: -1 }, { vocab: 2.5, seqLen: 3 }]) {
         expect(Schema.decodeUnknownExit(TokensConfig)({ path: "m.jsonl", ...bad })._tag, JSON.stringify(bad)).toBe("Failure")

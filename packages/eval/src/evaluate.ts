@@ -30,7 +30,7 @@ export interface EvalSet {
 
 export interface EvalResult {
   readonly members: EvalSet
-  readonly nonmembers?: EvalSet
+  readonly holdout?: EvalSet
   readonly summary: Record<string, unknown>
 }
 
@@ -108,8 +108,8 @@ export const runEval = (prepared: PreparedEval, options: EvalOptions): Effect.Ef
     const precision = options.precision ?? "fp32"
     const bos = options.bos ?? false
     const chunk = options.chunk ?? 256
-    const { modelPath, model, refPath, reference, dataVocab, members, nonmembers } = prepared
-    const all = [...members.sequences, ...(nonmembers?.sequences ?? [])]
+    const { modelPath, model, refPath, reference, dataVocab, members, holdout } = prepared
+    const all = [...members.sequences, ...(holdout?.sequences ?? [])]
     const total = all.length * (reference === undefined ? 1 : 2)
     let done = 0
     const step = (n: number) => {
@@ -136,33 +136,33 @@ export const runEval = (prepared: PreparedEval, options: EvalOptions): Effect.Ef
       if (!x.every(Number.isFinite)) return yield* new ModelError({ message: `the model gives a non-finite log-probability for sequence ${i}`, file: modelPath })
     }
     const memberSet = makeSet(members, 0)
-    const nonmemberSet = nonmembers === undefined ? undefined : makeSet(nonmembers, members.sequences.length)
+    const holdoutSet = holdout === undefined ? undefined : makeSet(holdout, members.sequences.length)
 
     const memorizationOf = (set: EvalSet) => {
       const unintended = unintendedMemorization(set.referenceBits!, set.bits)
       return { ...summarizeBits(unintended), codeLength: summarizeBits(set.bits), referenceCodeLength: summarizeBits(set.referenceBits!) }
     }
     const seed = options.seed ?? 0
-    const membership: (MembershipStats & { seed: number; calibrationFraction: number }) | null = nonmemberSet === undefined
+    const membership: (MembershipStats & { seed: number; calibrationFraction: number }) | null = holdoutSet === undefined
       ? null
-      : { ...membershipAttack(memberSet.bits, nonmemberSet.bits, seed, 0.5), seed, calibrationFraction: 0.5 }
+      : { ...membershipAttack(memberSet.bits, holdoutSet.bits, seed, 0.5), seed, calibrationFraction: 0.5 }
     const summary = {
       model: describeModel(modelPath, model),
       precision,
       bos,
       ...setSummary(memberSet),
-      nonmembers: nonmemberSet === undefined ? null : setSummary(nonmemberSet),
+      holdout: holdoutSet === undefined ? null : setSummary(holdoutSet),
       memorization: reference === undefined
         ? null
         : {
           estimate: "reference",
           reference: describeModel(refPath!, reference),
           ...memorizationOf(memberSet),
-          holdout: nonmemberSet === undefined ? null : memorizationOf(nonmemberSet)
+          holdout: holdoutSet === undefined ? null : memorizationOf(holdoutSet)
         },
       membership
     }
-    return { members: memberSet, ...(nonmemberSet !== undefined ? { nonmembers: nonmemberSet } : {}), summary }
+    return { members: memberSet, ...(holdoutSet !== undefined ? { holdout: holdoutSet } : {}), summary }
   })
 
 /** prepareEval, then runEval. */

@@ -5,9 +5,10 @@ import type { Device } from "./gpu.ts"
 export interface EvalOptions {
   /** Checkpoint folder, .safetensors or .safetensors.index.json. */
   readonly model: string
-  /** JSONL file of the sequences to measure (the members, when non-members are given). */
+  /** JSONL file of the sequences to measure (the members, when a holdout is given). */
   readonly tokens: string
-  readonly nonmembers?: string
+  /** JSONL file of held-out sequences (not trained on): the non-members of the membership attack. */
+  readonly holdout?: string
   /** Reference checkpoint θ_ref for unintended memorization. */
   readonly reference?: string
   readonly perToken?: boolean

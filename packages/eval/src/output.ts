@@ -7,10 +7,10 @@ import { Effect } from "effect"
 import * as nodePath from "node:path"
 import type { EvalResult } from "./evaluate.ts"
 
-/** The per-sequence JSON lines: members, then non-members (tagged "set" when there are any). */
+/** The per-sequence JSON lines: members, then the holdout (tagged "set" when there are any). */
 export function* bitsLines(result: EvalResult, perToken: boolean): Generator<string> {
-  const tagged = result.nonmembers !== undefined
-  for (const [name, set] of [["members", result.members], ["nonmembers", result.nonmembers]] as const) {
+  const tagged = result.holdout !== undefined
+  for (const [name, set] of [["members", result.members], ["holdout", result.holdout]] as const) {
     if (set === undefined) continue
     for (let i = 0; i < set.bits.length; i++) {
       const line: Record<string, unknown> = { index: i }

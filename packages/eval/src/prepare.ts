@@ -18,7 +18,7 @@ export interface PreparedEval {
   readonly reference?: Gpt2Weights
   readonly dataVocab: number
   readonly members: TokenFile
-  readonly nonmembers?: TokenFile
+  readonly holdout?: TokenFile
 }
 
 /**
@@ -63,14 +63,14 @@ export const prepareEval = (options: EvalOptions): Effect.Effect<PreparedEval, M
       ? { vocab: dataVocab, maxLen: reference.shape.nPositions - lead, maxLenWhy: `the reference model's n_positions = ${reference.shape.nPositions}${bosNote}` }
       : { vocab: dataVocab, maxLen: model.shape.nPositions - lead, maxLenWhy: `the model's n_positions = ${model.shape.nPositions}${bosNote}` }
     const members = yield* readEvalTokens(nodePath.resolve(options.tokens), limits)
-    const nonmembers = options.nonmembers === undefined ? undefined : yield* readEvalTokens(nodePath.resolve(options.nonmembers), limits)
+    const holdout = options.holdout === undefined ? undefined : yield* readEvalTokens(nodePath.resolve(options.holdout), limits)
     return {
       modelPath,
       model,
       ...(refPath !== undefined && reference !== undefined ? { refPath, reference } : {}),
       dataVocab,
       members,
-      ...(nonmembers !== undefined ? { nonmembers } : {})
+      ...(holdout !== undefined ? { holdout } : {})
     }
   })
 

@@ -11,7 +11,7 @@ import { saveHfGpt2 } from "../src/checkpoint/hf-gpt2.ts"
 import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint/index.ts"
 import { readSafetensors, writeSafetensors, type WriteTensor } from "../src/checkpoint/safetensors.ts"
 import { type Gpt2Shape, type Gpt2Weights, gpt2TensorShapes } from "../src/model/weights.ts"
-import { initGpt2Weights, referenceTokenLogProbs } from "./reference/gpt2.ts"
+import { initGpt2Weights, oracleTokenLogProbs } from "./oracle/gpt2.ts"
 
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-hf-"))
 
@@ -69,7 +69,7 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
       const back = yield* loadCheckpoint(dir)
       expectSameWeights(back, w)
       const data = { vocabSize: 11, seqLen: 6, count: 2, tokens: Uint32Array.from([1, 2, 3, 4, 5, 6, 10, 0, 0, 9, 8, 7]) }
-      expect(referenceTokenLogProbs(back, data)).toEqual(referenceTokenLogProbs(w, data))
+      expect(oracleTokenLogProbs(back, data)).toEqual(oracleTokenLogProbs(w, data))
       // Saving again over it replaces both files and leaves no temporary file.
       yield* saveCheckpoint(dir, initGpt2Weights(shape, 4))
       expect(fs.readdirSync(dir).sort()).toEqual(["config.json", "model.safetensors"])

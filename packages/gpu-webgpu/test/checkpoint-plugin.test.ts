@@ -9,7 +9,7 @@ import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint/index.ts"
 import { checkpointFit, checkpointTrainer } from "../src/checkpoint/plugin.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import type { Gpt2Shape, Gpt2Weights, HostTensor } from "../src/model/weights.ts"
-import { initGpt2Weights, referenceCodeLengths, referenceLoss, referenceTokenLogProbs } from "./reference/gpt2.ts"
+import { initGpt2Weights, oracleCodeLengths, oracleLoss, oracleTokenLogProbs } from "./oracle/gpt2.ts"
 
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-ckpt-plugin-"))
 
@@ -76,7 +76,7 @@ describe("checkpoint trainer: config and fit", () => {
 })
 
 layer(WebGpu.layer, { timeout: 120_000 })("checkpoint trainer on the GPU", (it) => {
-  it.effect("loads a saved checkpoint (relative path) and evaluates it like the float64 reference", () =>
+  it.effect("loads a saved checkpoint (relative path) and evaluates it like the float64 oracle", () =>
     Effect.gen(function*() {
       const specDir = tmpDir()
       const w = sharp(shape, 21)
@@ -90,13 +90,13 @@ layer(WebGpu.layer, { timeout: 120_000 })("checkpoint trainer on the GPU", (it) 
       expect(model.precision).toBe("fp32")
       expect(model.paramCount).toBe(11 * 8 + 8 * 8 + 2 * (12 * 64 + 13 * 8) + 2 * 8)
       expect(model.train?.stopReason).toBe("loaded")
-      const want = referenceCodeLengths(w, data.holdout)
+      const want = oracleCodeLengths(w, data.holdout)
       const got = yield* model.codeLengths(data.holdout)
       for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-3 * Math.max(1, want[i]))
-      const lpWant = referenceTokenLogProbs(w, data.train)
+      const lpWant = oracleTokenLogProbs(w, data.train)
       const lpGot = yield* model.tokenLogProbs(data.train)
       for (let i = 0; i < lpWant.length; i++) expect(Math.abs(lpGot[i] - lpWant[i])).toBeLessThan(1e-3 * Math.max(1, Math.abs(lpWant[i])))
-      expect(Math.abs(model.train!.finalLoss - referenceLoss(w, data.train))).toBeLessThan(1e-3)
+      expect(Math.abs(model.train!.finalLoss - oracleLoss(w, data.train))).toBeLessThan(1e-3)
       // save() writes the checkpoint it loaded, unchanged.
       const out = path.join(specDir, "saved")
       yield* model.save(out)
@@ -113,7 +113,7 @@ layer(WebGpu.layer, { timeout: 120_000 })("checkpoint trainer on the GPU", (it) 
       const model = yield* checkpointTrainer.make(decode({ path: path.join(specDir, "ck"), bos: true }))(input("/", data))
       expect(model.vocabSize).toBe(10)
       expect(model.seqLen).toBe(7)
-      const want = referenceCodeLengths(w, { ...data.holdout, vocabSize: 11 }, { bos: 10 })
+      const want = oracleCodeLengths(w, { ...data.holdout, vocabSize: 11 }, { bos: 10 })
       const got = yield* model.codeLengths(data.holdout)
       for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-3 * Math.max(1, want[i]))
     }))

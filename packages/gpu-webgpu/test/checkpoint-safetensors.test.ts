@@ -8,7 +8,7 @@ import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits } from "../src/checkpoint/dt
 import {
   encodeSafetensors,
   openSafetensors,
-  referenceOrder,
+  saveFileOrder,
   readSafetensors,
   writeSafetensors,
   type WriteTensor
@@ -37,7 +37,7 @@ const readError = (file: string) =>
   Effect.flip(Effect.scoped(Effect.flatMap(openSafetensors(file), (s) => Effect.forEach(s.names, (n) => s.read(n)))))
 
 describe("safetensors format", () => {
-  it.effect("writes the exact bytes of the reference format (space-padded header, LE data)", () =>
+  it.effect("writes the exact bytes of the format (space-padded header, LE data)", () =>
     Effect.gen(function*() {
       const bytes = yield* encodeSafetensors([{ name: "a", shape: [2], data: Float32Array.from([1, -2]) }])
       const json = `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`
@@ -47,7 +47,7 @@ describe("safetensors format", () => {
       expect([...bytes.subarray(8 + padded)]).toEqual([0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0])
     }))
 
-  it.effect("is byte-identical to the reference writer (safetensors 0.8.0 save_file, torch bf16), order and padding included", () =>
+  it.effect("is byte-identical to safetensors 0.8.0's Python save_file (torch bf16), order and padding included", () =>
     Effect.gen(function*() {
       // Python: save_file({"zeta": f32 [1, -2.5], "alpha.bias": bf16 [[3, 1.00390625, 1.01171875]],
       //                    "Beta": f32 scalar 0.5, "alpha.weight": f32 zeros (0, 3)}, metadata={"format": "pt"})
@@ -261,7 +261,7 @@ describe("safetensors properties", () => {
         await Effect.runPromise(writeSafetensors(file, tensors))
         expect(Number(new DataView(fs.readFileSync(file).buffer).getBigUint64(0, true)) % 8).toBe(0)
         const back = await Effect.runPromise(readSafetensors(file))
-        expect([...back.keys()]).toEqual(referenceOrder(tensors).map((t) => t.name))
+        expect([...back.keys()]).toEqual(saveFileOrder(tensors).map((t) => t.name))
         for (const t of tensors) {
           const want = t.dtype === "BF16" ? [...t.data].map((v) => bf16BitsToF32(f32ToBf16Bits(v))) : [...t.data]
           expect([...back.get(t.name)!.data]).toEqual(want)

@@ -1,6 +1,6 @@
 /**
- * Every native CPU kernel (native/kernels.cc) against its float64 reference
- * (test/reference/ops.ts), through the same schedule ops the model runs, on
+ * Every native CPU kernel (native/kernels.cc) against its float64 oracle
+ * (test/oracle/ops.ts), through the same schedule ops the model runs, on
  * shapes that cross the kernels' block boundaries (GEMM blocks of 256 × 512,
  * head chunks of 64 rows in 4 slots). Tolerances as kernels.test.ts: f32
  * arithmetic on O(1) values. The incremental pass's attention step (over a
@@ -14,12 +14,12 @@ import { type HostArrays, runOps, whole } from "../src/cpu/run-ops.ts"
 import type { OperandRounding } from "../src/kernels/common.ts"
 import { tokenIndex } from "../src/kernels/embedding.ts"
 import type { AttentionStepOp } from "../src/model/step-schedule.ts"
-import * as ref from "./reference/ops.ts"
+import * as ref from "./oracle/ops.ts"
 import { expectClose, randInts, randn } from "./helpers.ts"
 
 const native = Effect.runSync(nativeAddon)
 
-describe("native CPU kernels vs float64 references", () => {
+describe("native CPU kernels vs the float64 oracle", () => {
   it("layernorm forward and backward (input accumulated, gain, bias)", () => {
     const [rows, d, eps] = [300, 24, 1e-5]
     const t: HostArrays = {
@@ -88,7 +88,7 @@ describe("native CPU kernels vs float64 references", () => {
       const [B, T, d, H] = [5, 37, 12, 3]
       const t: HostArrays = { qkv: randn(T * B * 3 * d, 50, 1.5), k: new Float32Array(B * T * d), v: new Float32Array(B * T * d), out: new Float32Array(T * B * d) }
       const out = runOps(native, t, (p) => p.ops(attentionSteps(B, T, d, H)), { rounding, threads: 2 })
-      // The reference reads the full pass's layout: sequence-major rows of q|k|v.
+      // The oracle reads the full pass's layout: sequence-major rows of q|k|v.
       const want = ref.attention(byPosition(t.qkv, B, T, 3 * d), B, T, d, H, rounding)
       const tol = rounding === "none" ? [1e-5, 1e-4] : [2e-2, 2e-2]
       expectClose(byPosition(out.out, B, T, d), want.out, tol[0], tol[1], `out (${rounding})`)

@@ -1,10 +1,10 @@
 /**
- * The native CPU GPT-2 as a whole: evaluation against the float64 reference
+ * The native CPU GPT-2 as a whole: evaluation against the float64 oracle
  * model, the cross-check with WebGPU (a model trained on one backend gives
  * the same code lengths on the other, within 1e-4 relative), next-token
  * logits that do not depend on later tokens (bit for bit, on both backends),
  * the incremental pass (next-token stepper, greedy generation) against the
- * reference, the full pass and itself on another thread count, and an
+ * oracle, the full pass and itself on another thread count, and an
  * allocation failure reported as an error naming the sizes.
  */
 import { expect, layer } from "@effect/vitest"
@@ -16,7 +16,7 @@ import type { Gpt2Model } from "../src/model/evaluation.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import type { Gpt2Shape } from "../src/model/weights.ts"
-import { referenceCodeLengths, referenceLogits, referenceTokenLogProbs } from "./reference/gpt2.ts"
+import { oracleCodeLengths, oracleLogits, oracleTokenLogProbs } from "./oracle/gpt2.ts"
 import { trainLoop } from "../src/train/loop.ts"
 import { expectClose, randInts } from "./helpers.ts"
 
@@ -28,14 +28,14 @@ const train = { batchSize: 16, lr: 2e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, wei
 
 layer(WebGpu.layer)("native CPU model", (it) => {
   for (const bos of [false, true]) {
-    it.effect(`code lengths and token log-probs equal the float64 reference${bos ? " (BOS)" : ""}`, () =>
+    it.effect(`code lengths and token log-probs equal the float64 oracle${bos ? " (BOS)" : ""}`, () =>
       Effect.gen(function* () {
         const weights = initGpt2Weights(shapeOf(bos), 11)
         const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos })
         const data = seqs(37, 12)
         const refOpts = bos ? { bos: V } : undefined
-        expectClose(yield* cpu.codeLengths(data), referenceCodeLengths(weights, data, refOpts), 1e-4, 1e-5, "code lengths")
-        expectClose(yield* cpu.tokenLogProbs(data), referenceTokenLogProbs(weights, data, refOpts), 1e-4, 1e-5, "token log-probs")
+        expectClose(yield* cpu.codeLengths(data), oracleCodeLengths(weights, data, refOpts), 1e-4, 1e-5, "code lengths")
+        expectClose(yield* cpu.tokenLogProbs(data), oracleTokenLogProbs(weights, data, refOpts), 1e-4, 1e-5, "token log-probs")
       }).pipe(Effect.scoped))
   }
 
@@ -65,12 +65,12 @@ layer(WebGpu.layer)("native CPU model", (it) => {
       expect(Math.abs(cpuOut.losses[59] - gpuOut.losses[59])).toBeLessThan(0.02)
     }).pipe(Effect.scoped))
 
-  it.effect("next-token logits: the reference's, and bit for bit independent of later tokens (both backends)", () =>
+  it.effect("next-token logits: the oracle's, and bit for bit independent of later tokens (both backends)", () =>
     Effect.gen(function* () {
       const weights = initGpt2Weights(shapeOf(false), 16)
       const data = seqs(9, 17)
       for (const model of [yield* makeCpuGpt2Engine(weights, { precision: "fp32" }), yield* makeGpuGpt2Engine(weights, { precision: "fp32" })]) {
-        const lp = referenceTokenLogProbs(weights, data)
+        const lp = oracleTokenLogProbs(weights, data)
         for (const pos of [0, 1, 5, S - 1]) {
           const logits = yield* model.nextTokenLogits(data, pos)
           expect(logits.length).toBe(9 * V)
@@ -81,7 +81,7 @@ layer(WebGpu.layer)("native CPU model", (it) => {
           expect(Buffer.from(again.buffer).equals(Buffer.from(logits.buffer)), `position ${pos}`).toBe(true)
           if (pos === 0) expect(Array.from(logits).every((x) => x === 0)).toBe(true)
           else {
-            // log-softmax of the logits at the target is the reference's log2 p.
+            // log-softmax of the logits at the target is the oracle's log2 p.
             for (let b = 0; b < 9; b++) {
               const row = logits.subarray(b * V, (b + 1) * V)
               const mx = Math.max(...row)
@@ -109,13 +109,13 @@ layer(WebGpu.layer)("native CPU model", (it) => {
     })
 
   for (const bos of [false, true]) {
-    it.effect(`incremental stepper: the float64 reference's logits at every position${bos ? " (BOS)" : ""}; steps out of order or bad tokens are ModelErrors`, () =>
+    it.effect(`incremental stepper: the float64 oracle's logits at every position${bos ? " (BOS)" : ""}; steps out of order or bad tokens are ModelErrors`, () =>
       Effect.gen(function* () {
         const weights = initGpt2Weights(shapeOf(bos), 18)
         const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos })
         const data = seqs(11, 19)
         const stepped = yield* stepAll(cpu, data)
-        const full = referenceLogits(weights, data, bos ? { bos: V } : undefined)
+        const full = oracleLogits(weights, data, bos ? { bos: V } : undefined)
         const T = S + (bos ? 1 : 0)
         const Vm = V + (bos ? 1 : 0)
         // Data position t is predicted by model position t − 1 + lead; without BOS position 0 is uniform (zeros).
@@ -171,7 +171,7 @@ layer(WebGpu.layer)("native CPU model", (it) => {
       expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true)
     }))
 
-  it.effect("greedy generation through the incremental pass chooses on the CPU what the reference's logits and WebGPU's incremental pass choose", () =>
+  it.effect("greedy generation through the incremental pass chooses on the CPU what the oracle's logits and WebGPU's incremental pass choose", () =>
     Effect.gen(function* () {
       for (const bos of [false, true]) {
         const weights = initGpt2Weights(shapeOf(bos), 24)
@@ -180,12 +180,12 @@ layer(WebGpu.layer)("native CPU model", (it) => {
         const cpu = yield* (yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos })).generate(prefixes, length)
         const gpu = yield* (yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos })).generate(prefixes, length)
         expect(Array.from(cpu)).toEqual(Array.from(gpu))
-        // Greedy by the float64 reference, one token at a time.
+        // Greedy by the float64 oracle, one token at a time.
         for (let b = 0; b < prefixes.count; b++) {
           const row = Array.from(prefixes.tokens.subarray(b * 3, b * 3 + 3))
           for (let k = 0; k < length; k++) {
             const T = row.length + (bos ? 1 : 0)
-            const logits = referenceLogits(weights, { vocabSize: V, seqLen: row.length, count: 1, tokens: Uint32Array.from(row) }, bos ? { bos: V } : undefined)
+            const logits = oracleLogits(weights, { vocabSize: V, seqLen: row.length, count: 1, tokens: Uint32Array.from(row) }, bos ? { bos: V } : undefined)
             const last = logits.subarray((T - 1) * shapeOf(bos).vocabSize, (T - 1) * shapeOf(bos).vocabSize + V)
             row.push(last.indexOf(Math.max(...last)))
           }

@@ -3,7 +3,7 @@
  * row per sequence and position) behind the next-token stepper and greedy
  * generation: its logits are the full pass's (nextTokenLogits) within float
  * tolerance for random small shapes, BOS on and off, in every precision mode
- * the adapter runs; they are the float64 reference's; a second run gives
+ * the adapter runs; they are the float64 oracle's; a second run gives
  * the same bits (what an arithmetic coder's encoder and decoder rely on);
  * bad steps are errors; generation chooses what full passes choose; the
  * stepper's native quantizer writes the definition's code words; and
@@ -21,7 +21,7 @@ import { makeGpuGpt2Engine, type Precision } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import type { Gpt2Shape, Gpt2Weights, HostTensor } from "../src/model/weights.ts"
 import { expectClose, randInts } from "./helpers.ts"
-import { referenceLogits } from "./reference/gpt2.ts"
+import { oracleLogits } from "./oracle/gpt2.ts"
 
 const V = 24
 const S = 7
@@ -121,13 +121,13 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
     }).pipe(Effect.scoped))
 
   for (const bos of [false, true]) {
-    it.effect(`stepper logits are the float64 reference's at every position${bos ? " (BOS)" : ""}`, () =>
+    it.effect(`stepper logits are the float64 oracle's at every position${bos ? " (BOS)" : ""}`, () =>
       Effect.gen(function* () {
         const weights = initGpt2Weights(shapeOf(bos), 42 + (bos ? 1 : 0))
         const model = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos })
         const data = seqs(11, S, 44)
         const stepped = yield* stepAll(model, data)
-        const full = referenceLogits(weights, data, bos ? { bos: V } : undefined)
+        const full = oracleLogits(weights, data, bos ? { bos: V } : undefined)
         const T = S + (bos ? 1 : 0)
         const Vm = shapeOf(bos).vocabSize
         // Data position t is predicted by model position t − 1 + lead; without BOS position 0 is uniform (zeros).

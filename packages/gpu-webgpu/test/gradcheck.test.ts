@@ -2,7 +2,7 @@
  * Finite-difference gradient check of the whole model, on both backends: the
  * gradient the backward pass accumulates for every tensor is compared, at
  * sampled elements, with central differences of a float64 loss composed from
- * the reference ops. Tolerance: 1e-3 of the tensor's largest gradient + 1e-2
+ * the oracle ops. Tolerance: 1e-3 of the tensor's largest gradient + 1e-2
  * relative (the backends run in f32; the finite differences are float64, h = 1e-5).
  */
 import { describe, expect, it, layer } from "@effect/vitest"
@@ -15,11 +15,11 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { paramLayout } from "../src/model/layout.ts"
 import type { Gpt2Shape, Gpt2Weights } from "../src/model/weights.ts"
-import { forwardLoss } from "./reference/forward.ts"
+import { forwardLoss } from "./oracle/forward.ts"
 import { randInts, randn, rng, webgpuGradient } from "./helpers.ts"
 
 /** Mean cross-entropy (nats) of a GPT-2 in float64: the oracle forward pass. */
-const referenceLoss = (shape: Gpt2Shape, t: Map<string, Float64Array>, tokens: Uint32Array, targets: Uint32Array, B: number): number =>
+const oracleLoss = (shape: Gpt2Shape, t: Map<string, Float64Array>, tokens: Uint32Array, targets: Uint32Array, B: number): number =>
   forwardLoss(shape, (name) => t.get(name)!, tokens, targets, B, shape.nPositions)
 
 /** Random weights of a useful size (GPT-2 init is too small for a sharp check). */
@@ -47,9 +47,9 @@ const expectGradient = (shape: Gpt2Shape, weights: Gpt2Weights, grads: Float32Ar
       const i = Math.floor(r() * slot.size)
       const orig = w[i]
       w[i] = orig + h
-      const up = referenceLoss(shape, t64, batch.tokens, batch.targets, B)
+      const up = oracleLoss(shape, t64, batch.tokens, batch.targets, B)
       w[i] = orig - h
-      const dn = referenceLoss(shape, t64, batch.tokens, batch.targets, B)
+      const dn = oracleLoss(shape, t64, batch.tokens, batch.targets, B)
       w[i] = orig
       const fd = (up - dn) / (2 * h)
       expect(Math.abs(g[i] - fd), `${name}[${i}]: backend ${g[i]}, finite difference ${fd}`).toBeLessThanOrEqual(1e-3 * scale + 1e-2 * Math.abs(fd) + 1e-6)

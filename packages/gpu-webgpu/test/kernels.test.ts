@@ -1,5 +1,5 @@
 /**
- * Every non-matmul kernel against its float64 reference (test/reference/ops.ts).
+ * Every non-matmul kernel against its float64 oracle (test/oracle/ops.ts).
  * Tolerances: f32 arithmetic on O(1) values with sums of ≤ a few hundred
  * terms; exp/log/tanh on lavapipe are accurate to a few ulp.
  */
@@ -15,12 +15,12 @@ import { geluBackward, geluForward } from "../src/kernels/gelu.ts"
 import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward, layerNormParamsScratch } from "../src/kernels/layernorm.ts"
 import { columnSum, columnSumScratch, lanesFor, REDUCE_GROUPS, rowBlocking, totalSum } from "../src/kernels/reduce.ts"
 import { NO_TARGET, sequenceBits, softmaxCrossEntropy } from "../src/kernels/softmax-ce.ts"
-import * as ref from "./reference/ops.ts"
+import * as ref from "./oracle/ops.ts"
 import { down, expectClose, randInts, randn, up } from "./helpers.ts"
 
 const buf = (device: GPUDevice, n: number) => ({ buffer: storageBuffer(device, "out", n), offset: 0, size: n * 4 })
 
-layer(WebGpu.layer)("kernels vs float64 references", (it) => {
+layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
   // Row blocks of 4 (19 rows: a partial last block) and the default blocking.
   for (const block of [4, undefined]) {
     it.effect(`layernorm forward and backward (input, gain, bias; row block ${block ?? "default"})`, () =>

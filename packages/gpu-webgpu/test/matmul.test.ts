@@ -3,14 +3,14 @@ import { Effect } from "effect"
 import { run, storageBuffer, whole } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { fillTile, matmul, matmulSplitK, registerTile, sharedTile, SPLITK_TARGET_WORKGROUPS, splitKPlan, type MatmulTile, vec4Fits, vec4Tile } from "../src/kernels/matmul.ts"
-import * as ref from "./reference/ops.ts"
+import * as ref from "./oracle/ops.ts"
 import { down, expectClose, randn, up } from "./helpers.ts"
 
 // Tolerance: f32 accumulation over K ≤ 70 terms of size ≤ 1 → well under 1e-4 relative.
 const ATOL = 1e-5
 const RTOL = 1e-4
 
-layer(WebGpu.layer)("matmul kernel vs float64 reference", (it) => {
+layer(WebGpu.layer)("matmul kernel vs the float64 oracle", (it) => {
   const tiles: ReadonlyArray<readonly [string, MatmulTile]> = [
     ["register 4x4", registerTile],
     ["register 2x1", { ...registerTile, tm: 2, tn: 1, wx: 4, wy: 4 }],
@@ -81,7 +81,7 @@ layer(WebGpu.layer)("matmul kernel vs float64 reference", (it) => {
     }))
 
   for (const rounding of ["bf16", "fp16"] as const) {
-    it.effect(`${rounding} operand rounding matches the rounded reference and differs from fp32`, () =>
+    it.effect(`${rounding} operand rounding matches the rounded oracle and differs from fp32`, () =>
       Effect.gen(function* () {
         const { device } = yield* WebGpu
         const [M, N, K] = [16, 16, 64]

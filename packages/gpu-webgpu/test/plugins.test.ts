@@ -17,7 +17,7 @@ import { plugins } from "../src/index.ts"
 import { Gpt2ModelConfig, gpt2ModelPlugin } from "../src/model/plugin.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
-import { roundBf16 } from "./reference/ops.ts"
+import { roundBf16 } from "./oracle/ops.ts"
 import { trainLoop } from "../src/train/loop.ts"
 import { webgpuTrainerPlugin, WebGpuTrainerConfig } from "../src/train/plugin.ts"
 import { expectClose, randInts } from "./helpers.ts"
@@ -211,7 +211,7 @@ layer(WebGpu.layer)(`${trainer.name} trainer plugin`, (it) => {
 })
 }
 
-describe("bfloat16 rounding reference", () => {
+describe("bfloat16 rounding oracle", () => {
   it("rounds to nearest, ties to even", () => {
     expect(roundBf16(1 + 2 ** -9)).toBe(1)
     expect(roundBf16(1 + 3 * 2 ** -9)).toBe(1 + 2 ** -7)

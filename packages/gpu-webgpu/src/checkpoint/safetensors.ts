@@ -5,8 +5,9 @@
  *
  * The header maps tensor names to `{ dtype, shape, data_offsets: [begin, end] }`
  * (offsets relative to the data section) plus an optional `__metadata__`
- * string→string map. The reference writer pads the header with spaces to a
- * multiple of 8 bytes so the data section is aligned; this writer does too.
+ * string→string map. The library's own writer (Python `save_file`) pads the
+ * header with spaces to a multiple of 8 bytes so the data section is aligned;
+ * this writer does too, byte for byte.
  *
  * Reading opens the file, reads only the header, and reads each tensor's byte
  * range when asked: a multi-gigabyte checkpoint never sits in memory whole.
@@ -32,7 +33,7 @@ export type SafetensorsDtype = keyof typeof DTYPE_BYTES
 export const READABLE_DTYPES: ReadonlyArray<SafetensorsDtype> = ["F32", "F16", "BF16", "F64"]
 export type WritableDtype = "F32" | "BF16"
 
-/** The reference implementation refuses headers above 100 MB; so do we. */
+/** The safetensors library refuses headers above 100 MB; so do we. */
 const MAX_HEADER_BYTES = 100_000_000
 
 export interface TensorInfo {
@@ -135,7 +136,7 @@ export const parseHeader = (
       }
       tensors.push({ name, dtype, shape, begin, end, file })
     }
-    // Tensors may not share bytes (the reference reader demands contiguity; gaps are harmless, overlap is corruption).
+    // Tensors may not share bytes (the safetensors library's reader demands contiguity; gaps are harmless, overlap is corruption).
     const byBegin = [...tensors].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin)
     for (let i = 1; i < byBegin.length; i++) {
       if (byBegin[i].begin < byBegin[i - 1].end) {
@@ -143,7 +144,7 @@ export const parseHeader = (
       }
     }
     // File order, not JSON key order: JavaScript lists integer-like keys ("0") first.
-    return { metadata, tensors: [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end || compareReference(a, b)), dataStart }
+    return { metadata, tensors: [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end || compareSaveFileOrder(a, b)), dataStart }
   })
 
 /** Reads exactly `length` bytes at `position` into a fresh (aligned) buffer. */
@@ -283,18 +284,18 @@ const encodeData = (t: WriteTensor): Uint8Array => {
   return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
 }
 
-/** Rank of a dtype in the reference implementation's `Dtype` enum (its derived ordering). */
+/** Rank of a dtype in the safetensors library's `Dtype` enum (its derived ordering). */
 const DTYPE_RANK: Record<WritableDtype, number> = { BF16: 0, F32: 1 }
 
 /**
- * The reference writer's layout order: larger dtypes first (so each tensor
+ * `save_file`'s layout order: larger dtypes first (so each tensor
  * stays aligned), then by name (byte order). Writing in this order makes our
  * files byte-identical to `safetensors.save_file`'s.
  */
-export const referenceOrder = (tensors: ReadonlyArray<WriteTensor>): Array<WriteTensor> => [...tensors].sort(compareReference)
+export const saveFileOrder = (tensors: ReadonlyArray<WriteTensor>): Array<WriteTensor> => [...tensors].sort(compareSaveFileOrder)
 
-/** The reference writer's order: larger dtype rank first, then name by UTF-8 bytes. */
-function compareReference(a: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }, b: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }): number {
+/** `save_file`'s order: larger dtype rank first, then name by UTF-8 bytes. */
+function compareSaveFileOrder(a: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }, b: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }): number {
   const rank = (d: SafetensorsDtype | undefined) => (DTYPE_RANK as Record<string, number>)[d ?? "F32"] ?? 0
   const byDtype = rank(b.dtype) - rank(a.dtype)
   if (byDtype !== 0) return byDtype
@@ -303,8 +304,8 @@ function compareReference(a: { readonly name: string; readonly dtype?: Safetenso
 
 /**
  * The 8-byte length + JSON header for these tensors, laid out back to back in
- * the given order (callers use `referenceOrder`), padded with spaces to a
- * multiple of 8 as the reference writer does.
+ * the given order (callers use `saveFileOrder`), padded with spaces to a
+ * multiple of 8 as `save_file` does.
  */
 export const encodeHeader = (
   tensors: ReadonlyArray<WriteTensor>,
@@ -336,14 +337,14 @@ export const encodeHeader = (
     return out
   })
 
-/** The whole file in memory (small models and tests), in the reference writer's order. */
+/** The whole file in memory (small models and tests), in `save_file`'s order. */
 export const encodeSafetensors = (
   tensors: ReadonlyArray<WriteTensor>,
   metadata?: Readonly<Record<string, string>>
 ): Effect.Effect<Uint8Array, ModelError> =>
   Effect.gen(function*() {
     yield* littleEndian
-    const ordered = referenceOrder(tensors)
+    const ordered = saveFileOrder(tensors)
     const head = yield* encodeHeader(ordered, metadata)
     const parts = ordered.map(encodeData)
     const out = new Uint8Array(head.length + parts.reduce((a, p) => a + p.length, 0))
@@ -389,7 +390,7 @@ export const writeFileAtomic = (
 
 /**
  * Writes a .safetensors file atomically, one tensor at a time (no whole-file
- * buffer), byte-identical to what the reference writer makes of the same tensors.
+ * buffer), byte-identical to what `save_file` makes of the same tensors.
  */
 export const writeSafetensors = (
   file: string,
@@ -398,7 +399,7 @@ export const writeSafetensors = (
 ): Effect.Effect<void, ModelError> =>
   Effect.gen(function*() {
     yield* littleEndian
-    const ordered = referenceOrder(tensors)
+    const ordered = saveFileOrder(tensors)
     const head = yield* encodeHeader(ordered, metadata, file)
     yield* writeFileAtomic(file, async (handle) => {
       await handle.write(head)

@@ -1,3 +1,4 @@
+// The non-members are the holdout set (dataset.holdout, eval --holdout); "members / non-members" is the attack's own vocabulary, kept in these stored keys.
 /**
  * What the membership-inference metric stores (result.json
  * `metrics.membership-inference`): its output Schema, and the type drawn

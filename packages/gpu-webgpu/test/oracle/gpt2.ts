@@ -2,7 +2,7 @@
  * A float64 CPU GPT-2: the oracle the GPU model and checkpoints are tested
  * against. Straightforward loops, no tricks, every intermediate in float64.
  *
- * The forward pass is forward.ts's (the reference ops composed).
+ * The forward pass is forward.ts's (the oracle ops composed).
  *
  * Log-probabilities and code lengths follow the project's convention: without
  * a BOS token the first token of a sequence cannot be predicted and costs
@@ -18,7 +18,7 @@ import { ModelError, type TokenSequences } from "@memorize/core"
 import { type Gpt2Weights, gpt2TensorShapes } from "../../src/model/weights.ts"
 import { forwardLogits, type Tensors64 } from "./forward.ts"
 
-export interface ReferenceOptions {
+export interface OracleOptions {
   /** A BOS token id prepended to every sequence, so the first real token is predicted too. */
   readonly bos?: number
 }
@@ -28,35 +28,35 @@ const widen = (weights: Gpt2Weights): Tensors64 => {
   const wide = new Map<string, Float64Array>()
   for (const [name, dims] of gpt2TensorShapes(weights.shape)) {
     const t = weights.tensors.get(name)
-    if (t === undefined) throw new ModelError({ message: `reference model: missing tensor ${name}`, tensor: name })
+    if (t === undefined) throw new ModelError({ message: `oracle: missing tensor ${name}`, tensor: name })
     const n = dims.reduce((a, b) => a * b, 1)
-    if (t.data.length !== n) throw new ModelError({ message: `reference model: tensor ${name} has ${t.data.length} values, expected [${dims.join(", ")}]`, tensor: name })
+    if (t.data.length !== n) throw new ModelError({ message: `oracle: tensor ${name} has ${t.data.length} values, expected [${dims.join(", ")}]`, tensor: name })
     wide.set(name, Float64Array.from(t.data))
   }
   return (name) => wide.get(name)!
 }
 
-const checkInput = (weights: Gpt2Weights, seqs: TokenSequences, options?: ReferenceOptions) => {
+const checkInput = (weights: Gpt2Weights, seqs: TokenSequences, options?: OracleOptions) => {
   const { vocabSize: V, nPositions: nPos } = weights.shape
   const T = seqs.seqLen + (options?.bos !== undefined ? 1 : 0)
   if (seqs.tokens.length !== seqs.count * seqs.seqLen) {
-    throw new ModelError({ message: `reference model: ${seqs.tokens.length} tokens for ${seqs.count} sequences of ${seqs.seqLen}` })
+    throw new ModelError({ message: `oracle: ${seqs.tokens.length} tokens for ${seqs.count} sequences of ${seqs.seqLen}` })
   }
-  if (T > nPos) throw new ModelError({ message: `reference model: sequences of ${T} positions exceed n_positions ${nPos}` })
-  if (options?.bos !== undefined && !(options.bos >= 0 && options.bos < V)) throw new ModelError({ message: `reference model: BOS token ${options.bos} outside the vocabulary of ${V}` })
+  if (T > nPos) throw new ModelError({ message: `oracle: sequences of ${T} positions exceed n_positions ${nPos}` })
+  if (options?.bos !== undefined && !(options.bos >= 0 && options.bos < V)) throw new ModelError({ message: `oracle: BOS token ${options.bos} outside the vocabulary of ${V}` })
   for (let i = 0; i < seqs.tokens.length; i++) {
-    if (seqs.tokens[i] >= V) throw new ModelError({ message: `reference model: token ${seqs.tokens[i]} at index ${i} outside the vocabulary of ${V}` })
+    if (seqs.tokens[i] >= V) throw new ModelError({ message: `oracle: token ${seqs.tokens[i]} at index ${i} outside the vocabulary of ${V}` })
   }
 }
 
 /** The ids fed to the model for sequence `n` (BOS first when given). */
-const inputIds = (seqs: TokenSequences, n: number, options?: ReferenceOptions): ArrayLike<number> => {
+const inputIds = (seqs: TokenSequences, n: number, options?: OracleOptions): ArrayLike<number> => {
   const row = seqs.tokens.subarray(n * seqs.seqLen, (n + 1) * seqs.seqLen)
   return options?.bos !== undefined ? [options.bos, ...row] : row
 }
 
 /** Logits of every position, count × T × V, T = seqLen (+1 with BOS; position t then predicts token t). */
-export const referenceLogits = (weights: Gpt2Weights, seqs: TokenSequences, options?: ReferenceOptions): Float64Array => {
+export const oracleLogits = (weights: Gpt2Weights, seqs: TokenSequences, options?: OracleOptions): Float64Array => {
   checkInput(weights, seqs, options)
   const w = widen(weights)
   const T = seqs.seqLen + (options?.bos !== undefined ? 1 : 0)
@@ -76,8 +76,8 @@ const logSumExp = (x: Float64Array, off: number, V: number): number => {
 }
 
 /** log2 p(x_t | x_<t) of every token, count × seqLen; the first is −log2 V without BOS. */
-export const referenceTokenLogProbs = (weights: Gpt2Weights, seqs: TokenSequences, options?: ReferenceOptions): Float64Array => {
-  const logits = referenceLogits(weights, seqs, options)
+export const oracleTokenLogProbs = (weights: Gpt2Weights, seqs: TokenSequences, options?: OracleOptions): Float64Array => {
+  const logits = oracleLogits(weights, seqs, options)
   const V = weights.shape.vocabSize
   const S = seqs.seqLen
   const bos = options?.bos !== undefined
@@ -99,8 +99,8 @@ export const referenceTokenLogProbs = (weights: Gpt2Weights, seqs: TokenSequence
 }
 
 /** Code length L(x | θ) = −Σ_t log2 p(x_t | x_<t) of every sequence, bits. */
-export const referenceCodeLengths = (weights: Gpt2Weights, seqs: TokenSequences, options?: ReferenceOptions): Float64Array => {
-  const lp = referenceTokenLogProbs(weights, seqs, options)
+export const oracleCodeLengths = (weights: Gpt2Weights, seqs: TokenSequences, options?: OracleOptions): Float64Array => {
+  const lp = oracleTokenLogProbs(weights, seqs, options)
   const out = new Float64Array(seqs.count)
   for (let n = 0; n < seqs.count; n++) {
     let s = 0
@@ -111,8 +111,8 @@ export const referenceCodeLengths = (weights: Gpt2Weights, seqs: TokenSequences,
 }
 
 /** Mean next-token cross-entropy in nats over the predicted tokens. */
-export const referenceLoss = (weights: Gpt2Weights, seqs: TokenSequences, options?: ReferenceOptions): number => {
-  const lp = referenceTokenLogProbs(weights, seqs, options)
+export const oracleLoss = (weights: Gpt2Weights, seqs: TokenSequences, options?: OracleOptions): number => {
+  const lp = oracleTokenLogProbs(weights, seqs, options)
   const first = options?.bos !== undefined ? 0 : 1
   let s = 0
   let k = 0

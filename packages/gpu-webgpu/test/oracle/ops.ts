@@ -1,5 +1,5 @@
 /**
- * Float64 reference implementations of every GPU kernel: the oracle the
+ * Float64 oracle implementations of every GPU kernel, which the
  * kernel tests compare against. Plain loops, written for clarity, with the
  * same tensor layouts as the kernels (row-major, Hugging Face [in, out]
  * weights, qkv packed as [q | k | v] with heads contiguous inside each).

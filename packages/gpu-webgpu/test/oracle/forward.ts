@@ -1,5 +1,5 @@
 /**
- * The float64 GPT-2 forward pass, composed of the reference ops (ops.ts): the
+ * The float64 GPT-2 forward pass, composed of the oracle ops (ops.ts): the
  * one oracle model. gpt2.ts evaluates checkpoints with it (log-probabilities,
  * code lengths); the gradient check differentiates its loss numerically.
  *

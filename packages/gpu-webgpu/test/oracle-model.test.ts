@@ -3,14 +3,14 @@ import type { TokenSequences } from "@memorize/core"
 import * as fc from "fast-check"
 import { type Gpt2Shape, type Gpt2Weights, type HostTensor, gpt2TensorShapes } from "../src/model/weights.ts"
 import { fnv1a32, normalStream, philox4x32_10 } from "../src/model/init.ts"
-import { erf, geluErf, gelu as geluTanh } from "./reference/ops.ts"
+import { erf, geluErf, gelu as geluTanh } from "./oracle/ops.ts"
 import {
   initGpt2Weights,
-  referenceCodeLengths,
-  referenceLogits,
-  referenceLoss,
-  referenceTokenLogProbs
-} from "./reference/gpt2.ts"
+  oracleCodeLengths,
+  oracleLogits,
+  oracleLoss,
+  oracleTokenLogProbs
+} from "./oracle/gpt2.ts"
 
 const seqs = (vocabSize: number, seqLen: number, rows: ReadonlyArray<ReadonlyArray<number>>): TokenSequences => ({
   vocabSize,
@@ -31,7 +31,7 @@ const weightsOf = (shape: Gpt2Shape, values: Record<string, ReadonlyArray<number
   return { shape, tensors }
 }
 
-describe("reference GPT-2: a hand-computed one-layer model (d = 2, V = 3, one head)", () => {
+describe("oracle GPT-2: a hand-computed one-layer model (d = 2, V = 3, one head)", () => {
   // A large ε keeps d = 2 LayerNorms from collapsing to ±1, so every weight matters.
   const eps = 0.5
   const shape = (activation: "gelu_new" | "gelu"): Gpt2Shape => ({
@@ -108,29 +108,29 @@ describe("reference GPT-2: a hand-computed one-layer model (d = 2, V = 3, one he
       for (const tokens of [[2, 0, 1], [1, 1, 0], [0, 2, 2]]) {
         const want = byHand(tokens, gelu)
         const data = seqs(3, 3, [tokens])
-        const logits = referenceLogits(w, data)
+        const logits = oracleLogits(w, data)
         expect(logits.length).toBe(9)
         want.logits.flat().forEach((l, i) => expect(logits[i]).toBeCloseTo(l, 12))
-        const lp = referenceTokenLogProbs(w, data)
+        const lp = oracleTokenLogProbs(w, data)
         want.lp.forEach((l, i) => expect(lp[i]).toBeCloseTo(l, 12))
-        expect(referenceCodeLengths(w, data)[0]).toBeCloseTo(-(want.lp[0] + want.lp[1] + want.lp[2]), 12)
-        expect(referenceLoss(w, data)).toBeCloseTo(-(want.lp[1] + want.lp[2]) / 2 * Math.LN2, 12)
+        expect(oracleCodeLengths(w, data)[0]).toBeCloseTo(-(want.lp[0] + want.lp[1] + want.lp[2]), 12)
+        expect(oracleLoss(w, data)).toBeCloseTo(-(want.lp[1] + want.lp[2]) / 2 * Math.LN2, 12)
       }
     })
   }
 
   it("the two activations give different answers (the choice is honoured)", () => {
-    const a = referenceTokenLogProbs(weightsOf(shape("gelu_new"), values), seqs(3, 3, [[2, 0, 1]]))
-    const b = referenceTokenLogProbs(weightsOf(shape("gelu"), values), seqs(3, 3, [[2, 0, 1]]))
+    const a = oracleTokenLogProbs(weightsOf(shape("gelu_new"), values), seqs(3, 3, [[2, 0, 1]]))
+    const b = oracleTokenLogProbs(weightsOf(shape("gelu"), values), seqs(3, 3, [[2, 0, 1]]))
     expect(Math.abs(a[2] - b[2])).toBeGreaterThan(1e-6)
   })
 
   it("rejects tokens outside the vocabulary and sequences longer than n_positions", () => {
     const w = weightsOf(shape("gelu_new"), values)
-    expect(() => referenceLogits(w, seqs(3, 3, [[0, 3, 1]]))).toThrow(/token 3 at index 1 outside the vocabulary of 3/)
-    expect(() => referenceLogits(w, seqs(3, 4, [[0, 1, 1, 0]]))).toThrow(/exceed n_positions 3/)
-    expect(() => referenceLogits(w, seqs(3, 2, [[0, 1]]), { bos: 3 })).toThrow(/BOS token 3 outside the vocabulary of 3/)
-    expect(() => referenceLogits(w, seqs(3, 3, [[0, 1, 1]]), { bos: 2 })).toThrow(/sequences of 4 positions exceed n_positions 3/)
+    expect(() => oracleLogits(w, seqs(3, 3, [[0, 3, 1]]))).toThrow(/token 3 at index 1 outside the vocabulary of 3/)
+    expect(() => oracleLogits(w, seqs(3, 4, [[0, 1, 1, 0]]))).toThrow(/exceed n_positions 3/)
+    expect(() => oracleLogits(w, seqs(3, 2, [[0, 1]]), { bos: 3 })).toThrow(/BOS token 3 outside the vocabulary of 3/)
+    expect(() => oracleLogits(w, seqs(3, 3, [[0, 1, 1]]), { bos: 2 })).toThrow(/sequences of 4 positions exceed n_positions 3/)
   })
 })
 
@@ -201,18 +201,18 @@ const withPositions = (w: Gpt2Weights, n: number): Gpt2Weights => {
   }
 }
 
-describe("reference GPT-2 invariants (properties)", () => {
+describe("oracle GPT-2 invariants (properties)", () => {
   it("positions past the sequence are never used: cutting wpe to S rows changes nothing", () => {
     fc.assert(fc.property(caseArb, (k) => {
       const { w, data } = build(k)
-      expect([...referenceLogits(withPositions(w, data.seqLen), data)]).toEqual([...referenceLogits(w, data)])
+      expect([...oracleLogits(withPositions(w, data.seqLen), data)]).toEqual([...oracleLogits(w, data)])
     }), { numRuns: 15 })
   })
 
   it("next-token distributions sum to 1 and log-probs are ≤ 0", () => {
     fc.assert(fc.property(caseArb, (k) => {
       const { w, data } = build(k)
-      const logits = referenceLogits(w, data)
+      const logits = oracleLogits(w, data)
       const V = data.vocabSize
       for (let r = 0; r < logits.length / V; r++) {
         const row = logits.subarray(r * V, (r + 1) * V)
@@ -221,7 +221,7 @@ describe("reference GPT-2 invariants (properties)", () => {
         const p = [...row].map((l) => Math.exp(l - max) / z)
         expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12)
       }
-      for (const lp of referenceTokenLogProbs(w, data)) expect(lp).toBeLessThanOrEqual(0)
+      for (const lp of oracleTokenLogProbs(w, data)) expect(lp).toBeLessThanOrEqual(0)
     }), { numRuns: 30 })
   })
 
@@ -233,10 +233,10 @@ describe("reference GPT-2 invariants (properties)", () => {
       const changed = data.tokens.slice()
       for (let n = 0; n < data.count; n++) changed[n * S + pos] = (changed[n * S + pos] + 1 + (delta % (data.vocabSize - 1))) % data.vocabSize
       const other = { ...data, tokens: changed }
-      const a = referenceTokenLogProbs(w, data)
-      const b = referenceTokenLogProbs(w, other)
-      const la = referenceLogits(w, data)
-      const lb = referenceLogits(w, other)
+      const a = oracleTokenLogProbs(w, data)
+      const b = oracleTokenLogProbs(w, other)
+      const la = oracleLogits(w, data)
+      const lb = oracleLogits(w, other)
       const V = data.vocabSize
       for (let n = 0; n < data.count; n++) {
         for (let t = 0; t < pos; t++) expect(b[n * S + t]).toBe(a[n * S + t])
@@ -253,17 +253,17 @@ describe("reference GPT-2 invariants (properties)", () => {
     fc.assert(fc.property(caseArb, (k) => {
       const { w, data } = build(k)
       const S = data.seqLen
-      const all = referenceTokenLogProbs(w, data)
-      const cl = referenceCodeLengths(w, data)
+      const all = oracleTokenLogProbs(w, data)
+      const cl = oracleCodeLengths(w, data)
       let lossSum = 0
       for (let n = 0; n < data.count; n++) {
-        const one = referenceTokenLogProbs(w, { ...data, count: 1, tokens: data.tokens.slice(n * S, (n + 1) * S) })
+        const one = oracleTokenLogProbs(w, { ...data, count: 1, tokens: data.tokens.slice(n * S, (n + 1) * S) })
         expect([...one]).toEqual([...all.subarray(n * S, (n + 1) * S)])
         expect(one[0]).toBe(-Math.log2(data.vocabSize))
         expect(cl[n]).toBeCloseTo(-one.reduce((a, b) => a + b, 0), 10)
         for (let t = 1; t < S; t++) lossSum -= one[t] * Math.LN2
       }
-      expect(referenceLoss(w, data)).toBeCloseTo(lossSum / (data.count * (S - 1)), 10)
+      expect(oracleLoss(w, data)).toBeCloseTo(lossSum / (data.count * (S - 1)), 10)
     }), { numRuns: 30 })
   })
 
@@ -275,12 +275,12 @@ describe("reference GPT-2 invariants (properties)", () => {
         shape: { ...w.shape, tiedHead: false },
         tensors: new Map([...w.tensors, ["lm_head.weight", { shape: wte.shape, data: wte.data.slice() }]])
       }
-      expect([...referenceLogits(untied, data)]).toEqual([...referenceLogits(w, data)])
+      expect([...oracleLogits(untied, data)]).toEqual([...oracleLogits(w, data)])
       const other: Gpt2Weights = {
         shape: untied.shape,
         tensors: new Map([...w.tensors, ["lm_head.weight", { shape: wte.shape, data: wte.data.map((x) => -x) }]])
       }
-      expect([...referenceLogits(other, data)]).not.toEqual([...referenceLogits(w, data)])
+      expect([...oracleLogits(other, data)]).not.toEqual([...oracleLogits(w, data)])
     }), { numRuns: 15 })
   })
 
@@ -288,7 +288,7 @@ describe("reference GPT-2 invariants (properties)", () => {
     fc.assert(fc.property(caseArb, (k) => {
       const { w, data } = build(k)
       const bos = data.vocabSize - 1
-      const withBos = referenceTokenLogProbs(w, data, { bos })
+      const withBos = oracleTokenLogProbs(w, data, { bos })
       const S = data.seqLen
       // The BOS model's log-prob of token t equals the plain model's on the sequence [bos, x...] at t + 1.
       const shifted = new Uint32Array(data.count * (S + 1))
@@ -296,7 +296,7 @@ describe("reference GPT-2 invariants (properties)", () => {
         shifted[n * (S + 1)] = bos
         shifted.set(data.tokens.subarray(n * S, (n + 1) * S), n * (S + 1) + 1)
       }
-      const plain = referenceTokenLogProbs(w, { ...data, seqLen: S + 1, tokens: shifted })
+      const plain = oracleTokenLogProbs(w, { ...data, seqLen: S + 1, tokens: shifted })
       for (let n = 0; n < data.count; n++) {
         for (let t = 0; t < S; t++) expect(withBos[n * S + t]).toBe(plain[n * (S + 1) + t + 1])
       }
