@@ -5,10 +5,9 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { readU32, run, storageBuffer } from "../src/device/gpu.ts"
+import { run, storageBuffer } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { adamw } from "../src/kernels/adamw.ts"
-import { argmaxAt } from "../src/kernels/argmax.ts"
 import { attentionBackward, attentionForward } from "../src/kernels/attention.ts"
 import { embeddingBackward, embeddingBackwardScratch, embeddingForward, tokenIndex } from "../src/kernels/embedding.ts"
 import { geluBackward, geluForward } from "../src/kernels/gelu.ts"
@@ -172,20 +171,6 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
         expect(Array.from(got[1])).toEqual(Array.from(got[0]))
       }))
   }
-
-  it.effect("argmax at a position, over the first V of wider rows (a BOS token's logit left out)", () =>
-    Effect.gen(function* () {
-      const { device } = yield* WebGpu
-      const [B, T, V, stride, pos] = [5, 4, 50, 51, 2]
-      const logits = randn(B * T * stride, 12)
-      const out = buf(device, B)
-      run(device, [yield* argmaxAt(device, { B, T, V, stride, pos, logits: up(device, logits), out })])
-      const got = yield* readU32(device, out.buffer, B)
-      for (let b = 0; b < B; b++) {
-        const row = Array.from(logits.slice((b * T + pos) * stride, (b * T + pos) * stride + V))
-        expect(got[b]).toBe(row.indexOf(Math.max(...row)))
-      }
-    }))
 
   it.effect("embedding gather and deterministic scatter-add", () =>
     Effect.gen(function* () {

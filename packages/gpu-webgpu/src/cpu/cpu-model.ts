@@ -17,7 +17,7 @@ import { Effect, type Scope } from "effect"
 import { operandRounding, type Precision } from "../kernels/common.ts"
 import { tokenIndex } from "../kernels/embedding.ts"
 import type { BatchArrays } from "../model/batch.ts"
-import { argmaxRows, type BatchBackend, type BatchDecoder, feedProblem, gpt2Evaluation, type Gpt2Model } from "../model/evaluation.ts"
+import { type BatchBackend, type BatchDecoder, feedProblem, gpt2Evaluation, type Gpt2Model } from "../model/evaluation.ts"
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "../model/layout.ts"
 import { gpt2Schedule, type Op, type Ref, type Schedule, tensorsOf } from "../model/schedule.ts"
 import { gpt2StepSchedule } from "../model/step-schedule.ts"
@@ -251,7 +251,6 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
           return p.arena.slice(at, at + B * T)
         }),
       logitsAt,
-      argmaxAt: (B, T, tokens, pos, Vd) => Effect.map(logitsAt(B, T, tokens, pos), (logits) => argmaxRows(logits, B, V, Vd, new Uint32Array(B))),
       decoder,
       // The coder's quantization in native loops: most of its time in TypeScript (README, "Verified compression").
       quantize: (logits, rows, Vd, freqBits, cum, stats) => native.quantize(logits, rows, Vd, freqBits, cum, stats, threadsNow())

@@ -152,9 +152,6 @@ export const readFloats = (device: GPUDevice, src: Slice | GPUBuffer, count?: nu
   return readBytes(device, s.buffer, s.offset, n * 4).pipe(Effect.map((b) => new Float32Array(b)))
 }
 
-export const readU32 = (device: GPUDevice, src: GPUBuffer, count: number): Effect.Effect<Uint32Array, DeviceError> =>
-  readBytes(device, src, 0, count * 4).pipe(Effect.map((b) => new Uint32Array(b)))
-
 /** Workgroup grid for `n` invocations of a 1-D kernel (spills into y past the per-dimension limit). */
 export const grid1d = (n: number, wgSize: number): readonly [number, number, number] => {
   const groups = Math.max(1, Math.ceil(n / wgSize))

@@ -3,15 +3,15 @@
  * next-token logits, a next-token stepper, greedy generation) for any backend
  * that can run the GPT-2 schedule on a batch: the BOS convention, batching,
  * argument checks and bookkeeping live here once, the arithmetic in the
- * backend. A backend with an incremental pass (`decoder`: cached keys and
- * values, one row per sequence and position) serves the stepper and
- * generation with it; otherwise both go through full passes.
+ * backend. The backend's incremental pass (`decoder`: cached keys and
+ * values, one row per sequence and position) serves the stepper and greedy
+ * generation.
  *
  * First token: without BOS it cannot be predicted and is counted at log2 V
  * bits (V the data's vocabulary); `bos: true` adds a BOS token (id V, model
  * vocabulary V+1) and every token is predicted.
  */
-import { type DeviceError, ModelError, type NextTokenStepper, nextTokenStepperOf, type QuantizedRows, type StepperShape, stepProblem, type TokenSequences } from "@memorize/core"
+import { type DeviceError, ModelError, type NextTokenStepper, type QuantizedRows, type StepperShape, stepProblem, type TokenSequences } from "@memorize/core"
 import { Effect } from "effect"
 import type { Precision } from "../kernels/common.ts"
 import { fillBatch } from "./batch.ts"
@@ -25,10 +25,8 @@ export interface BatchBackend {
   readonly logProbs: (B: number, T: number, tokens: Uint32Array, targets: Uint32Array) => Effect.Effect<Float32Array, ModelError>
   /** The logits at position `pos` of every row: B × vocabSize (the model's). */
   readonly logitsAt: (B: number, T: number, tokens: Uint32Array, pos: number) => Effect.Effect<Float32Array, ModelError>
-  /** argmax over the first `V` logits at position `pos` of every row. */
-  readonly argmaxAt: (B: number, T: number, tokens: Uint32Array, pos: number, V: number) => Effect.Effect<Uint32Array, ModelError>
-  /** Optional: an incremental pass over B rows of at most T positions. */
-  readonly decoder?: (B: number, T: number) => Effect.Effect<BatchDecoder, ModelError>
+  /** The incremental pass over B rows of at most T positions (the stepper and greedy generation run on it). */
+  readonly decoder: (B: number, T: number) => Effect.Effect<BatchDecoder, ModelError>
   /**
    * Optional: the coder's frequencies of `rows` rows of `vocab` logits into
    * `cum` (rows × (vocab + 1)) and `stats` (rows × 2), bit for bit those of
@@ -184,13 +182,12 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
   /**
    * With the backend's incremental pass: the model position that predicts
    * data position t is fed BOS (t = 0) or the token at t − 1, so each step
-   * costs one row per sequence. Without it: full passes (nextTokenLogits).
+   * costs one row per sequence.
    */
   const nextTokenStepper = (sh: StepperShape) =>
     Effect.gen(function* () {
       yield* checkSeqs(sh, "nextTokenStepper")
       const makeDecoder = backend.decoder
-      if (makeDecoder === undefined) return withQuantize(sh, nextTokenStepperOf(nextTokenLogits, sh))
       // Model positions fed: BOS, then every token but the last.
       const T = sh.seqLen + lead - 1
       const B = evalBatch(Math.max(1, T), sh.count)
@@ -220,7 +217,7 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
     })
 
   /** Greedy continuation through the incremental pass: BOS and the prefix fed position by position, then each chosen token. */
-  const generateStepping = (makeDecoder: NonNullable<BatchBackend["decoder"]>, prefixes: TokenSequences, length: number, out: Uint32Array) =>
+  const generateStepping = (makeDecoder: BatchBackend["decoder"], prefixes: TokenSequences, length: number, out: Uint32Array) =>
     Effect.gen(function* () {
       const P = prefixes.seqLen
       const T = lead + P + length - 1
@@ -253,25 +250,7 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
         return yield* Effect.fail(new ModelError({ message: `generate: prefix ${P} + ${length} new tokens${bos ? " + BOS" : ""} does not fit the model's ${T} positions` }))
       const out = new Uint32Array(prefixes.count * length)
       if (length === 0 || prefixes.count === 0) return out
-      if (backend.decoder !== undefined) return yield* generateStepping(backend.decoder, prefixes, length, out)
-      const B = evalBatch(T, prefixes.count)
-      for (let start = 0; start < prefixes.count; start += B) {
-        const n = Math.min(B, prefixes.count - start)
-        const tokens = new Uint32Array(B * T)
-        for (let b = 0; b < n; b++) {
-          if (bos) tokens[b * T] = dataVocab
-          tokens.set(prefixes.tokens.subarray((start + b) * P, (start + b + 1) * P), b * T + lead)
-        }
-        for (let k = 0; k < length; k++) {
-          const pos = lead + P + k - 1
-          const chosen = yield* backend.argmaxAt(B, T, tokens, pos, dataVocab)
-          for (let b = 0; b < n; b++) {
-            out[(start + b) * length + k] = chosen[b]
-            if (pos + 1 < T) tokens[b * T + pos + 1] = chosen[b]
-          }
-        }
-      }
-      return out
+      return yield* generateStepping(backend.decoder, prefixes, length, out)
     })
 
   return { codeLengths, tokenLogProbs, nextTokenLogits, nextTokenStepper, generate }

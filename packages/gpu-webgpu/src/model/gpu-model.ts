@@ -1,7 +1,7 @@
 /**
  * GPT-2 on the GPU: parameters in one flat buffer, per-batch-size plans
- * (plan.ts), an incremental pass over key/value caches (step-plan.ts), and
- * the evaluation methods of a TrainedModel (code lengths, per-token
+ * (plan.ts), an incremental pass over key/value caches (step-plan.ts), the
+ * batch primitives (gpu-backend.ts) behind the evaluation methods of a TrainedModel (code lengths, per-token
  * log-probs, a next-token stepper, greedy generation). Imported checkpoints go through
  * the same code: anything that yields Gpt2Weights is evaluated identically.
  *
@@ -11,17 +11,16 @@
  */
 import { DeviceError, ModelError } from "@memorize/core"
 import { Effect, Scope } from "effect"
-import { type Dispatch, encodeDispatches, finish, readFloats, readU32, run, type Slice, storageBuffer, submit } from "../device/gpu.ts"
+import { finish, readFloats, storageBuffer } from "../device/gpu.ts"
 import { isSoftwareAdapter, WebGpu } from "../device/webgpu.ts"
-import { adamw } from "../kernels/adamw.ts"
-import { argmaxAt } from "../kernels/argmax.ts"
 import { operandRounding, type Precision } from "../kernels/common.ts"
 import { tokenIndex } from "../kernels/embedding.ts"
 import { type MatmulTile, registerTile, sharedTile } from "../kernels/matmul.ts"
-import { REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
-import type { Stepper, Trainable } from "../train/loop.ts"
+import type { Trainable } from "../train/loop.ts"
 import type { BatchArrays } from "./batch.ts"
-import { type BatchBackend, gpt2Evaluation, type Gpt2Model } from "./evaluation.ts"
+import { gpt2Evaluation, type Gpt2Model } from "./evaluation.ts"
+import { gpuBatchBackend } from "./gpu-backend.ts"
+import { gpuStepper } from "./gpu-stepper.ts"
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "./layout.ts"
 import { pooledDecoders } from "./gpu-decoder.ts"
 import { hostQuantize } from "./host-quantize.ts"
@@ -58,8 +57,6 @@ export interface GpuGpt2Engine extends GpuGpt2, Trainable {
   readonly upload: (plan: Plan, batch: Pick<BatchArrays, "tokens" | "targets">) => void
 }
 
-
-const toModelError = (what: string) => (e: DeviceError) => new ModelError({ message: `${what}: ${e.message}` })
 
 export const makeGpuGpt2Engine = (
   weights: Gpt2Weights,
@@ -137,89 +134,10 @@ export const makeGpuGpt2Engine = (
     // The coder's frequencies of the logits a step reads back: native where the CPU addon is built.
     const quantize = yield* hostQuantize(isSoftwareAdapter(gpu.adapterInfo))
 
-    const argmaxes = new Map<string, { next: Slice; dispatch: Dispatch }>()
-    const backend: BatchBackend = {
-      maxMicroBatch,
-      logProbs: (B, T, tokens, targets) =>
-        Effect.gen(function* () {
-          const p = yield* plan(B, T)
-          uploadInputs(p, { tokens, targets })
-          run(device, [...p.forward, ...p.evaluate], `evaluate ${B}×${T}`)
-          return yield* readFloats(device, p.logp2, B * T)
-        }).pipe(Effect.mapError(toModelError("evaluate"))),
-      logitsAt: (B, T, tokens, pos) =>
-        Effect.gen(function* () {
-          const p = yield* plan(B, T)
-          device.queue.writeBuffer(p.tokens.buffer, 0, tokens)
-          run(device, [...p.forward, ...p.logitsPass], `logits ${B}×${T}`)
-          const V = shape.vocabSize
-          const all = yield* readFloats(device, p.logits, B * T * V)
-          const out = new Float32Array(B * V)
-          for (let b = 0; b < B; b++) out.set(all.subarray((b * T + pos) * V, (b * T + pos + 1) * V), b * V)
-          return out
-        }).pipe(Effect.mapError(toModelError("nextTokenLogits"))),
-      argmaxAt: (B, T, tokens, pos, V) =>
-        Effect.gen(function* () {
-          const p = yield* plan(B, T)
-          const key = `${B}x${T}@${pos}`
-          let am = argmaxes.get(key)
-          if (am === undefined) {
-            const buffer = storageBuffer(device, "next", B)
-            owned.push(buffer)
-            const next: Slice = { buffer, offset: 0, size: B * 4 }
-            am = { next, dispatch: yield* argmaxAt(device, { B, T, V, stride: shape.vocabSize, pos, logits: p.logits, out: next }) }
-            argmaxes.set(key, am)
-          }
-          device.queue.writeBuffer(p.tokens.buffer, 0, tokens)
-          run(device, [...p.forward, ...p.logitsPass, am.dispatch], `logits ${B}×${T}`)
-          return yield* readU32(device, am.next.buffer, B)
-        }).pipe(Effect.mapError(toModelError("generate"))),
-      decoder,
-      ...(quantize !== undefined ? { quantize } : {})
-    }
+    const backend = gpuBatchBackend({ device, shape, plan, uploadInputs, maxMicroBatch, decoder, quantize })
     const evaluation = gpt2Evaluation(shape, bos, backend)
 
-    const stepper = (micro: number, T: number, ring: number) =>
-      Effect.gen(function* () {
-        const p = yield* plan(micro, T)
-        const sl = (b: GPUBuffer, n: number): Slice => ({ buffer: b, offset: 0, size: n * 4 })
-        const scratch = [storageBuffer(device, "m", layout.total), storageBuffer(device, "v", layout.total), storageBuffer(device, "normSq", 1),
-          storageBuffer(device, "partials", REDUCE_GROUPS), storageBuffer(device, "lossLog", ring)]
-        yield* Effect.addFinalizer(() => Effect.sync(() => scratch.forEach((b) => b.destroy())))
-        const [m, v, normSq, partials, lossLog] = scratch
-        const all = sl(grads, layout.total)
-        // One kind of work for pacing: a step repeats the same mix of dispatches.
-        const kind = `train ${micro}×${T}`
-        const opt = yield* adamw(device, {
-          n: layout.total, decayEnd: layout.decayEnd, params: sl(params, layout.total), grads: all, m: sl(m, layout.total), v: sl(v, layout.total),
-          normSq: sl(normSq, 1), roundParamsBf16: precision === "bf16-params"
-        })
-        const norm = yield* totalSum(device, { n: layout.total, x: all, out: sl(normSq, 1), partials: sl(partials, REDUCE_GROUPS), square: true, accumulate: false })
-        return {
-          step: (chunks, gradScale, adam, slot) =>
-            Effect.sync(() => {
-              p.setGradScale(gradScale)
-              chunks.forEach((c, a) => {
-                upload(p, c)
-                const enc = device.createCommandEncoder()
-                if (a === 0) {
-                  enc.clearBuffer(grads)
-                  enc.clearBuffer(p.lossSum.buffer)
-                }
-                const work = [...p.forward, ...p.backward]
-                encodeDispatches(enc, work)
-                submit(device, enc, work.length, kind)
-              })
-              opt.setStep(adam, adam.step)
-              const enc = device.createCommandEncoder()
-              const update = [...(adam.clip > 0 ? norm : []), opt.dispatch]
-              encodeDispatches(enc, update)
-              enc.copyBufferToBuffer(p.lossSum.buffer, 0, lossLog, slot * 4, 4)
-              submit(device, enc, update.length, kind)
-            }),
-          losses: () => readFloats(device, sl(lossLog, ring), ring)
-        } satisfies Stepper
-      })
+    const stepper = gpuStepper({ device, layout, params, grads, precision, plan, upload })
 
     const exportWeights = () =>
       Effect.map(readFloats(device, params, layout.total), (all) => unflattenWeights(layout, shape, all))

@@ -3,7 +3,7 @@
  * under Hugging Face GPT-2 names (without the `transformer.` prefix), in
  * Hugging Face layouts (Conv1D weights are [in, out]). This is the meeting
  * point of the GPU model (upload/download), checkpoints (safetensors) and the
- * float64 reference model.
+ * float64 oracle (test/oracle/).
  *
  * Names and shapes (d = dModel, V = vocabSize, S = nPositions):
  *   wte.weight [V, d]            wpe.weight [S, d]

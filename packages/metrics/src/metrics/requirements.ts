@@ -28,7 +28,7 @@ export const memorizationNeeds = (metric: string, { run }: CheckInput): Readonly
 export const membershipNeeds = (metric: string, { run }: CheckInput): ReadonlyArray<Problem> =>
   run.dataset.holdout === 0
     // Located at the holdout (where the fix goes, and where a sweep sets it).
-    ? [{ specPath: ["dataset", "holdout"], message: `${metric} needs non-members, but the dataset has holdout 0 (set dataset.holdout > 0)` }]
+    ? [{ specPath: ["dataset", "holdout"], message: `${metric} needs non-members, but the dataset has holdout 0 (give the dataset a holdout: a count, or files for tokens)` }]
     : []
 
 /** Extraction continues prefixes shorter than the sequence: at least one prefix length must be < seqLen. */
