@@ -80,7 +80,7 @@ const randomSequences = (): TokenSequences => {
 
 const now = Effect.sync(() => performance.now())
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const backend = yield* chooseDevice(device)
   const model = yield* openGpt2(sharpened(initGpt2Weights(shape, 0)), { precision: "fp32", bos: false, device: backend })
   const seqs = randomSequences()
@@ -88,7 +88,7 @@ const program = Effect.gen(function*() {
   let modelMs = 0
   let calls = 0
   const timed = <A, E>(e: Effect.Effect<A, E>) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const t0 = yield* now
       const out = yield* e
       modelMs += (yield* now) - t0
@@ -96,17 +96,20 @@ const program = Effect.gen(function*() {
     })
   const source: compression.LogitsSource = {
     nextTokenStepper: (shape) =>
-      Effect.map(timed(path === "step" ? model.nextTokenStepper(shape) : Effect.succeed(nextTokenStepperOf(model.nextTokenLogits, shape))), (stepper): NextTokenStepper => ({
-        next: (t, previous) => {
-          calls++
-          return timed(stepper.next(t, previous))
-        },
-        ...(quantize === "model" && stepper.quantize !== undefined ? { quantize: stepper.quantize } : {})
-      }))
+      Effect.map(
+        timed(path === "step" ? model.nextTokenStepper(shape) : Effect.succeed(nextTokenStepperOf(model.nextTokenLogits, shape))),
+        (stepper): NextTokenStepper => ({
+          next: (t, previous) => {
+            calls++
+            return timed(stepper.next(t, previous))
+          },
+          ...(quantize === "model" && stepper.quantize !== undefined ? { quantize: stepper.quantize } : {})
+        })
+      )
   }
   /** Wall and process CPU seconds (every thread: the CPU backend evaluates on its OpenMP threads) of an effect. */
   const measure = <A, E>(e: Effect.Effect<A, E>) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const cpu0 = process.cpuUsage()
       const t0 = yield* now
       const value = yield* e

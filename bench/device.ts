@@ -17,17 +17,29 @@ import { gpt2ModelPlugin, webgpuTrainerPlugin, WebGpu, adapterProvenance } from 
 const [outDir = "device-out", L = "1", d = "32", V = "2048", S = "64", N = "512", steps = "300", batch = "512", precision = "fp32"] = process.argv.slice(2)
 fs.mkdirSync(outDir, { recursive: true })
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const gpu = yield* WebGpu
   console.log(JSON.stringify({ adapter: adapterProvenance(gpu) }))
   const context = { seed: 0, specDir: process.cwd(), runDir: outDir, cacheDir: path.join(outDir, ".cache") }
   const dsConfig = Schema.decodeUnknownSync(syntheticUniform.config)({ vocab: Number(V), seqLen: Number(S), samples: Number(N), holdout: 64 })
   const dataset = yield* syntheticUniform.make(dsConfig)(context)
-  const model = gpt2ModelPlugin.make(Schema.decodeUnknownSync(gpt2ModelPlugin.config)({ layers: Number(L), dModel: Number(d), heads: 4 }))({ vocabSize: dataset.vocabSize, seqLen: dataset.seqLen })
-  const trainConfig = Schema.decodeUnknownSync(webgpuTrainerPlugin.config)({ precision, batchSize: Number(batch), lr: 3e-3, warmupSteps: 20, maxSteps: Number(steps), logEvery: 50 })
+  const model = gpt2ModelPlugin.make(Schema.decodeUnknownSync(gpt2ModelPlugin.config)({ layers: Number(L), dModel: Number(d), heads: 4 }))({
+    vocabSize: dataset.vocabSize,
+    seqLen: dataset.seqLen
+  })
+  const trainConfig = Schema.decodeUnknownSync(webgpuTrainerPlugin.config)({
+    precision,
+    batchSize: Number(batch),
+    lr: 3e-3,
+    warmupSteps: 20,
+    maxSteps: Number(steps),
+    logEvery: 50
+  })
   const started = Date.now()
   const trained = yield* webgpuTrainerPlugin.make(trainConfig)({
-    model, dataset, context,
+    model,
+    dataset,
+    context,
     onProgress: (e) => Effect.sync(() => console.log(JSON.stringify({ step: e.step, loss: e.loss, tokensPerSecond: Math.round(e.tokensPerSecond) })))
   })
   console.log(JSON.stringify({ trained: trained.train, params: trained.paramCount, wallMs: Date.now() - started }))
@@ -45,5 +57,8 @@ const program = Effect.gen(function*() {
 
 Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.mergeAll(WebGpu.layer, NodeServices.layer))) as Effect.Effect<void, unknown>).then(
   () => process.exit(0),
-  (e) => { console.error(e); process.exit(1) }
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  }
 )

@@ -56,13 +56,13 @@ const writeLines = (file: string, rows: ReadonlyArray<ReadonlyArray<number>>) =>
 const probe = Array.from({ length: 4 }, (_, n) => Array.from({ length: S }, (_, t) => (131 * n + 31 * t + ((n * t) % 7)) % V))
 
 const time = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const t0 = performance.now()
     const value = yield* self
     return { ms: performance.now() - t0, value }
   })
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-bench-eval-"))
   const gpu = yield* WebGpu
   const { vendor, architecture, description } = adapterProvenance(gpu)
@@ -74,7 +74,10 @@ const program = Effect.gen(function*() {
     return state
   }
   const tokens = path.join(root, "tokens.jsonl")
-  writeLines(tokens, Array.from({ length: N }, () => Array.from({ length: S }, () => next() % V)))
+  writeLines(
+    tokens,
+    Array.from({ length: N }, () => Array.from({ length: S }, () => next() % V))
+  )
   const probeFile = path.join(root, "probe.jsonl")
   writeLines(probeFile, probe)
 
@@ -95,11 +98,15 @@ const program = Effect.gen(function*() {
 
     let torch: Record<string, any> | undefined
     if (!skipTorch) {
-      const r = spawnSync(python, [path.join(repo, "bench/torch/bench.py"), "--eval-checkpoint", dir, "--seconds", seconds, "--threads", threads, "--eval-batch", evalBatch], {
-        encoding: "utf8",
-        env: { ...process.env, OPENBLAS_NUM_THREADS: threads, OMP_NUM_THREADS: threads },
-        timeout: 600_000
-      })
+      const r = spawnSync(
+        python,
+        [path.join(repo, "bench/torch/bench.py"), "--eval-checkpoint", dir, "--seconds", seconds, "--threads", threads, "--eval-batch", evalBatch],
+        {
+          encoding: "utf8",
+          env: { ...process.env, OPENBLAS_NUM_THREADS: threads, OMP_NUM_THREADS: threads },
+          timeout: 600_000
+        }
+      )
       const line = r.stdout.split("\n").find((l) => l.includes("eval-checkpoint"))
       if (r.status !== 0 || line === undefined) console.error(`bench.py failed (${r.status}): ${r.stderr.slice(-2000)}`)
       else torch = JSON.parse(line)

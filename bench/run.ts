@@ -32,7 +32,11 @@ const runScript = (cmd: string, argv: ReadonlyArray<string>, env: Record<string,
   return r.stdout ?? ""
 }
 
-interface TrainRow { readonly key: string; readonly tokensPerSecond: number; readonly evalSequencesPerSecond: number }
+interface TrainRow {
+  readonly key: string
+  readonly tokensPerSecond: number
+  readonly evalSequencesPerSecond: number
+}
 
 /** Rows of the tables printed by packages/gpu-webgpu/bench/train.ts and cpu.ts (same columns). */
 const tableRows = (out: string): Array<TrainRow> =>
@@ -43,13 +47,20 @@ const tableRows = (out: string): Array<TrainRow> =>
   }))
 
 const torchRows = (out: string) => {
-  const lines = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, number | string>)
+  const lines = out
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, number | string>)
   return {
-    train: lines.filter((l) => l.bench === "train").map((l): TrainRow => ({
-      key: `V=${l.vocab} S=${l.seq_len} L=${l.layers} d=${l.d_model} B=${l.batch}`,
-      tokensPerSecond: Number(l.tokens_per_s),
-      evalSequencesPerSecond: Number(l.eval_sequences_per_s)
-    })),
+    train: lines
+      .filter((l) => l.bench === "train")
+      .map(
+        (l): TrainRow => ({
+          key: `V=${l.vocab} S=${l.seq_len} L=${l.layers} d=${l.d_model} B=${l.batch}`,
+          tokensPerSecond: Number(l.tokens_per_s),
+          evalSequencesPerSecond: Number(l.eval_sequences_per_s)
+        })
+      ),
     matmul: lines.filter((l) => l.bench === "matmul").map((l) => ({ n: Number(l.n), gflops: Number(l.gflops) }))
   }
 }
@@ -72,7 +83,9 @@ if (!args.has("--skip-gpu")) {
       for (const t of torch.train) {
         const o = ours.find((r) => r.key === t.key)
         if (!o) continue
-        console.log(`${t.key.padEnd(30)} ${fmt(o.tokensPerSecond).padStart(13)} ${fmt(t.tokensPerSecond).padStart(13)} ${(o.tokensPerSecond / t.tokensPerSecond).toFixed(2).padStart(7)} ${fmt(o.evalSequencesPerSecond).padStart(19)} ${fmt(t.evalSequencesPerSecond).padStart(18)} ${(o.evalSequencesPerSecond / t.evalSequencesPerSecond).toFixed(2).padStart(7)}`)
+        console.log(
+          `${t.key.padEnd(30)} ${fmt(o.tokensPerSecond).padStart(13)} ${fmt(t.tokensPerSecond).padStart(13)} ${(o.tokensPerSecond / t.tokensPerSecond).toFixed(2).padStart(7)} ${fmt(o.evalSequencesPerSecond).padStart(19)} ${fmt(t.evalSequencesPerSecond).padStart(18)} ${(o.evalSequencesPerSecond / t.evalSequencesPerSecond).toFixed(2).padStart(7)}`
+        )
       }
       for (const m of torch.matmul) console.log(`torch.mm N=${m.n}: ${fmt(m.gflops)} GFLOP/s (compare the matmul table above)`)
       console.log()
@@ -87,16 +100,26 @@ if (!args.has("--skip-cpu")) {
   console.log(`== Native CPU GPT-2 vs PyTorch CPU, ${threads} threads each, best of 2 × ${reps} (load average before: ${load()})`)
   // Interleaved: ours, PyTorch, ours, PyTorch; each side keeps its best, so a burst of load elsewhere hurts neither alone.
   const oursRun = () => runScript(tsx, ["packages/gpu-webgpu/bench/cpu.ts", "--threads", threads, "--reps", reps, "--steps", "10"])
-  const torchRun = () => args.has("--skip-torch") ? "" : runScript(python, ["bench/torch/bench.py", "--seconds", "3", "--threads", threads, "--reps", reps, "--skip-matmul"], { OPENBLAS_NUM_THREADS: "1" })
+  const torchRun = () =>
+    args.has("--skip-torch")
+      ? ""
+      : runScript(python, ["bench/torch/bench.py", "--seconds", "3", "--threads", threads, "--reps", reps, "--skip-matmul"], { OPENBLAS_NUM_THREADS: "1" })
   const ours1 = oursRun()
   const torch1 = torchRun()
   const ours2 = oursRun()
   const torch2 = torchRun()
   console.log(ours2)
-  const bestOf = (a: Array<TrainRow>, b: Array<TrainRow>) => a.map((x) => {
-    const y = b.find((r) => r.key === x.key)
-    return y === undefined ? x : { key: x.key, tokensPerSecond: Math.max(x.tokensPerSecond, y.tokensPerSecond), evalSequencesPerSecond: Math.max(x.evalSequencesPerSecond, y.evalSequencesPerSecond) }
-  })
+  const bestOf = (a: Array<TrainRow>, b: Array<TrainRow>) =>
+    a.map((x) => {
+      const y = b.find((r) => r.key === x.key)
+      return y === undefined
+        ? x
+        : {
+            key: x.key,
+            tokensPerSecond: Math.max(x.tokensPerSecond, y.tokensPerSecond),
+            evalSequencesPerSecond: Math.max(x.evalSequencesPerSecond, y.evalSequencesPerSecond)
+          }
+    })
   const best = bestOf(tableRows(ours1), tableRows(ours2))
   const torchOut = torch1 + "\n" + torch2
   const torchBest = { ...torchRows(torch1), train: bestOf(torchRows(torch1).train, torchRows(torch2).train) }
@@ -107,9 +130,15 @@ if (!args.has("--skip-cpu")) {
     for (const t of torch.train) {
       const o = best.find((r) => r.key === t.key)
       if (!o) continue
-      console.log(`${t.key.padEnd(30)} ${fmt(o.tokensPerSecond).padStart(11)} ${fmt(t.tokensPerSecond).padStart(13)} ${(o.tokensPerSecond / t.tokensPerSecond).toFixed(2).padStart(7)} ${fmt(o.evalSequencesPerSecond).padStart(17)} ${fmt(t.evalSequencesPerSecond).padStart(18)} ${(o.evalSequencesPerSecond / t.evalSequencesPerSecond).toFixed(2).padStart(7)}`)
+      console.log(
+        `${t.key.padEnd(30)} ${fmt(o.tokensPerSecond).padStart(11)} ${fmt(t.tokensPerSecond).padStart(13)} ${(o.tokensPerSecond / t.tokensPerSecond).toFixed(2).padStart(7)} ${fmt(o.evalSequencesPerSecond).padStart(17)} ${fmt(t.evalSequencesPerSecond).padStart(18)} ${(o.evalSequencesPerSecond / t.evalSequencesPerSecond).toFixed(2).padStart(7)}`
+      )
     }
-    const peak = torchOut.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { peak_rss_mb?: number }).reduce((m, l) => Math.max(m, l.peak_rss_mb ?? 0), 0)
+    const peak = torchOut
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { peak_rss_mb?: number })
+      .reduce((m, l) => Math.max(m, l.peak_rss_mb ?? 0), 0)
     console.log(`peak memory: ours ${/peak RSS (\d+) MiB/.exec(ours2)?.[1] ?? "?"} MiB, PyTorch ${Math.round(peak)} MiB (whole process, all configs)`)
   }
   console.log(`load average after: ${load()}\n`)

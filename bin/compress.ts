@@ -16,7 +16,18 @@
  * table cut to that length.
  */
 import { ModelError, SpecError, stderrProgress, writeFileAtomic as coreWriteFileAtomic } from "@memorize/core"
-import { chooseDevice, type Device, devices, firstPositions, gpt2TensorShapes, type Gpt2Weights, loadCheckpoint, openGpt2, type Precision, WebGpu } from "@memorize/gpu-webgpu"
+import {
+  chooseDevice,
+  type Device,
+  devices,
+  firstPositions,
+  gpt2TensorShapes,
+  type Gpt2Weights,
+  loadCheckpoint,
+  openGpt2,
+  type Precision,
+  WebGpu
+} from "@memorize/gpu-webgpu"
 import { compression } from "@memorize/metrics"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
@@ -53,12 +64,13 @@ export interface LoadedModel {
 }
 
 export const loadModel = (path: string, bos: boolean): Effect.Effect<LoadedModel, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const abs = nodePath.resolve(path)
     const weights = yield* loadCheckpoint(abs)
     const lead = bos ? 1 : 0
     const dataVocab = weights.shape.vocabSize - lead
-    if (dataVocab < 2) return yield* new ModelError({ message: `vocab_size ${weights.shape.vocabSize} leaves ${dataVocab} data tokens; at least 2 are needed`, file: abs })
+    if (dataVocab < 2)
+      return yield* new ModelError({ message: `vocab_size ${weights.shape.vocabSize} leaves ${dataVocab} data tokens; at least 2 are needed`, file: abs })
     return { path: abs, weights, hash: weightsHash(weights), dataVocab, lead }
   })
 
@@ -69,15 +81,16 @@ export const loadModel = (path: string, bos: boolean): Effect.Effect<LoadedModel
  */
 const sourceFor = (m: LoadedModel, options: { readonly precision: Precision; readonly bos: boolean; readonly device: "cpu" | "webgpu" }) => (length: number) =>
   openGpt2(firstPositions(m.weights, length + m.lead), options).pipe(
-    Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto ${options.device}: ${e.message}`, file: m.path }) : e))
+    Effect.mapError((e) =>
+      e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto ${options.device}: ${e.message}`, file: m.path }) : e
+    )
   )
 
 const ioError = (file: string) => (e: unknown) => new ModelError({ message: `cannot write: ${e instanceof Error ? e.message : String(e)}`, file })
 
 /** Writes `file` through a temporary file in its folder, renamed over it once complete and synced. */
 /** Writes a file atomically (core's writer), as a ModelError naming the file. */
-export const writeFileAtomic = (file: string, data: Uint8Array | string) =>
-  coreWriteFileAtomic(file, data).pipe(Effect.mapError(ioError(file)))
+export const writeFileAtomic = (file: string, data: Uint8Array | string) => coreWriteFileAtomic(file, data).pipe(Effect.mapError(ioError(file)))
 
 export interface CompressOptions {
   readonly model: string
@@ -96,26 +109,34 @@ const sumOf = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0)
 
 /** Compresses a token file; returns the summary printed by the command. */
 export const compressFile = (options: CompressOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const precision = options.precision ?? "fp32"
     const bos = options.bos ?? false
     const backend = yield* chooseDevice(options.device ?? "auto")
     const m = yield* loadModel(options.model, bos)
     const tokensPath = nodePath.resolve(options.tokens)
     const maxLen = m.weights.shape.nPositions - m.lead
-    const file = yield* readEvalTokens(tokensPath, { vocab: m.dataVocab, maxLen, maxLenWhy: `the model's n_positions = ${m.weights.shape.nPositions}${m.lead ? " (one position goes to BOS)" : ""}` })
+    const file = yield* readEvalTokens(tokensPath, {
+      vocab: m.dataVocab,
+      maxLen,
+      maxLenWhy: `the model's n_positions = ${m.weights.shape.nPositions}${m.lead ? " (one position goes to BOS)" : ""}`
+    })
     const out = nodePath.resolve(options.out ?? `${options.tokens}.mzac`)
     const started = Date.now()
-    const { bytes, stats } = yield* compression.compressSequences(file.sequences, {
-      vocab: m.dataVocab,
-      modelHash: m.hash,
-      precision,
-      backend,
-      bos,
-      freqBits: options.freqBits ?? compression.MAX_FREQ_BITS,
-      batch: options.batch ?? 256,
-      ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
-    }, sourceFor(m, { precision, bos, device: backend }))
+    const { bytes, stats } = yield* compression.compressSequences(
+      file.sequences,
+      {
+        vocab: m.dataVocab,
+        modelHash: m.hash,
+        precision,
+        backend,
+        bos,
+        freqBits: options.freqBits ?? compression.MAX_FREQ_BITS,
+        batch: options.batch ?? 256,
+        ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
+      },
+      sourceFor(m, { precision, bos, device: backend })
+    )
     yield* writeFileAtomic(out, bytes)
     const payloadBits = sumOf(stats.bits)
     const codeLength = sumOf(stats.logitBits)
@@ -149,7 +170,7 @@ export interface DecompressOptions {
 
 /** The file's bytes and its checked header: how the model must be evaluated to decode it. */
 export const readCompressedHeader = (file: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const input = nodePath.resolve(file)
     const bytes = yield* Effect.tryPromise({
       try: () => fs.readFile(input),
@@ -157,7 +178,10 @@ export const readCompressedHeader = (file: string) =>
     })
     const header = yield* compression.readHeader(bytes, input)
     if (header.backend !== "cpu" && header.backend !== "webgpu") {
-      return yield* new ModelError({ message: `${input} was compressed on backend "${header.backend}"; memorize decompresses on cpu or webgpu only`, file: input })
+      return yield* new ModelError({
+        message: `${input} was compressed on backend "${header.backend}"; memorize decompresses on cpu or webgpu only`,
+        file: input
+      })
     }
     if (!(precisions as ReadonlyArray<string>).includes(header.precision)) {
       return yield* new ModelError({ message: `${input} names precision "${header.precision}", not one of ${precisions.join(", ")}`, file: input })
@@ -170,7 +194,7 @@ export const readCompressedHeader = (file: string) =>
  * (the WebGPU device must be provided when that backend is webgpu).
  */
 export const decompressFile = (options: DecompressOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { input, bytes, header, backend, precision } = yield* readCompressedHeader(options.input)
     const m = yield* loadModel(options.model, header.bos)
     return yield* compression.decompressSequences(
@@ -191,17 +215,24 @@ export const compressCommand = Command.make(
   "compress",
   {
     model: Flag.String("model").pipe(Flag.withDescription("checkpoint: a folder with config.json + model.safetensors (or a sharded index), or the file")),
-    tokens: Flag.String("tokens").pipe(Flag.withDescription("JSONL: one sequence a line, [ids...] or {\"tokens\": [ids...]}; lengths 1..n_positions")),
+    tokens: Flag.String("tokens").pipe(Flag.withDescription('JSONL: one sequence a line, [ids...] or {"tokens": [ids...]}; lengths 1..n_positions')),
     out: Flag.String("out").pipe(Flag.withDescription("compressed file to write (default: the token file + .mzac)"), Flag.optional),
-    precision: Flag.Literals("precision", precisions).pipe(Flag.withDescription("arithmetic the model is evaluated in (recorded in the file)"), Flag.withDefault("fp32" as const)),
+    precision: Flag.Literals("precision", precisions).pipe(
+      Flag.withDescription("arithmetic the model is evaluated in (recorded in the file)"),
+      Flag.withDefault("fp32" as const)
+    ),
     bos: Flag.Boolean("bos").pipe(Flag.withDescription("the checkpoint was trained with a BOS token (the last id)"), Flag.withDefault(false)),
-    device: Flag.Literals("device", devices).pipe(Flag.withDescription("cpu (native), webgpu, or auto: WebGPU on a real GPU, else the native CPU backend (recorded; decompress uses the same)"), Flag.withDefault("auto" as Device)),
+    device: Flag.Literals("device", devices).pipe(
+      Flag.withDescription("cpu (native), webgpu, or auto: WebGPU on a real GPU, else the native CPU backend (recorded; decompress uses the same)"),
+      Flag.withDefault("auto" as Device)
+    ),
     batch: Flag.Int("batch").pipe(Flag.withDescription("sequences per model call (recorded; decompress uses the same)"), Flag.withDefault(256)),
     freqBits: Flag.Int("freq-bits").pipe(Flag.withDescription("log2 of the integer frequency total, 16..24"), Flag.withDefault(24))
   },
   (flags) =>
-    Effect.gen(function*() {
-      if (!Number.isInteger(flags.batch) || flags.batch < 1) return yield* usageError("--batch", `expected an integer ≥ 1 (sequences per model call), found ${flags.batch}`)
+    Effect.gen(function* () {
+      if (!Number.isInteger(flags.batch) || flags.batch < 1)
+        return yield* usageError("--batch", `expected an integer ≥ 1 (sequences per model call), found ${flags.batch}`)
       if (!Number.isInteger(flags.freqBits) || flags.freqBits < compression.MIN_FREQ_BITS || flags.freqBits > compression.MAX_FREQ_BITS) {
         return yield* usageError("--freq-bits", `expected an integer in ${compression.MIN_FREQ_BITS}..${compression.MAX_FREQ_BITS}, found ${flags.freqBits}`)
       }
@@ -219,12 +250,14 @@ export const compressCommand = Command.make(
       }
       // As in `memorize eval`: WebGPU is started only when it may be used; `auto` without an adapter runs on the CPU.
       const onCpu = compressFile({ ...options, device: "cpu" })
-      const summary = yield* (flags.device === "cpu"
-        ? onCpu
-        : compressFile(options).pipe(
-          Effect.provide(WebGpu.layer),
-          Effect.catchTag("DeviceError", (e) => (flags.device === "auto" ? onCpu : Effect.fail(new ModelError({ message: `device webgpu: ${e.message}` }))))
-        )).pipe(Effect.ensuring(Effect.sync(progress.close)))
+      const summary = yield* (
+        flags.device === "cpu"
+          ? onCpu
+          : compressFile(options).pipe(
+              Effect.provide(WebGpu.layer),
+              Effect.catchTag("DeviceError", (e) => (flags.device === "auto" ? onCpu : Effect.fail(new ModelError({ message: `device webgpu: ${e.message}` }))))
+            )
+      ).pipe(Effect.ensuring(Effect.sync(progress.close)))
       process.stdout.write(`${JSON.stringify(summary)}\n`)
     })
 ).pipe(Command.withDescription("arithmetic-code token sequences under a checkpoint (exactly decodable with decompress)"))
@@ -237,17 +270,25 @@ export const decompressCommand = Command.make(
     out: Flag.String("out").pipe(Flag.withDescription("JSONL file to write (default: stdout)"), Flag.optional)
   },
   (flags) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const progress = stderrProgress({ what: "decompress", unit: "sequences", rateUnit: "seq/s" })
       const { backend } = yield* readCompressedHeader(flags.input)
       const run = decompressFile({ model: flags.model, input: flags.input, onProgress: progress.update })
-      const { sequences, header } = yield* (backend === "cpu"
-        ? run
-        : run.pipe(
-          Effect.provide(WebGpu.layer),
-          Effect.catchTag("DeviceError", (e) =>
-            Effect.fail(new ModelError({ message: `${flags.input} was compressed on webgpu and decodes only there (other backends compute other floats): ${e.message}`, file: flags.input })))
-        )).pipe(Effect.ensuring(Effect.sync(progress.close)))
+      const { sequences, header } = yield* (
+        backend === "cpu"
+          ? run
+          : run.pipe(
+              Effect.provide(WebGpu.layer),
+              Effect.catchTag("DeviceError", (e) =>
+                Effect.fail(
+                  new ModelError({
+                    message: `${flags.input} was compressed on webgpu and decodes only there (other backends compute other floats): ${e.message}`,
+                    file: flags.input
+                  })
+                )
+              )
+            )
+      ).pipe(Effect.ensuring(Effect.sync(progress.close)))
       const text = jsonl(sequences)
       if (Option.isSome(flags.out)) {
         yield* writeFileAtomic(nodePath.resolve(flags.out.value), text)

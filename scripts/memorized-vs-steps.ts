@@ -21,8 +21,16 @@ if (store === undefined || !fs.existsSync(store)) {
   process.exit(2)
 }
 
-interface LogLine { readonly step: number; readonly loss: number }
-interface Config { readonly dataset: { readonly kind: string; readonly vocab: number; readonly seqLen: number; readonly samples: number }; readonly model: { readonly dModel: number }; readonly train: { readonly precision: string }; readonly seed: number }
+interface LogLine {
+  readonly step: number
+  readonly loss: number
+}
+interface Config {
+  readonly dataset: { readonly kind: string; readonly vocab: number; readonly seqLen: number; readonly samples: number }
+  readonly model: { readonly dModel: number }
+  readonly train: { readonly precision: string }
+  readonly seed: number
+}
 
 for (const id of fs.readdirSync(store).sort()) {
   const dir = path.join(store, id)
@@ -32,15 +40,24 @@ for (const id of fs.readdirSync(store).sort()) {
   const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as Config
   if (config.dataset.kind !== "synthetic-uniform") continue
   const { vocab: V, seqLen: S, samples: N } = config.dataset
-  const lines = fs.readFileSync(logFile, "utf8").trim().split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as LogLine)
+  const lines = fs
+    .readFileSync(logFile, "utf8")
+    .trim()
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as LogLine)
   if (lines.length === 0) continue
   const bits = (l: LogLine) => N * (S - 1) * (Math.log2(V) - l.loss / Math.LN2)
   const picked = lines.filter((l) => l.step % every === 0 || l === lines[lines.length - 1])
   const last = lines[lines.length - 1]
   const quarter = lines.find((l) => l.step >= 0.75 * last.step) ?? lines[0]
   const result = path.join(dir, "result.json")
-  const exact = fs.existsSync(result) ? (JSON.parse(fs.readFileSync(result, "utf8")) as { metrics?: { memorization?: { totalBits?: number } } }).metrics?.memorization?.totalBits : undefined
-  console.log(`${id}  d=${config.model.dModel} N=${N} ${config.train.precision} seed ${config.seed}${exact === undefined ? "  (not complete)" : `  metric at the end: ${Math.round(exact).toLocaleString("en-US")} bits`}`)
+  const exact = fs.existsSync(result)
+    ? (JSON.parse(fs.readFileSync(result, "utf8")) as { metrics?: { memorization?: { totalBits?: number } } }).metrics?.memorization?.totalBits
+    : undefined
+  console.log(
+    `${id}  d=${config.model.dModel} N=${N} ${config.train.precision} seed ${config.seed}${exact === undefined ? "  (not complete)" : `  metric at the end: ${Math.round(exact).toLocaleString("en-US")} bits`}`
+  )
   console.log(`  ${picked.map((l) => `${l.step}: ${Math.round(bits(l) / 1000)}k`).join("  ")}`)
   console.log(`  last quarter (${quarter.step} → ${last.step}): ${((bits(last) / bits(quarter) - 1) * 100).toFixed(1)}%`)
 }

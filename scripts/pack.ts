@@ -5,7 +5,9 @@ import { pack } from "./packages.ts"
 
 const outDir = path.resolve(process.argv[2] ?? "dist-packages")
 Effect.runPromise(pack(outDir)).then(
-  (tarballs) => { for (const [name, file] of Object.entries(tarballs)) process.stdout.write(`${name}\t${file}\n`) },
+  (tarballs) => {
+    for (const [name, file] of Object.entries(tarballs)) process.stdout.write(`${name}\t${file}\n`)
+  },
   (e) => {
     process.stderr.write(`pack failed: ${e?.command ?? ""}\n${e?.message ?? e}\n`)
     process.exit(1)

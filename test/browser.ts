@@ -59,22 +59,26 @@ export const chromiumPath = () => {
 const MARKS = "g.role-mark path, g.role-mark line, g.role-mark rect"
 
 const readCharts = (page: Page) =>
-  page.$$eval("figure.chart", (figures, marksSel) =>
-    figures.map((f) => {
-      const svg = f.querySelector(".live svg") ?? f.querySelector("svg")
-      const box = svg?.getBoundingClientRect()
-      const texts = (sel: string) => (svg ? [...svg.querySelectorAll(sel)].map((t) => t.textContent ?? "") : [])
-      return {
-        title: f.closest("section")?.querySelector("h2")?.textContent ?? "",
-        width: box?.width ?? 0,
-        height: box?.height ?? 0,
-        marks: svg ? svg.querySelectorAll(marksSel).length : 0,
-        axisTitles: texts("g.role-axis-title text"),
-        legendLabels: texts("g.role-legend-label text"),
-        series: JSON.parse(f.getAttribute("data-series") ?? "[]") as Array<string>,
-        live: f.getAttribute("data-live") === "true"
-      }
-    }), MARKS)
+  page.$$eval(
+    "figure.chart",
+    (figures, marksSel) =>
+      figures.map((f) => {
+        const svg = f.querySelector(".live svg") ?? f.querySelector("svg")
+        const box = svg?.getBoundingClientRect()
+        const texts = (sel: string) => (svg ? [...svg.querySelectorAll(sel)].map((t) => t.textContent ?? "") : [])
+        return {
+          title: f.closest("section")?.querySelector("h2")?.textContent ?? "",
+          width: box?.width ?? 0,
+          height: box?.height ?? 0,
+          marks: svg ? svg.querySelectorAll(marksSel).length : 0,
+          axisTitles: texts("g.role-axis-title text"),
+          legendLabels: texts("g.role-legend-label text"),
+          series: JSON.parse(f.getAttribute("data-series") ?? "[]") as Array<string>,
+          live: f.getAttribute("data-live") === "true"
+        }
+      }),
+    MARKS
+  )
 
 export const inspectReport = async (htmlFile: string, screenshot?: string): Promise<ReportCheck> => {
   const browser = await chromium.launch({
@@ -85,7 +89,9 @@ export const inspectReport = async (htmlFile: string, screenshot?: string): Prom
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
     const errors: Array<string> = []
     page.on("pageerror", (e) => errors.push(`page error: ${e.message}`))
-    page.on("console", (m) => { if (m.type() === "error") errors.push(`console: ${m.text()}`) })
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(`console: ${m.text()}`)
+    })
     // The report must not reach the network: any request other than the file itself is an error.
     await page.route("**/*", (route) => {
       if (route.request().url().startsWith("file:")) return route.continue()
@@ -95,7 +101,11 @@ export const inspectReport = async (htmlFile: string, screenshot?: string): Prom
     await page.goto(pathToFileURL(htmlFile).href)
     // Live views replace the static SVGs once vega has drawn them.
     // (Page-side code as strings: this project type-checks without the DOM library.)
-    await page.waitForFunction(`[...document.querySelectorAll("figure.chart[data-spec]")].every((f) => f.hasAttribute("data-live") || f.hasAttribute("data-live-error"))`, undefined, { timeout: 30_000 })
+    await page.waitForFunction(
+      `[...document.querySelectorAll("figure.chart[data-spec]")].every((f) => f.hasAttribute("data-live") || f.hasAttribute("data-live-error"))`,
+      undefined,
+      { timeout: 30_000 }
+    )
     const charts = await readCharts(page)
     const facts = await page.$$eval(".headline .fact", (cards) =>
       cards.map((c) => ({
@@ -104,26 +114,29 @@ export const inspectReport = async (htmlFile: string, screenshot?: string): Prom
         value: c.hasAttribute("data-value") ? Number(c.getAttribute("data-value")) : undefined,
         lawsPath: c.getAttribute("data-laws-path") ?? undefined,
         experiment: c.closest("section.headline")?.getAttribute("data-experiment") ?? undefined
-      })))
+      }))
+    )
     const regimeNotes = await page.$$eval(".headline .regime", (ps) => ps.map((p) => p.textContent ?? ""))
-    const headlineFirst = await page.evaluate(`(() => {
+    const headlineFirst = (await page.evaluate(`(() => {
       const h = document.querySelector("section.headline")
       const f = document.querySelector("figure.chart")
       return h !== null && (f === null || (h.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0)
-    })()`) as boolean
+    })()`)) as boolean
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true })
 
     // Hover: the first point mark of a live chart shows a tooltip with its values.
     let tooltip: string | undefined
     const point = page.locator("figure.chart .live g.mark-symbol.role-mark path").first()
-    if (await point.count() > 0) {
+    if ((await point.count()) > 0) {
       await point.scrollIntoViewIfNeeded()
       await point.hover({ force: true })
-      await page.waitForFunction(`document.querySelector(".tooltip") !== null && !document.querySelector(".tooltip").hidden`, undefined, { timeout: 5_000 }).catch(() => undefined)
-      tooltip = await page.evaluate(`(() => {
+      await page
+        .waitForFunction(`document.querySelector(".tooltip") !== null && !document.querySelector(".tooltip").hidden`, undefined, { timeout: 5_000 })
+        .catch(() => undefined)
+      tooltip = (await page.evaluate(`(() => {
         const t = document.querySelector(".tooltip")
         return t && !t.hidden ? t.innerText : undefined
-      })()`) as string | undefined
+      })()`)) as string | undefined
     }
     // Toggle: clicking a legend entry dims the other series.
     let dimmedAfterLegendClick = 0
@@ -134,8 +147,10 @@ export const inspectReport = async (htmlFile: string, screenshot?: string): Prom
       await entry.scrollIntoViewIfNeeded()
       await entry.click({ force: true })
       await page.waitForTimeout(300)
-      dimmedAfterLegendClick = await fig.evaluate((f, sel) =>
-        [...f.querySelectorAll(`.live ${sel}`)].filter((m) => Number(m.getAttribute("opacity") ?? "1") < 0.5).length, MARKS)
+      dimmedAfterLegendClick = await fig.evaluate(
+        (f, sel) => [...f.querySelectorAll(`.live ${sel}`)].filter((m) => Number(m.getAttribute("opacity") ?? "1") < 0.5).length,
+        MARKS
+      )
     }
     return { charts, facts, regimeNotes, headlineFirst, tooltip, dimmedAfterLegendClick, errors }
   } finally {

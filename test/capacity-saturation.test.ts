@@ -54,7 +54,10 @@ describe("reduced capacity sweep (end to end)", () => {
     const r = memorize(["run", file], { cwd: dir, timeoutMs: 300_000 })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/3\/3 runs complete/)
-    const rows = fs.readFileSync(path.join(dir, "runs/capacity-saturation/results.jsonl"), "utf8").trim().split("\n")
+    const rows = fs
+      .readFileSync(path.join(dir, "runs/capacity-saturation/results.jsonl"), "utf8")
+      .trim()
+      .split("\n")
       .map((l) => JSON.parse(l) as Row)
     const mem = new Map(rows.map((x) => [x.dataset.trainCount, x.metrics.memorization.totalBits]))
     for (const x of rows) expect(x.dataset.entropyBitsPerSequence).toBe(H)

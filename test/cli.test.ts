@@ -5,7 +5,6 @@ import { memorize, nodeArgs, repoRoot, toySweepSpec, writeSpec } from "./cli-hel
 
 const fixtures = path.join(repoRoot, "test/fixtures")
 
-
 describe("memorize CLI (child process)", () => {
   it("validate: a spec with three mistakes reports all three with line:column, exit 2", () => {
     const { file } = writeSpec(`name: three-mistakes
@@ -118,7 +117,9 @@ store: { saveModels: false }
 `)
     const child = spawn(process.execPath, [...nodeArgs(), "run", file], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
     let stderr = ""
-    child.stderr.on("data", (d) => { stderr += String(d) })
+    child.stderr.on("data", (d) => {
+      stderr += String(d)
+    })
     const storeDir = path.join(dir, "runs/cli-interrupt")
     const acquired = () => fs.existsSync(storeDir) && fs.readdirSync(storeDir).some((d) => fs.existsSync(path.join(storeDir, d, "resource-acquired")))
     const deadline = Date.now() + 90_000

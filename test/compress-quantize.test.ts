@@ -31,24 +31,36 @@ type Source = compression.LogitsSource
 /** The model's stepper as is (native quantize), or without its quantize (the definition), or with a NaN put into one logit. */
 const sourceOf = (model: Source, options: { readonly native: boolean; readonly nanAt?: { position: number; index: number } }): Source => ({
   nextTokenStepper: (shape) =>
-    Effect.map(model.nextTokenStepper!(shape), (stepper): NextTokenStepper => ({
-      next: (t, previous) =>
-        Effect.map(stepper.next(t, previous), (logits) => {
-          if (options.nanAt?.position !== t) return logits
-          const copy = logits.slice()
-          copy[options.nanAt.index] = NaN
-          return copy
-        }),
-      ...(options.native && stepper.quantize !== undefined ? { quantize: stepper.quantize } : {})
-    }))
+    Effect.map(
+      model.nextTokenStepper!(shape),
+      (stepper): NextTokenStepper => ({
+        next: (t, previous) =>
+          Effect.map(stepper.next(t, previous), (logits) => {
+            if (options.nanAt?.position !== t) return logits
+            const copy = logits.slice()
+            copy[options.nanAt.index] = NaN
+            return copy
+          }),
+        ...(options.native && stepper.quantize !== undefined ? { quantize: stepper.quantize } : {})
+      })
+    )
 })
 
 describe("compression: native and TypeScript quantization", () => {
   for (const bos of [false, true]) {
     it.effect(`write the same code words and decode each other's (bos: ${bos}, V = 301, batches of 7)`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const V = 301
-        const shape: Gpt2Shape = { vocabSize: bos ? V + 1 : V, nPositions: 10, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+        const shape: Gpt2Shape = {
+          vocabSize: bos ? V + 1 : V,
+          nPositions: 10,
+          layers: 1,
+          dModel: 16,
+          heads: 2,
+          layerNormEps: 1e-5,
+          activation: "gelu_new",
+          tiedHead: true
+        }
         const model = yield* openGpt2(sharp(shape, 3), { precision: "fp32", bos, device: "cpu" })
         const probe = yield* model.nextTokenStepper({ count: 1, seqLen: 9, vocabSize: V })
         expect(probe.quantize, "the CPU stepper has a native quantizer").toBeDefined()
@@ -61,15 +73,19 @@ describe("compression: native and TypeScript quantization", () => {
         expect(byNative.codes).toEqual(byDefinition.codes)
         expect(byNative.quantizedBits).toEqual(byDefinition.quantizedBits)
         expect(byNative.logitBits).toEqual(byDefinition.logitBits)
-        for (const [codes, decoder] of [[byDefinition.codes, fast], [byNative.codes, slow]] as const) {
+        for (const [codes, decoder] of [
+          [byDefinition.codes, fast],
+          [byNative.codes, slow]
+        ] as const) {
           const back = yield* compression.decodeSequences(decoder, codes, seqs, options)
           expect(back.tokens).toEqual(seqs.tokens)
         }
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   }
 
   it.effect("a NaN logit fails both paths with the same error, naming the sequence and position", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const V = 50
       const shape: Gpt2Shape = { vocabSize: V, nPositions: 6, layers: 1, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
       const model = yield* openGpt2(sharp(shape, 5), { precision: "fp32", bos: false, device: "cpu" })
@@ -82,5 +98,6 @@ describe("compression: native and TypeScript quantization", () => {
       for (const e of errors) expect(e).toBeInstanceOf(ModelError)
       expect(errors[0].message).toBe(errors[1].message)
       expect(errors[0].message).toMatch(/logits of sequence 5 at position 3: logits row 5 has a non-finite value at 17/)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

@@ -26,8 +26,16 @@ describe("cpu trainer through the CLI", () => {
     expect(one.code, one.stderr).toBe(0)
     const two = memorize(["run", file, "--store", "two", "--concurrency", "2"], { cwd: dir, timeoutMs: 300_000 })
     expect(two.code, two.stderr).toBe(0)
-    const a = fs.readFileSync(path.join(dir, "one/cpu-concurrency/results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
-    const b = fs.readFileSync(path.join(dir, "two/cpu-concurrency/results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    const a = fs
+      .readFileSync(path.join(dir, "one/cpu-concurrency/results.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+    const b = fs
+      .readFileSync(path.join(dir, "two/cpu-concurrency/results.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
     const key = (r: { runId: string }) => r.runId
     a.sort((x, y) => key(x).localeCompare(key(y)))
     b.sort((x, y) => key(x).localeCompare(key(y)))
@@ -47,12 +55,16 @@ describe("cpu trainer through the CLI", () => {
     const { dir, file } = writeSpec(sweep("cpu-interrupt", 1_000_000))
     const child = spawn(process.execPath, [...nodeArgs(), "run", file], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
     let stderr = ""
-    child.stderr.on("data", (d) => { stderr += String(d) })
-    const store = path.join(dir, "runs/cpu-interrupt")
-    const training = () => fs.existsSync(store) && fs.readdirSync(store).some((d) => {
-      const log = path.join(store, d, "train-log.jsonl")
-      return fs.existsSync(log) && fs.readFileSync(log, "utf8").trim().split("\n").length >= 2
+    child.stderr.on("data", (d) => {
+      stderr += String(d)
     })
+    const store = path.join(dir, "runs/cpu-interrupt")
+    const training = () =>
+      fs.existsSync(store) &&
+      fs.readdirSync(store).some((d) => {
+        const log = path.join(store, d, "train-log.jsonl")
+        return fs.existsSync(log) && fs.readFileSync(log, "utf8").trim().split("\n").length >= 2
+      })
     const deadline = Date.now() + 120_000
     while (!training() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
     expect(training(), stderr).toBe(true)

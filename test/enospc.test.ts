@@ -25,7 +25,10 @@ describe("a full disk", () => {
       expect(full.code, full.stderr).not.toBe(0)
       expect(full.stderr + full.stdout).toMatch(/ENOSPC/)
       const files = walk(mnt)
-      expect(files.filter((f) => path.basename(f).includes(".tmp-")), "no temporary files left").toEqual([])
+      expect(
+        files.filter((f) => path.basename(f).includes(".tmp-")),
+        "no temporary files left"
+      ).toEqual([])
       for (const f of files.filter((f) => f.endsWith(".json"))) expect(() => JSON.parse(fs.readFileSync(f, "utf8")), f).not.toThrow()
       const done = files.filter((f) => path.basename(f) === "result.json").length
       expect(done).toBeLessThan(16)

@@ -31,7 +31,14 @@ const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-eval-"))
 const V = 11
 const NPOS = 8
 const shapeOf = (layers: number, tiedHead: boolean): Gpt2Shape => ({
-  vocabSize: V, nPositions: NPOS, layers, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead
+  vocabSize: V,
+  nPositions: NPOS,
+  layers,
+  dModel: 8,
+  heads: 2,
+  layerNormEps: 1e-5,
+  activation: "gelu_new",
+  tiedHead
 })
 
 /** Sharpened random weights with non-trivial LayerNorms and biases, so code lengths are far from uniform. */
@@ -42,8 +49,8 @@ const sharp = (shape: Gpt2Shape, seed: number): Gpt2Weights => {
     const data = n.endsWith(".bias")
       ? t.data.map((_, i) => 0.2 * Math.sin(1.3 * i + seed + n.length))
       : n.includes("ln_")
-      ? t.data.map((x, i) => x + 0.3 * Math.cos(0.7 * i + seed))
-      : t.data.map((x) => x * 20)
+        ? t.data.map((x, i) => x + 0.3 * Math.cos(0.7 * i + seed))
+        : t.data.map((x) => x * 20)
     tensors.set(n, { shape: t.shape, data })
   }
   return { shape, tensors }
@@ -88,7 +95,12 @@ const expectBits = (got: ArrayLike<number>, want: ArrayLike<number>, what: strin
 
 const expectMatchesOracle = (result: EvalResult, w: Gpt2Weights, seqs: ReadonlyArray<ReadonlyArray<number>>, what: string, tol?: number) => {
   const want = oracle(w, seqs)
-  expectBits(result.members.bits, want.map((x) => x.bits), `${what}: bits`, tol)
+  expectBits(
+    result.members.bits,
+    want.map((x) => x.bits),
+    `${what}: bits`,
+    tol
+  )
   seqs.forEach((_, i) => expectBits(result.members.tokenBits[i], want[i].tokenBits, `${what}: token bits of sequence ${i}`, tol))
 }
 
@@ -103,7 +115,7 @@ const tensorsOf = (w: Gpt2Weights, prefix: boolean): Array<WriteTensor> =>
   }))
 
 const writeSingle = (dir: string, w: Gpt2Weights, tensors: ReadonlyArray<WriteTensor>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     fs.mkdirSync(dir, { recursive: true })
     fs.writeFileSync(path.join(dir, "config.json"), gpt2ConfigText(w.shape))
     yield* writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" })
@@ -111,7 +123,7 @@ const writeSingle = (dir: string, w: Gpt2Weights, tensors: ReadonlyArray<WriteTe
 
 /** Two shards + model.safetensors.index.json, as transformers' save_pretrained(max_shard_size=...) writes. */
 const writeSharded = (dir: string, w: Gpt2Weights) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     fs.mkdirSync(dir, { recursive: true })
     fs.writeFileSync(path.join(dir, "config.json"), gpt2ConfigText(w.shape))
     const all = tensorsOf(w, true)
@@ -131,7 +143,10 @@ const toF16Grid = (x: number) => Math.max(-2047, Math.min(2047, Math.round(x * 1
 /** A hand-written F16 safetensors file (the project's writer does F32 and BF16 only). */
 const writeF16 = (dir: string, w: Gpt2Weights) => {
   fs.mkdirSync(dir, { recursive: true })
-  writeF16Safetensors(path.join(dir, "model.safetensors"), gpt2TensorShapes(w.shape).map(([name, dims]) => ({ name, dims, values: w.tensors.get(name)!.data })))
+  writeF16Safetensors(
+    path.join(dir, "model.safetensors"),
+    gpt2TensorShapes(w.shape).map(([name, dims]) => ({ name, dims, values: w.tensors.get(name)!.data }))
+  )
   fs.writeFileSync(path.join(dir, "config.json"), gpt2ConfigText(w.shape))
 }
 
@@ -152,8 +167,7 @@ const handLog2Probs = (w: Gpt2Weights, seq: ReadonlyArray<number>): Array<number
     return v.map((x, i) => ((x - mu) / Math.sqrt(variance + eps)) * g[i] + b[i])
   }
   // Conv1D: W is [in, out], y = x·W + b.
-  const conv = (v: Array<number>, W: Array<number>, b: Array<number>) =>
-    b.map((bj, j) => v.reduce((a, x, i) => a + x * W[i * b.length + j], bj))
+  const conv = (v: Array<number>, W: Array<number>, b: Array<number>) => b.map((bj, j) => v.reduce((a, x, i) => a + x * W[i * b.length + j], bj))
   const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))
   let x = seq.map((tok, t) => Array.from({ length: d }, (_, i) => wte[tok * d + i] + wpe[t * d + i]))
   const qkv = x.map((row) => conv(norm(row, p("h.0.ln_1.weight"), p("h.0.ln_1.bias")), p("h.0.attn.c_attn.weight"), p("h.0.attn.c_attn.bias")))
@@ -193,42 +207,50 @@ const handLog2Probs = (w: Gpt2Weights, seq: ReadonlyArray<number>): Array<number
 // ---------------------------------------------------------------------------
 
 layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
-  it.effect("F32 checkpoint, lengths 1..n_positions: code lengths and per-token bits match the float64 evaluator; one GPU model per length is the same as the full one", () =>
-    Effect.gen(function*() {
-      const dir = tmpDir()
-      const w = sharp(shapeOf(2, true), 1)
-      yield* saveCheckpoint(path.join(dir, "ck"), w)
-      const seqs = randomSequences(20, [1, 2, 3, 4, 5, 6, 7, 8, 8, 5], 7)
-      const tokens = writeTokens(dir, "members.jsonl", seqs)
-      // On WebGPU, as the whole-checkpoint model below (`auto` is the native CPU on a software adapter: other floats).
-      const result = yield* evaluate({ model: path.join(dir, "ck"), tokens, perToken: true, chunk: 3, device: "webgpu" })
-      expectMatchesOracle(result, w, seqs, "f32")
-      // The first token costs log2 V bits; a one-token sequence costs exactly that.
-      expect(result.members.tokenBits[0][0]).toBe(Math.log2(V))
-      expect(result.members.bits[0]).toBe(Math.log2(V))
-      expect(Array.from(result.members.lengths)).toEqual(seqs.map((s) => s.length))
-      // The GPU model built on the whole checkpoint (n_positions 8) gives the same bits for shorter sequences.
-      const full = yield* Effect.scoped(Effect.gen(function*() {
-        const gpu = yield* makeGpuGpt2(w, { precision: "fp32" })
-        const fives = seqs.map((s, i) => [s, i] as const).filter(([s]) => s.length === 5)
-        const bits = yield* gpu.codeLengths({ vocabSize: V, seqLen: 5, count: fives.length, tokens: Uint32Array.from(fives.flatMap(([s]) => s)) })
-        return fives.map(([, i], k) => [i, bits[k]] as const)
-      }))
-      for (const [i, b] of full) expect(Math.abs(result.members.bits[i] - b)).toBeLessThan(1e-9)
-      // Summary: totals over members, no reference, no membership.
-      const s = result.summary as any
-      expect(s.count).toBe(20)
-      expect(s.tokens).toBe(seqs.reduce((a, x) => a + x.length, 0))
-      expect(s.totalBits).toBeCloseTo(result.members.bits.reduce((a, b) => a + b, 0), 9)
-      expect(s.meanBits).toBeCloseTo(s.totalBits / 20, 9)
-      expect(s.memorization).toBeNull()
-      expect(s.membership).toBeNull()
-      expect(s.holdout).toBeNull()
-      expect(s.model).toMatchObject({ vocabSize: V, nPositions: NPOS, layers: 2, dModel: 8, heads: 2, tiedHead: true })
-    }))
+  it.effect(
+    "F32 checkpoint, lengths 1..n_positions: code lengths and per-token bits match the float64 evaluator; one GPU model per length is the same as the full one",
+    () =>
+      Effect.gen(function* () {
+        const dir = tmpDir()
+        const w = sharp(shapeOf(2, true), 1)
+        yield* saveCheckpoint(path.join(dir, "ck"), w)
+        const seqs = randomSequences(20, [1, 2, 3, 4, 5, 6, 7, 8, 8, 5], 7)
+        const tokens = writeTokens(dir, "members.jsonl", seqs)
+        // On WebGPU, as the whole-checkpoint model below (`auto` is the native CPU on a software adapter: other floats).
+        const result = yield* evaluate({ model: path.join(dir, "ck"), tokens, perToken: true, chunk: 3, device: "webgpu" })
+        expectMatchesOracle(result, w, seqs, "f32")
+        // The first token costs log2 V bits; a one-token sequence costs exactly that.
+        expect(result.members.tokenBits[0][0]).toBe(Math.log2(V))
+        expect(result.members.bits[0]).toBe(Math.log2(V))
+        expect(Array.from(result.members.lengths)).toEqual(seqs.map((s) => s.length))
+        // The GPU model built on the whole checkpoint (n_positions 8) gives the same bits for shorter sequences.
+        const full = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const gpu = yield* makeGpuGpt2(w, { precision: "fp32" })
+            const fives = seqs.map((s, i) => [s, i] as const).filter(([s]) => s.length === 5)
+            const bits = yield* gpu.codeLengths({ vocabSize: V, seqLen: 5, count: fives.length, tokens: Uint32Array.from(fives.flatMap(([s]) => s)) })
+            return fives.map(([, i], k) => [i, bits[k]] as const)
+          })
+        )
+        for (const [i, b] of full) expect(Math.abs(result.members.bits[i] - b)).toBeLessThan(1e-9)
+        // Summary: totals over members, no reference, no membership.
+        const s = result.summary as any
+        expect(s.count).toBe(20)
+        expect(s.tokens).toBe(seqs.reduce((a, x) => a + x.length, 0))
+        expect(s.totalBits).toBeCloseTo(
+          result.members.bits.reduce((a, b) => a + b, 0),
+          9
+        )
+        expect(s.meanBits).toBeCloseTo(s.totalBits / 20, 9)
+        expect(s.memorization).toBeNull()
+        expect(s.membership).toBeNull()
+        expect(s.holdout).toBeNull()
+        expect(s.model).toMatchObject({ vocabSize: V, nPositions: NPOS, layers: 2, dModel: 8, heads: 2, tiedHead: true })
+      })
+  )
 
   it.effect("BF16, F16 and sharded checkpoints give the float64 evaluator's code lengths on the stored (rounded) weights", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       const seqs = randomSequences(6, [8, 3], 11)
       const tokens = writeTokens(dir, "m.jsonl", seqs)
@@ -236,7 +258,12 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       const wb = sharp(shapeOf(2, true), 2)
       yield* saveHfGpt2(path.join(dir, "bf16"), wb, { dtype: "BF16" })
       const bf16 = yield* evaluate({ model: path.join(dir, "bf16"), tokens })
-      expectMatchesOracle(bf16, mapWeights(wb, (x) => bf16BitsToF32(f32ToBf16Bits(x))), seqs, "bf16")
+      expectMatchesOracle(
+        bf16,
+        mapWeights(wb, (x) => bf16BitsToF32(f32ToBf16Bits(x))),
+        seqs,
+        "bf16"
+      )
 
       const wh = mapWeights(sharp(shapeOf(2, true), 3), toF16Grid)
       writeF16(path.join(dir, "f16"), wh)
@@ -250,10 +277,11 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       // The index file itself names the same checkpoint.
       const viaIndex = yield* evaluate({ model: path.join(dir, "sharded", "model.safetensors.index.json"), tokens })
       expect(Array.from(viaIndex.members.bits)).toEqual(Array.from(sharded.members.bits))
-    }))
+    })
+  )
 
   it.effect("names with or without the transformer. prefix, tied and untied heads (and a stored copy of a tied head) evaluate alike", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       const seqs = randomSequences(5, [6, 2, 8], 13)
       const tokens = writeTokens(dir, "m.jsonl", seqs)
@@ -280,10 +308,11 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       expect(Array.from(bits["untied, no prefix"])).toEqual(Array.from(bits["untied, prefix"]))
       // An untied head really is used: the untied model's bits differ from the tied one's.
       expect(Array.from(bits["untied, prefix"])).not.toEqual(Array.from(bits["tied, prefix"]))
-    }))
+    })
+  )
 
   it.effect("--bos: a checkpoint with a BOS token (id V, vocabulary V + 1) predicts every token, as the float64 evaluator with bos", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       const w = sharp({ ...shapeOf(1, true), vocabSize: V + 1 }, 12)
       yield* saveCheckpoint(path.join(dir, "ck"), w)
@@ -299,11 +328,14 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       // The BOS id itself is not a data token.
       const withBosId = path.join(dir, "bos-id.jsonl")
       fs.writeFileSync(withBosId, `[1, ${V}]\n`)
-      expect((yield* Effect.flip(prepareEval({ model: path.join(dir, "ck"), tokens: withBosId, bos: true }))).message).toContain(`${withBosId}:1: token 1 is ${V}, expected an integer id in [0, ${V})`)
-    }))
+      expect((yield* Effect.flip(prepareEval({ model: path.join(dir, "ck"), tokens: withBosId, bos: true }))).message).toContain(
+        `${withBosId}:1: token 1 is ${V}, expected an integer id in [0, ${V})`
+      )
+    })
+  )
 
   it.effect("agrees with a 1-layer forward pass computed by hand in float64", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       for (const tiedHead of [true, false]) {
         const w = sharp(shapeOf(1, tiedHead), tiedHead ? 8 : 9)
@@ -318,12 +350,20 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
         })
         // ... and the hand computation agrees with the project's float64 evaluator to float64 precision.
         const ref = oracle(w, seqs)
-        seqs.forEach((s, i) => expectBits(handLog2Probs(w, s).map((x) => -x), ref[i].tokenBits, "hand vs oracle", 1e-10))
+        seqs.forEach((s, i) =>
+          expectBits(
+            handLog2Probs(w, s).map((x) => -x),
+            ref[i].tokenBits,
+            "hand vs oracle",
+            1e-10
+          )
+        )
       }
-    }))
+    })
+  )
 
   it.effect("reference and holdout: memorization and membership inference from the same bits; --out writes bits.jsonl and summary.json", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       const model = sharp(shapeOf(2, true), 10)
       const ref = sharp(shapeOf(1, true), 11)
@@ -338,9 +378,21 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
         reference: path.join(dir, "ref")
       })
       expectMatchesOracle(r, model, mem, "members")
-      expectBits(r.holdout!.bits, oracle(model, non).map((x) => x.bits), "holdout")
-      expectBits(r.members.referenceBits!, oracle(ref, mem).map((x) => x.bits), "reference bits, members")
-      expectBits(r.holdout!.referenceBits!, oracle(ref, non).map((x) => x.bits), "reference bits, holdout")
+      expectBits(
+        r.holdout!.bits,
+        oracle(model, non).map((x) => x.bits),
+        "holdout"
+      )
+      expectBits(
+        r.members.referenceBits!,
+        oracle(ref, mem).map((x) => x.bits),
+        "reference bits, members"
+      )
+      expectBits(
+        r.holdout!.referenceBits!,
+        oracle(ref, non).map((x) => x.bits),
+        "reference bits, holdout"
+      )
       const s = r.summary as any
       expect(s.memorization).toMatchObject(summarizeBits(unintendedMemorization(r.members.referenceBits!, r.members.bits)))
       expect(s.memorization.holdout).toMatchObject(summarizeBits(unintendedMemorization(r.holdout!.referenceBits!, r.holdout!.bits)))
@@ -353,7 +405,11 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       const paths = yield* writeEvalFiles(r, out, true)
       expect(paths).toEqual([path.join(out, "bits.jsonl"), path.join(out, "summary.json")])
       expect(fs.readdirSync(out).sort()).toEqual(["bits.jsonl", "summary.json"]) // no temporary files left
-      const lines = fs.readFileSync(paths[0], "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      const lines = fs
+        .readFileSync(paths[0], "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
       expect(lines).toHaveLength(16)
       expect(lines[0]).toMatchObject({ index: 0, set: "members", bits: r.members.bits[0], referenceBits: r.members.referenceBits![0] })
       expect(lines[0].tokenBits).toHaveLength(mem[0].length)
@@ -363,11 +419,12 @@ layer(WebGpu.layer, { timeout: 300_000 })("memorize eval on the GPU", (it) => {
       // Without --per-token and without a holdout the lines are exactly {index, bits}.
       const plain = yield* evaluate({ model: path.join(dir, "model"), tokens: path.join(dir, "members.jsonl") })
       expect(JSON.parse([...bitsLines(plain, false)][2])).toEqual({ index: 2, bits: plain.members.bits[2] })
-    }))
+    })
+  )
 })
 
 describe("memorize eval: bad inputs are typed errors naming file:line", () => {
-  const setup = Effect.gen(function*() {
+  const setup = Effect.gen(function* () {
     const dir = tmpDir()
     yield* saveCheckpoint(path.join(dir, "ck"), initGpt2Weights(shapeOf(1, true), 0))
     yield* saveCheckpoint(path.join(dir, "short"), initGpt2Weights({ ...shapeOf(1, true), nPositions: 4 }, 0))
@@ -382,38 +439,49 @@ describe("memorize eval: bad inputs are typed errors naming file:line", () => {
   const fail = (options: Parameters<typeof prepareEval>[0]) => Effect.flip(prepareEval(options))
 
   it.effect("token ids outside the vocabulary, not integers, or not numbers", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { ck, file } = yield* setup
-      for (const [line, what] of [["[1, 11]", "token 1 is 11"], ["[-1]", "token 0 is -1"], ["[1, 2.5]", "token 1 is 2.5"], ['["a"]', 'token 0 is "a"']] as const) {
+      for (const [line, what] of [
+        ["[1, 11]", "token 1 is 11"],
+        ["[-1]", "token 0 is -1"],
+        ["[1, 2.5]", "token 1 is 2.5"],
+        ['["a"]', 'token 0 is "a"']
+      ] as const) {
         const f = file("ids.jsonl", `[1,2]\n\n${line}\n`)
         const e = yield* fail({ model: ck, tokens: f })
         expect(e._tag).toBe("DatasetError")
         expect(e.message).toContain(`${f}:3: ${what}, expected an integer id in [0, 11)`)
       }
-    }))
+    })
+  )
 
   it.effect("sequences longer than n_positions (the model's, or a shorter reference's), and empty ones", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { dir, ck, file } = yield* setup
       const long = file("long.jsonl", `[1]\n${JSON.stringify({ tokens: [1, 2, 3, 4, 5, 6, 7, 8, 9] })}\n`)
       expect((yield* fail({ model: ck, tokens: long })).message).toContain(`${long}:2: 9 tokens, more than the model's n_positions = 8`)
       const five = file("five.jsonl", "[1,2,3]\n[1,2,3,4]\n[1,2,3,4,5]\n")
-      expect((yield* fail({ model: ck, tokens: five, reference: path.join(dir, "short") })).message).toContain(`${five}:3: 5 tokens, more than the reference model's n_positions = 4`)
+      expect((yield* fail({ model: ck, tokens: five, reference: path.join(dir, "short") })).message).toContain(
+        `${five}:3: 5 tokens, more than the reference model's n_positions = 4`
+      )
       const withBos = file("bos.jsonl", "[1,2,3,4,5,6,7,8]\n")
-      expect((yield* fail({ model: ck, tokens: withBos, bos: true })).message).toContain(`${withBos}:1: 8 tokens, more than the model's n_positions = 8 (one position goes to BOS)`)
+      expect((yield* fail({ model: ck, tokens: withBos, bos: true })).message).toContain(
+        `${withBos}:1: 8 tokens, more than the model's n_positions = 8 (one position goes to BOS)`
+      )
       const empty = file("empty.jsonl", "[1]\n[]\n")
       expect((yield* fail({ model: ck, tokens: empty })).message).toContain(`${empty}:2: empty sequence`)
-    }))
+    })
+  )
 
   it.effect("malformed lines, blank files, missing files, in the members or the holdout file", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { dir, ck, file } = yield* setup
       const ok = file("ok.jsonl", "[1,2]\n")
       const cases: ReadonlyArray<readonly [string, string]> = [
         ["[1,2]\n[1,2\n", ":2: not valid JSON"],
         ['[1]\n{"ids": [1, 2]}\n', ':2: expected an array of token ids or an object with a "tokens" field, found object'],
         ['{"tokens": "1 2 3"}\n', ':1: "tokens" is string, expected an array of token ids'],
-        ["7\n", ":1: expected an array of token ids or an object with a \"tokens\" field, found number"],
+        ["7\n", ':1: expected an array of token ids or an object with a "tokens" field, found number'],
         ["\n\n", ": no sequences"]
       ]
       for (const [text, message] of cases) {
@@ -428,10 +496,11 @@ describe("memorize eval: bad inputs are typed errors naming file:line", () => {
       const missing = yield* fail({ model: ck, tokens: path.join(dir, "nope.jsonl") })
       expect(missing._tag).toBe("DatasetError")
       expect(missing.message).toMatch(/cannot read .*nope\.jsonl/)
-    }))
+    })
+  )
 
   it.effect("a missing or mismatched checkpoint is a ModelError naming the file (and tensor)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { dir, ck, file } = yield* setup
       const ok = file("ok.jsonl", "[1,2]\n")
       const noModel = yield* fail({ model: path.join(dir, "none"), tokens: ok })
@@ -451,7 +520,8 @@ describe("memorize eval: bad inputs are typed errors naming file:line", () => {
       const corrupt = yield* fail({ model: broken, tokens: ok })
       expect(corrupt._tag).toBe("ModelError")
       expect(corrupt.message).toMatch(/truncated/)
-    }))
+    })
+  )
 })
 
 describe("memorize eval: progress on stderr", () => {
@@ -475,6 +545,7 @@ describe("memorize eval: progress on stderr", () => {
     r.update(5, 10)
     r.update(10, 10)
     r.close()
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal control sequence is what is tested
     expect(tty.writes[0]).toMatch(/^\r\x1b\[2K█+░+ eval 5\/10 sequences/)
     expect(tty.writes.at(-1)).toBe("\r\x1b[2K")
   })
@@ -485,18 +556,25 @@ describe("memorize eval (child process)", () => {
     const dir = tmpDir()
     const model = sharp(shapeOf(1, true), 30)
     const ref = sharp(shapeOf(1, true), 31)
-    await Effect.runPromise(Effect.gen(function*() {
-      yield* saveCheckpoint(path.join(dir, "model"), model)
-      yield* saveHfGpt2(path.join(dir, "ref"), ref, { dtype: "BF16" })
-    }))
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        yield* saveCheckpoint(path.join(dir, "model"), model)
+        yield* saveHfGpt2(path.join(dir, "ref"), ref, { dtype: "BF16" })
+      })
+    )
     {
       const mem = randomSequences(5, [8, 3], 41)
       const non = randomSequences(4, [8, 2], 42)
       writeTokens(dir, "members.jsonl", mem)
       writeTokens(dir, "holdout.jsonl", non)
-      const r = memorize(["eval", "--model", "model", "--tokens", "members.jsonl", "--holdout", "holdout.jsonl", "--reference", "ref", "--per-token"], { cwd: dir })
+      const r = memorize(["eval", "--model", "model", "--tokens", "members.jsonl", "--holdout", "holdout.jsonl", "--reference", "ref", "--per-token"], {
+        cwd: dir
+      })
       expect(r.code, r.stderr).toBe(0)
-      const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l))
+      const lines = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
       expect(lines).toHaveLength(5 + 4 + 1)
       const want = oracle(model, mem)
       lines.slice(0, 5).forEach((l, i) => {
@@ -505,7 +583,11 @@ describe("memorize eval (child process)", () => {
         expectBits(l.tokenBits, want[i].tokenBits, `cli token bits ${i}`)
       })
       const refBf16 = mapWeights(ref, (x) => bf16BitsToF32(f32ToBf16Bits(x)))
-      expectBits(lines.slice(5, 9).map((l) => l.referenceBits), oracle(refBf16, non).map((x) => x.bits), "cli reference bits (BF16 reference)")
+      expectBits(
+        lines.slice(5, 9).map((l) => l.referenceBits),
+        oracle(refBf16, non).map((x) => x.bits),
+        "cli reference bits (BF16 reference)"
+      )
       const summary = lines[9]
       expect(summary.count).toBe(5)
       expect(summary.holdout.count).toBe(4)

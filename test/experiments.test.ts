@@ -10,8 +10,9 @@ import { checkReportInChromium } from "./browser.ts"
 import { memorize, repoRoot } from "./cli-helpers.ts"
 
 const specFiles = (dir: string): Array<string> =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? specFiles(path.join(dir, e.name)) : e.name.endsWith(".yaml") ? [path.join(dir, e.name)] : [])
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? specFiles(path.join(dir, e.name)) : e.name.endsWith(".yaml") ? [path.join(dir, e.name)] : []))
 
 describe("experiments/", () => {
   const files = specFiles(path.join(repoRoot, "experiments"))
@@ -21,7 +22,7 @@ describe("experiments/", () => {
   })
   for (const file of files) {
     it.effect(`${path.relative(repoRoot, file)} validates`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const source = yield* parseYamlSpec(file, fs.readFileSync(file, "utf8"))
         const base = yield* makeRegistry(builtinPlugins, "built-in")
         const registry = yield* withPluginModules(base, (source.value as { plugins?: Array<string> }).plugins ?? [], path.dirname(file))
@@ -32,7 +33,8 @@ describe("experiments/", () => {
           Effect.catchTag("SpecError", (e) =>
             e.issues.every((i) => /no file matches/.test(i.message))
               ? Effect.succeed([`dataset.path=${path.relative(path.dirname(file), path.join(repoRoot, "README.md"))}`])
-              : Effect.fail(e))
+              : Effect.fail(e)
+          )
         )
         const experiment = yield* decodeExperiment(source, registry, { sets: data })
         expect(experiment.plans.length).toBeGreaterThan(0)
@@ -41,7 +43,8 @@ describe("experiments/", () => {
           const other = yield* decodeExperiment(source, registry, { sets: [...data, `train.kind=${kind}`] })
           expect(other.plans.length).toBe(experiment.plans.length)
         }
-      }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer))))
+      }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer)))
+    )
   }
 })
 
@@ -51,7 +54,11 @@ describe("quickstart end to end", () => {
     const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml")], { cwd: dir, timeoutMs: 600_000 })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/4\/4 runs complete/)
-    const results = fs.readFileSync(path.join(dir, "runs/quickstart/results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    const results = fs
+      .readFileSync(path.join(dir, "runs/quickstart/results.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
     expect(results).toHaveLength(4)
     const laws = JSON.parse(fs.readFileSync(path.join(dir, "runs/quickstart/laws.json"), "utf8"))
     expect(laws.capacity).toBeDefined()
@@ -68,10 +75,17 @@ describe("quickstart end to end", () => {
   it("runs on the WebGPU trainer too (--set train.kind=webgpu), with the same law fits", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-quickstart-webgpu-"))
     // 20 steps a run: lavapipe runs V = 2048 at ≈ 1 s a step, and what is checked is that it runs there.
-    const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml"), "--set", "train.kind=webgpu", "--set", "train.maxSteps=20"], { cwd: dir, timeoutMs: 600_000 })
+    const r = memorize(["run", path.join(repoRoot, "experiments/quickstart.yaml"), "--set", "train.kind=webgpu", "--set", "train.maxSteps=20"], {
+      cwd: dir,
+      timeoutMs: 600_000
+    })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/4\/4 runs complete/)
-    const results = fs.readFileSync(path.join(dir, "runs/quickstart/results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    const results = fs
+      .readFileSync(path.join(dir, "runs/quickstart/results.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
     expect(results.map((x) => x.provenance.model.backend)).toEqual(Array(4).fill("webgpu"))
     const laws = JSON.parse(fs.readFileSync(path.join(dir, "runs/quickstart/laws.json"), "utf8"))
     expect(laws.capacity.error).toBeUndefined()

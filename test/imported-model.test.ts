@@ -18,7 +18,7 @@ import { builtinPlugins } from "../bin/plugins.ts"
 
 describe("metrics on an imported safetensors model", () => {
   it.effect("checkpoint → memorization, membership, extraction, loss; code lengths match float64", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-imported-"))
       const shape = { vocabSize: 16, nPositions: 12, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
       const weights = initGpt2Weights(shape, 7)
@@ -44,7 +44,14 @@ store: { root: ${path.join(dir, "runs")}, saveModels: false }
       expect(Object.keys(r.metrics).sort()).toEqual(["extraction", "loss", "membership-inference", "memorization"])
 
       // The same data and weights, evaluated in float64 on the CPU.
-      const dataset = yield* Effect.scoped(syntheticUniform.make(Schema.decodeUnknownSync(syntheticUniform.config)({ vocab: 16, seqLen: 12, samples: 24, holdout: 24 }))({ seed: 0, specDir: dir, runDir: dir, cacheDir: dir }))
+      const dataset = yield* Effect.scoped(
+        syntheticUniform.make(Schema.decodeUnknownSync(syntheticUniform.config)({ vocab: 16, seqLen: 12, samples: 24, holdout: 24 }))({
+          seed: 0,
+          specDir: dir,
+          runDir: dir,
+          cacheDir: dir
+        })
+      )
       const bits = oracleCodeLengths(weights, dataset.train)
       const h = 12 * 4
       const expectedTotal = Array.from(bits).reduce((acc, l) => acc + Math.max(0, h - l), 0)
@@ -57,5 +64,6 @@ store: { root: ${path.join(dir, "runs")}, saveModels: false }
       const mia = r.metrics["membership-inference"] as { auc: number; members: number; nonMembers: number }
       expect(mia.auc).toBeGreaterThanOrEqual(0)
       expect(mia.auc).toBeLessThanOrEqual(1)
-    }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer, Progress.silent))))
+    }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer, Progress.silent)))
+  )
 })

@@ -31,8 +31,9 @@ const readmeFiles = (): ReadonlyArray<{ readonly file: string; readonly text: st
  */
 const nodeHeaders = (): string | undefined => {
   const home = path.resolve(process.execPath, "../..")
-  return [home, path.join(home, "node_modules", `node-${process.platform}-${process.arch}`)]
-    .find((dir) => fs.existsSync(path.join(dir, "include/node/node_api.h")))
+  return [home, path.join(home, "node_modules", `node-${process.platform}-${process.arch}`)].find((dir) =>
+    fs.existsSync(path.join(dir, "include/node/node_api.h"))
+  )
 }
 
 /** The environment of a user's shell: none of the npm_* settings `pnpm vitest` passes to its children; node-gyp pointed at local headers. */
@@ -101,8 +102,14 @@ describe("published packages", () => {
       expect(Object.keys(tarballs).sort()).toEqual(publishable.map((p) => `@memorize/${p}`).sort())
       for (const [name, file] of Object.entries(tarballs)) {
         const { entries, manifest } = tarball(file)
-        expect(entries.filter((e) => e.startsWith("package/src/")), name).toEqual([])
-        expect(entries.some((e) => /^package\/dist\/.*\.d\.ts$/.test(e)), name).toBe(true)
+        expect(
+          entries.filter((e) => e.startsWith("package/src/")),
+          name
+        ).toEqual([])
+        expect(
+          entries.some((e) => /^package\/dist\/.*\.d\.ts$/.test(e)),
+          name
+        ).toBe(true)
         expect(manifest, name).not.toMatch(/workspace:|catalog:/)
         const pkg = JSON.parse(manifest) as { private?: boolean; peerDependencies?: Record<string, string>; exports?: unknown }
         expect(pkg.private, name).toBeUndefined()
@@ -124,27 +131,35 @@ describe("published packages", () => {
       const catalog = fs.readFileSync(path.join(repoRoot, "pnpm-workspace.yaml"), "utf8")
       const pinned = (name: string) => catalog.match(new RegExp(`^  "?${name}"?: (\\S+)$`, "m"))![1]!
       const tgz = (name: string) => `file:${tarballs[name]}`
-      fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({
-        name: "third-party-project",
-        private: true,
-        type: "module",
-        dependencies: {
-          "@memorize/cli": tgz("@memorize/cli"),
-          "@memorize/core": tgz("@memorize/core"),
-          "@memorize/metrics": tgz("@memorize/metrics"),
-          effect: pinned("effect"),
-          "@effect/platform-node": pinned("@effect/platform-node"),
-          "memorize-plugin-example": "link:./plugin"
-        },
-        devDependencies: { typescript: pinned("typescript"), "@types/node": pinned("@types/node") },
-        pnpm: { overrides: Object.fromEntries(Object.keys(tarballs).map((name) => [name, tgz(name)])) }
-      }, null, 2))
+      fs.writeFileSync(
+        path.join(project, "package.json"),
+        JSON.stringify(
+          {
+            name: "third-party-project",
+            private: true,
+            type: "module",
+            dependencies: {
+              "@memorize/cli": tgz("@memorize/cli"),
+              "@memorize/core": tgz("@memorize/core"),
+              "@memorize/metrics": tgz("@memorize/metrics"),
+              effect: pinned("effect"),
+              "@effect/platform-node": pinned("@effect/platform-node"),
+              "memorize-plugin-example": "link:./plugin"
+            },
+            devDependencies: { typescript: pinned("typescript"), "@types/node": pinned("@types/node") },
+            pnpm: { overrides: Object.fromEntries(Object.keys(tarballs).map((name) => [name, tgz(name)])) }
+          },
+          null,
+          2
+        )
+      )
       // pnpm 10 runs dependencies' install scripts only when allowed; `onlyBuiltDependencies: ["@memorize/gpu-webgpu"]`
       // did not match the tarball dependency here, so all builds are allowed (the only scripts: webgpu's macOS-only postinstall and ours).
       fs.writeFileSync(path.join(project, "pnpm-workspace.yaml"), "dangerouslyAllowAllBuilds: true\n")
       const install = await timed("install", () =>
         // Without the side-effects cache, so the addon is built by the packed install script every time, not restored from an earlier build.
-        run("pnpm", ["install", "--prefer-offline", "--no-frozen-lockfile", "--config.side-effects-cache=false", "--reporter=append-only"], project, 300_000))
+        run("pnpm", ["install", "--prefer-offline", "--no-frozen-lockfile", "--config.side-effects-cache=false", "--reporter=append-only"], project, 300_000)
+      )
       expect(install.code, install.output).toBe(0)
       expect(install.stdout, install.output).toMatch(/built the cpu trainer's native addon/)
       const bin = path.join(project, "node_modules/.bin/memorize")
@@ -171,7 +186,9 @@ describe("published packages", () => {
       expect(runOut.stdout).toMatch(/member bits/)
 
       const store = path.join(project, "runs/published")
-      const results = fs.readdirSync(store).filter((d) => fs.existsSync(path.join(store, d, "result.json")))
+      const results = fs
+        .readdirSync(store)
+        .filter((d) => fs.existsSync(path.join(store, d, "result.json")))
         .map((d) => JSON.parse(fs.readFileSync(path.join(store, d, "result.json"), "utf8")))
       expect(results.map((r) => `${r.config.train.kind} N=${r.dataset.trainCount}`).sort()).toEqual(["cpu N=16", "cpu N=8", "webgpu N=16", "webgpu N=8"])
       for (const r of results) {
@@ -199,7 +216,11 @@ describe("published packages", () => {
       expect(md).not.toMatch(/no plugin to draw it/)
       passed = true
     } finally {
-      console.log(`[publish] ${Object.entries(times).map(([k, s]) => `${k} ${s} s`).join(", ")}${passed ? "" : `; scratch folder kept: ${root}`}`)
+      console.log(
+        `[publish] ${Object.entries(times)
+          .map(([k, s]) => `${k} ${s} s`)
+          .join(", ")}${passed ? "" : `; scratch folder kept: ${root}`}`
+      )
       if (passed) fs.rmSync(root, { recursive: true, force: true })
     }
   }, 600_000)

@@ -81,11 +81,25 @@ sweep: { grid: { dataset.holdout: [4, 0] } }
 
   it("values the schemas reject: vocab, seqLen, samples, holdout, seed (19 cases of the issue)", async () => {
     const cases: Array<[string, string]> = [
-      ["synthetic-uniform", "vocab: 0"], ["synthetic-uniform", "vocab: -1"], ["synthetic-uniform", "vocab: 1"], ["synthetic-uniform", "vocab: -5"],
-      ["synthetic-uniform", "seqLen: 0"], ["synthetic-uniform", "seqLen: -1"], ["synthetic-uniform", "samples: 0"], ["synthetic-uniform", "samples: -1"],
-      ["synthetic-uniform", "holdout: -1"], ["synthetic-uniform", "seed: -1"],
-      ["text", "seqLen: 0"], ["text", "seqLen: -1"], ["text", "samples: 0"], ["text", "samples: -1"], ["text", "holdout: -1"], ["text", "seed: -1"],
-      ["tokens", "vocab: 1"], ["tokens", "vocab: 0"], ["tokens", "seqLen: 0"]
+      ["synthetic-uniform", "vocab: 0"],
+      ["synthetic-uniform", "vocab: -1"],
+      ["synthetic-uniform", "vocab: 1"],
+      ["synthetic-uniform", "vocab: -5"],
+      ["synthetic-uniform", "seqLen: 0"],
+      ["synthetic-uniform", "seqLen: -1"],
+      ["synthetic-uniform", "samples: 0"],
+      ["synthetic-uniform", "samples: -1"],
+      ["synthetic-uniform", "holdout: -1"],
+      ["synthetic-uniform", "seed: -1"],
+      ["text", "seqLen: 0"],
+      ["text", "seqLen: -1"],
+      ["text", "samples: 0"],
+      ["text", "samples: -1"],
+      ["text", "holdout: -1"],
+      ["text", "seed: -1"],
+      ["tokens", "vocab: 1"],
+      ["tokens", "vocab: 0"],
+      ["tokens", "seqLen: 0"]
     ]
     const base: Record<string, string> = {
       "synthetic-uniform": "vocab: 16, seqLen: 8, samples: 4",
@@ -94,9 +108,15 @@ sweep: { grid: { dataset.holdout: [4, 0] } }
     }
     for (const [kind, field] of cases) {
       const key = field.split(":")[0]!
-      const fields = base[kind]!.split(", ").filter((f) => !f.startsWith(`${key}:`)).concat(field).join(", ")
+      const fields = base[kind]!.split(", ")
+        .filter((f) => !f.startsWith(`${key}:`))
+        .concat(field)
+        .join(", ")
       const issues = await issuesOf(`name: bad\ndataset: { kind: ${kind}, ${fields} }\n${gpt2}\n`)
-      expect(issues.some((i) => i.path === `dataset.${key}` && i.line === 2), `${kind} ${field}: ${JSON.stringify(issues)}`).toBe(true)
+      expect(
+        issues.some((i) => i.path === `dataset.${key}` && i.line === 2),
+        `${kind} ${field}: ${JSON.stringify(issues)}`
+      ).toBe(true)
     }
   })
 })
@@ -108,9 +128,13 @@ model: { kind: unigram }
 train: { kind: counting }
 store: { saveModels: false }
 `
-  it("--concurrency 0 / -1 and --store \"\" are usage errors (exit 2); a spec folder and an alias bomb name the file", () => {
+  it('--concurrency 0 / -1 and --store "" are usage errors (exit 2); a spec folder and an alias bomb name the file', () => {
     const { dir, file } = writeSpec(toy("flags"))
-    for (const args of [["--concurrency", "0"], ["--concurrency", "-1"], ["--store", ""]]) {
+    for (const args of [
+      ["--concurrency", "0"],
+      ["--concurrency", "-1"],
+      ["--store", ""]
+    ]) {
       const r = memorize(["run", file, ...args], { cwd: dir })
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2)
       expect(r.stderr).toContain(args[0]!)
@@ -123,7 +147,10 @@ store: { saveModels: false }
     expect(missing.stderr).toMatch(/ENOENT/)
     const bomb = path.join(dir, "bomb.yaml")
     const lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
-    for (let i = 0; i < 8; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`)
+    for (let i = 0; i < 8; i++)
+      lines.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`
+      )
     fs.writeFileSync(bomb, `${lines.join("\n")}\n`)
     const b = memorize(["validate", bomb], { cwd: dir })
     expect(b.code).toBe(2)
@@ -143,7 +170,7 @@ store: { saveModels: false }
 
 describe("eval refuses non-finite weights", () => {
   it.effect("a NaN in one tensor: ModelError naming the tensor and the file, before any GPU work", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-nan-"))
       const shape = { vocabSize: 8, nPositions: 4, layers: 1, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
       const weights = initGpt2Weights(shape, 0)
@@ -155,7 +182,8 @@ describe("eval refuses non-finite weights", () => {
       expect(error._tag).toBe("ModelError")
       expect(error.message).toMatch(/holds NaN at element 2/)
       expect((error as { tensor?: string }).tensor).toContain(name.split(".").slice(-2).join("."))
-    }))
+    })
+  )
 })
 
 /**
@@ -167,7 +195,10 @@ describe("fuzz: validate rejects with a location, or the run succeeds", () => {
   const hostile = [0, -1, 0.5, 1e12, Number.NaN, Infinity, -Infinity, "x", null, [1]]
   const datasets: Record<string, { base: string; fields: ReadonlyArray<string> }> = {
     "synthetic-uniform": { base: "vocab: 4, seqLen: 4, samples: 4", fields: ["vocab", "seqLen", "samples", "holdout", "seed"] },
-    text: { base: "source: brown, categories: [r], tokenizer: bytes, seqLen: 8, samples: 4, holdout: 4", fields: ["seqLen", "samples", "holdout", "seed", "tokenizer", "rarity", "shuffle", "allowFewer", "categories", "cache"] }
+    text: {
+      base: "source: brown, categories: [r], tokenizer: bytes, seqLen: 8, samples: 4, holdout: 4",
+      fields: ["seqLen", "samples", "holdout", "seed", "tokenizer", "rarity", "shuffle", "allowFewer", "categories", "cache"]
+    }
   }
   const metrics: Record<string, ReadonlyArray<string>> = {
     "membership-inference": ["calibrationFraction"],
@@ -177,8 +208,18 @@ describe("fuzz: validate rejects with a location, or the run succeeds", () => {
   }
   const yamlOf = (v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? (Number.isNaN(v) ? ".nan" : v > 0 ? ".inf" : "-.inf") : JSON.stringify(v))
   const caseArb = fc.oneof(
-    fc.record({ section: fc.constant("dataset" as const), kind: fc.constantFrom(...Object.keys(datasets)), field: fc.nat(), value: fc.constantFrom(...hostile) }),
-    fc.record({ section: fc.constant("metric" as const), kind: fc.constantFrom("membership-inference", "extraction", "rarity"), field: fc.nat(), value: fc.constantFrom(...hostile) })
+    fc.record({
+      section: fc.constant("dataset" as const),
+      kind: fc.constantFrom(...Object.keys(datasets)),
+      field: fc.nat(),
+      value: fc.constantFrom(...hostile)
+    }),
+    fc.record({
+      section: fc.constant("metric" as const),
+      kind: fc.constantFrom("membership-inference", "extraction", "rarity"),
+      field: fc.nat(),
+      value: fc.constantFrom(...hostile)
+    })
   )
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "memorize-fuzz-"))
 
@@ -186,15 +227,20 @@ describe("fuzz: validate rejects with a location, or the run succeeds", () => {
     const started = Date.now()
     let rejected = 0
     let ran = 0
-    await fc.assert(fc.asyncProperty(caseArb, async (c) => {
-      const fields = c.section === "dataset" ? datasets[c.kind]!.fields : metrics[c.kind]!
-      const field = fields[c.field % fields.length]!
-      const value = yamlOf(c.value)
-      const dataset = c.section === "dataset"
-        ? `{ kind: ${c.kind}, ${datasets[c.kind]!.base.split(", ").filter((f) => !f.startsWith(`${field}:`)).concat(`${field}: ${value}`).join(", ")} }`
-        : `{ kind: text, ${datasets.text!.base}, rarity: true }`
-      const metric = c.section === "metric" ? `{ kind: ${c.kind}, ${field}: ${value} }` : "{ kind: loss }"
-      const text = `name: fuzz
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        const fields = c.section === "dataset" ? datasets[c.kind]!.fields : metrics[c.kind]!
+        const field = fields[c.field % fields.length]!
+        const value = yamlOf(c.value)
+        const dataset =
+          c.section === "dataset"
+            ? `{ kind: ${c.kind}, ${datasets[c.kind]!.base.split(", ")
+                .filter((f) => !f.startsWith(`${field}:`))
+                .concat(`${field}: ${value}`)
+                .join(", ")} }`
+            : `{ kind: text, ${datasets.text!.base}, rarity: true }`
+        const metric = c.section === "metric" ? `{ kind: ${c.kind}, ${field}: ${value} }` : "{ kind: loss }"
+        const text = `name: fuzz
 dataset: ${dataset}
 model: { kind: unigram }
 train: { kind: counting }
@@ -202,20 +248,29 @@ metrics: [ ${metric} ]
 reference: { train: { kind: counting } }
 store: { root: ${JSON.stringify(root)}, saveModels: false }
 `
-      const decoded = await Effect.runPromise(Effect.result(decode(text)))
-      if (decoded._tag === "Failure") {
-        rejected++
-        // Rejected: every issue has a location (line:column) and a path.
-        for (const issue of decoded.failure.issues) {
-          expect(issue.line, `${JSON.stringify(c)} ${decoded.failure.message}`).toBeGreaterThan(0)
-          expect(issue.path).not.toBe("")
+        const decoded = await Effect.runPromise(Effect.result(decode(text)))
+        if (decoded._tag === "Failure") {
+          rejected++
+          // Rejected: every issue has a location (line:column) and a path.
+          for (const issue of decoded.failure.issues) {
+            expect(issue.line, `${JSON.stringify(c)} ${decoded.failure.message}`).toBeGreaterThan(0)
+            expect(issue.path).not.toBe("")
+          }
+          return
         }
-        return
-      }
-      ran++
-      const outcome = await Effect.runPromise(runExperiment(decoded.success, registry, { fresh: true }).pipe(Effect.provide(services)) as unknown as Effect.Effect<{ failures: ReadonlyArray<{ error: { message: string } }> }>)
-      expect(outcome.failures.map((f) => f.error.message), `${JSON.stringify(c)} was accepted but failed`).toEqual([])
-    }), { numRuns: 60, seed: 13, interruptAfterTimeLimit: 50_000 })
+        ran++
+        const outcome = await Effect.runPromise(
+          runExperiment(decoded.success, registry, { fresh: true }).pipe(Effect.provide(services)) as unknown as Effect.Effect<{
+            failures: ReadonlyArray<{ error: { message: string } }>
+          }>
+        )
+        expect(
+          outcome.failures.map((f) => f.error.message),
+          `${JSON.stringify(c)} was accepted but failed`
+        ).toEqual([])
+      }),
+      { numRuns: 60, seed: 13, interruptAfterTimeLimit: 50_000 }
+    )
     expect(rejected).toBeGreaterThan(0)
     expect(ran).toBeGreaterThan(0)
     expect(Date.now() - started).toBeLessThan(90_000)

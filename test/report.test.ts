@@ -46,14 +46,23 @@ describe("report in a real browser", () => {
     expect(r.headlineFirst).toBe(true)
     // The spec's description stands under the title, in both files.
     expect(fs.readFileSync(path.join(store, "report.md"), "utf8")).toContain("> Two tiny GPT-2 sizes on three dataset sizes, for the report's tests.")
-    expect(fs.readFileSync(path.join(store, "report.html"), "utf8")).toContain(`<p class="description">Two tiny GPT-2 sizes on three dataset sizes, for the report&#39;s tests.</p>`)
+    expect(fs.readFileSync(path.join(store, "report.html"), "utf8")).toContain(
+      `<p class="description">Two tiny GPT-2 sizes on three dataset sizes, for the report&#39;s tests.</p>`
+    )
 
     // The headline: each value that names its laws.json path is that value, and is what is shown.
     const paths = r.facts.flatMap((f) => (f.lawsPath === undefined ? [] : [f.lawsPath]))
-    expect(paths).toEqual(expect.arrayContaining([
-      "capacity.linear.alpha", "capacity.groups.0.capacityBits", "capacity.groups.1.capacityBits",
-      "double-descent.peakRatioMedian", "membership-f1.constants.c1", "membership-f1.constants.c2", "membership-f1.constants.c3"
-    ]))
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "capacity.linear.alpha",
+        "capacity.groups.0.capacityBits",
+        "capacity.groups.1.capacityBits",
+        "double-descent.peakRatioMedian",
+        "membership-f1.constants.c1",
+        "membership-f1.constants.c2",
+        "membership-f1.constants.c3"
+      ])
+    )
     for (const f of r.facts.filter((x) => x.lawsPath !== undefined)) {
       const stored = atPath(laws, f.lawsPath!)
       expect(typeof stored, f.lawsPath).toBe("number")

@@ -28,9 +28,9 @@ const ajvCheck = new Ajv({ allErrors: true, strictSchema: true, strictTypes: tru
 /** validate's verdict on a spec (as YAML text, so both validators read the same parsed value), with its issues; its file checks are asynchronous. */
 const validateText = async (text: string): Promise<{ ok: boolean; issues: ReadonlyArray<SpecIssue>; value: unknown }> => {
   const source = Effect.runSync(parseYamlSpec("spec.yaml", text))
-  const verdict = await Effect.runPromise(decodeExperiment(source, registry).pipe(
-    Effect.match({ onFailure: (e) => ({ ok: false, issues: e.issues }), onSuccess: () => ({ ok: true, issues: [] }) })
-  ))
+  const verdict = await Effect.runPromise(
+    decodeExperiment(source, registry).pipe(Effect.match({ onFailure: (e) => ({ ok: false, issues: e.issues }), onSuccess: () => ({ ok: true, issues: [] }) }))
+  )
   return { ...verdict, value: source.value }
 }
 const verdicts = async (spec: unknown) => {
@@ -42,8 +42,9 @@ const valueAt = (root: unknown, dotted: string): unknown =>
   dotted.split(".").reduce<any>((v, k) => (v !== null && typeof v === "object" ? v[k] : undefined), root)
 
 const specFiles = (dir: string): Array<string> =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? specFiles(path.join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : [])
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? specFiles(path.join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : []))
 
 describe("memorize.schema.json", () => {
   it("is what `memorize schema` writes for the built-in plugins", () => {
@@ -80,7 +81,11 @@ describe("field descriptions", () => {
   const owedElsewhere: Array<string> = []
 
   it("every field of every built-in plugin has one, shown by `memorize plugins` and in the schema", () => {
-    const missing = builtinPlugins.flatMap((p) => describeFields(p.config).filter((f) => !f.description).map((f) => `${p.kind} ${p.name}.${f.name}`))
+    const missing = builtinPlugins.flatMap((p) =>
+      describeFields(p.config)
+        .filter((f) => !f.description)
+        .map((f) => `${p.kind} ${p.name}.${f.name}`)
+    )
     expect(missing.sort()).toEqual([...owedElsewhere].sort())
     const defs = JSON.parse(fs.readFileSync(schemaFile, "utf8")).$defs
     expect(defs["trainer.webgpu"].properties.batchSize.description).toMatch(/sequences per optimizer step/)
@@ -93,16 +98,26 @@ const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined })
 const small = (min: number, max: number) => fc.integer({ min, max })
 const unit = fc.double({ min: 0, max: 0.999, noNaN: true })
 
-const dataset = fc.record({
-  kind: fc.constant("synthetic-uniform"),
-  vocab: small(2, 4096),
-  seqLen: small(2, 64),
-  samples: small(1, 256),
-  holdout: optional(small(1, 256)),
-  seed: optional(small(0, 100))
-}, { requiredKeys: ["kind", "vocab", "seqLen", "samples"] })
+const dataset = fc.record(
+  {
+    kind: fc.constant("synthetic-uniform"),
+    vocab: small(2, 4096),
+    seqLen: small(2, 64),
+    samples: small(1, 256),
+    holdout: optional(small(1, 256)),
+    seed: optional(small(0, 100))
+  },
+  { requiredKeys: ["kind", "vocab", "seqLen", "samples"] }
+)
 
-const model = fc.record({ heads: pick([1, 2, 4]), k: small(1, 16), layers: small(1, 3), bos: optional(fc.boolean()), layerNormEps: optional(fc.double({ min: 1e-8, max: 1e-3, noNaN: true })) })
+const model = fc
+  .record({
+    heads: pick([1, 2, 4]),
+    k: small(1, 16),
+    layers: small(1, 3),
+    bos: optional(fc.boolean()),
+    layerNormEps: optional(fc.double({ min: 1e-8, max: 1e-3, noNaN: true }))
+  })
   .map(({ heads, k, ...rest }) => ({ kind: "gpt2", heads, dModel: heads * k, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) }))
 
 const trainFields = {
@@ -117,7 +132,15 @@ const trainFields = {
   schedule: optional(pick(["constant", "cosine", "linear"])),
   maxSteps: optional(small(1, 5000)),
   gradClip: optional(fc.double({ min: 0, max: 5, noNaN: true })),
-  stop: optional(fc.record({ plateau: fc.record({ window: small(1, 500), minDelta: fc.double({ min: 0, max: 0.1, noNaN: true }) }), targetLoss: fc.double({ min: 0, max: 5, noNaN: true }) }, { requiredKeys: [] })),
+  stop: optional(
+    fc.record(
+      {
+        plateau: fc.record({ window: small(1, 500), minDelta: fc.double({ min: 0, max: 0.1, noNaN: true }) }),
+        targetLoss: fc.double({ min: 0, max: 5, noNaN: true })
+      },
+      { requiredKeys: [] }
+    )
+  ),
   logEvery: optional(small(1, 100)),
   microBatch: optional(small(1, 64)),
   seed: optional(small(-5, 100))
@@ -130,23 +153,30 @@ const train = fc.oneof(
 
 /** Metrics, and laws reading only what those metrics give. */
 const measures = (seqLen: number) =>
-  fc.record({
-    memorization: fc.boolean(),
-    loss: fc.boolean(),
-    membership: optional(optional(fc.double({ min: 0.05, max: 0.95, noNaN: true }))),
-    extraction: optional(fc.record({ prefixLengths: fc.uniqueArray(small(1, seqLen - 1), { minLength: 1, maxLength: 3 }), maxSamples: optional(small(1, 100)) }, { requiredKeys: ["prefixLengths"] })),
-    laws: fc.subarray(["capacity", "double-descent", "membership-f1"] as const)
-  }).map((m) => ({
-    metrics: [
-      ...(m.memorization ? [{ kind: "memorization" }] : []),
-      ...(m.loss ? [{ kind: "loss" }] : []),
-      ...(m.membership !== undefined ? [{ kind: "membership-inference", ...defined({ calibrationFraction: m.membership }) }] : []),
-      ...(m.extraction ? [{ kind: "extraction", ...defined(m.extraction) }] : [])
-    ],
-    laws: m.laws.filter((l) =>
-      l === "capacity" ? m.memorization : l === "double-descent" ? m.memorization && m.loss : m.membership !== undefined
-    ).map((kind) => (kind === "membership-f1" ? { kind, alpha: 3.64, feature: "samplesPerParameter" } : { kind }))
-  }))
+  fc
+    .record({
+      memorization: fc.boolean(),
+      loss: fc.boolean(),
+      membership: optional(optional(fc.double({ min: 0.05, max: 0.95, noNaN: true }))),
+      extraction: optional(
+        fc.record(
+          { prefixLengths: fc.uniqueArray(small(1, seqLen - 1), { minLength: 1, maxLength: 3 }), maxSamples: optional(small(1, 100)) },
+          { requiredKeys: ["prefixLengths"] }
+        )
+      ),
+      laws: fc.subarray(["capacity", "double-descent", "membership-f1"] as const)
+    })
+    .map((m) => ({
+      metrics: [
+        ...(m.memorization ? [{ kind: "memorization" }] : []),
+        ...(m.loss ? [{ kind: "loss" }] : []),
+        ...(m.membership !== undefined ? [{ kind: "membership-inference", ...defined({ calibrationFraction: m.membership }) }] : []),
+        ...(m.extraction ? [{ kind: "extraction", ...defined(m.extraction) }] : [])
+      ],
+      laws: m.laws
+        .filter((l) => (l === "capacity" ? m.memorization : l === "double-descent" ? m.memorization && m.loss : m.membership !== undefined))
+        .map((kind) => (kind === "membership-f1" ? { kind, alpha: 3.64, feature: "samplesPerParameter" } : { kind }))
+    }))
 
 /** A sweep over distinct values (equal configs are refused), zip lists of one length, no axis twice; it may take a required field out of its section. */
 const sweep = fc.record({
@@ -166,34 +196,36 @@ const axisValues: Record<string, (n: number) => fc.Arbitrary<Array<number>>> = {
 const axes = (keys: ReadonlyArray<string>, n: number) =>
   fc.tuple(...keys.map((k) => axisValues[k]!(n))).map((lists) => Object.fromEntries(keys.map((k, i) => [k, lists[i]])))
 
-const validSpec = fc.record({
-  name: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,12}$/),
-  description: optional(fc.string({ maxLength: 20 })),
-  seed: optional(small(0, 1000)),
-  dataset,
-  model,
-  train,
-  report: optional(fc.record({ title: fc.string({ maxLength: 10 }), topSamples: small(1, 20) }, { requiredKeys: [] })),
-  store: optional(fc.record({ root: fc.constantFrom("runs", "out/runs"), saveModels: fc.boolean() }, { requiredKeys: [] })),
-  reference: optional(fc.constant({ train: { kind: "cpu", maxSteps: 10 }, dataset: { samples: 300 } })),
-  sweep: optional(sweep)
-}).chain((s) =>
-  fc.tuple(
-    measures(s.dataset.seqLen),
-    s.sweep ? fc.tuple(axes(s.sweep.gridAxes, 3), axes(s.sweep.zipAxes, s.sweep.n)) : fc.constant(undefined)
-  ).map(([m, swept]) => {
-    const spec: Record<string, any> = { ...defined({ ...s, sweep: undefined }), ...m }
-    if (s.sweep && swept) {
-      const [grid, zip] = swept
-      spec.sweep = defined({ grid: Object.keys(grid).length ? grid : undefined, zip: Object.keys(zip).length ? zip : undefined })
-      // A required field left to the sweep.
-      if (s.sweep.lift && "dataset.samples" in grid) {
-        const { samples: _samples, ...rest } = spec.dataset
-        spec.dataset = rest
-      }
-    }
-    return spec
-  }))
+const validSpec = fc
+  .record({
+    name: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,12}$/),
+    description: optional(fc.string({ maxLength: 20 })),
+    seed: optional(small(0, 1000)),
+    dataset,
+    model,
+    train,
+    report: optional(fc.record({ title: fc.string({ maxLength: 10 }), topSamples: small(1, 20) }, { requiredKeys: [] })),
+    store: optional(fc.record({ root: fc.constantFrom("runs", "out/runs"), saveModels: fc.boolean() }, { requiredKeys: [] })),
+    reference: optional(fc.constant({ train: { kind: "cpu", maxSteps: 10 }, dataset: { samples: 300 } })),
+    sweep: optional(sweep)
+  })
+  .chain((s) =>
+    fc
+      .tuple(measures(s.dataset.seqLen), s.sweep ? fc.tuple(axes(s.sweep.gridAxes, 3), axes(s.sweep.zipAxes, s.sweep.n)) : fc.constant(undefined))
+      .map(([m, swept]) => {
+        const spec: Record<string, any> = { ...defined({ ...s, sweep: undefined }), ...m }
+        if (s.sweep && swept) {
+          const [grid, zip] = swept
+          spec.sweep = defined({ grid: Object.keys(grid).length ? grid : undefined, zip: Object.keys(zip).length ? zip : undefined })
+          // A required field left to the sweep.
+          if (s.sweep.lift && "dataset.samples" in grid) {
+            const { samples: _samples, ...rest } = spec.dataset
+            spec.dataset = rest
+          }
+        }
+        return spec
+      })
+  )
 
 /** Value-level mistakes: each breaks one field's type, bound, key or kind. */
 /**
@@ -275,7 +307,12 @@ describe("ajv and validate agree", () => {
     expect(refused).toBeGreaterThan(50)
   })
 
-  const base = { name: "x", dataset: { kind: "synthetic-uniform", vocab: 16, seqLen: 8, samples: 4 }, model: { kind: "gpt2", layers: 1, dModel: 8, heads: 2 }, train: { kind: "cpu" } }
+  const base = {
+    name: "x",
+    dataset: { kind: "synthetic-uniform", vocab: 16, seqLen: 8, samples: 4 },
+    model: { kind: "gpt2", layers: 1, dModel: 8, heads: 2 },
+    train: { kind: "cpu" }
+  }
   for (const [what, mistake] of mistakes) {
     it(`both refuse ${what}`, async () => {
       const spec: Record<string, any> = structuredClone(base)
@@ -295,18 +332,50 @@ describe("ajv and validate agree", () => {
     ["sweep: zip lists of one length", (s) => void (s.sweep = { zip: { seed: [0, 1], "dataset.samples": [4] } }), /the same length/],
     ["sweep: an axis in grid and zip at once", (s) => void (s.sweep = { grid: { seed: [0, 1] }, zip: { seed: [2, 3] } }), /swept twice/],
     ["sweep: no two runs with the same resolved config", (s) => void (s.sweep = { grid: { seed: [1, 1] } }), /same resolved config/],
-    ["sweep: a swept field belongs to the plugin kind picks (threads is cpu's, not webgpu's)", (s) => void ((s.train = { kind: "webgpu" }), (s.sweep = { grid: { "train.threads": [1, 2] } })), /unknown key "threads"/],
-    ["sweep: swept values suit the plugin kind picks (a swept section is checked against every plugin of its slot)", (s) => void (s.sweep = { grid: { model: [{ kind: "gpt2", layers: 1 }] } }), /missing required key/],
-    ["reference.dataset: its fields suit the dataset plugin of the merged section", (s) => void (s.reference = { train: { kind: "cpu" }, dataset: { shuffle: true } }), /unknown key "shuffle"/],
+    [
+      "sweep: a swept field belongs to the plugin kind picks (threads is cpu's, not webgpu's)",
+      (s) => void ((s.train = { kind: "webgpu" }), (s.sweep = { grid: { "train.threads": [1, 2] } })),
+      /unknown key "threads"/
+    ],
+    [
+      "sweep: swept values suit the plugin kind picks (a swept section is checked against every plugin of its slot)",
+      (s) => void (s.sweep = { grid: { model: [{ kind: "gpt2", layers: 1 }] } }),
+      /missing required key/
+    ],
+    [
+      "reference.dataset: its fields suit the dataset plugin of the merged section",
+      (s) => void (s.reference = { train: { kind: "cpu" }, dataset: { shuffle: true } }),
+      /unknown key "shuffle"/
+    ],
     ["metrics / laws: one entry per kind", (s) => void (s.metrics = [{ kind: "loss" }, { kind: "loss" }]), /listed twice/],
-    ["memorization: needs exact entropy or a reference", (s) => void ((s.dataset = { kind: "tokens", path: "README.md", vocab: 16, seqLen: 8 }), (s.metrics = [{ kind: "memorization" }])), /exact entropy or a reference/],
+    [
+      "memorization: needs exact entropy or a reference",
+      (s) => void ((s.dataset = { kind: "tokens", path: "README.md", vocab: 16, seqLen: 8 }), (s.metrics = [{ kind: "memorization" }])),
+      /exact entropy or a reference/
+    ],
     ["membership-inference: needs a holdout", (s) => void ((s.dataset.holdout = 0), (s.metrics = [{ kind: "membership-inference" }])), /needs non-members/],
-    ["extraction: a prefix shorter than the sequence", (s) => void (s.metrics = [{ kind: "extraction", prefixLengths: [8, 16] }]), /nothing is left to extract/],
-    ["compression: 2^freqBits above 2·vocab", (s) => void ((s.dataset.vocab = 2 ** 24), (s.metrics = [{ kind: "compression", freqBits: 16 }])), /too small for a vocabulary/],
+    [
+      "extraction: a prefix shorter than the sequence",
+      (s) => void (s.metrics = [{ kind: "extraction", prefixLengths: [8, 16] }]),
+      /nothing is left to extract/
+    ],
+    [
+      "compression: 2^freqBits above 2·vocab",
+      (s) => void ((s.dataset.vocab = 2 ** 24), (s.metrics = [{ kind: "compression", freqBits: 16 }])),
+      /too small for a vocabulary/
+    ],
     ["laws: the metric a law reads is in the spec", (s) => void (s.laws = [{ kind: "capacity" }]), /has no memorization metric/],
-    ["laws: the key a law reads is a field of that metric", (s) => void ((s.metrics = [{ kind: "memorization" }]), (s.laws = [{ kind: "capacity", metricKey: "bits" }])), /not a field of the memorization metric/],
+    [
+      "laws: the key a law reads is a field of that metric",
+      (s) => void ((s.metrics = [{ kind: "memorization" }]), (s.laws = [{ kind: "capacity", metricKey: "bits" }])),
+      /not a field of the memorization metric/
+    ],
     ["datasets and checkpoints: their files exist", (s) => void (s.train = { kind: "checkpoint", path: "no/such/model" }), /no checkpoint at/],
-    ["synthetic-uniform: (samples + holdout) × seqLen ≤ 2^31 tokens", (s) => void (s.dataset = { ...s.dataset, samples: 2 ** 30, seqLen: 4 }), /may hold in memory/],
+    [
+      "synthetic-uniform: (samples + holdout) × seqLen ≤ 2^31 tokens",
+      (s) => void (s.dataset = { ...s.dataset, samples: 2 ** 30, seqLen: 4 }),
+      /may hold in memory/
+    ],
     ["gpt2: the model fits in this machine's memory", (s) => void (s.model = { ...s.model, layers: 4096, dModel: 8192, heads: 8 }), /more than this machine/]
   ]
   for (const [rule, make, because] of crossField) {
@@ -327,7 +396,10 @@ describe("ajv and validate agree", () => {
    * only the replaced values; the schema still checks what is written.
    */
   const schemaStricter: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
-    ["a section whose kind is swept is checked against its written kind", { train: { kind: "webgpu", threads: 2 }, sweep: { grid: { "train.kind": ["cpu"] } } }],
+    [
+      "a section whose kind is swept is checked against its written kind",
+      { train: { kind: "webgpu", threads: 2 }, sweep: { grid: { "train.kind": ["cpu"] } } }
+    ],
     ["a section field that is swept is checked as written", { train: { kind: "cpu", lr: "tbd" }, sweep: { grid: { "train.lr": [0.01, 0.02] } } }]
   ]
   for (const [rule, change] of schemaStricter) {

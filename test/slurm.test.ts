@@ -63,10 +63,17 @@ const sh = (command: string, args: ReadonlyArray<string>, options: { cwd?: strin
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
-const runIdsOf = (store: string) => fs.readdirSync(store).filter((f) => fs.existsSync(path.join(store, f, "identity.json"))).sort()
+const runIdsOf = (store: string) =>
+  fs
+    .readdirSync(store)
+    .filter((f) => fs.existsSync(path.join(store, f, "identity.json")))
+    .sort()
 const resultsOf = (store: string) =>
-  new Map(runIdsOf(store).filter((id) => fs.existsSync(path.join(store, id, "result.json")))
-    .map((id) => [id, JSON.parse(fs.readFileSync(path.join(store, id, "result.json"), "utf8")) as Result]))
+  new Map(
+    runIdsOf(store)
+      .filter((id) => fs.existsSync(path.join(store, id, "result.json")))
+      .map((id) => [id, JSON.parse(fs.readFileSync(path.join(store, id, "result.json"), "utf8")) as Result])
+  )
 
 /** Deep equality, numbers within a relative 1e-9: law fits may sum the same runs in another order. */
 const expectClose = (actual: unknown, expected: unknown, where = "laws"): void => {
@@ -84,7 +91,12 @@ const expectClose = (actual: unknown, expected: unknown, where = "laws"): void =
   }
 }
 
-interface Task { readonly jobId: string; readonly taskId: number; readonly state: string; readonly exitCode: string }
+interface Task {
+  readonly jobId: string
+  readonly taskId: number
+  readonly state: string
+  readonly exitCode: string
+}
 
 /** Submits the example job array; its task logs (memorize-%A_%a.log) go to `jobDir`. */
 const submit = (store: string, jobDir: string): string => {
@@ -107,23 +119,38 @@ const waitForArray = async (arrayId: string, timeoutMs: number): Promise<Readonl
   }
   const show = sh("scontrol", ["show", "job", arrayId, "-o"])
   expect(show.code, show.stderr).toBe(0)
-  return show.stdout.trim().split("\n").map((line) => {
-    const field = (name: string) => new RegExp(`(?:^| )${name}=(\\S+)`).exec(line)?.[1] ?? ""
-    return { jobId: field("JobId"), taskId: Number(field("ArrayTaskId")), state: field("JobState"), exitCode: field("ExitCode") }
-  }).sort((a, b) => a.taskId - b.taskId)
+  return show.stdout
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const field = (name: string) => new RegExp(`(?:^| )${name}=(\\S+)`).exec(line)?.[1] ?? ""
+      return { jobId: field("JobId"), taskId: Number(field("ArrayTaskId")), state: field("JobState"), exitCode: field("ExitCode") }
+    })
+    .sort((a, b) => a.taskId - b.taskId)
 }
 
 const taskLogs = (jobDir: string, arrayId: string): Map<number, string> =>
-  new Map(Array.from({ length: TASKS }, (_, k) => {
-    const file = path.join(jobDir, `memorize-${arrayId}_${k}.log`)
-    return [k, fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""] as const
-  }))
+  new Map(
+    Array.from({ length: TASKS }, (_, k) => {
+      const file = path.join(jobDir, `memorize-${arrayId}_${k}.log`)
+      return [k, fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""] as const
+    })
+  )
 
 /** Lines `[i/6 <runId> label] started` / `... done: ...` a worker writes (plain progress, not a TTY). */
 const count = (log: string, runId: string, what: "started" | "done:") =>
   (log.match(new RegExp(`^\\[\\d+/${RUNS} ${runId} [^\\]]*\\] ${what}`, "gm")) ?? []).length
 
-const dump = (logs: Map<number, string>) => [...logs].map(([k, log]) => `--- task ${k}\n${log.split("\n").filter((l) => !/ step \d+\//.test(l)).join("\n")}`).join("\n")
+const dump = (logs: Map<number, string>) =>
+  [...logs]
+    .map(
+      ([k, log]) =>
+        `--- task ${k}\n${log
+          .split("\n")
+          .filter((l) => !/ step \d+\//.test(l))
+          .join("\n")}`
+    )
+    .join("\n")
 
 /** The store matches the single-process run: same run ids, same memorized bits and metrics, same laws; report written. */
 const expectSameAsBaseline = (store: string) => {
@@ -135,8 +162,11 @@ const expectSameAsBaseline = (store: string) => {
     expect(r.metrics.memorization.totalBits, `${id} memorized bits`).toBe(b.metrics.memorization.totalBits)
     expect(r.metrics, `${id} metrics`).toEqual(b.metrics)
     // Training itself, less its timing.
-    expect({ steps: r.train?.steps, finalLoss: r.train?.finalLoss, stopReason: r.train?.stopReason }, `${id} training`)
-      .toEqual({ steps: b.train?.steps, finalLoss: b.train?.finalLoss, stopReason: b.train?.stopReason })
+    expect({ steps: r.train?.steps, finalLoss: r.train?.finalLoss, stopReason: r.train?.stopReason }, `${id} training`).toEqual({
+      steps: b.train?.steps,
+      finalLoss: b.train?.finalLoss,
+      stopReason: b.train?.stopReason
+    })
   }
   const lines = fs.readFileSync(path.join(store, "results.jsonl"), "utf8").trim().split("\n")
   expect(lines.map((l) => (JSON.parse(l) as Result).runId).sort()).toEqual([...baseline.keys()].sort())
@@ -195,11 +225,16 @@ describe("a sweep as a job array on a real one-node Slurm", () => {
   it(`${TASKS} array tasks on one store train each run exactly once; the store equals a single-process run`, async () => {
     const jobDir = path.join(work, "array")
     const store = path.join(work, "array-runs", NAME)
-    onTestFailed(() => { failed = true })
+    onTestFailed(() => {
+      failed = true
+    })
     const arrayId = submit(path.join(work, "array-runs"), jobDir)
     const tasks = await waitForArray(arrayId, 170_000)
     const logs = taskLogs(jobDir, arrayId)
-    expect(tasks.map((t) => t.taskId), dump(logs)).toEqual([0, 1, 2, 3])
+    expect(
+      tasks.map((t) => t.taskId),
+      dump(logs)
+    ).toEqual([0, 1, 2, 3])
     for (const t of tasks) expect(`${t.taskId}: ${t.state} ${t.exitCode}`, dump(logs)).toBe(`${t.taskId}: COMPLETED 0:0`)
 
     const all = [...logs.values()].join("\n")
@@ -217,17 +252,20 @@ describe("a sweep as a job array on a real one-node Slurm", () => {
   it("a task cancelled mid-run (scancel): another task's worker trains its run to the same result", async () => {
     const jobDir = path.join(work, "cancel")
     const store = path.join(work, "cancel-runs", NAME)
-    onTestFailed(() => { failed = true })
+    onTestFailed(() => {
+      failed = true
+    })
     const arrayId = submit(path.join(work, "cancel-runs"), jobDir)
 
     // A run some task is training, well before its end (claims carry the step, via the heartbeat).
     let victim: { runId: string; pid: number; step: number } | undefined
-    for (const deadline = Date.now() + 120_000; !victim && Date.now() < deadline;) {
+    for (const deadline = Date.now() + 120_000; !victim && Date.now() < deadline; ) {
       if (fs.existsSync(store)) {
         for (const id of runIdsOf(store)) {
           try {
             const claim = JSON.parse(fs.readFileSync(path.join(store, id, "claim.json"), "utf8")) as { pid: number; host: string; step?: number }
-            if (claim.host === os.hostname() && claim.step !== undefined && claim.step >= 50 && claim.step <= 600) victim = { runId: id, pid: claim.pid, step: claim.step }
+            if (claim.host === os.hostname() && claim.step !== undefined && claim.step >= 50 && claim.step <= 600)
+              victim = { runId: id, pid: claim.pid, step: claim.step }
           } catch {
             // no claim (yet, or any more), or caught mid-rename: look again
           }

@@ -24,7 +24,9 @@ sweep: { grid: { dataset.samples: [2, 3, 4, 5, 6, 7] } }
 const startCommand = (command: string, args: ReadonlyArray<string>, cwd: string, env: Record<string, string> = {}) => {
   const child = spawn(command, args, { cwd, env: { ...process.env, NO_COLOR: "1", MEMORIZE_HEARTBEAT_MS: "200", MEMORIZE_STALE_MS: "3000", ...env } })
   let stderr = ""
-  child.stderr.on("data", (d) => { stderr += String(d) })
+  child.stderr.on("data", (d) => {
+    stderr += String(d)
+  })
   const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on("exit", (code) => resolve({ code, stderr })))
   return { child, done }
 }
@@ -48,7 +50,13 @@ describe("workers sharing one run store", () => {
     expect(ids).toHaveLength(6)
     for (const id of ids) {
       // The counting trainer logs one progress line per training: two lines = trained twice.
-      expect(fs.readFileSync(path.join(store, id, "train-log.jsonl"), "utf8").trim().split("\n"), id).toHaveLength(1)
+      expect(
+        fs
+          .readFileSync(path.join(store, id, "train-log.jsonl"), "utf8")
+          .trim()
+          .split("\n"),
+        id
+      ).toHaveLength(1)
       expect(fs.existsSync(path.join(store, id, "result.json"))).toBe(true)
       expect(fs.existsSync(path.join(store, id, "claim.json"))).toBe(false)
     }
@@ -84,4 +92,3 @@ describe("workers sharing one run store", () => {
     expect(memorize(["status", store], { cwd: dir }).stdout).toMatch(/6\/6 complete/)
   }, 180_000)
 })
-

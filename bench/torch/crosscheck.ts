@@ -21,12 +21,15 @@ import type { Gpt2Shape, HostTensor } from "../../packages/gpu-webgpu/src/model/
 import { initGpt2Weights, oracleCodeLengths } from "../../packages/gpu-webgpu/test/oracle/gpt2.ts"
 
 const cases: ReadonlyArray<{ readonly name: string; readonly shape: Gpt2Shape }> = [
-  { name: "tied-gelu_new", shape: { vocabSize: 97, nPositions: 64, layers: 2, dModel: 32, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true } },
+  {
+    name: "tied-gelu_new",
+    shape: { vocabSize: 97, nPositions: 64, layers: 2, dModel: 32, heads: 4, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true }
+  },
   { name: "untied-gelu", shape: { vocabSize: 50, nPositions: 40, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu", tiedHead: false } }
 ]
 
 const root = process.argv[2] ?? "/tmp/memorize-xcheck"
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   for (const c of cases) {
     const w0 = initGpt2Weights(c.shape, 11)
     // Sharpen: GPT-2's init is nearly uniform, which would hide most errors.

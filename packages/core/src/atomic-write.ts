@@ -83,4 +83,5 @@ export const createFileExclusive = (file: string, content: AtomicContent): Effec
     fs.link(tmp, file).then(
       () => true,
       (e: unknown) => (osCode(e) === "EEXIST" ? false : Promise.reject(e))
-    ))
+    )
+  )

@@ -15,7 +15,7 @@
  * - The claim is removed when the run ends (complete or failed).
  */
 import { createFileExclusive, writeFileAtomic } from "./atomic-write.ts"
-import { Effect, Fiber, FileSystem, Schema, Scope } from "effect"
+import { Effect, Fiber, FileSystem, Schema, type Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -57,15 +57,13 @@ export const staleReason = (claim: Claim, staleMs: number, now = Date.now()): st
   return undefined
 }
 
-export type ClaimAttempt =
-  | { readonly _tag: "Claimed"; readonly takenOver?: string }
-  | { readonly _tag: "Held"; readonly claim: Claim }
+export type ClaimAttempt = { readonly _tag: "Claimed"; readonly takenOver?: string } | { readonly _tag: "Held"; readonly claim: Claim }
 
 const claimPath = (store: RunStore, runId: string) => NodePath.join(store.runDir(runId), "claim.json")
 
 /** The current claim of a run, if any (an unreadable one counts as none being valid: it is stale). */
 export const readClaim = (store: RunStore, runId: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = claimPath(store, runId)
     const text = yield* fs.readFileString(path).pipe(
@@ -89,7 +87,7 @@ const newClaim = (): Claim => {
 
 /** Tries to claim a run once: Claimed, or Held by a live holder. */
 export const tryClaim = (store: RunStore, runId: string, options: ClaimOptions = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const { staleMs } = defaults(options)
     const path = claimPath(store, runId)
@@ -128,7 +126,7 @@ export const tryClaim = (store: RunStore, runId: string, options: ClaimOptions =
 
 /** Removes this process's claim of a run (never another holder's). */
 export const releaseClaim = (store: RunStore, runId: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const current = yield* readClaim(store, runId).pipe(Effect.orElseSucceed(() => ({ _tag: "None" }) as const))
     if (current._tag === "Claim" && current.claim.holder === holderId) yield* fs.remove(claimPath(store, runId), { force: true }).pipe(Effect.ignore)
@@ -140,10 +138,10 @@ export const releaseClaim = (store: RunStore, runId: string) =>
  * closes, whatever the outcome.
  */
 export const holdClaim = (store: RunStore, runId: string, progress: () => number | undefined, options: ClaimOptions = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { heartbeatMs } = defaults(options)
     const path = claimPath(store, runId)
-    const beat = Effect.gen(function*() {
+    const beat = Effect.gen(function* () {
       const current = yield* readClaim(store, runId)
       // Taken over (we were thought dead): leave the new holder alone.
       if (current._tag !== "Claim" || current.claim.holder !== holderId) return

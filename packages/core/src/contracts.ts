@@ -181,9 +181,31 @@ export interface RunResult {
   readonly experiment: string
   /** The fully resolved config of this run (spec after sweep and overrides). */
   readonly config: { readonly [k: string]: Json }
-  readonly model: { readonly kind: string; readonly paramCount: number; readonly vocabSize: number; readonly seqLen: number; readonly precision: string; readonly config: { readonly [k: string]: Json } }
-  readonly dataset: { readonly kind: string; readonly trainCount: number; readonly holdoutCount: number; readonly vocabSize: number; readonly seqLen: number; readonly entropyBitsPerSequence: number | null; readonly fingerprint: string; readonly stats: { readonly [k: string]: Json } }
-  readonly train: { readonly steps: number; readonly finalLoss: number; readonly stopReason: string; readonly wallMs: number; readonly tokensPerSecond: number } | null
+  readonly model: {
+    readonly kind: string
+    readonly paramCount: number
+    readonly vocabSize: number
+    readonly seqLen: number
+    readonly precision: string
+    readonly config: { readonly [k: string]: Json }
+  }
+  readonly dataset: {
+    readonly kind: string
+    readonly trainCount: number
+    readonly holdoutCount: number
+    readonly vocabSize: number
+    readonly seqLen: number
+    readonly entropyBitsPerSequence: number | null
+    readonly fingerprint: string
+    readonly stats: { readonly [k: string]: Json }
+  }
+  readonly train: {
+    readonly steps: number
+    readonly finalLoss: number
+    readonly stopReason: string
+    readonly wallMs: number
+    readonly tokensPerSecond: number
+  } | null
   /** metric name → that metric's values. */
   readonly metrics: { readonly [metric: string]: MetricValues }
   readonly provenance: { readonly [k: string]: Json }

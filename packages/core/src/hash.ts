@@ -5,14 +5,16 @@ import { createHash } from "node:crypto"
 export const canonicalJson = (value: unknown): string =>
   JSON.stringify(value, (_key, v) =>
     v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, (v as Record<string, unknown>)[k]])
+        )
       : v
   )
 
 /** The whole SHA-256 (64 hex digits) of the canonical JSON: a run's identity. */
-export const fullHash = (value: unknown): string =>
-  createHash("sha256").update(canonicalJson(value)).digest("hex")
+export const fullHash = (value: unknown): string => createHash("sha256").update(canonicalJson(value)).digest("hex")
 
 /** First `length` hex digits of the SHA-256 of the canonical JSON. */
-export const stableHash = (value: unknown, length = 12): string =>
-  createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, length)
+export const stableHash = (value: unknown, length = 12): string => createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, length)

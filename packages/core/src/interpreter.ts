@@ -60,8 +60,7 @@ export interface RunOutcome {
 }
 
 /** The run store root: `--store`, else the spec's `store.root`, relative to the working directory. */
-export const storeRootOf = (experiment: Experiment, options: RunOptions): string =>
-  NodePath.resolve(options.storeRoot ?? experiment.spec.store.root)
+export const storeRootOf = (experiment: Experiment, options: RunOptions): string => NodePath.resolve(options.storeRoot ?? experiment.spec.store.root)
 
 /** The services the plugins used by this experiment need (a GPU device, say), merged. */
 export const pluginLayers = (experiment: Experiment): Layer.Layer<any, any, never> => {
@@ -75,7 +74,10 @@ export const pluginLayers = (experiment: Experiment): Layer.Layer<any, any, neve
 }
 
 const sectionsOf = (spec: RunSpec): ReadonlyArray<DecodedSection> => [
-  spec.dataset, spec.model, spec.train, ...spec.metrics,
+  spec.dataset,
+  spec.model,
+  spec.train,
+  ...spec.metrics,
   ...(spec.reference ? [spec.reference.dataset, spec.reference.model, spec.reference.train] : [])
 ]
 
@@ -83,7 +85,9 @@ const labelOf = (plan: RunPlan, total: number, runId = plan.runId): RunLabel => 
   runId,
   index: plan.index,
   total,
-  label: Object.entries(plan.label).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")
+  label: Object.entries(plan.label)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(" ")
 })
 
 /** A run's failure as a typed error: its own typed error, or a defect (allocation failure, plugin bug) named as such. */
@@ -98,7 +102,7 @@ const failureOf = (runId: string, cause: Cause.Cause<RunFailureError>): RunFailu
 type PlanOutcome = "done" | "skipped" | "failed" | "held" | "left-failed"
 
 export const runExperiment = (experiment: Experiment, registry: RegistryShape, options: RunOptions = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const progress = yield* Progress
     const store = yield* makeRunStore(storeRootOf(experiment, options), experiment.name)
     yield* store.writeFile("experiment.yaml", toYaml(experiment.resolved))
@@ -119,12 +123,14 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     const attempted = new Set<number>()
 
     const runPlan = (plan: RunPlan): Effect.Effect<PlanOutcome, StoreError | DeviceError, any> =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const runId = yield* store.resolveRunId(plan.runId, plan.configHash)
         const label = labelOf(plan, experiment.plans.length, runId)
         const state = yield* store.inspect(runId, plan.configHash)
         if (state._tag === "Invalid") {
-          yield* progress.log(`warning: ${state.file} is not a valid result (${state.reason}); ${state.keptAs ? `kept as ${NodePath.basename(state.keptAs)}, ` : ""}the run is redone`)
+          yield* progress.log(
+            `warning: ${state.file} is not a valid result (${state.reason}); ${state.keptAs ? `kept as ${NodePath.basename(state.keptAs)}, ` : ""}the run is redone`
+          )
         }
         const redo = options.fresh === true && !attempted.has(plan.index)
         if (state._tag === "Complete" && !redo) return "skipped" as const
@@ -132,44 +138,52 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
 
         const claim = yield* tryClaim(store, runId, options.claims ?? {})
         if (claim._tag === "Held") return "held" as const
-        return yield* Effect.scoped(Effect.gen(function*() {
-          let step: number | undefined
-          yield* holdClaim(store, runId, () => step, options.claims ?? {})
-          // Another process may have finished it between our look and our claim.
-          const again = yield* store.inspect(runId, plan.configHash)
-          if (again._tag === "Complete" && !redo) return "skipped" as const
-          if (again._tag === "Failed" && options.worker) return "left-failed" as const
-          attempted.add(plan.index)
-          if (claim.takenOver) yield* progress.log(`[${runId}] taking over: ${claim.takenOver}`)
-          yield* store.writeIdentity(runId, plan.configHash)
-          yield* store.resetRun(runId)
-          yield* progress.runStarted(label)
-          const exit = yield* Effect.exit(runOne(experiment, store, { ...plan, runId }, label, cacheDir, (s) => { step = s }))
-          if (exit._tag === "Success") {
-            yield* progress.runFinished(label, "done", summaryLine(exit.value, registry))
-            return "done" as const
-          }
-          if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-          const error = failureOf(runId, exit.cause)
-          const cause = Cause.pretty(exit.cause).split("\n").slice(0, 12).join("\n")
-          const written = yield* Effect.result(store.writeError({
-            runId,
-            configHash: plan.configHash,
-            tag: error._tag,
-            message: error.message,
-            cause,
-            host: NodeOs.hostname(),
-            pid: process.pid,
-            at: new Date().toISOString()
-          }))
-          // Not being able to write error.json (full disk) must not hide why the run failed.
-          const note = written._tag === "Failure" ? ` (error.json not written: ${written.failure.message})` : ""
-          failures.push({ plan: { ...plan, runId }, error })
-          yield* progress.runFinished(label, "failed", `${error._tag}: ${error.message}${note}`)
-          // Without a device no other run can succeed either.
-          if (error._tag === "DeviceError") return yield* error
-          return "failed" as const
-        }))
+        return yield* Effect.scoped(
+          Effect.gen(function* () {
+            let step: number | undefined
+            yield* holdClaim(store, runId, () => step, options.claims ?? {})
+            // Another process may have finished it between our look and our claim.
+            const again = yield* store.inspect(runId, plan.configHash)
+            if (again._tag === "Complete" && !redo) return "skipped" as const
+            if (again._tag === "Failed" && options.worker) return "left-failed" as const
+            attempted.add(plan.index)
+            if (claim.takenOver) yield* progress.log(`[${runId}] taking over: ${claim.takenOver}`)
+            yield* store.writeIdentity(runId, plan.configHash)
+            yield* store.resetRun(runId)
+            yield* progress.runStarted(label)
+            const exit = yield* Effect.exit(
+              runOne(experiment, store, { ...plan, runId }, label, cacheDir, (s) => {
+                step = s
+              })
+            )
+            if (exit._tag === "Success") {
+              yield* progress.runFinished(label, "done", summaryLine(exit.value, registry))
+              return "done" as const
+            }
+            if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+            const error = failureOf(runId, exit.cause)
+            const cause = Cause.pretty(exit.cause).split("\n").slice(0, 12).join("\n")
+            const written = yield* Effect.result(
+              store.writeError({
+                runId,
+                configHash: plan.configHash,
+                tag: error._tag,
+                message: error.message,
+                cause,
+                host: NodeOs.hostname(),
+                pid: process.pid,
+                at: new Date().toISOString()
+              })
+            )
+            // Not being able to write error.json (full disk) must not hide why the run failed.
+            const note = written._tag === "Failure" ? ` (error.json not written: ${written.failure.message})` : ""
+            failures.push({ plan: { ...plan, runId }, error })
+            yield* progress.runFinished(label, "failed", `${error._tag}: ${error.message}${note}`)
+            // Without a device no other run can succeed either.
+            if (error._tag === "DeviceError") return yield* error
+            return "failed" as const
+          })
+        )
       })
 
     let heldElsewhere = 0
@@ -184,7 +198,8 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
       pending = held
       yield* Effect.sleep(options.pollMs ?? 2000)
     }
-    if (heldElsewhere > 0) yield* progress.log(`${heldElsewhere} run${heldElsewhere === 1 ? " is" : "s are"} being trained by other processes (see memorize status)`)
+    if (heldElsewhere > 0)
+      yield* progress.log(`${heldElsewhere} run${heldElsewhere === 1 ? " is" : "s are"} being trained by other processes (see memorize status)`)
 
     const hashes = new Set(experiment.plans.map((p) => p.configHash))
     const scan = yield* store.scanResults()
@@ -192,11 +207,13 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     const results = scan.results.filter((r) => hashes.has(fullHash(r.config)))
     const laws: Record<string, LawFit> = {}
     for (const law of experiment.laws) {
-      const fit = yield* Effect.result(storable(
-        law.plugin.output,
-        law.plugin.make(law.config)(results),
-        (problem) => new LawError({ law: law.plugin.name, message: `its fit cannot be stored: ${problem}` })
-      ))
+      const fit = yield* Effect.result(
+        storable(
+          law.plugin.output,
+          law.plugin.make(law.config)(results),
+          (problem) => new LawError({ law: law.plugin.name, message: `its fit cannot be stored: ${problem}` })
+        )
+      )
       laws[law.plugin.name] = fit._tag === "Success" ? fit.success : { error: fit.failure.message }
       if (fit._tag === "Failure") yield* progress.log(`law ${law.plugin.name}: ${fit.failure.message}`)
     }
@@ -224,7 +241,11 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
  * refused, naming the key: NaN, a Float64Array or undefined would otherwise be
  * stored as null, `{"0":…}` or nothing.
  */
-const storable = <A, E, R, E2>(schema: OutputSchema<A> | undefined, output: Effect.Effect<A, E, R>, refuse: (problem: string) => E2): Effect.Effect<{ readonly [k: string]: Json }, E | E2, R> =>
+const storable = <A, E, R, E2>(
+  schema: OutputSchema<A> | undefined,
+  output: Effect.Effect<A, E, R>,
+  refuse: (problem: string) => E2
+): Effect.Effect<{ readonly [k: string]: Json }, E | E2, R> =>
   Effect.flatMap(output, (value) => {
     const encoded = encodeOutput(schema, value)
     return encoded.ok ? Effect.succeed(encoded.stored) : Effect.fail(refuse(encoded.problem))
@@ -237,79 +258,85 @@ const summaryLine = (r: RunResult, registry: RegistryShape): string => {
 }
 
 /** One run, in its own scope: every resource it acquired is released when it ends. */
-const runOne = (
-  experiment: Experiment,
-  store: RunStore,
-  plan: RunPlan,
-  label: RunLabel,
-  cacheDir: string,
-  onStep: (step: number) => void = () => {}
-) =>
-  Effect.scoped(Effect.gen(function*() {
-    const progress = yield* Progress
-    const started = Date.now()
-    const runDir = store.runDir(plan.runId)
-    yield* store.writeFile(NodePath.join(plan.runId, "config.json"), `${JSON.stringify(plan.config, null, 2)}\n`)
-    const context: RunContext = { seed: plan.spec.seed, specDir: experiment.specDir, runDir, cacheDir }
+const runOne = (experiment: Experiment, store: RunStore, plan: RunPlan, label: RunLabel, cacheDir: string, onStep: (step: number) => void = () => {}) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const progress = yield* Progress
+      const started = Date.now()
+      const runDir = store.runDir(plan.runId)
+      yield* store.writeFile(NodePath.join(plan.runId, "config.json"), `${JSON.stringify(plan.config, null, 2)}\n`)
+      const context: RunContext = { seed: plan.spec.seed, specDir: experiment.specDir, runDir, cacheDir }
 
-    const dataset = yield* plan.spec.dataset.plugin.make(plan.spec.dataset.config)(context)
-    const model = yield* trainModel(plan.spec, dataset, context, (event) =>
-      Effect.andThen(Effect.andThen(Effect.sync(() => onStep(event.step)), progress.trainProgress(label, event)), store.appendLine(NodePath.join(plan.runId, "train-log.jsonl"), jsonLine(event)).pipe(Effect.ignore)))
-
-    const reference = plan.spec.reference
-      ? yield* referenceModel(plan.spec, store, context)
-      : undefined
-
-    const metrics: Record<string, MetricValues> = {}
-    for (const m of plan.spec.metrics) {
-      metrics[m.plugin.name] = yield* storable(
-        m.plugin.output,
-        m.plugin.make(m.config)({ model, dataset, ...(reference ? { reference } : {}), context }),
-        (problem) => new MetricError({ metric: m.plugin.name, message: `its values cannot be stored: ${problem}` })
+      const dataset = yield* plan.spec.dataset.plugin.make(plan.spec.dataset.config)(context)
+      const model = yield* trainModel(plan.spec, dataset, context, (event) =>
+        Effect.andThen(
+          Effect.andThen(
+            Effect.sync(() => onStep(event.step)),
+            progress.trainProgress(label, event)
+          ),
+          store.appendLine(NodePath.join(plan.runId, "train-log.jsonl"), jsonLine(event)).pipe(Effect.ignore)
+        )
       )
-    }
-    if (experiment.spec.store.saveModels) yield* model.save(runDir)
 
-    const result: RunResult = {
-      runId: plan.runId,
-      experiment: experiment.name,
-      config: plan.config,
-      model: {
-        kind: model.description.kind,
-        paramCount: model.paramCount,
-        vocabSize: model.vocabSize,
-        seqLen: model.seqLen,
-        precision: model.precision,
-        config: model.description.config as { [k: string]: Json }
-      },
-      dataset: {
-        kind: dataset.kind,
-        trainCount: dataset.train.count,
-        holdoutCount: dataset.holdout.count,
-        vocabSize: dataset.vocabSize,
-        seqLen: dataset.seqLen,
-        entropyBitsPerSequence: dataset.entropyBitsPerSequence ?? null,
-        fingerprint: dataset.fingerprint,
-        stats: dataset.stats as { [k: string]: Json }
-      },
-      train: model.train
-        ? { steps: model.train.steps, finalLoss: model.train.finalLoss, stopReason: model.train.stopReason, wallMs: model.train.wallMs, tokensPerSecond: model.train.tokensPerSecond }
-        : null,
-      metrics,
-      provenance: {
-        ...(yield* collectProvenance(experiment.specDir)),
-        label: plan.label as Json,
-        datasetFingerprint: dataset.fingerprint,
-        ...(model.provenance ? { model: model.provenance } : {}),
-        ...(reference?.provenance ? { reference: reference.provenance } : {}),
-        startedAt: new Date(started).toISOString(),
-        wallMs: Date.now() - started
+      const reference = plan.spec.reference ? yield* referenceModel(plan.spec, store, context) : undefined
+
+      const metrics: Record<string, MetricValues> = {}
+      for (const m of plan.spec.metrics) {
+        metrics[m.plugin.name] = yield* storable(
+          m.plugin.output,
+          m.plugin.make(m.config)({ model, dataset, ...(reference ? { reference } : {}), context }),
+          (problem) => new MetricError({ metric: m.plugin.name, message: `its values cannot be stored: ${problem}` })
+        )
       }
-    }
-    // Written last: the run is complete only once this rename has happened.
-    yield* store.commit(result)
-    return result
-  }))
+      if (experiment.spec.store.saveModels) yield* model.save(runDir)
+
+      const result: RunResult = {
+        runId: plan.runId,
+        experiment: experiment.name,
+        config: plan.config,
+        model: {
+          kind: model.description.kind,
+          paramCount: model.paramCount,
+          vocabSize: model.vocabSize,
+          seqLen: model.seqLen,
+          precision: model.precision,
+          config: model.description.config as { [k: string]: Json }
+        },
+        dataset: {
+          kind: dataset.kind,
+          trainCount: dataset.train.count,
+          holdoutCount: dataset.holdout.count,
+          vocabSize: dataset.vocabSize,
+          seqLen: dataset.seqLen,
+          entropyBitsPerSequence: dataset.entropyBitsPerSequence ?? null,
+          fingerprint: dataset.fingerprint,
+          stats: dataset.stats as { [k: string]: Json }
+        },
+        train: model.train
+          ? {
+              steps: model.train.steps,
+              finalLoss: model.train.finalLoss,
+              stopReason: model.train.stopReason,
+              wallMs: model.train.wallMs,
+              tokensPerSecond: model.train.tokensPerSecond
+            }
+          : null,
+        metrics,
+        provenance: {
+          ...(yield* collectProvenance(experiment.specDir)),
+          label: plan.label as Json,
+          datasetFingerprint: dataset.fingerprint,
+          ...(model.provenance ? { model: model.provenance } : {}),
+          ...(reference?.provenance ? { reference: reference.provenance } : {}),
+          startedAt: new Date(started).toISOString(),
+          wallMs: Date.now() - started
+        }
+      }
+      // Written last: the run is complete only once this rename has happened.
+      yield* store.commit(result)
+      return result
+    })
+  )
 
 const trainModel = (
   spec: Pick<RunSpec, "model" | "train">,
@@ -317,7 +344,7 @@ const trainModel = (
   context: RunContext,
   onProgress: Parameters<ReturnType<RunSpec["train"]["plugin"]["make"]>>[0]["onProgress"]
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const description = spec.model.plugin.make(spec.model.config)({ vocabSize: dataset.vocabSize, seqLen: dataset.seqLen })
     return (yield* spec.train.plugin.make(spec.train.config)({ model: description, dataset, context, onProgress })) as TrainedModel
   })
@@ -329,7 +356,7 @@ const trainModel = (
  * the model, marks a complete save.
  */
 const referenceModel = (spec: RunSpec, store: RunStore, context: RunContext) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const ref = spec.reference!
     const id = stableHash({ seed: spec.seed, dataset: ref.dataset.resolved, model: ref.model.resolved, train: ref.train.resolved })
     const dir = store.referenceDir(id)
@@ -349,9 +376,8 @@ const referenceModel = (spec: RunSpec, store: RunStore, context: RunContext) =>
     if (saved?.trainer === trainer.name) return yield* reload(dir, input)
     const model = yield* trainer.make(ref.train.config)(input)
     // A reference that cannot be saved is trained again next time: slower, never wrong.
-    yield* model.save(dir).pipe(
-      Effect.andThen(store.writeFile(marker, `${JSON.stringify({ trainer: trainer.name, savedAt: new Date().toISOString() })}\n`)),
-      Effect.ignore
-    )
+    yield* model
+      .save(dir)
+      .pipe(Effect.andThen(store.writeFile(marker, `${JSON.stringify({ trainer: trainer.name, savedAt: new Date().toISOString() })}\n`)), Effect.ignore)
     return model
   })

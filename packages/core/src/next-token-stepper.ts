@@ -18,7 +18,8 @@ export const stepProblem = (shape: StepperShape, expected: number, position: num
   if (position === 0) return undefined
   if (previous.length < shape.count) return `nextTokenStepper: ${previous.length} previous tokens for ${shape.count} sequences at position ${position}`
   for (let i = 0; i < shape.count; i++) {
-    if (previous[i] >= shape.vocabSize) return `nextTokenStepper: token ${previous[i]} of sequence ${i} at position ${position - 1} is outside the vocabulary of ${shape.vocabSize}`
+    if (previous[i] >= shape.vocabSize)
+      return `nextTokenStepper: token ${previous[i]} of sequence ${i} at position ${position - 1} is outside the vocabulary of ${shape.vocabSize}`
   }
   return undefined
 }
@@ -29,10 +30,7 @@ export const stepProblem = (shape: StepperShape, expected: number, position: num
  * decoder that step feed the same prefixes, so they get the same floats even
  * from a model that (against the contract) reads the positions after.
  */
-export const nextTokenStepperOf = (
-  nextTokenLogits: NonNullable<TrainedModel["nextTokenLogits"]>,
-  shape: StepperShape
-): NextTokenStepper => {
+export const nextTokenStepperOf = (nextTokenLogits: NonNullable<TrainedModel["nextTokenLogits"]>, shape: StepperShape): NextTokenStepper => {
   const S = shape.seqLen
   const tokens = new Uint32Array(shape.count * S)
   const seqs: TokenSequences = { vocabSize: shape.vocabSize, seqLen: S, count: shape.count, tokens }

@@ -25,7 +25,10 @@ const schemaMessage = (cause: Cause.Cause<unknown>): string => {
  * What `make` returned, as the JSON object to store; or why it cannot be
  * stored (it does not match the plugin's output Schema, or is not JSON).
  */
-export const encodeOutput = <A>(schema: Schema.Codec<A, unknown> | undefined, value: A): { readonly ok: true; readonly stored: Stored } | { readonly ok: false; readonly problem: string } => {
+export const encodeOutput = <A>(
+  schema: Schema.Codec<A, unknown> | undefined,
+  value: A
+): { readonly ok: true; readonly stored: Stored } | { readonly ok: false; readonly problem: string } => {
   let encoded: unknown = value
   if (schema !== undefined) {
     const exit = Schema.encodeUnknownExit(schema)(value)
@@ -33,13 +36,17 @@ export const encodeOutput = <A>(schema: Schema.Codec<A, unknown> | undefined, va
     encoded = exit.value
   }
   const problem = jsonProblem(encoded, "")
-  if (problem !== undefined) return { ok: false, problem: `${problem} (stored outputs are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` }
+  if (problem !== undefined)
+    return { ok: false, problem: `${problem} (stored outputs are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` }
   if (typeof encoded !== "object" || encoded === null || Array.isArray(encoded)) return { ok: false, problem: "it is not a JSON object" }
   return { ok: true, stored: encoded as Stored }
 }
 
 /** A stored output decoded by the plugin's output Schema (as stored without one); or why it does not decode. */
-export const decodeOutput = <A>(schema: Schema.Codec<A, unknown> | undefined, stored: Json): { readonly ok: true; readonly value: A } | { readonly ok: false; readonly problem: string } => {
+export const decodeOutput = <A>(
+  schema: Schema.Codec<A, unknown> | undefined,
+  stored: Json
+): { readonly ok: true; readonly value: A } | { readonly ok: false; readonly problem: string } => {
   // Without a Schema the plugin declared its output as plain JSON: it gets what was stored.
   if (schema === undefined) return { ok: true, value: stored as A }
   const exit = Schema.decodeUnknownExit(schema)(stored)

@@ -4,17 +4,7 @@
  * what a valid `dataset:`/`model:`/`train:`/`metrics:`/`laws:` entry is.
  */
 import type { Layer, Schema, Effect } from "effect"
-import type {
-  DatasetImpl,
-  Json,
-  LawImpl,
-  MetricImpl,
-  MetricValues,
-  ModelImpl,
-  RunResult,
-  TrainerImpl,
-  TrainInput
-} from "./contracts.ts"
+import type { DatasetImpl, Json, LawImpl, MetricImpl, MetricValues, ModelImpl, RunResult, TrainerImpl, TrainInput } from "./contracts.ts"
 import type { Headline } from "./report/headline.ts"
 import type { FactsOf, RequirementCheck } from "./requirements.ts"
 
@@ -154,7 +144,8 @@ export function definePlugin(plugin: Plugin): Plugin {
 }
 
 export const isPlugin = (u: unknown): u is Plugin =>
-  typeof u === "object" && u !== null &&
+  typeof u === "object" &&
+  u !== null &&
   typeof (u as Plugin).name === "string" &&
   ["dataset", "model", "trainer", "metric", "law"].includes((u as Plugin).kind) &&
   typeof (u as Plugin).make === "function" &&

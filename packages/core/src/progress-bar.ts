@@ -46,4 +46,3 @@ export const stderrProgress = (labels: ProgressLabels, stream: NodeJS.WriteStrea
     }
   }
 }
-

@@ -24,7 +24,9 @@ export interface ProgressShape {
 
 export class Progress extends Context.Service<Progress, ProgressShape>()("memorize/Progress") {
   /** Bars on a TTY, plain lines otherwise (stderr, so stdout stays parseable). */
-  static readonly layer = Layer.sync(Progress, () => (process.stderr.isTTY ? ttyProgress(process.stderr) : plainProgress((l) => process.stderr.write(`${l}\n`))))
+  static readonly layer = Layer.sync(Progress, () =>
+    process.stderr.isTTY ? ttyProgress(process.stderr) : plainProgress((l) => process.stderr.write(`${l}\n`))
+  )
   /** No output at all (tests, library use). */
   static readonly silent = Layer.succeed(Progress, {
     runStarted: () => Effect.void,
@@ -39,7 +41,11 @@ const fmt = (n: number, digits = 3) => (Number.isFinite(n) ? n.toPrecision(digit
 const duration = (ms: number) => {
   if (!Number.isFinite(ms) || ms < 0) return "?"
   const s = Math.round(ms / 1000)
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`
+      : `${s}s`
 }
 const eta = (e: ProgressEvent) => (e.step > 0 ? (e.elapsedMs / e.step) * (e.maxSteps - e.step) : NaN)
 const describeEvent = (e: ProgressEvent) =>
@@ -89,21 +95,24 @@ export const ttyProgress = (stream: NodeJS.WriteStream): ProgressShape => {
     redraw()
   }
   return {
-    runStarted: (r) => Effect.sync(() => {
-      total = r.total
-      active.set(r.runId, { run: r, line: `  ${r.runId} ${r.label} preparing` })
-      redraw()
-    }),
-    trainProgress: (r, e) => Effect.sync(() => {
-      active.set(r.runId, { run: r, line: `  ${r.runId} ${bar(e.step / Math.max(1, e.maxSteps), 16)} ${describeEvent(e)}` })
-      redraw()
-    }),
-    runFinished: (r, outcome, note) => Effect.sync(() => {
-      total = r.total
-      finished++
-      active.delete(r.runId)
-      above(`[${r.index + 1}/${r.total} ${r.runId}${r.label ? ` ${r.label}` : ""}] ${outcome}${note ? `: ${note}` : ""}`)
-    }),
+    runStarted: (r) =>
+      Effect.sync(() => {
+        total = r.total
+        active.set(r.runId, { run: r, line: `  ${r.runId} ${r.label} preparing` })
+        redraw()
+      }),
+    trainProgress: (r, e) =>
+      Effect.sync(() => {
+        active.set(r.runId, { run: r, line: `  ${r.runId} ${bar(e.step / Math.max(1, e.maxSteps), 16)} ${describeEvent(e)}` })
+        redraw()
+      }),
+    runFinished: (r, outcome, note) =>
+      Effect.sync(() => {
+        total = r.total
+        finished++
+        active.delete(r.runId)
+        above(`[${r.index + 1}/${r.total} ${r.runId}${r.label ? ` ${r.label}` : ""}] ${outcome}${note ? `: ${note}` : ""}`)
+      }),
     log: (line) => Effect.sync(() => above(line)),
     close: Effect.sync(() => {
       if (drawn > 0) stream.write(`\x1b[${drawn}F\x1b[J`)

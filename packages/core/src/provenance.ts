@@ -16,7 +16,6 @@ const versionOf = (pkg: string): string | null => {
   }
 }
 
-
 const gitCommit = (cwd: string) =>
   Effect.callback<string | null>((resume) => {
     execFile("git", ["rev-parse", "HEAD"], { cwd, timeout: 5000 }, (err, stdout) => resume(Effect.succeed(err ? null : stdout.trim() || null)))
@@ -24,13 +23,15 @@ const gitCommit = (cwd: string) =>
 
 const gitDirty = (cwd: string) =>
   Effect.callback<boolean | null>((resume) => {
-    execFile("git", ["status", "--porcelain", "--untracked-files=no"], { cwd, timeout: 5000 }, (err, stdout) => resume(Effect.succeed(err ? null : stdout.trim().length > 0)))
+    execFile("git", ["status", "--porcelain", "--untracked-files=no"], { cwd, timeout: 5000 }, (err, stdout) =>
+      resume(Effect.succeed(err ? null : stdout.trim().length > 0))
+    )
   })
 
 let cached: { readonly [k: string]: Json } | undefined
 
 export const collectProvenance = (cwd: string): Effect.Effect<{ readonly [k: string]: Json }> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (cached) return cached
     cached = {
       node: process.version,

@@ -20,7 +20,10 @@
  * −log2(1 − V/T) bits per token more than −log2 p (`quantizationBound`).
  */
 
+// The definition spells its constants out (the same doubles as Math.LN2 and Math.LOG2E), as native/quantize.cc does.
+// biome-ignore lint/suspicious/noApproximativeNumericConstant: written out on purpose, see above
 const LN2 = 0.6931471805599453
+// biome-ignore lint/suspicious/noApproximativeNumericConstant: written out on purpose, see above
 const LOG2E = 1.4426950408889634
 /** Below 2^−80 a probability is 0 for quantization (it gets the floor frequency 1 anyway). */
 const MIN_EXP = -80

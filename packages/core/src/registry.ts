@@ -22,21 +22,19 @@ export class Registry extends Context.Service<Registry, RegistryShape>()("memori
   static readonly layer = (plugins: ReadonlyArray<Plugin>) => Layer.effect(Registry, makeRegistry(plugins, "built-in"))
 }
 
-export const makeRegistry = (
-  plugins: ReadonlyArray<Plugin>,
-  origin: string,
-  base: ReadonlyArray<Plugin> = []
-): Effect.Effect<RegistryShape, PluginError> =>
+export const makeRegistry = (plugins: ReadonlyArray<Plugin>, origin: string, base: ReadonlyArray<Plugin> = []): Effect.Effect<RegistryShape, PluginError> =>
   Effect.suspend(() => {
     const byKey = new Map<string, Plugin>()
     for (const p of base) byKey.set(`${p.kind}/${p.name}`, p)
     for (const p of plugins) {
       const key = `${p.kind}/${p.name}`
       if (byKey.has(key)) {
-        return Effect.fail(new PluginError({
-          plugin: p.name,
-          message: `${origin} defines ${p.kind} plugin "${p.name}", but a ${p.kind} plugin with that name is already registered`
-        }))
+        return Effect.fail(
+          new PluginError({
+            plugin: p.name,
+            message: `${origin} defines ${p.kind} plugin "${p.name}", but a ${p.kind} plugin with that name is already registered`
+          })
+        )
       }
       byKey.set(key, p)
     }
@@ -44,7 +42,11 @@ export const makeRegistry = (
     const shape: RegistryShape = {
       plugins: all,
       find: (kind, name) => byKey.get(`${kind}/${name}`) as any,
-      names: (kind) => all.filter((p) => p.kind === kind).map((p) => p.name).sort(),
+      names: (kind) =>
+        all
+          .filter((p) => p.kind === kind)
+          .map((p) => p.name)
+          .sort(),
       extend: (more, from) => makeRegistry(more, from, all)
     }
     return Effect.succeed(shape)
@@ -60,7 +62,7 @@ export const loadPluginModules = (
   baseDir: string
 ): Effect.Effect<ReadonlyArray<{ readonly origin: string; readonly plugins: ReadonlyArray<Plugin> }>, PluginError> =>
   Effect.forEach(specifiers, (specifier) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const resolved = pathToFileURL(yield* resolvePluginModule(specifier, baseDir)).href
       const mod = yield* Effect.tryPromise({
         try: () => import(resolved),
@@ -69,15 +71,22 @@ export const loadPluginModules = (
       const exported = mod.default ?? mod.plugins
       const list: Array<unknown> = Array.isArray(exported) ? exported : exported === undefined ? [] : [exported]
       if (list.length === 0) {
-        return yield* new PluginError({ plugin: specifier, message: `plugin module "${specifier}" has no default export (a plugin or a list of plugins made with definePlugin)` })
+        return yield* new PluginError({
+          plugin: specifier,
+          message: `plugin module "${specifier}" has no default export (a plugin or a list of plugins made with definePlugin)`
+        })
       }
       const plugins = list.filter(isPlugin)
       if (plugins.length < list.length) {
         const bad = list.findIndex((p) => !isPlugin(p))
-        return yield* new PluginError({ plugin: specifier, message: `plugin module "${specifier}": export #${bad} is not a plugin (needs kind, name, config schema and make; use definePlugin)` })
+        return yield* new PluginError({
+          plugin: specifier,
+          message: `plugin module "${specifier}": export #${bad} is not a plugin (needs kind, name, config schema and make; use definePlugin)`
+        })
       }
       return { origin: `plugin module "${specifier}"`, plugins }
-    }))
+    })
+  )
 
 /** The file a plugin specifier names: a path relative to `baseDir` (the spec's folder) or absolute, or a package resolved from there. */
 export const resolvePluginModule = (specifier: string, baseDir: string): Effect.Effect<string, PluginError> =>
@@ -94,12 +103,8 @@ export const resolvePluginModules = (specifiers: ReadonlyArray<string>, baseDir:
   Effect.forEach(specifiers, (specifier) => Effect.map(resolvePluginModule(specifier, baseDir), (path) => ({ specifier, path })))
 
 /** The registry with the spec's third-party plugins added. */
-export const withPluginModules = (
-  registry: RegistryShape,
-  specifiers: ReadonlyArray<string>,
-  baseDir: string
-): Effect.Effect<RegistryShape, PluginError> =>
-  Effect.gen(function*() {
+export const withPluginModules = (registry: RegistryShape, specifiers: ReadonlyArray<string>, baseDir: string): Effect.Effect<RegistryShape, PluginError> =>
+  Effect.gen(function* () {
     let current = registry
     for (const { origin, plugins } of yield* loadPluginModules(specifiers, baseDir)) {
       current = yield* current.extend(plugins, origin)

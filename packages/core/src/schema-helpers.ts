@@ -2,8 +2,7 @@
 import { Effect, Schema } from "effect"
 
 /** A config field that takes `value` when the spec leaves it out. */
-export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
-  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
+export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) => schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
 
 /** A positive integer (> 0). */
 export const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))

@@ -25,14 +25,19 @@ export interface StoreStatus {
 }
 
 export const storeStatus = (dir: string, staleMs = Number(process.env["MEMORIZE_STALE_MS"] ?? 120_000)) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const store = yield* makeRunStore(NodePath.dirname(dir), NodePath.basename(dir), { checkFormat: false })
     const runs: Array<RunStatus> = []
     for (const runId of yield* store.runIds()) {
       const claim = yield* readClaim(store, runId).pipe(Effect.orElseSucceed(() => ({ _tag: "None" }) as const))
       // Looking must not move files: a status of an invalid result is reported, not repaired.
       const resultText = yield* store.exists(NodePath.join(runId, "result.json"))
-      const state = resultText ? yield* store.readJson(NodePath.join(runId, "result.json")).pipe(Effect.map(() => "ok"), Effect.orElseSucceed(() => "bad")) : "none"
+      const state = resultText
+        ? yield* store.readJson(NodePath.join(runId, "result.json")).pipe(
+            Effect.map(() => "ok"),
+            Effect.orElseSucceed(() => "bad")
+          )
+        : "none"
       if (state === "ok") {
         runs.push({ runId, state: "complete" })
       } else if (claim._tag === "Claim") {
@@ -54,7 +59,7 @@ export const storeStatus = (dir: string, staleMs = Number(process.env["MEMORIZE_
 
 /** How many runs the stored spec has: the product of its grid axes times its zip length. */
 const plannedRuns = (dir: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(NodePath.join(dir, "experiment.yaml")).pipe(Effect.orElseSucceed(() => ""))
     try {
@@ -81,7 +86,9 @@ export const formatStatus = (status: StoreStatus & { total?: number | undefined 
   ]
   for (const r of status.runs) {
     if (r.state === "complete" || r.state === "waiting") continue
-    const who = r.claim ? ` by ${r.claim.holder} since ${r.claim.claimedAt} (heartbeat ${ago(r.claim.heartbeatAt)}${r.claim.step !== undefined ? `, step ${r.claim.step}` : ""})` : ""
+    const who = r.claim
+      ? ` by ${r.claim.holder} since ${r.claim.claimedAt} (heartbeat ${ago(r.claim.heartbeatAt)}${r.claim.step !== undefined ? `, step ${r.claim.step}` : ""})`
+      : ""
     lines.push(`  ${r.runId}  ${r.state}${who}${r.note ? `  ${r.note}` : ""}`)
   }
   return lines.join("\n")

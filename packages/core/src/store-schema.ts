@@ -31,13 +31,15 @@ export const RunResultSchema = Schema.Struct({
     fingerprint: Schema.String,
     stats: JsonRecord
   }),
-  train: Schema.NullOr(Schema.Struct({
-    steps: Count,
-    finalLoss: Schema.Number,
-    stopReason: Schema.String,
-    wallMs: Schema.Number,
-    tokensPerSecond: Schema.Number
-  })),
+  train: Schema.NullOr(
+    Schema.Struct({
+      steps: Count,
+      finalLoss: Schema.Number,
+      stopReason: Schema.String,
+      wallMs: Schema.Number,
+      tokensPerSecond: Schema.Number
+    })
+  ),
   metrics: Schema.Record(Schema.String, JsonRecord),
   provenance: JsonRecord
 })

@@ -69,7 +69,11 @@ export interface RunStore {
   readonly appendLine: (relative: string, line: string) => Effect.Effect<void, StoreError>
   readonly readJson: (relative: string) => Effect.Effect<unknown, StoreError>
   /** A file under the experiment folder decoded with `schema`; undefined when absent, a StoreError naming it when invalid. */
-  readonly readDecoded: <S extends Schema.ConstraintDecoder<unknown>>(relative: string, schema: S, what?: string) => Effect.Effect<S["Type"] | undefined, StoreError>
+  readonly readDecoded: <S extends Schema.ConstraintDecoder<unknown>>(
+    relative: string,
+    schema: S,
+    what?: string
+  ) => Effect.Effect<S["Type"] | undefined, StoreError>
   /** laws.json, decoded; undefined when absent, a StoreError when invalid. */
   readonly readLaws: () => Effect.Effect<{ readonly [law: string]: LawFit } | undefined, StoreError>
   readonly exists: (relative: string) => Effect.Effect<boolean, StoreError>
@@ -80,7 +84,10 @@ export interface RunStore {
   /** Run folder names (entries with an identity, config or result). */
   readonly runIds: () => Effect.Effect<ReadonlyArray<string>, StoreError>
   /** All complete results in the experiment folder (invalid ones are skipped and listed). */
-  readonly scanResults: () => Effect.Effect<{ readonly results: ReadonlyArray<RunResult>; readonly invalid: ReadonlyArray<{ readonly file: string; readonly reason: string }> }, StoreError>
+  readonly scanResults: () => Effect.Effect<
+    { readonly results: ReadonlyArray<RunResult>; readonly invalid: ReadonlyArray<{ readonly file: string; readonly reason: string }> },
+    StoreError
+  >
   readonly allResults: () => Effect.Effect<ReadonlyArray<RunResult>, StoreError>
 }
 
@@ -90,7 +97,11 @@ export const storeError = (path: string, what: string) => (e: unknown) => {
   return new StoreError({ path, message: `${what}: ${osReason(e)}`, ...(code ? { code } : {}) })
 }
 
-const decodeMessage = (e: unknown): string => String((e as { message?: unknown })?.message ?? e).split("\n").slice(0, 3).join("; ")
+const decodeMessage = (e: unknown): string =>
+  String((e as { message?: unknown })?.message ?? e)
+    .split("\n")
+    .slice(0, 3)
+    .join("; ")
 
 export interface RunStoreOptions {
   /** Refuse a store of another format instead of adopting it (workers sharing one store). */
@@ -98,7 +109,7 @@ export interface RunStoreOptions {
 }
 
 export const makeRunStore = (root: string, experiment: string, options: RunStoreOptions = {}): Effect.Effect<RunStore, StoreError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const dir = NodePath.resolve(root, experiment)
     yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(storeError(dir, "cannot create the run store folder")))
@@ -110,22 +121,31 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       const problem = jsonProblem(value, "")
       return problem === undefined
         ? writeFileAtomic(abs(relative), `${JSON.stringify(value, null, 2)}\n`)
-        : Effect.fail(new StoreError({ path: abs(relative), message: `not written: ${problem} (stored files are JSON: finite numbers, strings, booleans, null, arrays and plain objects)` }))
+        : Effect.fail(
+            new StoreError({
+              path: abs(relative),
+              message: `not written: ${problem} (stored files are JSON: finite numbers, strings, booleans, null, arrays and plain objects)`
+            })
+          )
     }
 
     const readText = (path: string) =>
-      fs.readFileString(path).pipe(Effect.map((t): string | undefined => t), Effect.catch((e) =>
-        osCode(e) === "ENOENT" ? Effect.succeed(undefined) : Effect.fail(storeError(path, "cannot read")(e))))
+      fs.readFileString(path).pipe(
+        Effect.map((t): string | undefined => t),
+        Effect.catch((e) => (osCode(e) === "ENOENT" ? Effect.succeed(undefined) : Effect.fail(storeError(path, "cannot read")(e))))
+      )
 
     const readJsonAt = (path: string) =>
       fs.readFileString(path).pipe(
         Effect.mapError(storeError(path, "cannot read")),
-        Effect.flatMap((text) =>
-          Effect.try({ try: () => JSON.parse(text) as unknown, catch: storeError(path, "not valid JSON") }))
+        Effect.flatMap((text) => Effect.try({ try: () => JSON.parse(text) as unknown, catch: storeError(path, "not valid JSON") }))
       )
 
     /** Parses and decodes a file; a reason when it does not. */
-    const decodeFile = <S extends Schema.ConstraintDecoder<unknown>>(schema: S, text: string): { ok: true; value: S["Type"] } | { ok: false; reason: string } => {
+    const decodeFile = <S extends Schema.ConstraintDecoder<unknown>>(
+      schema: S,
+      text: string
+    ): { ok: true; value: S["Type"] } | { ok: false; reason: string } => {
       let json: unknown
       try {
         json = JSON.parse(text)
@@ -137,7 +157,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
     }
 
     const readDecoded = <S extends Schema.ConstraintDecoder<unknown>>(relative: string, schema: S, what = `a valid ${NodePath.basename(relative)}`) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const path = abs(relative)
         const text = yield* readText(path)
         if (text === undefined) return undefined
@@ -149,11 +169,14 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
     /** Moves a bad file aside (`<name>.invalid-<time>`) so that it is kept but no longer read. */
     const keepAside = (path: string) => {
       const kept = `${path}.invalid-${new Date().toISOString().replace(/[:.]/g, "-")}`
-      return fs.rename(path, kept).pipe(Effect.as(kept as string | undefined), Effect.orElseSucceed(() => undefined))
+      return fs.rename(path, kept).pipe(
+        Effect.as(kept as string | undefined),
+        Effect.orElseSucceed(() => undefined)
+      )
     }
 
     const identityOf = (runId: string) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const text = yield* readText(abs(NodePath.join(runId, "identity.json")))
         if (text !== undefined) {
           const d = decodeFile(IdentitySchema, text)
@@ -174,7 +197,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
     const idLengths = (first: number) => [first, 16, 24, 32, 64].filter((l, i, all) => l >= first && all.indexOf(l) === i)
 
     const inspect = (runId: string, configHash?: string) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const path = abs(NodePath.join(runId, "result.json"))
         const text = yield* readText(path)
         if (text !== undefined) {
@@ -182,10 +205,10 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
           const reason = !d.ok
             ? d.reason
             : d.value.runId !== runId
-            ? `its runId is "${d.value.runId}", not the folder's "${runId}"`
-            : configHash !== undefined && fullHash(d.value.config) !== configHash
-            ? `it holds the result of another config (hash ${fullHash(d.value.config).slice(0, 16)}…, expected ${configHash.slice(0, 16)}…)`
-            : undefined
+              ? `its runId is "${d.value.runId}", not the folder's "${runId}"`
+              : configHash !== undefined && fullHash(d.value.config) !== configHash
+                ? `it holds the result of another config (hash ${fullHash(d.value.config).slice(0, 16)}…, expected ${configHash.slice(0, 16)}…)`
+                : undefined
           if (reason === undefined && d.ok) return { _tag: "Complete", result: d.value } satisfies RunState as RunState
           return { _tag: "Invalid", file: path, reason: reason!, keptAs: yield* keepAside(path) } satisfies RunState as RunState
         }
@@ -198,7 +221,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       })
 
     const scanResults = () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const entries = yield* fs.readDirectory(dir).pipe(Effect.mapError(storeError(dir, "cannot list")))
         const results: Array<RunResult> = []
         const invalid: Array<{ file: string; reason: string }> = []
@@ -234,7 +257,7 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       runDir: (runId) => abs(runId),
       referenceDir: (id) => abs(NodePath.join("references", id)),
       resolveRunId: (runId, configHash) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           for (const length of idLengths(runId.length)) {
             const id = configHash.slice(0, length)
             const owner = yield* identityOf(id)
@@ -243,20 +266,19 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
           return yield* new StoreError({ path: abs(runId), message: `no free run folder for config ${configHash}` })
         }),
       writeIdentity: (runId, configHash) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const path = abs(NodePath.join(runId, "identity.json"))
           yield* fs.makeDirectory(abs(runId), { recursive: true }).pipe(Effect.mapError(storeError(abs(runId), "cannot create")))
           return yield* createFileExclusive(path, `${JSON.stringify({ configHash })}\n`)
         }),
       inspect,
-      readResult: (runId, configHash) =>
-        Effect.map(inspect(runId, configHash), (s) => (s._tag === "Complete" ? s.result : undefined)),
+      readResult: (runId, configHash) => Effect.map(inspect(runId, configHash), (s) => (s._tag === "Complete" ? s.result : undefined)),
       commit: (result) => writeJson(NodePath.join(result.runId, "result.json"), result),
       writeJson,
       writeError: (record) => writeFileAtomic(abs(NodePath.join(record.runId, "error.json")), `${JSON.stringify(record, null, 2)}\n`),
       writeFile: (relative, content) => writeFileAtomic(abs(relative), content).pipe(Effect.as(abs(relative))),
       appendLine: (relative, line) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const path = abs(relative)
           yield* fs.makeDirectory(NodePath.dirname(path), { recursive: true })
           yield* fs.writeFileString(path, `${line}\n`, { flag: "a" })
@@ -267,15 +289,21 @@ export const makeRunStore = (root: string, experiment: string, options: RunStore
       exists: (relative) => fs.exists(abs(relative)).pipe(Effect.mapError(storeError(abs(relative), "cannot read"))),
       clearRun: (runId) => fs.remove(abs(runId), { recursive: true, force: true }).pipe(Effect.mapError(storeError(abs(runId), "cannot remove"))),
       resetRun: (runId) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const entries = yield* fs.readDirectory(abs(runId)).pipe(Effect.orElseSucceed(() => [] as Array<string>))
           // Whatever the last attempt wrote (result, error, log, the trainer's model files) goes; the run's identity, its claim (and the claim's heartbeat temp files) and results kept aside for inspection stay.
           const stale = entries.filter((f) => !f.startsWith("identity.json") && !f.startsWith("claim.json") && !f.includes(".invalid-"))
-          yield* Effect.forEach(stale, (f) =>
-            fs.remove(abs(NodePath.join(runId, f)), { recursive: true, force: true }).pipe(Effect.mapError(storeError(abs(NodePath.join(runId, f)), "cannot remove"))), { discard: true })
+          yield* Effect.forEach(
+            stale,
+            (f) =>
+              fs
+                .remove(abs(NodePath.join(runId, f)), { recursive: true, force: true })
+                .pipe(Effect.mapError(storeError(abs(NodePath.join(runId, f)), "cannot remove"))),
+            { discard: true }
+          )
         }),
       runIds: () =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const entries = yield* fs.readDirectory(dir).pipe(Effect.mapError(storeError(dir, "cannot list")))
           const ids: Array<string> = []
           for (const entry of entries.sort()) {

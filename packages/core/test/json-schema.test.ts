@@ -79,10 +79,12 @@ describe("the spec's JSON Schema", () => {
   const check = ajv().compile(schema)
   // Plugins' file checks are asynchronous, so validate's verdict is awaited.
   const validates = (spec: unknown) =>
-    Effect.runPromise(parseYamlSpec("spec.yaml", stringify(spec)).pipe(
-      Effect.flatMap((s) => decodeExperiment(s, registry)),
-      Effect.match({ onFailure: () => false, onSuccess: () => true })
-    ))
+    Effect.runPromise(
+      parseYamlSpec("spec.yaml", stringify(spec)).pipe(
+        Effect.flatMap((s) => decodeExperiment(s, registry)),
+        Effect.match({ onFailure: () => false, onSuccess: () => true })
+      )
+    )
   const base = {
     name: "toy",
     dataset: { kind: "toy-skewed", samples: 4 },

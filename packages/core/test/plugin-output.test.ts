@@ -14,7 +14,11 @@ import { makeRegistry } from "../src/registry.ts"
 import type { RunResult } from "../src/contracts.ts"
 
 // A transformation, so that stored and typed forms differ: the fit keeps a Date, laws.json an ISO string.
-const FitSchema = Schema.Struct({ alpha: Schema.Finite, fittedAt: Schema.DateFromString, models: Schema.Array(Schema.Struct({ p: Schema.Int, bits: Schema.Finite })) })
+const FitSchema = Schema.Struct({
+  alpha: Schema.Finite,
+  fittedAt: Schema.DateFromString,
+  models: Schema.Array(Schema.Struct({ p: Schema.Int, bits: Schema.Finite }))
+})
 type Fit = typeof FitSchema.Type
 
 const seen: Array<Fit> = []
@@ -61,17 +65,19 @@ describe("plugin outputs", () => {
       fittedAt: fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }),
       models: fc.array(modelArb, { maxLength: 5 })
     })
-    fc.assert(fc.property(fitArb, (fit) => {
-      const stored = encodeOutput(FitSchema, fit)
-      if (!stored.ok) throw new Error(stored.problem)
-      // What is stored is JSON (the Date became a string) and survives a trip through a file.
-      const file = JSON.parse(JSON.stringify(stored.stored))
-      expect(typeof file.fittedAt).toBe("string")
-      const back = decodeOutput(FitSchema, file)
-      if (!back.ok) throw new Error(back.problem)
-      expect(back.value.fittedAt.getTime()).toBe(fit.fittedAt.getTime())
-      expect(back.value.models).toEqual(fit.models.map((m) => ({ p: m.p, bits: Object.is(m.bits, -0) ? 0 : m.bits })))
-    }))
+    fc.assert(
+      fc.property(fitArb, (fit) => {
+        const stored = encodeOutput(FitSchema, fit)
+        if (!stored.ok) throw new Error(stored.problem)
+        // What is stored is JSON (the Date became a string) and survives a trip through a file.
+        const file = JSON.parse(JSON.stringify(stored.stored))
+        expect(typeof file.fittedAt).toBe("string")
+        const back = decodeOutput(FitSchema, file)
+        if (!back.ok) throw new Error(back.problem)
+        expect(back.value.fittedAt.getTime()).toBe(fit.fittedAt.getTime())
+        expect(back.value.models).toEqual(fit.models.map((m) => ({ p: m.p, bits: Object.is(m.bits, -0) ? 0 : m.bits })))
+      })
+    )
   })
 
   it("an output the Schema refuses, or that is not JSON, is named and not stored", () => {
@@ -103,5 +109,6 @@ describe("plugin outputs", () => {
       const rs = [resultWith("r1", { totalBits: "lots" }), resultWith("r2", { totalBits: 2 })]
       const rows = summaryRows(rs, summaryColumns(rs, registry))
       expect(rows.map((r) => r.values[0])).toEqual([undefined, 2])
-    }))
+    })
+  )
 })

@@ -8,8 +8,7 @@ import plugins from "../../../test/fixtures/unigram-plugins.ts"
 const registry = Effect.runSync(makeRegistry(plugins, "test"))
 const decode = (text: string, sets: Array<string> = []) =>
   parseYamlSpec("spec.yaml", text).pipe(Effect.flatMap((src) => decodeExperiment(src, registry, { sets })))
-const issuesOf = (text: string, sets: Array<string> = []) =>
-  Effect.runSync(Effect.flip(decode(text, sets)) as Effect.Effect<SpecError>).issues
+const issuesOf = (text: string, sets: Array<string> = []) => Effect.runSync(Effect.flip(decode(text, sets)) as Effect.Effect<SpecError>).issues
 
 const valid = `name: toy
 seed: 3
@@ -85,7 +84,10 @@ train: { kind: countin }
     expect(new Set(a.plans.map((p) => p.runId)).size).toBe(12)
     const b = Effect.runSync(decode(text))
     expect(b.plans.map((p) => p.runId)).toEqual(a.plans.map((p) => p.runId))
-    const pairs = a.plans.map((p) => { const d = p.config.dataset as { vocab: number; seqLen: number }; return [d.vocab, d.seqLen] })
+    const pairs = a.plans.map((p) => {
+      const d = p.config.dataset as { vocab: number; seqLen: number }
+      return [d.vocab, d.seqLen]
+    })
     expect(pairs.every(([v, s]) => (v === 4 && s === 2) || (v === 8 && s === 3))).toBe(true)
   })
 
@@ -103,15 +105,27 @@ train: { kind: countin }
   })
 
   it("property: runId does not depend on the key order of the spec", () => {
-    const base = { name: "toy", dataset: { kind: "toy-skewed", samples: 5, vocab: 6 }, model: { kind: "unigram", smoothing: 2 }, train: { kind: "counting" }, metrics: [{ kind: "toy-bits" }] }
+    const base = {
+      name: "toy",
+      dataset: { kind: "toy-skewed", samples: 5, vocab: 6 },
+      model: { kind: "unigram", smoothing: 2 },
+      train: { kind: "counting" },
+      metrics: [{ kind: "toy-bits" }]
+    }
     const id = Effect.runSync(decode(stringify(base))).plans[0]!.runId
-    fc.assert(fc.property(fc.array(fc.integer(), { minLength: 20, maxLength: 20 }), (keys) => {
-      const shuffle = (o: Record<string, unknown>, k: number): Record<string, unknown> =>
-        Object.fromEntries(Object.entries(o).map(([key, v], i) => [key, v && typeof v === "object" && !Array.isArray(v) ? shuffle(v as Record<string, unknown>, k + i) : v] as const)
-          .sort((x, y) => ((keys[(k + x[0].length) % 20]! ^ x[0].charCodeAt(0)) - (keys[(k + y[0].length) % 20]! ^ y[0].charCodeAt(0)))))
-      const reordered = shuffle(base, 0)
-      expect(Effect.runSync(decode(stringify(reordered))).plans[0]!.runId).toBe(id)
-    }), { numRuns: 50 })
+    fc.assert(
+      fc.property(fc.array(fc.integer(), { minLength: 20, maxLength: 20 }), (keys) => {
+        const shuffle = (o: Record<string, unknown>, k: number): Record<string, unknown> =>
+          Object.fromEntries(
+            Object.entries(o)
+              .map(([key, v], i) => [key, v && typeof v === "object" && !Array.isArray(v) ? shuffle(v as Record<string, unknown>, k + i) : v] as const)
+              .sort((x, y) => (keys[(k + x[0].length) % 20]! ^ x[0].charCodeAt(0)) - (keys[(k + y[0].length) % 20]! ^ y[0].charCodeAt(0)))
+          )
+        const reordered = shuffle(base, 0)
+        expect(Effect.runSync(decode(stringify(reordered))).plans[0]!.runId).toBe(id)
+      }),
+      { numRuns: 50 }
+    )
   })
 
   it("property: YAML round trip of generated specs decodes to the same resolved config", () => {
@@ -122,12 +136,21 @@ train: { kind: countin }
       vocab: fc.integer({ min: 1, max: 5000 }),
       smoothing: fc.double({ min: 0.01, max: 10, noNaN: true })
     })
-    fc.assert(fc.property(arb, (s) => {
-      const spec = { name: s.name, seed: s.seed, dataset: { kind: "toy-skewed", samples: s.samples, vocab: s.vocab }, model: { kind: "unigram", smoothing: s.smoothing }, train: { kind: "counting" } }
-      const once = Effect.runSync(decode(stringify(spec)))
-      const twice = Effect.runSync(decode(stringify(once.resolved)))
-      expect(twice.resolved).toEqual(once.resolved)
-      expect(twice.plans[0]!.runId).toBe(once.plans[0]!.runId)
-    }), { numRuns: 60 })
+    fc.assert(
+      fc.property(arb, (s) => {
+        const spec = {
+          name: s.name,
+          seed: s.seed,
+          dataset: { kind: "toy-skewed", samples: s.samples, vocab: s.vocab },
+          model: { kind: "unigram", smoothing: s.smoothing },
+          train: { kind: "counting" }
+        }
+        const once = Effect.runSync(decode(stringify(spec)))
+        const twice = Effect.runSync(decode(stringify(once.resolved)))
+        expect(twice.resolved).toEqual(once.resolved)
+        expect(twice.plans[0]!.runId).toBe(once.plans[0]!.runId)
+      }),
+      { numRuns: 60 }
+    )
   })
 })

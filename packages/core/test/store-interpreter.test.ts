@@ -38,7 +38,7 @@ sweep: { grid: { dataset.samples: [8, 16, 32] } }
 ${extra}`
 
 const load = (text: string, builtins: ReadonlyArray<Plugin> = []) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const source = yield* parseYamlSpec(path.join(fixtures, "spec.yaml"), text)
     const base = yield* makeRegistry(builtins, "built-in")
     const registry = yield* withPluginModules(base, (source.value as { plugins: Array<string> }).plugins, fixtures)
@@ -59,7 +59,7 @@ const validResult = (runId: string, config: RunResult["config"] = { seed: 0 }): 
 
 describe("run store", () => {
   it.effect("commits result.json atomically: no temporary file is left, the content is whole", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const store = yield* makeRunStore(root, "exp")
       const result = validResult("abc")
@@ -67,23 +67,25 @@ describe("run store", () => {
       expect(fs.readdirSync(path.join(root, "exp", "abc"))).toEqual(["result.json"])
       expect((yield* store.readResult("abc"))?.runId).toBe("abc")
       expect(yield* store.readResult("missing")).toBeUndefined()
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("a run folder without result.json (a crash between writes) does not count as complete", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const store = yield* makeRunStore(root, "exp")
       yield* store.writeFile("r1/config.json", "{}")
       // A temp file of an interrupted commit, never renamed:
-      fs.writeFileSync(path.join(root, "exp", "r1", "result.json.tmp-1-x"), "{\"runId\":")
+      fs.writeFileSync(path.join(root, "exp", "r1", "result.json.tmp-1-x"), '{"runId":')
       expect(yield* store.readResult("r1")).toBeUndefined()
       expect(yield* store.allResults()).toEqual([])
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 })
 
 describe("interpreter", () => {
   it.effect("runs every plan, fits laws, and resumes by skipping complete runs", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const { experiment, registry } = yield* load(specText(root))
       const first = yield* runExperiment(experiment, registry)
@@ -104,10 +106,11 @@ describe("interpreter", () => {
       expect(second.results).toHaveLength(3)
       const third = yield* runExperiment(experiment, registry, { fresh: true })
       expect(third.skipped).toBe(0)
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("--shard k/n runs every n-th plan", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const { experiment, registry } = yield* load(specText(root))
       const a = yield* runExperiment(experiment, registry, { shard: { k: 0, n: 2 } })
@@ -116,10 +119,11 @@ describe("interpreter", () => {
       const b = yield* runExperiment(experiment, registry, { shard: { k: 1, n: 2 } })
       expect(b.results).toHaveLength(3)
       expect(b.skipped).toBe(0)
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("a failing run is recorded, not committed, and the other runs go on", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const { experiment, registry } = yield* load(specText(root).replace("train: { kind: counting }", "train: { kind: counting, failAt: train }"))
       const outcome = yield* runExperiment(experiment, registry)
@@ -128,10 +132,11 @@ describe("interpreter", () => {
       const id = outcome.failures[0]!.plan.runId
       expect(fs.existsSync(path.join(root, "toy", id, "result.json"))).toBe(false)
       expect(JSON.parse(fs.readFileSync(path.join(root, "toy", id, "error.json"), "utf8"))).toMatchObject({ tag: "ModelError", message: "asked to fail" })
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("plugin modules: a clash and a non-plugin export are clear errors", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const base = yield* makeRegistry([], "built-in")
       const twice = yield* Effect.flip(withPluginModules(base, ["./unigram-plugins.ts", "./unigram-plugins.ts"], fixtures))
       expect(twice.message).toMatch(/defines dataset plugin "toy-skewed", but a dataset plugin with that name is already registered/)
@@ -139,33 +144,44 @@ describe("interpreter", () => {
       expect(bad.message).toMatch(/export #0 is not a plugin/)
       const missing = yield* Effect.flip(withPluginModules(base, ["./nope.ts"], fixtures))
       expect(missing.message).toMatch(/cannot load plugin module "\.\/nope\.ts"/)
-    }))
+    })
+  )
 })
 
 describe("reliability: a store that cannot lie", () => {
   const corruptions: ReadonlyArray<[string, string]> = [
     ["an empty list", "[]"],
-    ["a runId only", "{\"runId\":5}"],
-    ["a truncated file", "{\"runId\": \"ab"],
+    ["a runId only", '{"runId":5}'],
+    ["a truncated file", '{"runId": "ab'],
     ["another run's result", "OTHER"],
     ["another config's result", "FOREIGN"]
   ]
   for (const [what, content] of corruptions) {
     it.effect(`a result.json that is ${what} is not complete: the run is redone with a warning, the bad file kept beside it`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const root = tempDir()
         const { experiment, registry } = yield* load(specText(root))
         const first = yield* runExperiment(experiment, registry)
         const victim = first.results[1]!
         const file = path.join(root, "toy", victim.runId, "result.json")
-        const text = content === "OTHER"
-          ? JSON.stringify({ ...victim, runId: "someone-else" })
-          : content === "FOREIGN"
-          ? JSON.stringify({ ...victim, config: { ...victim.config, seed: 99 } })
-          : content
+        const text =
+          content === "OTHER"
+            ? JSON.stringify({ ...victim, runId: "someone-else" })
+            : content === "FOREIGN"
+              ? JSON.stringify({ ...victim, config: { ...victim.config, seed: 99 } })
+              : content
         fs.writeFileSync(file, text)
         const logs: Array<string> = []
-        const progress = Layer.succeed(Progress, { runStarted: () => Effect.void, trainProgress: () => Effect.void, runFinished: () => Effect.void, log: (l: string) => Effect.sync(() => { logs.push(l) }), close: Effect.void })
+        const progress = Layer.succeed(Progress, {
+          runStarted: () => Effect.void,
+          trainProgress: () => Effect.void,
+          runFinished: () => Effect.void,
+          log: (l: string) =>
+            Effect.sync(() => {
+              logs.push(l)
+            }),
+          close: Effect.void
+        })
         const second = yield* runExperiment(experiment, registry).pipe(Effect.provide(progress))
         expect(second.skipped).toBe(2)
         expect(second.results).toHaveLength(3)
@@ -174,14 +190,17 @@ describe("reliability: a store that cannot lie", () => {
         expect(kept).toHaveLength(1)
         expect(fs.readFileSync(path.join(path.dirname(file), kept[0]!), "utf8")).toBe(text)
         expect(JSON.parse(fs.readFileSync(file, "utf8")).runId).toBe(victim.runId)
-      }).pipe(Effect.provide(services)))
+      }).pipe(Effect.provide(services))
+    )
   }
 
   it.effect("an allocation failure inside one run becomes that run's error.json (run id, cause); the sweep goes on", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       // vocab 2^47: the counting trainer's Float64Array(V) cannot be allocated (a real RangeError).
-      const { experiment, registry } = yield* load(specText(root).replace("sweep: { grid: { dataset.samples: [8, 16, 32] } }", "sweep: { grid: { dataset.vocab: [8, 140737488355328, 16] } }"))
+      const { experiment, registry } = yield* load(
+        specText(root).replace("sweep: { grid: { dataset.samples: [8, 16, 32] } }", "sweep: { grid: { dataset.vocab: [8, 140737488355328, 16] } }")
+      )
       const outcome = yield* runExperiment(experiment, registry)
       expect(outcome.results).toHaveLength(2)
       expect(outcome.failures).toHaveLength(1)
@@ -193,12 +212,16 @@ describe("reliability: a store that cannot lie", () => {
       expect(record.cause).toMatch(/Array buffer allocation failed/)
       expect(fs.existsSync(path.join(root, "toy", failed.plan.runId, "result.json"))).toBe(false)
       expect(fs.existsSync(path.join(root, "toy", failed.plan.runId, "claim.json"))).toBe(false)
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("forced short run ids: colliding prefixes get longer folder names, within a sweep and against the store", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
-      const text = specText(root).replace("sweep: { grid: { dataset.samples: [8, 16, 32] } }", "sweep: { grid: { dataset.samples: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20] } }")
+      const text = specText(root).replace(
+        "sweep: { grid: { dataset.samples: [8, 16, 32] } }",
+        "sweep: { grid: { dataset.samples: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20] } }"
+      )
       const source = yield* parseYamlSpec(path.join(fixtures, "spec.yaml"), text)
       const registry = yield* withPluginModules(yield* makeRegistry([], "built-in"), (source.value as { plugins: Array<string> }).plugins, fixtures)
       // One hex digit: 20 runs in 16 folders must collide.
@@ -219,19 +242,21 @@ describe("reliability: a store that cannot lie", () => {
       expect(moved.runId).toBe(short.configHash.slice(0, 16))
       // The other config's folder is untouched.
       expect(JSON.parse(fs.readFileSync(path.join(root, "toy", short.runId, "result.json"), "utf8")).config).toEqual({ other: true })
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("a store of another format is refused with a clear message", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       fs.mkdirSync(path.join(root, "exp"), { recursive: true })
       fs.writeFileSync(path.join(root, "exp", "store.json"), JSON.stringify({ format: 999, writtenBy: "memorize 9.9.9" }))
       const error = yield* Effect.flip(makeRunStore(root, "exp"))
       expect(error.message).toMatch(/format 999 \(written by memorize 9\.9\.9\); this memorize .* reads format 2/)
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("a failed write keeps the OS reason and path, and leaves no temporary file", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const store = yield* makeRunStore(root, "exp")
       fs.writeFileSync(path.join(root, "exp", "afile"), "")
@@ -240,7 +265,8 @@ describe("reliability: a store that cannot lie", () => {
       expect(error.message).toMatch(/ENOTDIR|EEXIST/)
       expect(error.path).toBe(path.join(root, "exp", "afile", "result.json"))
       expect(fs.readdirSync(path.join(root, "exp")).filter((f) => f.includes(".tmp-"))).toEqual([])
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 })
 
 describe("contracts core fills from plugins, not names", () => {
@@ -254,10 +280,17 @@ describe("contracts core fills from plugins, not names", () => {
       make: () => (input) =>
         Effect.map(countingTrainer.make({})(input), (model) => {
           counts.trained++
-          return { ...model, save: (dir: string) => Effect.sync(() => { fs.mkdirSync(dir, { recursive: true }); fs.writeFileSync(path.join(dir, "counts.bin"), "") }) }
+          return {
+            ...model,
+            save: (dir: string) =>
+              Effect.sync(() => {
+                fs.mkdirSync(dir, { recursive: true })
+                fs.writeFileSync(path.join(dir, "counts.bin"), "")
+              })
+          }
         }),
       reload: () => (dir, input) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           expect(fs.existsSync(path.join(dir, "counts.bin"))).toBe(true)
           counts.reloaded++
           return yield* countingTrainer.make({})(input)
@@ -265,20 +298,23 @@ describe("contracts core fills from plugins, not names", () => {
     })
 
   it.effect("a reference model is trained once, saved, and reloaded by later runs through its trainer's reload", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const counts = { trained: 0, reloaded: 0 }
-      const { experiment, registry } = yield* load(specText(root, "reference: { dataset: { samples: 8 }, train: { kind: saving-counting } }"), [savingTrainer(counts)])
+      const { experiment, registry } = yield* load(specText(root, "reference: { dataset: { samples: 8 }, train: { kind: saving-counting } }"), [
+        savingTrainer(counts)
+      ])
       const outcome = yield* runExperiment(experiment, registry)
       expect(outcome.failures).toEqual([])
       expect(counts).toEqual({ trained: 1, reloaded: 2 })
       const refs = fs.readdirSync(path.join(root, "toy", "references"))
       expect(refs).toHaveLength(1)
       expect(JSON.parse(fs.readFileSync(path.join(root, "toy", "references", refs[0]!, "saved.json"), "utf8")).trainer).toBe("saving-counting")
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("a metric value JSON cannot hold is refused, naming the metric and the key; a law's becomes its { error }", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const badMetric = definePlugin({
         kind: "metric",
@@ -286,7 +322,9 @@ describe("contracts core fills from plugins, not names", () => {
         description: "returns values JSON cannot hold (tests only)",
         config: Schema.Struct({ what: Schema.Literals(["typed", "nan", "undefined"]) }),
         make: (c) => () =>
-          Effect.succeed((c.what === "typed" ? { bits: new Float64Array(2) } : c.what === "nan" ? { holdout: { totalBits: NaN } } : { total: undefined }) as never)
+          Effect.succeed(
+            (c.what === "typed" ? { bits: new Float64Array(2) } : c.what === "nan" ? { holdout: { totalBits: NaN } } : { total: undefined }) as never
+          )
       })
       const badLaw = definePlugin({
         kind: "law",
@@ -297,7 +335,10 @@ describe("contracts core fills from plugins, not names", () => {
       })
       const want = { typed: /key "bits" is a Float64Array/, nan: /key "holdout\.totalBits" is NaN, not a finite number/, undefined: /key "total" is undefined/ }
       for (const [what, message] of Object.entries(want)) {
-        const spec = specText(root).replace("metrics: [ { kind: toy-bits } ]", `metrics: [ { kind: bad-values, what: ${what} } ]`).replace("laws: [ { kind: run-count } ]", "laws: [ { kind: bad-fit } ]").replace("name: toy", `name: toy-${what}`)
+        const spec = specText(root)
+          .replace("metrics: [ { kind: toy-bits } ]", `metrics: [ { kind: bad-values, what: ${what} } ]`)
+          .replace("laws: [ { kind: run-count } ]", "laws: [ { kind: bad-fit } ]")
+          .replace("name: toy", `name: toy-${what}`)
         const loaded = yield* load(spec, [badMetric, badLaw])
         const outcome = yield* runExperiment(loaded.experiment, loaded.registry)
         expect(outcome.failures).toHaveLength(3)
@@ -307,10 +348,11 @@ describe("contracts core fills from plugins, not names", () => {
         expect((error as { metric?: string }).metric).toBe("bad-values")
         expect(outcome.laws["bad-fit"]).toEqual({ error: expect.stringMatching(/key "alpha" is NaN/) })
       }
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("the store records the spec's plugin modules (resolved), the report loads them back; summary columns come from metrics", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const { experiment, registry } = yield* load(specText(root))
       const outcome = yield* runExperiment(experiment, registry)
@@ -323,10 +365,11 @@ describe("contracts core fills from plugins, not names", () => {
       expect(table[2]).toMatch(/\d+\.\d\s+\S+$/)
       // Without the metric's plugin, the column is not there (core names no metric).
       expect(resultsTable(outcome.results, yield* makeRegistry([], "built-in"))).not.toMatch(/toy bits/)
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 
   it.effect("the store refuses to write JSON a reader could not decode back", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir()
       const store = yield* makeRunStore(root, "exp")
       const error = yield* Effect.flip(store.writeJson("laws.json", { capacity: { alpha: Infinity } }))
@@ -334,5 +377,6 @@ describe("contracts core fills from plugins, not names", () => {
       expect(fs.existsSync(path.join(root, "exp", "laws.json"))).toBe(false)
       expect(jsonProblem({ a: [1, { b: new Map() }] }, "")).toMatch(/key "a\[1\]\.b" is a Map/)
       expect(jsonProblem({ a: [1, "x", null, true, { b: -0.5 }] }, "")).toBeUndefined()
-    }).pipe(Effect.provide(services)))
+    }).pipe(Effect.provide(services))
+  )
 })

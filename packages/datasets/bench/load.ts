@@ -28,10 +28,26 @@ interface Case {
 }
 
 const cases: ReadonlyArray<Case> = [
-  { name: "brown-gpt2", spec: { source: "brown", tokenizer: "gpt2", samples: 1e9, holdout: 0, allowFewer: true, cache: false }, note: "whole Brown corpus, GPT-2 BPE" },
-  { name: "brown-bytes", spec: { source: "brown", tokenizer: "bytes", samples: 1e9, holdout: 0, allowFewer: true, cache: false }, note: "whole Brown corpus, UTF-8 bytes" },
-  { name: "jsonl-gpt2", spec: { source: "jsonl", path: jsonlFile, tokenizer: "gpt2", samples: 1e9, holdout: 0, allowFewer: true, cache: false }, note: "100 MB JSONL, GPT-2 BPE, every sequence kept" },
-  { name: "jsonl-gpt2-shuffle", spec: { source: "jsonl", path: jsonlFile, tokenizer: "gpt2", samples: 10_000, holdout: 10_000, shuffle: true, cache: false }, note: "100 MB JSONL, GPT-2 BPE, seeded sample of 20k (bottom-k)" }
+  {
+    name: "brown-gpt2",
+    spec: { source: "brown", tokenizer: "gpt2", samples: 1e9, holdout: 0, allowFewer: true, cache: false },
+    note: "whole Brown corpus, GPT-2 BPE"
+  },
+  {
+    name: "brown-bytes",
+    spec: { source: "brown", tokenizer: "bytes", samples: 1e9, holdout: 0, allowFewer: true, cache: false },
+    note: "whole Brown corpus, UTF-8 bytes"
+  },
+  {
+    name: "jsonl-gpt2",
+    spec: { source: "jsonl", path: jsonlFile, tokenizer: "gpt2", samples: 1e9, holdout: 0, allowFewer: true, cache: false },
+    note: "100 MB JSONL, GPT-2 BPE, every sequence kept"
+  },
+  {
+    name: "jsonl-gpt2-shuffle",
+    spec: { source: "jsonl", path: jsonlFile, tokenizer: "gpt2", samples: 10_000, holdout: 10_000, shuffle: true, cache: false },
+    note: "100 MB JSONL, GPT-2 BPE, seeded sample of 20k (bottom-k)"
+  }
 ]
 
 /**
@@ -54,7 +70,8 @@ const generateJsonl = async (): Promise<void> => {
   lexicon.forEach((_, i) => (cumulative[i] = total += 1 / (i + 1)))
   const pick = (): string => {
     const u = (rng.next() / 2 ** 32) * total
-    let lo = 0, hi = cumulative.length - 1
+    let lo = 0,
+      hi = cumulative.length - 1
     while (lo < hi) {
       const mid = (lo + hi) >> 1
       if (cumulative[mid] < u) lo = mid + 1

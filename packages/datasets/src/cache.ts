@@ -95,7 +95,8 @@ export const readCached = async (dir: string, key: string, seqLen: number, onMis
     if (header.seqLen !== seqLen || bytes.length - dataStart !== header.count * seqLen * 4) return miss("size does not match its header")
     const data = bytes.subarray(dataStart)
     const sha256 = createHash("sha256").update(data).digest("hex")
-    if (sha256 !== header.sha256) return miss(`content hash mismatch (stored ${header.sha256.slice(0, 12)}…, found ${sha256.slice(0, 12)}…): the file was changed`)
+    if (sha256 !== header.sha256)
+      return miss(`content hash mismatch (stored ${header.sha256.slice(0, 12)}…, found ${sha256.slice(0, 12)}…): the file was changed`)
     const tokens = new Uint32Array(header.count * seqLen)
     for (let i = 0; i < tokens.length; i++) tokens[i] = data.readUInt32LE(4 * i)
     const stats: CollectStats = header.stats

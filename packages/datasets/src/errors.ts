@@ -23,14 +23,16 @@ export class SourceFailure extends Error {
 }
 
 /** Maps anything thrown while building a dataset into a `DatasetError`. */
-export const toDatasetError = (dataset: string) => (cause: unknown): DatasetError => {
-  if (cause instanceof DatasetError) return cause
-  if (cause instanceof SourceFailure) {
-    return new DatasetError({ dataset, message: cause.message, ...(cause.file !== undefined ? { file: cause.file } : {}) })
+export const toDatasetError =
+  (dataset: string) =>
+  (cause: unknown): DatasetError => {
+    if (cause instanceof DatasetError) return cause
+    if (cause instanceof SourceFailure) {
+      return new DatasetError({ dataset, message: cause.message, ...(cause.file !== undefined ? { file: cause.file } : {}) })
+    }
+    const message = cause instanceof Error ? cause.message : String(cause)
+    return new DatasetError({ dataset, message: `unexpected failure: ${message}` })
   }
-  const message = cause instanceof Error ? cause.message : String(cause)
-  return new DatasetError({ dataset, message: `unexpected failure: ${message}` })
-}
 
 /** A `DatasetError` without a file (config problems, too few samples). */
 export const datasetError = (dataset: string, message: string, file?: string): DatasetError =>

@@ -29,20 +29,23 @@ export const DataSeed = NonNegativeInt.check(Schema.isLessThanOrEqualTo(Number.M
 /** The memory requirement of (samples + holdout) × seqLen tokens, as a problem when it is too large. */
 export const sizeProblems = (samples: number, holdout: number, seqLen: number): ReadonlyArray<Problem> =>
   (samples + holdout) * seqLen > MAX_TOKENS
-    ? [{ path: ["samples"], message: `(samples ${samples} + holdout ${holdout}) × seqLen ${seqLen} tokens is more than the ${MAX_TOKENS} tokens a dataset may hold in memory` }]
+    ? [
+        {
+          path: ["samples"],
+          message: `(samples ${samples} + holdout ${holdout}) × seqLen ${seqLen} tokens is more than the ${MAX_TOKENS} tokens a dataset may hold in memory`
+        }
+      ]
     : []
 
 /** A problem at `field` for every path or glob that names no file (relative to the spec's folder). */
-export const pathProblems = (
-  field: string,
-  patterns: string | ReadonlyArray<string> | undefined,
-  specDir: string
-): Effect.Effect<ReadonlyArray<Problem>> => {
+export const pathProblems = (field: string, patterns: string | ReadonlyArray<string> | undefined, specDir: string): Effect.Effect<ReadonlyArray<Problem>> => {
   const list = patterns === undefined ? [] : typeof patterns === "string" ? [patterns] : patterns
   return Effect.forEach(list, (pattern, i) =>
     Effect.promise(() =>
       expandPaths([pattern], specDir).then(
         (): ReadonlyArray<Problem> => [],
         (e: unknown): ReadonlyArray<Problem> => [{ path: typeof patterns === "string" ? [field] : [field, i], message: (e as Error)?.message ?? String(e) }]
-      ))).pipe(Effect.map((lists) => lists.flat()))
+      )
+    )
+  ).pipe(Effect.map((lists) => lists.flat()))
 }

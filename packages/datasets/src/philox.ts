@@ -17,7 +17,7 @@ export const rejectionLimit = (n: number, range = 0x1_0000_0000): number => n * 
 /** Splits a non-negative safe integer seed into the two 32-bit key words. */
 export const seedKey = (seed: number): readonly [number, number] => {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`)
-  return [seed % 0x1_0000_0000 >>> 0, Math.floor(seed / 0x1_0000_0000) >>> 0]
+  return [(seed % 0x1_0000_0000) >>> 0, Math.floor(seed / 0x1_0000_0000) >>> 0]
 }
 
 /**

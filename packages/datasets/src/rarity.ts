@@ -10,10 +10,7 @@
  */
 import type { TokenSequences } from "@memorize/core"
 
-export const tfidfRarity = (
-  train: TokenSequences,
-  holdout: TokenSequences
-): { readonly train: Float64Array; readonly holdout: Float64Array } => {
+export const tfidfRarity = (train: TokenSequences, holdout: TokenSequences): { readonly train: Float64Array; readonly holdout: Float64Array } => {
   const counts = new Map<number, number>()
   for (const seqs of [train, holdout]) for (const t of seqs.tokens) counts.set(t, (counts.get(t) ?? 0) + 1)
   const total = train.tokens.length + holdout.tokens.length

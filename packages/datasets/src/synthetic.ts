@@ -47,43 +47,46 @@ export type SyntheticUniformConfig = typeof SyntheticUniformConfig.Type
 const NAME = "synthetic-uniform"
 const MAX_INDEX = 0x1_0000_0000
 
-export const buildSyntheticUniform = Effect.fn("synthetic-uniform.build")(
-  function* (config: SyntheticUniformConfig, context: Pick<RunContext, "seed">) {
-    const { vocab, seqLen, samples } = config
-    const holdout = config.holdout ?? samples
-    const seed = config.seed ?? context.seed
-    if (!Number.isInteger(vocab) || vocab <= 1) return yield* Effect.fail(datasetError(NAME, `vocab must be an integer > 1, found ${vocab}`))
-    if (vocab > MAX_INDEX) return yield* Effect.fail(datasetError(NAME, `vocab must be at most 2^32, found ${vocab}`))
-    if (!Number.isInteger(seqLen) || seqLen <= 0) return yield* Effect.fail(datasetError(NAME, `seqLen must be an integer > 0, found ${seqLen}`))
-    if (!Number.isInteger(samples) || samples <= 0) return yield* Effect.fail(datasetError(NAME, `samples must be an integer > 0, found ${samples}`))
-    if (!Number.isInteger(holdout) || holdout < 0) return yield* Effect.fail(datasetError(NAME, `holdout must be an integer ≥ 0, found ${holdout}`))
-    if (samples >= MAX_INDEX || holdout >= MAX_INDEX) return yield* Effect.fail(datasetError(NAME, `at most 2^32 - 1 sequences per split, found samples ${samples}, holdout ${holdout}`))
-    if ((samples + holdout) * seqLen > 2 ** 31) return yield* Effect.fail(datasetError(NAME, `samples × seqLen too large to hold in memory: ${samples} + ${holdout} sequences × ${seqLen} tokens`))
-    if (!Number.isSafeInteger(seed) || seed < 0) return yield* Effect.fail(datasetError(NAME, `seed must be a non-negative integer, found ${seed}`))
+export const buildSyntheticUniform = Effect.fn("synthetic-uniform.build")(function* (config: SyntheticUniformConfig, context: Pick<RunContext, "seed">) {
+  const { vocab, seqLen, samples } = config
+  const holdout = config.holdout ?? samples
+  const seed = config.seed ?? context.seed
+  if (!Number.isInteger(vocab) || vocab <= 1) return yield* Effect.fail(datasetError(NAME, `vocab must be an integer > 1, found ${vocab}`))
+  if (vocab > MAX_INDEX) return yield* Effect.fail(datasetError(NAME, `vocab must be at most 2^32, found ${vocab}`))
+  if (!Number.isInteger(seqLen) || seqLen <= 0) return yield* Effect.fail(datasetError(NAME, `seqLen must be an integer > 0, found ${seqLen}`))
+  if (!Number.isInteger(samples) || samples <= 0) return yield* Effect.fail(datasetError(NAME, `samples must be an integer > 0, found ${samples}`))
+  if (!Number.isInteger(holdout) || holdout < 0) return yield* Effect.fail(datasetError(NAME, `holdout must be an integer ≥ 0, found ${holdout}`))
+  if (samples >= MAX_INDEX || holdout >= MAX_INDEX)
+    return yield* Effect.fail(datasetError(NAME, `at most 2^32 - 1 sequences per split, found samples ${samples}, holdout ${holdout}`))
+  if ((samples + holdout) * seqLen > 2 ** 31)
+    return yield* Effect.fail(datasetError(NAME, `samples × seqLen too large to hold in memory: ${samples} + ${holdout} sequences × ${seqLen} tokens`))
+  if (!Number.isSafeInteger(seed) || seed < 0) return yield* Effect.fail(datasetError(NAME, `seed must be a non-negative integer, found ${seed}`))
 
-    const train: TokenSequences = { vocabSize: vocab, seqLen, count: samples, tokens: uniformSequences(seed, TRAIN_STREAM, vocab, seqLen, 0, samples) }
-    const held: TokenSequences = { vocabSize: vocab, seqLen, count: holdout, tokens: uniformSequences(seed, HOLDOUT_STREAM, vocab, seqLen, 0, holdout) }
-    // Independent draws can repeat when V^S is small; record it rather than
-    // silently conditioning the distribution away from uniform.
-    const { within: [within], across } = countRepeats([train, held])
-    const dataset: Dataset = {
-      kind: NAME,
-      vocabSize: vocab,
-      seqLen,
-      train,
-      holdout: held,
-      entropyBitsPerSequence: seqLen * Math.log2(vocab),
-      fingerprint: fingerprint(train, held),
-      stats: {
-        seed,
-        generator: "philox4x32-10 + rejection",
-        repeatedTrainSequences: within,
-        holdoutEqualToMember: across
-      }
+  const train: TokenSequences = { vocabSize: vocab, seqLen, count: samples, tokens: uniformSequences(seed, TRAIN_STREAM, vocab, seqLen, 0, samples) }
+  const held: TokenSequences = { vocabSize: vocab, seqLen, count: holdout, tokens: uniformSequences(seed, HOLDOUT_STREAM, vocab, seqLen, 0, holdout) }
+  // Independent draws can repeat when V^S is small; record it rather than
+  // silently conditioning the distribution away from uniform.
+  const {
+    within: [within],
+    across
+  } = countRepeats([train, held])
+  const dataset: Dataset = {
+    kind: NAME,
+    vocabSize: vocab,
+    seqLen,
+    train,
+    holdout: held,
+    entropyBitsPerSequence: seqLen * Math.log2(vocab),
+    fingerprint: fingerprint(train, held),
+    stats: {
+      seed,
+      generator: "philox4x32-10 + rejection",
+      repeatedTrainSequences: within,
+      holdoutEqualToMember: across
     }
-    return dataset
   }
-)
+  return dataset
+})
 
 export const syntheticUniform = definePlugin({
   kind: "dataset",

@@ -34,7 +34,9 @@ export const TextSource = Schema.Literals(["brown", "text", "jsonl", "parquet"])
 export type TextSource = typeof TextSource.Type
 
 export const TextConfig = Schema.Struct({
-  source: Schema.optional(TextSource).annotate({ description: "brown (the Brown corpus, bundled), text, jsonl or parquet files (default: from the extension of path)" }),
+  source: Schema.optional(TextSource).annotate({
+    description: "brown (the Brown corpus, bundled), text, jsonl or parquet files (default: from the extension of path)"
+  }),
   path: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])).annotate({
     description: "file(s) or glob(s) of the corpus, relative to the spec's folder (not for brown)"
   }),
@@ -58,7 +60,7 @@ export type TextConfig = typeof TextConfig.Type
 
 const inferSource = (paths: ReadonlyArray<string>): TextSource | undefined => {
   const exts = new Set(paths.map((p) => (/\.(jsonl|ndjson|json)$/i.test(p) ? "jsonl" : /\.parquet$/i.test(p) ? "parquet" : "text")))
-  return exts.size === 1 ? [...exts][0] as TextSource : undefined
+  return exts.size === 1 ? ([...exts][0] as TextSource) : undefined
 }
 
 const documentsOf = (source: TextSource, files: ReadonlyArray<string>, config: TextConfig): AsyncIterable<DocumentPiece> => {
@@ -96,16 +98,22 @@ export const configProblems = (config: TextConfig, tokenizers: Readonly<Record<s
   const patterns = patternsOf(config)
   const source = sourceOf(config)
   if (source === undefined) {
-    problems.push(patterns.length === 0
-      ? { message: `no source: set source: brown, or a path to text, JSONL or Parquet files` }
-      : { path: ["path"], message: `cannot tell the format of ${patterns.join(", ")}: set source: text | jsonl | parquet` })
+    problems.push(
+      patterns.length === 0
+        ? { message: `no source: set source: brown, or a path to text, JSONL or Parquet files` }
+        : { path: ["path"], message: `cannot tell the format of ${patterns.join(", ")}: set source: text | jsonl | parquet` }
+    )
   } else if (source !== "brown" && patterns.length === 0) {
     problems.push({ path: ["source"], message: `source ${source} needs a path (file or glob)` })
   }
   if (config.categories !== undefined) {
     if (source !== "brown") problems.push({ path: ["categories"], message: `categories applies to source: brown only, found source ${source ?? "none"}` })
     const unknown = config.categories.filter((c) => !BROWN_CATEGORIES.includes(c.toLowerCase()))
-    if (unknown.length > 0) problems.push({ path: ["categories"], message: `unknown Brown categories ${unknown.map((c) => `"${c}"`).join(", ")} (known: ${BROWN_CATEGORIES.join(", ")})` })
+    if (unknown.length > 0)
+      problems.push({
+        path: ["categories"],
+        message: `unknown Brown categories ${unknown.map((c) => `"${c}"`).join(", ")} (known: ${BROWN_CATEGORIES.join(", ")})`
+      })
   }
   problems.push(...sizeProblems(config.samples, config.holdout ?? config.samples, config.seqLen))
   return problems
@@ -118,93 +126,105 @@ export interface TextContext {
   readonly cacheDir?: string
 }
 
-export const buildTextDataset = Effect.fn("text.build")(
-  function* (config: TextConfig, context: TextContext, tokenizers: Readonly<Record<string, Tokenizer>> = builtinTokenizers) {
-    const fail = (message: string, file?: string) => Effect.fail(datasetError(NAME, message, file))
-    const { seqLen, samples } = config
-    const holdout = config.holdout ?? samples
-    const seed = config.seed ?? context.seed
-    // Validated specs never get here with these; a direct caller (a test, a library user) may.
-    const problem = configProblems(config, tokenizers)[0]
-    if (problem) return yield* fail(problem.message)
-    const tokenizer = tokenizers[config.tokenizer]!
-    const patterns = patternsOf(config)
-    const source = sourceOf(config)!
-    const want = samples + holdout
+export const buildTextDataset = Effect.fn("text.build")(function* (
+  config: TextConfig,
+  context: TextContext,
+  tokenizers: Readonly<Record<string, Tokenizer>> = builtinTokenizers
+) {
+  const fail = (message: string, file?: string) => Effect.fail(datasetError(NAME, message, file))
+  const { seqLen, samples } = config
+  const holdout = config.holdout ?? samples
+  const seed = config.seed ?? context.seed
+  // Validated specs never get here with these; a direct caller (a test, a library user) may.
+  const problem = configProblems(config, tokenizers)[0]
+  if (problem) return yield* fail(problem.message)
+  const tokenizer = tokenizers[config.tokenizer]!
+  const patterns = patternsOf(config)
+  const source = sourceOf(config)!
+  const want = samples + holdout
 
-    const misses: Array<CacheMiss> = []
-    const { files, result, cacheHit } = yield* Effect.tryPromise({
-      try: async (signal) => {
-        const files = source === "brown" ? [] : await expandPaths(patterns, context.specDir)
-        const collect = () => collectSequences(documentsOf(source, files, config), { tokenizer, seqLen, want, shuffle: config.shuffle, seed, signal })
-        const cacheDir = config.cache ? context.cacheDir : undefined
-        if (cacheDir === undefined) return { files, result: await collect(), cacheHit: false }
-        const key = await cacheKey(
-          {
-            source, field: config.field, column: config.column, categories: config.categories ?? null,
-            tokenizer: tokenizer.name, vocabSize: tokenizer.vocabSize, seqLen, want, shuffle: config.shuffle,
-            seed: config.shuffle ? seed : null
-          },
-          source === "brown" ? await brownFiles() : files
-        )
-        const cached = await readCached(cacheDir, key, seqLen, (m) => misses.push(m))
-        if (cached) return { files, result: cached, cacheHit: true }
-        const result = await collect()
-        // A cache that cannot be written only costs time next run.
-        await writeCached(cacheDir, key, seqLen, result).catch(() => undefined)
-        return { files, result, cacheHit: false }
-      },
-      catch: toDatasetError(NAME)
-    })
-    for (const m of misses) yield* Effect.logWarning(`dataset cache ${m.file} not used (${m.reason}); rebuilt`)
-    const where = source === "brown" ? "the Brown corpus" : files.length === 1 ? files[0] : `${files.length} files (${patterns.join(", ")})`
-    const firstFile = source === "brown" ? undefined : files[0]
-    if (result.count === 0) {
-      return yield* fail(`empty corpus: ${where} gave ${result.stats.documents} documents, ${result.stats.tokens} tokens and no sequence of ${seqLen} tokens`, firstFile)
-    }
-    if (result.count < want && !config.allowFewer) {
-      return yield* fail(
-        `only ${result.count} distinct sequences of ${seqLen} tokens in ${where} (${result.stats.duplicatesDropped} duplicates dropped), ` +
-          `but samples ${samples} + holdout ${holdout} = ${want} requested; lower them or set allowFewer: true`,
-        firstFile
+  const misses: Array<CacheMiss> = []
+  const { files, result, cacheHit } = yield* Effect.tryPromise({
+    try: async (signal) => {
+      const files = source === "brown" ? [] : await expandPaths(patterns, context.specDir)
+      const collect = () => collectSequences(documentsOf(source, files, config), { tokenizer, seqLen, want, shuffle: config.shuffle, seed, signal })
+      const cacheDir = config.cache ? context.cacheDir : undefined
+      if (cacheDir === undefined) return { files, result: await collect(), cacheHit: false }
+      const key = await cacheKey(
+        {
+          source,
+          field: config.field,
+          column: config.column,
+          categories: config.categories ?? null,
+          tokenizer: tokenizer.name,
+          vocabSize: tokenizer.vocabSize,
+          seqLen,
+          want,
+          shuffle: config.shuffle,
+          seed: config.shuffle ? seed : null
+        },
+        source === "brown" ? await brownFiles() : files
       )
-    }
-    const members = result.count >= want ? samples : Math.round((result.count * samples) / want)
-    const nonMembers = Math.min(holdout, result.count - members)
-    const order = priorityOrder(result.tokens, result.count, seqLen, seed)
-    const V = tokenizer.vocabSize
-    const train = { vocabSize: V, seqLen, count: members, tokens: gatherRows(result.tokens, seqLen, order, 0, members) }
-    const held = { vocabSize: V, seqLen, count: nonMembers, tokens: gatherRows(result.tokens, seqLen, order, members, members + nonMembers) }
-    const dataset: Dataset = {
-      kind: NAME,
-      vocabSize: V,
-      seqLen,
-      train,
-      holdout: held,
-      fingerprint: fingerprint(train, held),
-      tokenizer,
-      ...(config.rarity ? { rarity: tfidfRarity(train, held) } : {}),
-      stats: {
-        source,
-        files: source === "brown" ? result.stats.documents : files.length,
-        tokenizer: tokenizer.name,
-        seed,
-        shuffle: config.shuffle,
-        documents: result.stats.documents,
-        tokens: result.stats.tokens,
-        sequences: result.stats.sequences,
-        duplicatesDropped: result.stats.duplicatesDropped,
-        tailTokensDropped: result.stats.tailTokensDropped,
-        uniqueSequences: result.stats.uniqueSequences,
-        corpusExhausted: result.stats.exhausted,
-        fewerThanRequested: result.count < want,
-        cacheHit,
-        ...(misses.length > 0 ? { cacheRebuilt: misses[0]!.reason } : {})
-      }
-    }
-    return dataset
+      const cached = await readCached(cacheDir, key, seqLen, (m) => misses.push(m))
+      if (cached) return { files, result: cached, cacheHit: true }
+      const result = await collect()
+      // A cache that cannot be written only costs time next run.
+      await writeCached(cacheDir, key, seqLen, result).catch(() => undefined)
+      return { files, result, cacheHit: false }
+    },
+    catch: toDatasetError(NAME)
+  })
+  for (const m of misses) yield* Effect.logWarning(`dataset cache ${m.file} not used (${m.reason}); rebuilt`)
+  const where = source === "brown" ? "the Brown corpus" : files.length === 1 ? files[0] : `${files.length} files (${patterns.join(", ")})`
+  const firstFile = source === "brown" ? undefined : files[0]
+  if (result.count === 0) {
+    return yield* fail(
+      `empty corpus: ${where} gave ${result.stats.documents} documents, ${result.stats.tokens} tokens and no sequence of ${seqLen} tokens`,
+      firstFile
+    )
   }
-)
+  if (result.count < want && !config.allowFewer) {
+    return yield* fail(
+      `only ${result.count} distinct sequences of ${seqLen} tokens in ${where} (${result.stats.duplicatesDropped} duplicates dropped), ` +
+        `but samples ${samples} + holdout ${holdout} = ${want} requested; lower them or set allowFewer: true`,
+      firstFile
+    )
+  }
+  const members = result.count >= want ? samples : Math.round((result.count * samples) / want)
+  const nonMembers = Math.min(holdout, result.count - members)
+  const order = priorityOrder(result.tokens, result.count, seqLen, seed)
+  const V = tokenizer.vocabSize
+  const train = { vocabSize: V, seqLen, count: members, tokens: gatherRows(result.tokens, seqLen, order, 0, members) }
+  const held = { vocabSize: V, seqLen, count: nonMembers, tokens: gatherRows(result.tokens, seqLen, order, members, members + nonMembers) }
+  const dataset: Dataset = {
+    kind: NAME,
+    vocabSize: V,
+    seqLen,
+    train,
+    holdout: held,
+    fingerprint: fingerprint(train, held),
+    tokenizer,
+    ...(config.rarity ? { rarity: tfidfRarity(train, held) } : {}),
+    stats: {
+      source,
+      files: source === "brown" ? result.stats.documents : files.length,
+      tokenizer: tokenizer.name,
+      seed,
+      shuffle: config.shuffle,
+      documents: result.stats.documents,
+      tokens: result.stats.tokens,
+      sequences: result.stats.sequences,
+      duplicatesDropped: result.stats.duplicatesDropped,
+      tailTokensDropped: result.stats.tailTokensDropped,
+      uniqueSequences: result.stats.uniqueSequences,
+      corpusExhausted: result.stats.exhausted,
+      fewerThanRequested: result.count < want,
+      cacheHit,
+      ...(misses.length > 0 ? { cacheRebuilt: misses[0]!.reason } : {})
+    }
+  }
+  return dataset
+})
 
 /**
  * A `text` dataset plugin that knows the given tokenizers: a third-party
@@ -215,7 +235,8 @@ export const makeTextPlugin = (tokenizers: Readonly<Record<string, Tokenizer>>, 
   definePlugin({
     kind: "dataset",
     name,
-    description: "Text corpora (Brown, plain text, JSONL, Parquet) tokenized (gpt2 | bytes), chunked into seqLen-token sequences, perfectly deduplicated, split by seed.",
+    description:
+      "Text corpora (Brown, plain text, JSONL, Parquet) tokenized (gpt2 | bytes), chunked into seqLen-token sequences, perfectly deduplicated, split by seed.",
     config: TextConfig,
     facts: (config) => ({
       seqLen: config.seqLen,
@@ -227,12 +248,11 @@ export const makeTextPlugin = (tokenizers: Readonly<Record<string, Tokenizer>>, 
       ...(tokenizers[config.tokenizer] ? { tokenizer: config.tokenizer, vocabSize: tokenizers[config.tokenizer]!.vocabSize } : {})
     }),
     check: (config, { specDir }) =>
-      Effect.map(
-        sourceOf(config) === "brown" ? Effect.succeed([]) : pathProblems("path", config.path, specDir),
-        (missing) => [...configProblems(config, tokenizers), ...missing]
-      ),
-    make: (config) => (context) =>
-      buildTextDataset(config, context, tokenizers).pipe(Effect.map((d) => (name === NAME ? d : { ...d, kind: name })))
+      Effect.map(sourceOf(config) === "brown" ? Effect.succeed([]) : pathProblems("path", config.path, specDir), (missing) => [
+        ...configProblems(config, tokenizers),
+        ...missing
+      ]),
+    make: (config) => (context) => buildTextDataset(config, context, tokenizers).pipe(Effect.map((d) => (name === NAME ? d : { ...d, kind: name })))
   })
 
 export const textDataset = makeTextPlugin(builtinTokenizers)

@@ -53,8 +53,7 @@ export const tokensDataset = definePlugin({
   config: TokensConfig,
   // How many members there are is known only after reading the files.
   facts: (c) => ({ seqLen: c.seqLen, vocabSize: c.vocab, exactEntropy: false, rarity: false, ...(c.holdout === undefined ? { holdout: 0 } : {}) }),
-  check: (c, { specDir }) =>
-    Effect.map(Effect.all([pathProblems("path", c.path, specDir), pathProblems("holdout", c.holdout, specDir)]), (l) => l.flat()),
+  check: (c, { specDir }) => Effect.map(Effect.all([pathProblems("path", c.path, specDir), pathProblems("holdout", c.holdout, specDir)]), (l) => l.flat()),
   make: (config) => (context) =>
     Effect.gen(function* () {
       const { vocab, seqLen } = config

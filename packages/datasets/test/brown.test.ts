@@ -13,15 +13,18 @@ describe("Brown corpus", () => {
   })
 
   it("strips part-of-speech tags into running text", () => {
-    expect(untagSentence("\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, for/in Atlanta's/np$ 1/2/cd ./."))
-      .toBe('The jury said "no evidence", for Atlanta\'s 1/2.')
+    expect(untagSentence("\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, for/in Atlanta's/np$ 1/2/cd ./.")).toBe(
+      'The jury said "no evidence", for Atlanta\'s 1/2.'
+    )
     expect(untagDocument("\n\n\tA/at b/nn ./.\n\n\n\tC/np d/vb ?/.\n")).toBe("A b. C d?")
   })
 
   it.effect("yields more than 15,000 deduplicated 64-token GPT-2 sequences", () =>
     Effect.gen(function* () {
       const d = yield* load(textDataset, { source: "brown", samples: 15000, holdout: 1000 }, context(tempDir(), 0))
-      console.log(`Brown corpus: ${d.stats.uniqueSequences} distinct 64-token GPT-2 sequences from ${d.stats.documents} documents read (${d.stats.tokens} tokens, ${d.stats.duplicatesDropped} duplicates dropped)`)
+      console.log(
+        `Brown corpus: ${d.stats.uniqueSequences} distinct 64-token GPT-2 sequences from ${d.stats.documents} documents read (${d.stats.tokens} tokens, ${d.stats.duplicatesDropped} duplicates dropped)`
+      )
       expect(d.train.count).toBe(15000)
       expect(d.holdout.count).toBe(1000)
       expect(d.vocabSize).toBe(50257)
@@ -35,9 +38,12 @@ describe("Brown corpus", () => {
 
       const all = yield* load(textDataset, { source: "brown", samples: 1, holdout: 0, allowFewer: true, shuffle: true }, context(tempDir(), 0))
       const whole = yield* load(textDataset, { source: "brown", samples: 100_000, holdout: 0, allowFewer: true }, context(tempDir(), 0))
-      console.log(`Brown corpus, whole: ${whole.stats.uniqueSequences} distinct sequences, ${whole.stats.duplicatesDropped} duplicates, ${whole.stats.tokens} tokens`)
+      console.log(
+        `Brown corpus, whole: ${whole.stats.uniqueSequences} distinct sequences, ${whole.stats.duplicatesDropped} duplicates, ${whole.stats.tokens} tokens`
+      )
       expect(whole.stats.uniqueSequences).toBeGreaterThan(15000)
       expect(whole.stats.corpusExhausted).toBe(true)
       expect(all.stats.uniqueSequences).toBe(whole.stats.uniqueSequences)
-    }))
+    })
+  )
 })

@@ -46,7 +46,8 @@ describe("tokenized-corpus cache", () => {
       const off = yield* load(textDataset, { ...spec, cache: false }, context(dir, 3))
       expect(off.stats.cacheHit).toBe(false)
       expect(off.fingerprint).toBe(changed.fingerprint)
-    }))
+    })
+  )
 
   it.effect("a corrupt cache file is ignored and rewritten", () =>
     Effect.gen(function* () {
@@ -58,7 +59,8 @@ describe("tokenized-corpus cache", () => {
       expect(again.fingerprint).toBe(first.fingerprint)
       const third = yield* load(textDataset, spec, context(dir))
       expect(third.stats.cacheHit).toBe(true)
-    }))
+    })
+  )
 
   it.effect("tampering: bytes changed inside a cached token file are detected by its content hash and the entry rebuilt", () =>
     Effect.gen(function* () {
@@ -75,7 +77,8 @@ describe("tokenized-corpus cache", () => {
       const third = yield* load(textDataset, spec, context(dir))
       expect(third.stats.cacheHit).toBe(true)
       expect(third.fingerprint).toBe(first.fingerprint)
-    }))
+    })
+  )
 
   it.effect("a header whose stats lack a field is an invalid header: the entry is rebuilt, never read with a cast", () =>
     Effect.gen(function* () {
@@ -93,7 +96,8 @@ describe("tokenized-corpus cache", () => {
       expect(again.stats.cacheHit).toBe(false)
       expect(String(again.stats.cacheRebuilt)).toMatch(/invalid header/)
       expect(again.fingerprint).toBe(first.fingerprint)
-    }))
+    })
+  )
 })
 
 describe("interruption", () => {
@@ -103,6 +107,8 @@ describe("interruption", () => {
     writeFileSync(file, Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: doc(i) })).join("\n"))
     const controller = new AbortController()
     controller.abort(new Error("stop"))
-    await expect(collectSequences(jsonlDocuments([file], "text"), { tokenizer: bytesTokenizer, seqLen: 8, want: 1000, shuffle: false, seed: 0, signal: controller.signal })).rejects.toThrow("stop")
+    await expect(
+      collectSequences(jsonlDocuments([file], "text"), { tokenizer: bytesTokenizer, seqLen: 8, want: 1000, shuffle: false, seed: 0, signal: controller.signal })
+    ).rejects.toThrow("stop")
   })
 })

@@ -42,20 +42,25 @@ describe("chunking", () => {
 
   it("a document pushed in pieces chunks exactly like the whole document", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 300 }), fc.array(fc.integer({ min: 0, max: 300 })), fc.integer({ min: 1, max: 20 }), (doc, cuts, S) => {
-        const whole = chunkDocuments([doc], S)
-        const out: Array<number> = []
-        const chunker = new Chunker(S, (s) => out.push(...s))
-        const points = [...new Set(cuts.map((c) => Math.min(c, doc.length)))].sort((a, b) => a - b)
-        let at = 0
-        for (const p of [...points, doc.length]) {
-          chunker.push(doc.slice(at, p))
-          at = p
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 300 }),
+        fc.array(fc.integer({ min: 0, max: 300 })),
+        fc.integer({ min: 1, max: 20 }),
+        (doc, cuts, S) => {
+          const whole = chunkDocuments([doc], S)
+          const out: Array<number> = []
+          const chunker = new Chunker(S, (s) => out.push(...s))
+          const points = [...new Set(cuts.map((c) => Math.min(c, doc.length)))].sort((a, b) => a - b)
+          let at = 0
+          for (const p of [...points, doc.length]) {
+            chunker.push(doc.slice(at, p))
+            at = p
+          }
+          chunker.endDocument()
+          expect(out).toEqual(Array.from(whole.tokens))
+          expect(chunker.tailTokens).toBe(whole.tailTokens)
         }
-        chunker.endDocument()
-        expect(out).toEqual(Array.from(whole.tokens))
-        expect(chunker.tailTokens).toBe(whole.tailTokens)
-      })
+      )
     )
   })
 
@@ -64,21 +69,23 @@ describe("chunking", () => {
   })
 })
 
-const sequenceSets = (S: number) =>
-  fc.array(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: S, maxLength: S }), { maxLength: 60 })
+const sequenceSets = (S: number) => fc.array(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: S, maxLength: S }), { maxLength: 60 })
 
 const asSeqs = (rows: Array<Array<number>>, S: number) => ({ vocabSize: 4, seqLen: S, count: rows.length, tokens: Uint32Array.from(rows.flat()) })
 
 describe("perfect deduplication", () => {
   it("keeps first occurrences in order; the result has no duplicates and the same set", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }).chain((S) => sequenceSets(S).map((rows) => [S, rows] as const)), ([S, rows]) => {
-        const { unique, dropped } = dedupSequences(asSeqs(rows, S))
-        const keys = rows.map((r) => r.join(","))
-        const firsts = keys.filter((k, i) => keys.indexOf(k) === i)
-        expect(rowKeys(unique.tokens, S)).toEqual(firsts)
-        expect(dropped).toBe(rows.length - firsts.length)
-      })
+      fc.property(
+        fc.integer({ min: 1, max: 4 }).chain((S) => sequenceSets(S).map((rows) => [S, rows] as const)),
+        ([S, rows]) => {
+          const { unique, dropped } = dedupSequences(asSeqs(rows, S))
+          const keys = rows.map((r) => r.join(","))
+          const firsts = keys.filter((k, i) => keys.indexOf(k) === i)
+          expect(rowKeys(unique.tokens, S)).toEqual(firsts)
+          expect(dropped).toBe(rows.length - firsts.length)
+        }
+      )
     )
   })
 
@@ -95,12 +102,15 @@ describe("perfect deduplication", () => {
 
   it("gives the same set whatever the input order", () => {
     fc.assert(
-      fc.property(sequenceSets(2).chain((rows) => fc.shuffledSubarray(rows, { minLength: rows.length, maxLength: rows.length }).map((p) => [rows, p] as const)), ([rows, permuted]) => {
-        const a = dedupSequences(asSeqs(rows, 2))
-        const b = dedupSequences(asSeqs(permuted, 2))
-        expect(new Set(rowKeys(a.unique.tokens, 2))).toEqual(new Set(rowKeys(b.unique.tokens, 2)))
-        expect(a.dropped).toBe(b.dropped)
-      })
+      fc.property(
+        sequenceSets(2).chain((rows) => fc.shuffledSubarray(rows, { minLength: rows.length, maxLength: rows.length }).map((p) => [rows, p] as const)),
+        ([rows, permuted]) => {
+          const a = dedupSequences(asSeqs(rows, 2))
+          const b = dedupSequences(asSeqs(permuted, 2))
+          expect(new Set(rowKeys(a.unique.tokens, 2))).toEqual(new Set(rowKeys(b.unique.tokens, 2)))
+          expect(a.dropped).toBe(b.dropped)
+        }
+      )
     )
   })
 

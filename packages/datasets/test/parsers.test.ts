@@ -38,25 +38,39 @@ describe("reader properties", () => {
 
   it("Parquet: any strings (and nulls, skipped) across row groups come back exactly", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.option(fc.string({ unit: "grapheme" }), { nil: null }), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 9 }), async (texts, rowGroupSize) => {
-        const file = fresh("parquet")
-        parquetWriteFile({ filename: file, columnData: [{ name: "text", data: texts as Array<string>, type: "STRING", nullable: true }], rowGroupSize })
-        const docs = await collect(parquetDocuments([file], "text"))
-        expect(docs.map((d) => d.text)).toEqual(texts.filter((t) => t !== null))
-      }),
+      fc.asyncProperty(
+        fc.array(fc.option(fc.string({ unit: "grapheme" }), { nil: null }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 9 }),
+        async (texts, rowGroupSize) => {
+          const file = fresh("parquet")
+          parquetWriteFile({ filename: file, columnData: [{ name: "text", data: texts as Array<string>, type: "STRING", nullable: true }], rowGroupSize })
+          const docs = await collect(parquetDocuments([file], "text"))
+          expect(docs.map((d) => d.text)).toEqual(texts.filter((t) => t !== null))
+        }
+      ),
       { numRuns: 30 }
     )
   })
 
   it("tokens JSONL: any valid sequences come back exactly in either line form", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 6 }).chain((S) => fc.tuple(fc.constant(S), fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 99 }), { minLength: S, maxLength: S }), fc.boolean()), { maxLength: 20 }))), async ([S, rows]) => {
-        const file = fresh("jsonl")
-        writeFileSync(file, rows.map(([r, asObject]) => JSON.stringify(asObject ? { tokens: r } : r)).join("\n"))
-        const seqs = await readTokenFiles([file], 100, S)
-        expect(seqs.count).toBe(rows.length)
-        expect(Array.from(seqs.tokens)).toEqual(rows.flatMap(([r]) => r))
-      }),
+      fc.asyncProperty(
+        fc
+          .integer({ min: 1, max: 6 })
+          .chain((S) =>
+            fc.tuple(
+              fc.constant(S),
+              fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 99 }), { minLength: S, maxLength: S }), fc.boolean()), { maxLength: 20 })
+            )
+          ),
+        async ([S, rows]) => {
+          const file = fresh("jsonl")
+          writeFileSync(file, rows.map(([r, asObject]) => JSON.stringify(asObject ? { tokens: r } : r)).join("\n"))
+          const seqs = await readTokenFiles([file], 100, S)
+          expect(seqs.count).toBe(rows.length)
+          expect(Array.from(seqs.tokens)).toEqual(rows.flatMap(([r]) => r))
+        }
+      ),
       { numRuns: 30 }
     )
   })

@@ -9,10 +9,16 @@ describe("Philox4x32-10", () => {
     const out = new Uint32Array(4)
     expect(hex(philox4x32(0, 0, 0, 0, 0, 0, out))).toEqual(["6627e8d5", "e169c58d", "bc57ac4c", "9b00dbd8"])
     expect(hex(philox4x32(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, out))).toEqual([
-      "408f276d", "41c83b0e", "a20bc7c6", "6d5451fd"
+      "408f276d",
+      "41c83b0e",
+      "a20bc7c6",
+      "6d5451fd"
     ])
     expect(hex(philox4x32(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, out))).toEqual([
-      "d16cfe09", "94fdcceb", "5001e420", "24126ea1"
+      "d16cfe09",
+      "94fdcceb",
+      "5001e420",
+      "24126ea1"
     ])
   })
 

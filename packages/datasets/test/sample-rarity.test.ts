@@ -56,7 +56,16 @@ describe("seeded selection", () => {
 describe("rarity (TF-IDF)", () => {
   it("matches the formula on a hand-computed example", () => {
     // Tokens: train [0,0], [0,1]; holdout [2,2]. |D| = 6; tf: 0→3, 1→1, 2→2.
-    const r = tfidfRarity(seqs([[0, 0], [0, 1]], 2), seqs([[2, 2]], 2))
+    const r = tfidfRarity(
+      seqs(
+        [
+          [0, 0],
+          [0, 1]
+        ],
+        2
+      ),
+      seqs([[2, 2]], 2)
+    )
     expect(r.train[0]).toBeCloseTo(Math.log(6 / 3), 12)
     expect(r.train[1]).toBeCloseTo((Math.log(6 / 3) + Math.log(6 / 1)) / 2, 12)
     expect(r.holdout[0]).toBeCloseTo(Math.log(6 / 2), 12)
@@ -78,19 +87,62 @@ describe("rarity (TF-IDF)", () => {
 
 describe("fingerprint", () => {
   it("changes with any token, with the split, and is stable", () => {
-    const a = seqs([[1, 2], [3, 4]], 2)
+    const a = seqs(
+      [
+        [1, 2],
+        [3, 4]
+      ],
+      2
+    )
     const h = seqs([[5, 6]], 2)
-    expect(fingerprint(a, h)).toBe(fingerprint(seqs([[1, 2], [3, 4]], 2), seqs([[5, 6]], 2)))
-    expect(fingerprint(a, h)).not.toBe(fingerprint(seqs([[1, 2], [3, 5]], 2), h))
+    expect(fingerprint(a, h)).toBe(
+      fingerprint(
+        seqs(
+          [
+            [1, 2],
+            [3, 4]
+          ],
+          2
+        ),
+        seqs([[5, 6]], 2)
+      )
+    )
+    expect(fingerprint(a, h)).not.toBe(
+      fingerprint(
+        seqs(
+          [
+            [1, 2],
+            [3, 5]
+          ],
+          2
+        ),
+        h
+      )
+    )
     // Same tokens, different split: a different dataset.
-    expect(fingerprint(seqs([[1, 2]], 2), seqs([[3, 4], [5, 6]], 2))).not.toBe(fingerprint(a, h))
+    expect(
+      fingerprint(
+        seqs([[1, 2]], 2),
+        seqs(
+          [
+            [3, 4],
+            [5, 6]
+          ],
+          2
+        )
+      )
+    ).not.toBe(fingerprint(a, h))
     expect(fingerprint(a, h)).toMatch(/^sha256:[0-9a-f]{64}$/)
   })
 })
 
 describe("plugin list", () => {
   it("exports the three dataset plugins, whose configs reject unknown keys", () => {
-    expect(plugins.map((p) => [p.kind, p.name])).toEqual([["dataset", "synthetic-uniform"], ["dataset", "text"], ["dataset", "tokens"]])
+    expect(plugins.map((p) => [p.kind, p.name])).toEqual([
+      ["dataset", "synthetic-uniform"],
+      ["dataset", "text"],
+      ["dataset", "tokens"]
+    ])
     const decode = (i: number, u: unknown) => Schema.decodeUnknownExit(plugins[i].config)(u, { onExcessProperty: "error" })
     expect(decode(0, { vocab: 4, seqLen: 2, samples: 1 })._tag).toBe("Success")
     expect(decode(0, { vocab: 4, seqLen: 2, samples: 1, vocabulary: 3 })._tag).toBe("Failure")

@@ -26,7 +26,8 @@ describe("synthetic-uniform", () => {
       expect(a.fingerprint).toBe(b.fingerprint)
       expect(a.train.tokens).not.toEqual(c.train.tokens)
       expect(a.fingerprint).not.toBe(c.fingerprint)
-    }))
+    })
+  )
 
   it.effect("the N-sample dataset is the prefix of the 2N-sample one (train and holdout)", () =>
     Effect.gen(function* () {
@@ -34,7 +35,8 @@ describe("synthetic-uniform", () => {
       const large = yield* load(syntheticUniform, { vocab: 1000, seqLen: 32, samples: 80, seed: 9 }, ctx)
       expect(large.train.tokens.subarray(0, 40 * 32)).toEqual(small.train.tokens)
       expect(large.holdout.tokens.subarray(0, 40 * 32)).toEqual(small.holdout.tokens)
-    }))
+    })
+  )
 
   it.effect("uses the run seed when the config has none, the config's seed otherwise", () =>
     Effect.gen(function* () {
@@ -42,7 +44,8 @@ describe("synthetic-uniform", () => {
       const fromConfig = yield* load(syntheticUniform, { vocab: 50, seqLen: 8, samples: 5, seed: 11 }, context(ctx.specDir, 0))
       expect(fromRun.train.tokens).toEqual(fromConfig.train.tokens)
       expect(fromRun.stats.seed).toBe(11)
-    }))
+    })
+  )
 
   it("is exactly uniform: chi-square within bounds for V = 3 and V = 1000", () => {
     // V = 3: df = 2, P(chi² > 27.6) = 1e-6.
@@ -71,7 +74,8 @@ describe("synthetic-uniform", () => {
       expect(d.entropyBitsPerSequence).toBe(64 * 11)
       const e = yield* load(syntheticUniform, { vocab: 3, seqLen: 10, samples: 4 }, ctx)
       expect(e.entropyBitsPerSequence).toBeCloseTo(10 * Math.log2(3), 12)
-    }))
+    })
+  )
 
   it.effect("holdout comes from a disjoint stream: default size N, no sequence shared with members", () =>
     Effect.gen(function* () {
@@ -83,7 +87,8 @@ describe("synthetic-uniform", () => {
       expect(d.holdout.tokens).toEqual(uniformSequences(1, HOLDOUT_STREAM, 3, 64, 0, 500))
       const explicit = yield* load(syntheticUniform, { vocab: 3, seqLen: 64, samples: 500, holdout: 7, seed: 1 }, ctx)
       expect(explicit.holdout.count).toBe(7)
-    }))
+    })
+  )
 
   it.effect("records repeats when V^S is tiny instead of hiding them", () =>
     Effect.gen(function* () {
@@ -91,7 +96,8 @@ describe("synthetic-uniform", () => {
       const d = yield* load(syntheticUniform, { vocab: 2, seqLen: 2, samples: 50, seed: 1 }, ctx)
       expect(d.stats.repeatedTrainSequences).toBe(46)
       expect(d.stats.holdoutEqualToMember).toBe(50)
-    }))
+    })
+  )
 
   it("rejects bad vocab, seqLen, samples, holdout and seed in its schema (so validate reports them)", () => {
     const cases: Array<[Record<string, unknown>, string]> = [
@@ -124,5 +130,6 @@ describe("synthetic-uniform", () => {
       const small = Schema.decodeUnknownSync(SyntheticUniformConfig)({ vocab: 16, seqLen: 8, samples: 4, holdout: 0 })
       expect(yield* syntheticUniform.check!(small, { specDir: ".", run: { dataset: {} } })).toEqual([])
       expect(syntheticUniform.facts!(small)).toMatchObject({ seqLen: 8, vocabSize: 16, samples: 4, holdout: 0, exactEntropy: true })
-    }))
+    })
+  )
 })

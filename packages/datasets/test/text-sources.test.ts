@@ -15,7 +15,14 @@ const doc = (i: number, words = 40) => Array.from({ length: words }, (_, j) => `
 const writeJsonl = (file: string, rows: ReadonlyArray<unknown>) => writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n")
 
 const writeParquet = (file: string, texts: ReadonlyArray<string | null>, rowGroupSize = 10, name = "text") =>
-  parquetWriteFile({ filename: file, columnData: [{ name, data: texts as Array<string>, type: "STRING" }, { name: "id", data: texts.map((_, i) => i), type: "INT32" }], rowGroupSize })
+  parquetWriteFile({
+    filename: file,
+    columnData: [
+      { name, data: texts as Array<string>, type: "STRING" },
+      { name: "id", data: texts.map((_, i) => i), type: "INT32" }
+    ],
+    rowGroupSize
+  })
 
 const bytes = (dir: string, extra: Record<string, unknown>) => load(textDataset, { tokenizer: "bytes", seqLen: 16, ...extra }, context(dir, 1))
 
@@ -23,7 +30,10 @@ describe("text sources", () => {
   it.effect("JSONL: streams documents from the field (dotted paths too), chunks within documents", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      writeJsonl(join(dir, "a.jsonl"), Array.from({ length: 30 }, (_, i) => ({ meta: { body: doc(i) }, id: i })))
+      writeJsonl(
+        join(dir, "a.jsonl"),
+        Array.from({ length: 30 }, (_, i) => ({ meta: { body: doc(i) }, id: i }))
+      )
       const d = yield* bytes(dir, { path: "a.jsonl", field: "meta.body", samples: 100, holdout: 50 })
       expect(d.stats.source).toBe("jsonl")
       expect(d.train.count).toBe(100)
@@ -35,7 +45,8 @@ describe("text sources", () => {
         const s = String.fromCharCode(...key.split(",").map(Number))
         expect(texts.some((t) => t.includes(s))).toBe(true)
       }
-    }))
+    })
+  )
 
   it.effect("stops reading once enough distinct sequences exist (a bad line further on is never reached)", () =>
     Effect.gen(function* () {
@@ -47,7 +58,8 @@ describe("text sources", () => {
       const error = yield* Effect.flip(bytes(dir, { path: "a.jsonl", samples: 100_000, holdout: 0 }))
       expect(error.message).toContain("a.jsonl:51: not valid JSON")
       expect(error.file).toBe(join(dir, "a.jsonl"))
-    }))
+    })
+  )
 
   it.effect("Parquet: reads the column row group by row group, skipping nulls; stops early", () =>
     Effect.gen(function* () {
@@ -63,18 +75,23 @@ describe("text sources", () => {
       const error = yield* Effect.flip(bytes(dir, { path: "part-*.parquet", samples: 100_000 }))
       expect(error.message).toMatch(/part-1\.parquet is not a readable Parquet file/)
       expect(error.file).toBe(join(dir, "part-1.parquet"))
-    }))
+    })
+  )
 
   it.effect("Parquet and JSONL of the same documents give the same dataset", () =>
     Effect.gen(function* () {
       const dir = tempDir()
       const texts = Array.from({ length: 25 }, (_, i) => doc(i))
       writeParquet(join(dir, "docs.parquet"), texts, 7)
-      writeJsonl(join(dir, "docs.jsonl"), texts.map((text) => ({ text })))
+      writeJsonl(
+        join(dir, "docs.jsonl"),
+        texts.map((text) => ({ text }))
+      )
       const a = yield* bytes(dir, { path: "docs.parquet", samples: 80, holdout: 40 })
       const b = yield* bytes(dir, { path: "docs.jsonl", samples: 80, holdout: 40 })
       expect(a.fingerprint).toBe(b.fingerprint)
-    }))
+    })
+  )
 
   it.effect("plain text files: one document per file, also when streamed in pieces", () =>
     Effect.gen(function* () {
@@ -114,7 +131,8 @@ describe("text sources", () => {
       expect(flatPieces.length).toBeGreaterThan(5)
       expect(flatPieces.map((p) => p.text).join("")).toBe(oneLine)
       expect(flatPieces.slice(0, -1).every((p) => p.text.endsWith(" "))).toBe(true)
-    }))
+    })
+  )
 
   it.effect("globs: **, {a,b}, ? and classes; sorted, without repeats", () =>
     Effect.gen(function* () {
@@ -125,7 +143,8 @@ describe("text sources", () => {
       expect(rel(yield* Effect.promise(() => expandPaths(["**/*.txt"], dir)))).toEqual(["a1.txt", "a2.txt", "b.txt", "x/c.txt"])
       expect(rel(yield* Effect.promise(() => expandPaths(["a?.txt", "{b,x/c}.txt", "a1.txt"], dir)))).toEqual(["a1.txt", "a2.txt", "b.txt", "x/c.txt"])
       expect(rel(yield* Effect.promise(() => expandPaths(["a[2].txt", "x/**"], dir)))).toEqual(["a2.txt", "x/c.txt", "x/y/d.md"])
-    }))
+    })
+  )
 
   it.effect("dedup removes planted duplicates and reports them", () =>
     Effect.gen(function* () {
@@ -140,13 +159,20 @@ describe("text sources", () => {
       expect(d.stats.duplicatesDropped).toBe(9)
       expect(rowKeys(whole.train.tokens, 16).filter((k) => k === Array.from(Buffer.from(planted)).join(",")).length).toBe(1)
       expect(new Set(rowKeys(whole.train.tokens, 16)).size).toBe(whole.train.count)
-    }))
+    })
+  )
 
   it.effect("split is seeded, deterministic and disjoint; shuffle is reproducible and independent of file order", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      writeJsonl(join(dir, "a.jsonl"), Array.from({ length: 20 }, (_, i) => ({ text: doc(i) })))
-      writeJsonl(join(dir, "b.jsonl"), Array.from({ length: 20 }, (_, i) => ({ text: doc(100 + i) })))
+      writeJsonl(
+        join(dir, "a.jsonl"),
+        Array.from({ length: 20 }, (_, i) => ({ text: doc(i) }))
+      )
+      writeJsonl(
+        join(dir, "b.jsonl"),
+        Array.from({ length: 20 }, (_, i) => ({ text: doc(100 + i) }))
+      )
       const one = yield* bytes(dir, { path: ["a.jsonl", "b.jsonl"], samples: 50, holdout: 50, seed: 5 })
       const again = yield* bytes(dir, { path: ["a.jsonl", "b.jsonl"], samples: 50, holdout: 50, seed: 5 })
       const other = yield* bytes(dir, { path: ["a.jsonl", "b.jsonl"], samples: 50, holdout: 50, seed: 6 })
@@ -162,31 +188,40 @@ describe("text sources", () => {
       // A shuffled sample draws from both files, not only the first one read.
       const fromB = rowKeys(s1.train.tokens, 16).filter((k) => String.fromCharCode(...k.split(",").map(Number)).includes("w1"))
       expect(fromB.length).toBeGreaterThan(0)
-    }))
+    })
+  )
 
   it.effect("allowFewer: uses what exists, split in the requested proportion", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      writeJsonl(join(dir, "a.jsonl"), Array.from({ length: 4 }, (_, i) => ({ text: doc(i) })))
+      writeJsonl(
+        join(dir, "a.jsonl"),
+        Array.from({ length: 4 }, (_, i) => ({ text: doc(i) }))
+      )
       const error = yield* Effect.flip(bytes(dir, { path: "a.jsonl", samples: 1000, holdout: 1000 }))
       expect(error.message).toMatch(/only \d+ distinct sequences of 16 tokens .* but samples 1000 \+ holdout 1000 = 2000 requested/)
       const d = yield* bytes(dir, { path: "a.jsonl", samples: 1000, holdout: 1000, allowFewer: true })
       expect(d.train.count + d.holdout.count).toBe(d.stats.uniqueSequences)
       expect(Math.abs(d.train.count - d.holdout.count)).toBeLessThanOrEqual(1)
       expect(d.stats.fewerThanRequested).toBe(true)
-    }))
+    })
+  )
 
   it.effect("rarity: TF-IDF per sample when asked", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      writeJsonl(join(dir, "a.jsonl"), Array.from({ length: 10 }, (_, i) => ({ text: doc(i) })))
+      writeJsonl(
+        join(dir, "a.jsonl"),
+        Array.from({ length: 10 }, (_, i) => ({ text: doc(i) }))
+      )
       const d = yield* bytes(dir, { path: "a.jsonl", samples: 20, holdout: 10, rarity: true })
       expect(d.rarity?.train.length).toBe(20)
       expect(d.rarity?.holdout.length).toBe(10)
       expect([...d.rarity!.train].every((x) => x > 0 && Number.isFinite(x))).toBe(true)
       const none = yield* bytes(dir, { path: "a.jsonl", samples: 20, holdout: 10 })
       expect(none.rarity).toBeUndefined()
-    }))
+    })
+  )
 })
 
 describe("text: bad input is a DatasetError naming the file/field and what was found", () => {
@@ -204,7 +239,8 @@ describe("text: bad input is a DatasetError naming the file/field and what was f
       const dir = tempDir()
       yield* expectError({ path: "nope.jsonl", samples: 1 }, dir, /file not found: .*nope\.jsonl/, join(dir, "nope.jsonl"))
       yield* expectError({ path: "data/*.parquet", samples: 1 }, dir, /no file matches "data\/\*\.parquet"/)
-    }))
+    })
+  )
 
   it.effect("unreadable Parquet, missing column", () =>
     Effect.gen(function* () {
@@ -213,7 +249,8 @@ describe("text: bad input is a DatasetError naming the file/field and what was f
       yield* expectError({ path: "bad.parquet", samples: 1 }, dir, /bad\.parquet is not a readable Parquet file/, join(dir, "bad.parquet"))
       writeParquet(join(dir, "ok.parquet"), ["hello"], 10, "content")
       yield* expectError({ path: "ok.parquet", samples: 1 }, dir, /has no column "text" \(columns: "content", "id"\)/, join(dir, "ok.parquet"))
-    }))
+    })
+  )
 
   it.effect("missing JSONL field, wrong type, invalid JSON", () =>
     Effect.gen(function* () {
@@ -222,7 +259,8 @@ describe("text: bad input is a DatasetError naming the file/field and what was f
       yield* expectError({ path: "a.jsonl", samples: 100 }, dir, /a\.jsonl:2: no field "text" \(line is object with keys "body", "id"\)/, join(dir, "a.jsonl"))
       writeJsonl(join(dir, "b.jsonl"), [{ text: 42 }])
       yield* expectError({ path: "b.jsonl", samples: 1 }, dir, /b\.jsonl:1: field "text" is number, expected a string/)
-    }))
+    })
+  )
 
   it.effect("empty corpus, too few sequences, bad seqLen/samples, unknown tokenizer, no source", () =>
     Effect.gen(function* () {
@@ -238,7 +276,8 @@ describe("text: bad input is a DatasetError naming the file/field and what was f
       yield* expectError({ source: "jsonl", samples: 1 }, dir, /source jsonl needs a path/)
       yield* expectError({ source: "brown", samples: 1, categories: ["a", "z"] }, dir, /unknown Brown categories "z" \(known: a, b, .* r\)/)
       yield* expectError({ path: "few.jsonl", samples: 1, categories: ["a"] }, dir, /categories applies to source: brown only/)
-    }))
+    })
+  )
 
   it.effect("its requirement check finds unknown tokenizers, missing files, bad sources before any file is read", () =>
     Effect.gen(function* () {
@@ -255,10 +294,18 @@ describe("text: bad input is a DatasetError naming the file/field and what was f
       expect((yield* check({ samples: 1 }))[0]!.message).toMatch(/no source/)
       expect((yield* check({ source: "jsonl", samples: 1 }))[0]).toMatchObject({ path: ["source"] })
       expect((yield* check({ source: "brown", samples: 1, categories: ["z"] }))[0]).toMatchObject({ path: ["categories"] })
-      expect(textDataset.facts!(Schema.decodeUnknownSync(TextConfig)({ source: "brown", samples: 3, rarity: true, tokenizer: "bytes" })))
-        .toEqual({ seqLen: 64, samples: 3, holdout: 3, exactEntropy: false, rarity: true, tokenizer: "bytes", vocabSize: 256 })
+      expect(textDataset.facts!(Schema.decodeUnknownSync(TextConfig)({ source: "brown", samples: 3, rarity: true, tokenizer: "bytes" }))).toEqual({
+        seqLen: 64,
+        samples: 3,
+        holdout: 3,
+        exactEntropy: false,
+        rarity: true,
+        tokenizer: "bytes",
+        vocabSize: 256
+      })
       for (const bad of [{ samples: 0 }, { samples: -1 }, { samples: 1, seqLen: 0 }, { samples: 1, holdout: -1 }, { samples: 1, seed: -1 }, { samples: 1.5 }]) {
         expect(Schema.decodeUnknownExit(TextConfig)({ source: "brown", ...bad })._tag, JSON.stringify(bad)).toBe("Failure")
       }
-    }))
+    })
+  )
 })

@@ -9,7 +9,7 @@ describe("tokens", () => {
   it.effect("reads arrays and {tokens} objects for members and the holdout", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      writeFileSync(join(dir, "m.jsonl"), "[1,2,3]\n{\"tokens\":[4,5,6],\"id\":1}\n\n")
+      writeFileSync(join(dir, "m.jsonl"), '[1,2,3]\n{"tokens":[4,5,6],"id":1}\n\n')
       writeFileSync(join(dir, "n.jsonl"), "[7,8,9]\n[1,2,3]\n")
       const d = yield* load(tokensDataset, { path: "m.jsonl", holdout: "n.jsonl", vocab: 10, seqLen: 3 }, context(dir))
       expect(Array.from(d.train.tokens)).toEqual([1, 2, 3, 4, 5, 6])
@@ -22,7 +22,8 @@ describe("tokens", () => {
       const membersOnly = yield* load(tokensDataset, { path: "m.jsonl", vocab: 10, seqLen: 3 }, context(dir))
       expect(membersOnly.holdout.count).toBe(0)
       expect(membersOnly.fingerprint).not.toBe(d.fingerprint)
-    }))
+    })
+  )
 
   it.effect("errors name the file and line: wrong length, out-of-range id, bad line, missing file", () =>
     Effect.gen(function* () {
@@ -32,7 +33,7 @@ describe("tokens", () => {
         ["[1,2,3]\n[1,2,10]\n", /m\.jsonl:2: token 2 is 10, expected an integer id in \[0, 10\)/],
         ["[1,-1,3]\n", /m\.jsonl:1: token 1 is -1/],
         ["[1,2.5,3]\n", /m\.jsonl:1: token 1 is 2\.5/],
-        ["{\"ids\":[1,2,3]}\n", /m\.jsonl:1: expected an array of token ids or an object with a "tokens" field, found object/],
+        ['{"ids":[1,2,3]}\n', /m\.jsonl:1: expected an array of token ids or an object with a "tokens" field, found object/],
         ["[1,2,3\n", /m\.jsonl:1: not valid JSON/],
         ["", /no member sequences/]
       ]
@@ -46,15 +47,25 @@ describe("tokens", () => {
       const missing = yield* Effect.flip(load(tokensDataset, { path: "m.jsonl", holdout: "gone.jsonl", vocab: 10, seqLen: 3 }, context(dir)))
       expect(missing.message).toMatch(/file not found: .*gone\.jsonl/)
       // Before any file is read, validate's requirement check names the missing file and its field.
-      const problems = yield* tokensDataset.check!(
-        Schema.decodeUnknownSync(TokensConfig)({ path: "m.jsonl", holdout: ["gone.jsonl"], vocab: 10, seqLen: 3 }),
-        { specDir: dir, run: { dataset: {} } }
-      )
+      const problems = yield* tokensDataset.check!(Schema.decodeUnknownSync(TokensConfig)({ path: "m.jsonl", holdout: ["gone.jsonl"], vocab: 10, seqLen: 3 }), {
+        specDir: dir,
+        run: { dataset: {} }
+      })
       expect(problems.map((p) => p.path)).toEqual([["holdout", 0]])
       expect(problems[0]!.message).toMatch(/file not found: .*gone\.jsonl/)
-      for (const bad of [{ vocab: 1, seqLen: 3 }, { vocab: 0, seqLen: 3 }, { vocab: 10, seqLen: 0 }, { vocab: 10, seqLen: -1 }, { vocab: 2.5, seqLen: 3 }]) {
+      for (const bad of [
+        { vocab: 1, seqLen: 3 },
+        { vocab: 0, seqLen: 3 },
+        { vocab: 10, seqLen: 0 },
+        { vocab: 10, seqLen: -1 },
+        { vocab: 2.5, seqLen: 3 }
+      ]) {
         expect(Schema.decodeUnknownExit(TokensConfig)({ path: "m.jsonl", ...bad })._tag, JSON.stringify(bad)).toBe("Failure")
       }
-      expect(tokensDataset.facts!(Schema.decodeUnknownSync(TokensConfig)({ path: "m.jsonl", vocab: 10, seqLen: 3 }))).toMatchObject({ holdout: 0, exactEntropy: false })
-    }))
+      expect(tokensDataset.facts!(Schema.decodeUnknownSync(TokensConfig)({ path: "m.jsonl", vocab: 10, seqLen: 3 }))).toMatchObject({
+        holdout: 0,
+        exactEntropy: false
+      })
+    })
+  )
 })

@@ -43,9 +43,16 @@ const tokenLogProbs = (
   weights: Gpt2Weights,
   file: string,
   sequences: ReadonlyArray<Uint32Array>,
-  options: { readonly precision: Precision; readonly bos: boolean; readonly device: Device; readonly dataVocab: number; readonly chunk: number; readonly step: (n: number) => void }
+  options: {
+    readonly precision: Precision
+    readonly bos: boolean
+    readonly device: Device
+    readonly dataVocab: number
+    readonly chunk: number
+    readonly step: (n: number) => void
+  }
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const out: Array<Float64Array> = new Array(sequences.length)
     const byLength = new Map<number, Array<number>>()
     sequences.forEach((s, i) => {
@@ -56,23 +63,25 @@ const tokenLogProbs = (
     const lead = options.bos ? 1 : 0
     for (const L of [...byLength.keys()].sort((a, b) => a - b)) {
       const rows = byLength.get(L)!
-      yield* Effect.scoped(Effect.gen(function*() {
-        const gpu = yield* openGpt2(firstPositions(weights, L + lead), { precision: options.precision, bos: options.bos, device: options.device }).pipe(
-          Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file }) : e))
-        )
-        for (let start = 0; start < rows.length; start += options.chunk) {
-          const part = rows.slice(start, start + options.chunk)
-          const tokens = new Uint32Array(part.length * L)
-          part.forEach((r, k) => tokens.set(sequences[r], k * L))
-          const lp = yield* gpu.tokenLogProbs({ vocabSize: options.dataVocab, seqLen: L, count: part.length, tokens }).pipe(
-            Effect.mapError((e) => new ModelError({ message: e.message, file, ...(e.tensor !== undefined ? { tensor: e.tensor } : {}) }))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const gpu = yield* openGpt2(firstPositions(weights, L + lead), { precision: options.precision, bos: options.bos, device: options.device }).pipe(
+            Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file }) : e))
           )
-          part.forEach((r, k) => {
-            out[r] = lp.slice(k * L, (k + 1) * L)
-          })
-          options.step(part.length)
-        }
-      }))
+          for (let start = 0; start < rows.length; start += options.chunk) {
+            const part = rows.slice(start, start + options.chunk)
+            const tokens = new Uint32Array(part.length * L)
+            part.forEach((r, k) => tokens.set(sequences[r], k * L))
+            const lp = yield* gpu
+              .tokenLogProbs({ vocabSize: options.dataVocab, seqLen: L, count: part.length, tokens })
+              .pipe(Effect.mapError((e) => new ModelError({ message: e.message, file, ...(e.tensor !== undefined ? { tensor: e.tensor } : {}) })))
+            part.forEach((r, k) => {
+              out[r] = lp.slice(k * L, (k + 1) * L)
+            })
+            options.step(part.length)
+          }
+        })
+      )
     }
     return out
   })
@@ -104,7 +113,7 @@ const setSummary = (set: EvalSet) => {
 
 /** Evaluates prepared inputs on the GPU: code lengths, memorization, membership inference. */
 export const runEval = (prepared: PreparedEval, options: EvalOptions): Effect.Effect<EvalResult, ModelError, WebGpu> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const precision = options.precision ?? "fp32"
     const bos = options.bos ?? false
     const chunk = options.chunk ?? 256
@@ -133,7 +142,8 @@ export const runEval = (prepared: PreparedEval, options: EvalOptions): Effect.Ef
     }
     // Finite weights can still overflow; a non-finite result is an error, never a null in the output.
     for (const [i, x] of lp.entries()) {
-      if (!x.every(Number.isFinite)) return yield* new ModelError({ message: `the model gives a non-finite log-probability for sequence ${i}`, file: modelPath })
+      if (!x.every(Number.isFinite))
+        return yield* new ModelError({ message: `the model gives a non-finite log-probability for sequence ${i}`, file: modelPath })
     }
     const memberSet = makeSet(members, 0)
     const holdoutSet = holdout === undefined ? undefined : makeSet(holdout, members.sequences.length)
@@ -143,23 +153,23 @@ export const runEval = (prepared: PreparedEval, options: EvalOptions): Effect.Ef
       return { ...summarizeBits(unintended), codeLength: summarizeBits(set.bits), referenceCodeLength: summarizeBits(set.referenceBits!) }
     }
     const seed = options.seed ?? 0
-    const membership: (MembershipStats & { seed: number; calibrationFraction: number }) | null = holdoutSet === undefined
-      ? null
-      : { ...membershipAttack(memberSet.bits, holdoutSet.bits, seed, 0.5), seed, calibrationFraction: 0.5 }
+    const membership: (MembershipStats & { seed: number; calibrationFraction: number }) | null =
+      holdoutSet === undefined ? null : { ...membershipAttack(memberSet.bits, holdoutSet.bits, seed, 0.5), seed, calibrationFraction: 0.5 }
     const summary = {
       model: describeModel(modelPath, model),
       precision,
       bos,
       ...setSummary(memberSet),
       holdout: holdoutSet === undefined ? null : setSummary(holdoutSet),
-      memorization: reference === undefined
-        ? null
-        : {
-          estimate: "reference",
-          reference: describeModel(refPath!, reference),
-          ...memorizationOf(memberSet),
-          holdout: holdoutSet === undefined ? null : memorizationOf(holdoutSet)
-        },
+      memorization:
+        reference === undefined
+          ? null
+          : {
+              estimate: "reference",
+              reference: describeModel(refPath!, reference),
+              ...memorizationOf(memberSet),
+              holdout: holdoutSet === undefined ? null : memorizationOf(holdoutSet)
+            },
       membership
     }
     return { members: memberSet, ...(holdoutSet !== undefined ? { holdout: holdoutSet } : {}), summary }

@@ -23,4 +23,3 @@ export interface EvalOptions {
   readonly seed?: number
   readonly onProgress?: (done: number, total: number) => void
 }
-

@@ -10,7 +10,10 @@ import type { EvalResult } from "./evaluate.ts"
 /** The per-sequence JSON lines: members, then the holdout (tagged "set" when there are any). */
 export function* bitsLines(result: EvalResult, perToken: boolean): Generator<string> {
   const tagged = result.holdout !== undefined
-  for (const [name, set] of [["members", result.members], ["holdout", result.holdout]] as const) {
+  for (const [name, set] of [
+    ["members", result.members],
+    ["holdout", result.holdout]
+  ] as const) {
     if (set === undefined) continue
     for (let i = 0; i < set.bits.length; i++) {
       const line: Record<string, unknown> = { index: i }
@@ -26,13 +29,13 @@ export function* bitsLines(result: EvalResult, perToken: boolean): Generator<str
   }
 }
 
-const withNewlines = function*(lines: Iterable<string>) {
+const withNewlines = function* (lines: Iterable<string>) {
   for (const l of lines) yield `${l}\n`
 }
 
 /** Writes bits.jsonl and summary.json under `dir` (created if needed); returns their paths. */
 export const writeEvalFiles = (result: EvalResult, dir: string, perToken: boolean): Effect.Effect<readonly [string, string], StoreError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const abs = nodePath.resolve(dir)
     const bits = nodePath.join(abs, "bits.jsonl")
     const summary = nodePath.join(abs, "summary.json")

@@ -30,7 +30,13 @@ const requireFiniteWeights = (weights: Gpt2Weights, file: string): Effect.Effect
     const data = tensor.data
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) {
-        return Effect.fail(new ModelError({ message: `tensor ${name} holds ${data[i]} at element ${i}: a checkpoint with non-finite weights cannot be evaluated`, file, tensor: name }))
+        return Effect.fail(
+          new ModelError({
+            message: `tensor ${name} holds ${data[i]} at element ${i}: a checkpoint with non-finite weights cannot be evaluated`,
+            file,
+            tensor: name
+          })
+        )
       }
     }
   }
@@ -39,7 +45,7 @@ const requireFiniteWeights = (weights: Gpt2Weights, file: string): Effect.Effect
 
 /** Loads the checkpoints and reads the token files, failing on the first bad input (before any GPU work). */
 export const prepareEval = (options: EvalOptions): Effect.Effect<PreparedEval, ModelError | DatasetError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const lead = options.bos ? 1 : 0
     const modelPath = nodePath.resolve(options.model)
     const model = yield* loadCheckpoint(modelPath)
@@ -49,7 +55,10 @@ export const prepareEval = (options: EvalOptions): Effect.Effect<PreparedEval, M
     if (reference !== undefined) yield* requireFiniteWeights(reference, refPath!)
     const dataVocab = model.shape.vocabSize - lead
     if (dataVocab < 2) {
-      return yield* new ModelError({ message: `vocab_size ${model.shape.vocabSize} leaves ${dataVocab} data tokens${lead ? " after BOS" : ""}; at least 2 are needed`, file: modelPath })
+      return yield* new ModelError({
+        message: `vocab_size ${model.shape.vocabSize} leaves ${dataVocab} data tokens${lead ? " after BOS" : ""}; at least 2 are needed`,
+        file: modelPath
+      })
     }
     if (reference !== undefined && reference.shape.vocabSize !== model.shape.vocabSize) {
       return yield* new ModelError({
@@ -59,9 +68,14 @@ export const prepareEval = (options: EvalOptions): Effect.Effect<PreparedEval, M
       })
     }
     const bosNote = lead ? " (one position goes to BOS)" : ""
-    const limits: Limits = reference !== undefined && reference.shape.nPositions < model.shape.nPositions
-      ? { vocab: dataVocab, maxLen: reference.shape.nPositions - lead, maxLenWhy: `the reference model's n_positions = ${reference.shape.nPositions}${bosNote}` }
-      : { vocab: dataVocab, maxLen: model.shape.nPositions - lead, maxLenWhy: `the model's n_positions = ${model.shape.nPositions}${bosNote}` }
+    const limits: Limits =
+      reference !== undefined && reference.shape.nPositions < model.shape.nPositions
+        ? {
+            vocab: dataVocab,
+            maxLen: reference.shape.nPositions - lead,
+            maxLenWhy: `the reference model's n_positions = ${reference.shape.nPositions}${bosNote}`
+          }
+        : { vocab: dataVocab, maxLen: model.shape.nPositions - lead, maxLenWhy: `the model's n_positions = ${model.shape.nPositions}${bosNote}` }
     const members = yield* readEvalTokens(nodePath.resolve(options.tokens), limits)
     const holdout = options.holdout === undefined ? undefined : yield* readEvalTokens(nodePath.resolve(options.holdout), limits)
     return {
@@ -73,4 +87,3 @@ export const prepareEval = (options: EvalOptions): Effect.Effect<PreparedEval, M
       ...(holdout !== undefined ? { holdout } : {})
     }
   })
-

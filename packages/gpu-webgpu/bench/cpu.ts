@@ -46,11 +46,33 @@ const main = Effect.gen(function* () {
   for (const c of configs) {
     yield* Effect.scoped(
       Effect.gen(function* () {
-        const shape = { vocabSize: c.V, seqLen: c.S, layers: c.L, dModel: c.d, heads: Math.max(1, c.d / 16), layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+        const shape = {
+          vocabSize: c.V,
+          seqLen: c.S,
+          layers: c.L,
+          dModel: c.d,
+          heads: Math.max(1, c.d / 16),
+          layerNormEps: 1e-5,
+          activation: "gelu_new" as const,
+          tiedHead: true
+        }
         const engine = yield* makeCpuGpt2Engine(initGpt2Weights(shape, 0), { precision, ...(threads ? { threads } : {}) })
         const count = c.batch * 8
         const data = { tokens: randomTokens(count * c.S, c.V, 1), count, seqLen: c.S }
-        const opts = { batchSize: c.batch, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, schedule: "constant" as const, gradClip: 1, stop: {}, logEvery: steps, seed: 0 }
+        const opts = {
+          batchSize: c.batch,
+          lr: 1e-3,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          weightDecay: 0,
+          warmupSteps: 0,
+          schedule: "constant" as const,
+          gradClip: 1,
+          stop: {},
+          logEvery: steps,
+          seed: 0
+        }
         yield* trainLoop(engine, data, { ...opts, maxSteps: 2 }, () => Effect.void) // warm-up
         let best = Infinity
         for (let r = 0; r < reps; r++) {
@@ -66,7 +88,13 @@ const main = Effect.gen(function* () {
           yield* engine.codeLengths(seqs)
           bestEval = Math.min(bestEval, performance.now() - t0)
         }
-        rows.push([`V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.batch}`, engine.paramCount, Math.round((c.batch * c.S) / (best / 1000)), best.toFixed(1), Math.round(c.batch / (bestEval / 1000))])
+        rows.push([
+          `V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.batch}`,
+          engine.paramCount,
+          Math.round((c.batch * c.S) / (best / 1000)),
+          best.toFixed(1),
+          Math.round(c.batch / (bestEval / 1000))
+        ])
       })
     )
   }
@@ -77,4 +105,7 @@ const main = Effect.gen(function* () {
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`)
 })
 
-Effect.runPromise(main).then(() => process.exit(0), (e) => (console.error(e), process.exit(1)))
+Effect.runPromise(main).then(
+  () => process.exit(0),
+  (e) => (console.error(e), process.exit(1))
+)

@@ -53,11 +53,33 @@ const modelBench = (tile: MatmulTile, fuseGelu: boolean) =>
     for (const c of configs) {
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const shape = { vocabSize: c.V, seqLen: c.S, layers: c.L, dModel: c.d, heads: Math.max(1, c.d / 16), layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+          const shape = {
+            vocabSize: c.V,
+            seqLen: c.S,
+            layers: c.L,
+            dModel: c.d,
+            heads: Math.max(1, c.d / 16),
+            layerNormEps: 1e-5,
+            activation: "gelu_new" as const,
+            tiedHead: true
+          }
           const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision, tile, fuseGelu })
           const count = c.batch * 4
           const data = { tokens: randomTokens(count * c.S, c.V, 1), count, seqLen: c.S }
-          const opts = { batchSize: c.batch, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, schedule: "constant" as const, gradClip: 1, stop: {}, logEvery: steps, seed: 0 }
+          const opts = {
+            batchSize: c.batch,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay: 0,
+            warmupSteps: 0,
+            schedule: "constant" as const,
+            gradClip: 1,
+            stop: {},
+            logEvery: steps,
+            seed: 0
+          }
           yield* trainLoop(engine, data, { ...opts, maxSteps: 2 }, () => Effect.void) // compile + warm up
           const out = yield* trainLoop(engine, data, { ...opts, maxSteps: steps }, () => Effect.void)
           const seqs = { vocabSize: c.V, seqLen: c.S, count, tokens: data.tokens }
@@ -65,7 +87,13 @@ const modelBench = (tile: MatmulTile, fuseGelu: boolean) =>
           const t0 = performance.now()
           yield* engine.codeLengths(seqs)
           const evalSecs = (performance.now() - t0) / 1000
-          rows.push([`V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.batch}`, engine.paramCount, Math.round(out.tokensPerSecond), (out.wallMs / steps).toFixed(1), Math.round(count / evalSecs)])
+          rows.push([
+            `V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.batch}`,
+            engine.paramCount,
+            Math.round(out.tokensPerSecond),
+            (out.wallMs / steps).toFixed(1),
+            Math.round(count / evalSecs)
+          ])
         })
       )
     }
@@ -102,7 +130,9 @@ const main = Effect.gen(function* () {
     fusion.push([tileName(t), r.fused.toFixed(3), r.split.toFixed(3)])
     if (t === best) fuseGelu = r.fused <= r.split
   }
-  console.log(`Fusion: bias+GELU in the matmul epilogue vs matmul then a GELU pass (fc shape ${large ? "[16384,256]·[256,1024]" : "[4096,64]·[64,256]"}, fastest of 5)`)
+  console.log(
+    `Fusion: bias+GELU in the matmul epilogue vs matmul then a GELU pass (fc shape ${large ? "[16384,256]·[256,1024]" : "[4096,64]·[64,256]"}, fastest of 5)`
+  )
   table(["tile", "fused ms", "split ms"], fusion)
   yield* modelBench(best, fuseGelu)
 })

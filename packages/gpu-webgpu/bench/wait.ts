@@ -22,7 +22,16 @@ const { values: args } = parseArgs({ options: { steps: { type: "string", default
 const steps = Number(args.steps)
 const reps = Number(args.reps)
 const c = { V: 2048, S: 64, L: 1, d: 32, B: 64 }
-const shape = { vocabSize: c.V, seqLen: c.S, layers: c.L, dModel: c.d, heads: Math.max(1, c.d / 16), layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+const shape = {
+  vocabSize: c.V,
+  seqLen: c.S,
+  layers: c.L,
+  dModel: c.d,
+  heads: Math.max(1, c.d / 16),
+  layerNormEps: 1e-5,
+  activation: "gelu_new" as const,
+  tiedHead: true
+}
 
 /** CPU milliseconds (user + system) of the main thread, whose task id is the pid. */
 const mainThreadCpuMs = (): number => {
@@ -38,28 +47,45 @@ const processCpuMs = () => {
 
 const main = Effect.gen(function* () {
   const p = adapterProvenance(yield* WebGpu)
-  console.log(`adapter: ${p.vendor} / ${p.architecture} / ${p.description}; load average ${fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`)
+  console.log(
+    `adapter: ${p.vendor} / ${p.architecture} / ${p.description}; load average ${fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`
+  )
   console.log(`V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.B}, ${steps} steps per measurement, losses read once per run; best of ${reps}\n`)
   const best = new Map<string, { wall: number; js: number; all: number }>()
   for (let r = 0; r < reps; r++) {
     for (const paced of [false, true]) {
       setPacing(paced)
-      yield* Effect.scoped(Effect.gen(function* () {
-        const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32" })
-        const count = c.B * 2
-        let a = 1
-        const tokens = Uint32Array.from({ length: count * c.S }, () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) % c.V)
-        const opts = { batchSize: c.B, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, schedule: "constant" as const, gradClip: 1, stop: {}, logEvery: 1, seed: 0 }
-        // One warm-up step (pipelines, first pace measurement), then the measured run.
-        yield* trainLoop(engine, { tokens, count, seqLen: c.S }, { ...opts, maxSteps: 1 }, () => Effect.void)
-        const js0 = mainThreadCpuMs()
-        const all0 = processCpuMs()
-        const out = yield* trainLoop(engine, { tokens, count, seqLen: c.S }, { ...opts, maxSteps: steps, logEvery: steps }, () => Effect.void)
-        const m = { wall: out.wallMs / steps, js: (mainThreadCpuMs() - js0) / steps, all: (processCpuMs() - all0) / steps }
-        const key = paced ? "paced (sleep, then wait)" : "unpaced (Dawn polls)"
-        const prev = best.get(key)
-        if (prev === undefined || m.wall < prev.wall) best.set(key, m)
-      }))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32" })
+          const count = c.B * 2
+          let a = 1
+          const tokens = Uint32Array.from({ length: count * c.S }, () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) % c.V)
+          const opts = {
+            batchSize: c.B,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay: 0,
+            warmupSteps: 0,
+            schedule: "constant" as const,
+            gradClip: 1,
+            stop: {},
+            logEvery: 1,
+            seed: 0
+          }
+          // One warm-up step (pipelines, first pace measurement), then the measured run.
+          yield* trainLoop(engine, { tokens, count, seqLen: c.S }, { ...opts, maxSteps: 1 }, () => Effect.void)
+          const js0 = mainThreadCpuMs()
+          const all0 = processCpuMs()
+          const out = yield* trainLoop(engine, { tokens, count, seqLen: c.S }, { ...opts, maxSteps: steps, logEvery: steps }, () => Effect.void)
+          const m = { wall: out.wallMs / steps, js: (mainThreadCpuMs() - js0) / steps, all: (processCpuMs() - all0) / steps }
+          const key = paced ? "paced (sleep, then wait)" : "unpaced (Dawn polls)"
+          const prev = best.get(key)
+          if (prev === undefined || m.wall < prev.wall) best.set(key, m)
+        })
+      )
     }
   }
   setPacing(true)

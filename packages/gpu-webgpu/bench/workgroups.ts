@@ -31,7 +31,16 @@ if (mainTile === undefined) throw new Error(`--tile: one of ${Object.keys(tiles)
 /** An H200's streaming multiprocessors. */
 const COMPUTE_UNITS = 132
 const c = { V: 2048, S: 64, L: 1, d: 32, B: 64 }
-const shape = { vocabSize: c.V, seqLen: c.S, layers: c.L, dModel: c.d, heads: Math.max(1, c.d / 16), layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
+const shape = {
+  vocabSize: c.V,
+  seqLen: c.S,
+  layers: c.L,
+  dModel: c.d,
+  heads: Math.max(1, c.d / 16),
+  layerNormEps: 1e-5,
+  activation: "gelu_new" as const,
+  tiedHead: true
+}
 
 /** Second passes of two-pass reductions: their output count is what it is (a bias has d entries). */
 const isFinal = (label: string) => /reduce_slices|final_sum/.test(label)
@@ -47,9 +56,23 @@ const stepDispatches = (tile: MatmulTile) =>
     const n = layout.total
     const all = sl(engine.grads, n)
     const normSq = sl(storageBuffer(device, "normSq", 1), 1)
-    const norm = yield* totalSum(device, { n, x: all, out: normSq, partials: sl(storageBuffer(device, "partials", REDUCE_GROUPS), REDUCE_GROUPS), square: true, accumulate: false })
+    const norm = yield* totalSum(device, {
+      n,
+      x: all,
+      out: normSq,
+      partials: sl(storageBuffer(device, "partials", REDUCE_GROUPS), REDUCE_GROUPS),
+      square: true,
+      accumulate: false
+    })
     const opt = yield* adamw(device, {
-      n, decayEnd: layout.decayEnd, params: sl(engine.params, n), grads: all, m: sl(storageBuffer(device, "m", n), n), v: sl(storageBuffer(device, "v", n), n), normSq, roundParamsBf16: false
+      n,
+      decayEnd: layout.decayEnd,
+      params: sl(engine.params, n),
+      grads: all,
+      m: sl(storageBuffer(device, "m", n), n),
+      v: sl(storageBuffer(device, "v", n), n),
+      normSq,
+      roundParamsBf16: false
     })
     return [
       ...plan.forward.map((d) => ["forward", d] as const),
@@ -70,14 +93,19 @@ const main = Effect.gen(function* () {
   const gpu = yield* WebGpu
   const p = adapterProvenance(gpu)
   console.log(`adapter: ${p.vendor} / ${p.architecture} / ${p.description}`)
-  console.log(`config V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.B} (B·T = ${c.B * c.S} rows); target: ≥ ${COMPUTE_UNITS} workgroups per dispatch except final reductions\n`)
+  console.log(
+    `config V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.B} (B·T = ${c.B * c.S} rows); target: ≥ ${COMPUTE_UNITS} workgroups per dispatch except final reductions\n`
+  )
 
   const list = yield* Effect.scoped(stepDispatches(mainTile))
   console.log(`Workgroups per dispatch of one training step, matmul tile ${tileName(mainTile)} (${list.length} dispatches)`)
-  table(["pass", "dispatch", "grid", "workgroups", ""], list.map(([pass, d]) => {
-    const n = count(d)
-    return [pass, d.label, d.workgroups.join("×"), n, n >= COMPUTE_UNITS ? "" : isFinal(d.label) ? "final reduction" : `< ${COMPUTE_UNITS}`]
-  }))
+  table(
+    ["pass", "dispatch", "grid", "workgroups", ""],
+    list.map(([pass, d]) => {
+      const n = count(d)
+      return [pass, d.label, d.workgroups.join("×"), n, n >= COMPUTE_UNITS ? "" : isFinal(d.label) ? "final reduction" : `< ${COMPUTE_UNITS}`]
+    })
+  )
 
   const summary: Array<Array<string | number>> = []
   for (const t of tileCandidates) {
@@ -89,15 +117,33 @@ const main = Effect.gen(function* () {
   table(["tile", "dispatches", "below", "which (workgroups)"], summary)
 
   if (steps > 0) {
-    yield* Effect.scoped(Effect.gen(function* () {
-      const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32" })
-      const cnt = c.B * 2
-      let a = 1
-      const tokens = Uint32Array.from({ length: cnt * c.S }, () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) % c.V)
-      const opts = { batchSize: c.B, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, schedule: "constant" as const, gradClip: 1, stop: {}, logEvery: 1, seed: 0, maxSteps: steps }
-      const out = yield* trainLoop(engine, { tokens, count: cnt, seqLen: c.S }, opts, () => Effect.void)
-      console.log(`trained ${steps} steps on this adapter (tile ${tileName(engine.tile)}): ${(out.wallMs / steps).toFixed(0)} ms/step (not a GPU measurement)`)
-    }))
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32" })
+        const cnt = c.B * 2
+        let a = 1
+        const tokens = Uint32Array.from({ length: cnt * c.S }, () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) % c.V)
+        const opts = {
+          batchSize: c.B,
+          lr: 1e-3,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          weightDecay: 0,
+          warmupSteps: 0,
+          schedule: "constant" as const,
+          gradClip: 1,
+          stop: {},
+          logEvery: 1,
+          seed: 0,
+          maxSteps: steps
+        }
+        const out = yield* trainLoop(engine, { tokens, count: cnt, seqLen: c.S }, opts, () => Effect.void)
+        console.log(
+          `trained ${steps} steps on this adapter (tile ${tileName(engine.tile)}): ${(out.wallMs / steps).toFixed(0)} ms/step (not a GPU measurement)`
+        )
+      })
+    )
   }
 })
 

@@ -16,7 +16,14 @@ import { initGpt2Weights, oracleTokenLogProbs } from "./oracle/gpt2.ts"
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "memorize-hf-"))
 
 const shape: Gpt2Shape = {
-  vocabSize: 11, nPositions: 6, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true
+  vocabSize: 11,
+  nPositions: 6,
+  layers: 2,
+  dModel: 8,
+  heads: 2,
+  layerNormEps: 1e-5,
+  activation: "gelu_new",
+  tiedHead: true
 }
 
 /** The model's tensors as stored by transformers: prefixed names, optional extras, optional renames. */
@@ -30,7 +37,7 @@ const hfTensors = (w: Gpt2Weights, opts: { prefix?: boolean; extra?: ReadonlyArr
 ]
 
 const writeCheckpoint = (dir: string, s: Gpt2Shape, tensors: ReadonlyArray<WriteTensor>, config?: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     fs.mkdirSync(dir, { recursive: true })
     fs.writeFileSync(path.join(dir, "config.json"), config ?? gpt2ConfigText(s))
     yield* writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" })
@@ -47,7 +54,7 @@ const expectSameWeights = (a: Gpt2Weights, b: Gpt2Weights) => {
 
 describe("Hugging Face GPT-2 checkpoints: save → load", () => {
   it.effect("round-trips initGpt2Weights exactly, with transformers' names and config", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = path.join(tmpDir(), "run")
       const w = initGpt2Weights(shape, 3)
       yield* saveCheckpoint(dir, w)
@@ -60,10 +67,26 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
       expect([...stored.keys()].every((k) => k.startsWith("transformer."))).toBe(true)
       const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))
       expect(config).toMatchObject({
-        model_type: "gpt2", architectures: ["GPT2LMHeadModel"], vocab_size: 11, n_positions: 6, n_ctx: 6, n_embd: 8,
-        n_layer: 2, n_head: 2, n_inner: null, activation_function: "gelu_new", resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
-        layer_norm_epsilon: 1e-5, initializer_range: 0.02, tie_word_embeddings: true, bos_token_id: 10, eos_token_id: 10,
-        scale_attn_weights: true, torch_dtype: "float32"
+        model_type: "gpt2",
+        architectures: ["GPT2LMHeadModel"],
+        vocab_size: 11,
+        n_positions: 6,
+        n_ctx: 6,
+        n_embd: 8,
+        n_layer: 2,
+        n_head: 2,
+        n_inner: null,
+        activation_function: "gelu_new",
+        resid_pdrop: 0,
+        embd_pdrop: 0,
+        attn_pdrop: 0,
+        layer_norm_epsilon: 1e-5,
+        initializer_range: 0.02,
+        tie_word_embeddings: true,
+        bos_token_id: 10,
+        eos_token_id: 10,
+        scale_attn_weights: true,
+        torch_dtype: "float32"
       })
       expect(Object.keys(config)).toEqual(Object.keys(config).sort())
       const back = yield* loadCheckpoint(dir)
@@ -74,21 +97,34 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
       yield* saveCheckpoint(dir, initGpt2Weights(shape, 4))
       expect(fs.readdirSync(dir).sort()).toEqual(["config.json", "model.safetensors"])
       expectSameWeights(yield* loadCheckpoint(dir), initGpt2Weights(shape, 4))
-    }))
+    })
+  )
 
   it("round-trips any shape (property)", async () => {
     const root = tmpDir()
     await fc.assert(
       fc.asyncProperty(
         fc.record({
-          vocabSize: fc.integer({ min: 2, max: 40 }), seqLen: fc.integer({ min: 1, max: 9 }), layers: fc.integer({ min: 1, max: 3 }),
-          heads: fc.integer({ min: 1, max: 3 }), dh: fc.integer({ min: 1, max: 4 }), activation: fc.constantFrom("gelu_new" as const, "gelu" as const),
-          tiedHead: fc.boolean(), eps: fc.constantFrom(1e-5, 1e-6, 0.25), seed: fc.nat()
+          vocabSize: fc.integer({ min: 2, max: 40 }),
+          seqLen: fc.integer({ min: 1, max: 9 }),
+          layers: fc.integer({ min: 1, max: 3 }),
+          heads: fc.integer({ min: 1, max: 3 }),
+          dh: fc.integer({ min: 1, max: 4 }),
+          activation: fc.constantFrom("gelu_new" as const, "gelu" as const),
+          tiedHead: fc.boolean(),
+          eps: fc.constantFrom(1e-5, 1e-6, 0.25),
+          seed: fc.nat()
         }),
         async (c) => {
           const s: Gpt2Shape = {
-            vocabSize: c.vocabSize, nPositions: c.seqLen, layers: c.layers, dModel: c.heads * c.dh, heads: c.heads,
-            layerNormEps: c.eps, activation: c.activation, tiedHead: c.tiedHead
+            vocabSize: c.vocabSize,
+            nPositions: c.seqLen,
+            layers: c.layers,
+            dModel: c.heads * c.dh,
+            heads: c.heads,
+            layerNormEps: c.eps,
+            activation: c.activation,
+            tiedHead: c.tiedHead
           }
           const w = initGpt2Weights(s, c.seed)
           const dir = path.join(root, `m${c.seed}`)
@@ -101,7 +137,7 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
   })
 
   it.effect("untied head: lm_head.weight saved and loaded; equal to wte means tied", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       const w = initGpt2Weights({ ...shape, tiedHead: false }, 5)
       yield* saveCheckpoint(dir, w)
@@ -113,34 +149,44 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
       // An lm_head identical to wte (some exporters write the tied copy) loads as tied.
       const tied = initGpt2Weights(shape, 5)
       const dir2 = tmpDir()
-      yield* writeCheckpoint(dir2, shape, hfTensors(tied, {
-        extra: [{ name: "lm_head.weight", shape: [11, 8], data: tied.tensors.get("wte.weight")!.data }]
-      }))
+      yield* writeCheckpoint(
+        dir2,
+        shape,
+        hfTensors(tied, {
+          extra: [{ name: "lm_head.weight", shape: [11, 8], data: tied.tensors.get("wte.weight")!.data }]
+        })
+      )
       const back2 = yield* loadCheckpoint(dir2)
       expect(back2.shape.tiedHead).toBe(true)
       expect(back2.tensors.has("lm_head.weight")).toBe(false)
-    }))
+    })
+  )
 
   it.effect("loads names without the transformer. prefix, and ignores attention mask buffers", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const w = initGpt2Weights(shape, 9)
       const mask = { shape: [1, 1, 6, 6], data: new Float32Array(36).fill(1) }
       for (const prefix of [true, false]) {
         const dir = tmpDir()
         const p = prefix ? "transformer." : ""
-        yield* writeCheckpoint(dir, shape, hfTensors(w, {
-          prefix,
-          extra: [
-            { name: `${p}h.0.attn.bias`, ...mask },
-            { name: `${p}h.1.attn.masked_bias`, shape: [], data: Float32Array.from([-1e4]) }
-          ]
-        }))
+        yield* writeCheckpoint(
+          dir,
+          shape,
+          hfTensors(w, {
+            prefix,
+            extra: [
+              { name: `${p}h.0.attn.bias`, ...mask },
+              { name: `${p}h.1.attn.masked_bias`, shape: [], data: Float32Array.from([-1e4]) }
+            ]
+          })
+        )
         expectSameWeights(yield* loadCheckpoint(dir), w)
       }
-    }))
+    })
+  )
 
   it.effect("accepts a folder, the .safetensors file, or a sharded index", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const w = initGpt2Weights(shape, 1)
       const dir = tmpDir()
       yield* saveCheckpoint(dir, w)
@@ -158,10 +204,11 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
       fs.writeFileSync(path.join(sharded, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }))
       expectSameWeights(yield* loadCheckpoint(sharded), w)
       expectSameWeights(yield* loadCheckpoint(path.join(sharded, "model.safetensors.index.json")), w)
-    }))
+    })
+  )
 
   it.effect("loads BF16 and F16 checkpoints as Float32", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const w = initGpt2Weights(shape, 2)
       const dir = tmpDir()
       yield* saveHfGpt2(dir, w, { dtype: "BF16" })
@@ -179,7 +226,8 @@ describe("Hugging Face GPT-2 checkpoints: save → load", () => {
       fs.writeFileSync(path.join(dir16, "config.json"), gpt2ConfigText(shape))
       const back16 = yield* loadCheckpoint(dir16)
       for (const t of exact) expect(back16.tensors.get(t.name)!.data).toEqual(t.values)
-    }))
+    })
+  )
 })
 
 describe("Hugging Face GPT-2 checkpoints: bad inputs are typed errors naming the tensor", () => {
@@ -187,21 +235,28 @@ describe("Hugging Face GPT-2 checkpoints: bad inputs are typed errors naming the
   const load = (dir: string) => Effect.flip(loadCheckpoint(dir))
 
   it.effect("missing tensor", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
-      yield* writeCheckpoint(dir, shape, hfTensors(w).filter((t) => t.name !== "transformer.h.1.ln_2.bias"))
+      yield* writeCheckpoint(
+        dir,
+        shape,
+        hfTensors(w).filter((t) => t.name !== "transformer.h.1.ln_2.bias")
+      )
       const err = yield* load(dir)
       expect(err._tag).toBe("ModelError")
       expect(err.tensor).toBe("transformer.h.1.ln_2.bias")
       expect(err.message).toContain("missing tensor transformer.h.1.ln_2.bias")
-    }))
+    })
+  )
 
   it.effect("mis-shaped tensor, and a config that disagrees with the tensors", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
-      yield* writeCheckpoint(dir, shape, hfTensors(w).map((t) =>
-        t.name === "transformer.h.0.attn.c_attn.weight" ? { ...t, shape: [24, 8] } : t
-      ))
+      yield* writeCheckpoint(
+        dir,
+        shape,
+        hfTensors(w).map((t) => (t.name === "transformer.h.0.attn.c_attn.weight" ? { ...t, shape: [24, 8] } : t))
+      )
       const err = yield* load(dir)
       expect(err.tensor).toBe("transformer.h.0.attn.c_attn.weight")
       expect(err.message).toContain("has shape [24, 8]")
@@ -216,10 +271,11 @@ describe("Hugging Face GPT-2 checkpoints: bad inputs are typed errors naming the
       const err3 = yield* load(dir3)
       expect(err3.tensor).toMatch(/^transformer\.h\.1\./)
       expect(err3.message).toContain("n_layer = 1")
-    }))
+    })
+  )
 
   it.effect("unsupported dtype names the dtype and the tensor", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       yield* writeCheckpoint(dir, shape, hfTensors(w))
       // Rewrite ln_f.bias's dtype in the header from F32 to I32 (same size, so offsets stay valid).
@@ -235,10 +291,11 @@ describe("Hugging Face GPT-2 checkpoints: bad inputs are typed errors naming the
       const err = yield* load(dir)
       expect(err.tensor).toBe("transformer.ln_f.bias")
       expect(err.message).toContain("unsupported dtype I32")
-    }))
+    })
+  )
 
   it.effect("head: tied config with a different lm_head, or untied config without one", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       yield* writeCheckpoint(dir, shape, hfTensors(w, { extra: [{ name: "lm_head.weight", shape: [11, 8], data: new Float32Array(88) }] }))
       const err = yield* load(dir)
@@ -249,10 +306,11 @@ describe("Hugging Face GPT-2 checkpoints: bad inputs are typed errors naming the
       const err2 = yield* load(dir2)
       expect(err2.tensor).toBe("lm_head.weight")
       expect(err2.message).toContain("no lm_head.weight")
-    }))
+    })
+  )
 
   it.effect("config.json: missing, malformed, or asking for an unsupported architecture", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tmpDir()
       yield* saveCheckpoint(dir, w)
       const cfg = path.join(dir, "config.json")
@@ -276,18 +334,20 @@ describe("Hugging Face GPT-2 checkpoints: bad inputs are typed errors naming the
       const err = yield* load(dir)
       expect(err.file).toBe(cfg)
       expect(err.message).toContain("config.json missing")
-    }))
+    })
+  )
 
   it.effect("missing checkpoint, or a folder without weights", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const missing = path.join(tmpDir(), "nothing")
       expect((yield* load(missing)).file).toBe(missing)
       const empty = tmpDir()
       expect((yield* load(empty)).message).toContain("no model.safetensors")
-    }))
+    })
+  )
 
   it.effect("saving weights that lack a tensor or have the wrong size names it", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const tensors = new Map(w.tensors)
       tensors.delete("h.0.mlp.c_fc.bias")
       const dir = tmpDir()
@@ -296,5 +356,6 @@ describe("Hugging Face GPT-2 checkpoints: bad inputs are typed errors naming the
       tensors.set("h.0.mlp.c_fc.bias", { shape: [32], data: new Float32Array(31) })
       expect((yield* Effect.flip(saveCheckpoint(dir, { shape: w.shape, tensors }))).tensor).toBe("h.0.mlp.c_fc.bias")
       expect(fs.readdirSync(dir)).toEqual([])
-    }))
+    })
+  )
 })

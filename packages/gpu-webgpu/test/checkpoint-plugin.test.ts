@@ -60,24 +60,30 @@ describe("checkpoint trainer: config and fit", () => {
   })
 
   it("fits exactly when vocab = V (+1 with BOS) and n_positions ≥ S (+1 with BOS)", () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 2, max: 60 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 2, max: 60 }), fc.integer({ min: 1, max: 20 }), fc.boolean(),
-      (modelV, nPos, dataV, dataS, bos) => {
-        const err = checkpointFit({ ...shape, vocabSize: modelV, nPositions: nPos }, { kind: "d", vocabSize: dataV, seqLen: dataS }, bos, "/ck")
-        const fits = modelV === dataV + (bos ? 1 : 0) && nPos >= dataS + (bos ? 1 : 0)
-        expect(err === undefined).toBe(fits)
-        if (err !== undefined) {
-          expect(err.file).toBe("/ck")
-          expect(err.message).toMatch(modelV !== dataV + (bos ? 1 : 0) ? /vocab_size/ : /n_positions/)
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 60 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 2, max: 60 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.boolean(),
+        (modelV, nPos, dataV, dataS, bos) => {
+          const err = checkpointFit({ ...shape, vocabSize: modelV, nPositions: nPos }, { kind: "d", vocabSize: dataV, seqLen: dataS }, bos, "/ck")
+          const fits = modelV === dataV + (bos ? 1 : 0) && nPos >= dataS + (bos ? 1 : 0)
+          expect(err === undefined).toBe(fits)
+          if (err !== undefined) {
+            expect(err.file).toBe("/ck")
+            expect(err.message).toMatch(modelV !== dataV + (bos ? 1 : 0) ? /vocab_size/ : /n_positions/)
+          }
         }
-      }
-    ))
+      )
+    )
   })
 })
 
 layer(WebGpu.layer, { timeout: 120_000 })("checkpoint trainer on the GPU", (it) => {
   it.effect("loads a saved checkpoint (relative path) and evaluates it like the float64 oracle", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const specDir = tmpDir()
       const w = sharp(shape, 21)
       yield* saveCheckpoint(path.join(specDir, "ck"), w)
@@ -102,10 +108,11 @@ layer(WebGpu.layer, { timeout: 120_000 })("checkpoint trainer on the GPU", (it) 
       yield* model.save(out)
       const back = yield* loadCheckpoint(out)
       for (const [n, t] of w.tensors) expect(back.tensors.get(n)!.data).toEqual(t.data)
-    }))
+    })
+  )
 
   it.effect("with bos: the checkpoint's vocabulary is V + 1 and every token is predicted from BOS = V", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const specDir = tmpDir()
       const w = sharp({ ...shape, vocabSize: 11 }, 5)
       yield* saveCheckpoint(path.join(specDir, "ck"), w)
@@ -116,10 +123,11 @@ layer(WebGpu.layer, { timeout: 120_000 })("checkpoint trainer on the GPU", (it) 
       const want = oracleCodeLengths(w, { ...data.holdout, vocabSize: 11 }, { bos: 10 })
       const got = yield* model.codeLengths(data.holdout)
       for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-3 * Math.max(1, want[i]))
-    }))
+    })
+  )
 
   it.effect("refuses a checkpoint that does not fit the dataset, naming what differs", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const specDir = tmpDir()
       yield* saveCheckpoint(path.join(specDir, "ck"), sharp(shape, 1))
       const make = (data: Dataset) => Effect.flip(checkpointTrainer.make(decode({ path: "ck" }))(input(specDir, data)))
@@ -139,19 +147,23 @@ layer(WebGpu.layer, { timeout: 120_000 })("checkpoint trainer on the GPU", (it) 
       fs.mkdirSync(path.join(specDir, "empty"))
       expect((yield* checkpointTrainer.check!(decode({ path: "empty" }), { specDir, run }))[0].message).toMatch(/neither model.safetensors/)
       expect(yield* checkpointTrainer.check!(decode({ path: "ck" }), { specDir, run })).toEqual([])
-    }))
+    })
+  )
 
   it.effect("evaluates the same on the native CPU and on WebGPU (device cpu | webgpu)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const specDir = tmpDir()
       yield* saveCheckpoint(path.join(specDir, "ck"), sharp(shape, 3))
       const data = dataset(11, 8)
       const bits = (device: string) =>
-        Effect.flatMap(checkpointTrainer.make(decode({ path: "ck", device }))(input(specDir, data)), (m) => Effect.map(m.codeLengths(data.holdout), (b) => [m, b] as const))
+        Effect.flatMap(checkpointTrainer.make(decode({ path: "ck", device }))(input(specDir, data)), (m) =>
+          Effect.map(m.codeLengths(data.holdout), (b) => [m, b] as const)
+        )
       const [cpu, onCpu] = yield* bits("cpu")
       const [gpu, onGpu] = yield* bits("webgpu")
       expect(cpu.provenance?.backend).toBe("cpu")
       expect(gpu.provenance?.backend).toBe("webgpu")
       for (let i = 0; i < onCpu.length; i++) expect(Math.abs(onCpu[i] - onGpu[i])).toBeLessThan(1e-4 * onGpu[i])
-    }))
+    })
+  )
 })

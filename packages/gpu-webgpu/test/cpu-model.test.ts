@@ -22,9 +22,32 @@ import { expectClose, randInts } from "./helpers.ts"
 
 const V = 24
 const S = 10
-const shapeOf = (bos: boolean): Gpt2Shape => ({ vocabSize: V + (bos ? 1 : 0), nPositions: S + (bos ? 1 : 0), layers: 2, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
+const shapeOf = (bos: boolean): Gpt2Shape => ({
+  vocabSize: V + (bos ? 1 : 0),
+  nPositions: S + (bos ? 1 : 0),
+  layers: 2,
+  dModel: 16,
+  heads: 2,
+  layerNormEps: 1e-5,
+  activation: "gelu_new",
+  tiedHead: true
+})
 const seqs = (count: number, seed: number) => ({ vocabSize: V, seqLen: S, count, tokens: randInts(count * S, V, seed) })
-const train = { batchSize: 16, lr: 2e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, warmupSteps: 5, schedule: "cosine" as const, maxSteps: 60, gradClip: 1, stop: {}, logEvery: 20, seed: 3 }
+const train = {
+  batchSize: 16,
+  lr: 2e-2,
+  beta1: 0.9,
+  beta2: 0.99,
+  eps: 1e-8,
+  weightDecay: 0,
+  warmupSteps: 5,
+  schedule: "cosine" as const,
+  maxSteps: 60,
+  gradClip: 1,
+  stop: {},
+  logEvery: 20,
+  seed: 3
+}
 
 layer(WebGpu.layer)("native CPU model", (it) => {
   for (const bos of [false, true]) {
@@ -36,7 +59,8 @@ layer(WebGpu.layer)("native CPU model", (it) => {
         const refOpts = bos ? { bos: V } : undefined
         expectClose(yield* cpu.codeLengths(data), oracleCodeLengths(weights, data, refOpts), 1e-4, 1e-5, "code lengths")
         expectClose(yield* cpu.tokenLogProbs(data), oracleTokenLogProbs(weights, data, refOpts), 1e-4, 1e-5, "token log-probs")
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   }
 
   it.effect("cross-check: trained on one backend, evaluated on the other, the same code lengths within 1e-4 relative", () =>
@@ -63,7 +87,8 @@ layer(WebGpu.layer)("native CPU model", (it) => {
       }
       // ... and the two backends trained alike (same init, data order, recipe; f32 sums in other orders).
       expect(Math.abs(cpuOut.losses[59] - gpuOut.losses[59])).toBeLessThan(0.02)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("next-token logits: the oracle's, and bit for bit independent of later tokens (both backends)", () =>
     Effect.gen(function* () {
@@ -91,7 +116,8 @@ layer(WebGpu.layer)("native CPU model", (it) => {
           }
         }
       }
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   /** The stepper's logits of every position, fed the data's own tokens: count × S × V. */
   const stepAll = (model: Gpt2Model, data: { count: number; seqLen: number; vocabSize: number; tokens: Uint32Array }) =>
@@ -109,50 +135,58 @@ layer(WebGpu.layer)("native CPU model", (it) => {
     })
 
   for (const bos of [false, true]) {
-    it.effect(`incremental stepper: the float64 oracle's logits at every position${bos ? " (BOS)" : ""}; steps out of order or bad tokens are ModelErrors`, () =>
-      Effect.gen(function* () {
-        const weights = initGpt2Weights(shapeOf(bos), 18)
-        const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos })
-        const data = seqs(11, 19)
-        const stepped = yield* stepAll(cpu, data)
-        const full = oracleLogits(weights, data, bos ? { bos: V } : undefined)
-        const T = S + (bos ? 1 : 0)
-        const Vm = V + (bos ? 1 : 0)
-        // Data position t is predicted by model position t − 1 + lead; without BOS position 0 is uniform (zeros).
-        const want = Float64Array.from(stepped, (_, i) => {
-          const [b, t, v] = [Math.floor(i / (S * V)), Math.floor(i / V) % S, i % V]
-          const pos = t - 1 + (bos ? 1 : 0)
-          return pos < 0 ? 0 : full[(b * T + pos) * Vm + v]
-        })
-        expectClose(stepped, want, 1e-4, 1e-4, "step logits")
-        const shape = { count: 2, seqLen: S, vocabSize: V }
-        const stepper = yield* cpu.nextTokenStepper(shape)
-        const skipped = yield* Effect.flip(stepper.next(1, new Uint32Array(2)))
-        expect(skipped).toBeInstanceOf(ModelError)
-        expect(skipped.message).toMatch(/position 1 asked for where position 0 comes next/)
-        yield* stepper.next(0, new Uint32Array(0))
-        expect((yield* Effect.flip(stepper.next(1, Uint32Array.of(3, V)))).message).toMatch(/token 24 of sequence 1 at position 0 is outside the vocabulary of 24/)
-        expect((yield* Effect.flip(stepper.next(1, Uint32Array.of(3)))).message).toMatch(/1 previous tokens for 2 sequences/)
-        expect((yield* Effect.flip(cpu.nextTokenStepper({ ...shape, seqLen: S + 1 }))).message).toMatch(/exceed the model's/)
-        expect((yield* Effect.flip(cpu.nextTokenStepper({ ...shape, vocabSize: V + 1 }))).message).toMatch(/vocabulary 25 exceeds the model's 24/)
-      }).pipe(Effect.scoped))
+    it.effect(
+      `incremental stepper: the float64 oracle's logits at every position${bos ? " (BOS)" : ""}; steps out of order or bad tokens are ModelErrors`,
+      () =>
+        Effect.gen(function* () {
+          const weights = initGpt2Weights(shapeOf(bos), 18)
+          const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos })
+          const data = seqs(11, 19)
+          const stepped = yield* stepAll(cpu, data)
+          const full = oracleLogits(weights, data, bos ? { bos: V } : undefined)
+          const T = S + (bos ? 1 : 0)
+          const Vm = V + (bos ? 1 : 0)
+          // Data position t is predicted by model position t − 1 + lead; without BOS position 0 is uniform (zeros).
+          const want = Float64Array.from(stepped, (_, i) => {
+            const [b, t, v] = [Math.floor(i / (S * V)), Math.floor(i / V) % S, i % V]
+            const pos = t - 1 + (bos ? 1 : 0)
+            return pos < 0 ? 0 : full[(b * T + pos) * Vm + v]
+          })
+          expectClose(stepped, want, 1e-4, 1e-4, "step logits")
+          const shape = { count: 2, seqLen: S, vocabSize: V }
+          const stepper = yield* cpu.nextTokenStepper(shape)
+          const skipped = yield* Effect.flip(stepper.next(1, new Uint32Array(2)))
+          expect(skipped).toBeInstanceOf(ModelError)
+          expect(skipped.message).toMatch(/position 1 asked for where position 0 comes next/)
+          yield* stepper.next(0, new Uint32Array(0))
+          expect((yield* Effect.flip(stepper.next(1, Uint32Array.of(3, V)))).message).toMatch(
+            /token 24 of sequence 1 at position 0 is outside the vocabulary of 24/
+          )
+          expect((yield* Effect.flip(stepper.next(1, Uint32Array.of(3)))).message).toMatch(/1 previous tokens for 2 sequences/)
+          expect((yield* Effect.flip(cpu.nextTokenStepper({ ...shape, seqLen: S + 1 }))).message).toMatch(/exceed the model's/)
+          expect((yield* Effect.flip(cpu.nextTokenStepper({ ...shape, vocabSize: V + 1 }))).message).toMatch(/vocabulary 25 exceeds the model's 24/)
+        }).pipe(Effect.scoped)
+    )
   }
 
-  it.effect("incremental stepper in every precision mode: the full pass's logits within float tolerance (bit for bit or nearly: the same kernels on fewer rows)", () =>
-    Effect.gen(function* () {
-      const data = seqs(9, 20)
-      for (const precision of ["fp32", "bf16", "bf16-params", "fp16"] as const) {
-        const cpu = yield* makeCpuGpt2Engine(initGpt2Weights(shapeOf(false), 21), { precision })
-        const stepped = yield* stepAll(cpu, data)
-        const full = new Float32Array(stepped.length)
-        for (let t = 0; t < S; t++) {
-          const logits = yield* cpu.nextTokenLogits(data, t)
-          for (let b = 0; b < data.count; b++) full.set(logits.subarray(b * V, (b + 1) * V), (b * S + t) * V)
+  it.effect(
+    "incremental stepper in every precision mode: the full pass's logits within float tolerance (bit for bit or nearly: the same kernels on fewer rows)",
+    () =>
+      Effect.gen(function* () {
+        const data = seqs(9, 20)
+        for (const precision of ["fp32", "bf16", "bf16-params", "fp16"] as const) {
+          const cpu = yield* makeCpuGpt2Engine(initGpt2Weights(shapeOf(false), 21), { precision })
+          const stepped = yield* stepAll(cpu, data)
+          const full = new Float32Array(stepped.length)
+          for (let t = 0; t < S; t++) {
+            const logits = yield* cpu.nextTokenLogits(data, t)
+            for (let b = 0; b < data.count; b++) full.set(logits.subarray(b * V, (b + 1) * V), (b * S + t) * V)
+          }
+          const tol = precision === "fp32" || precision === "bf16-params" ? 1e-5 : 2e-2
+          expectClose(stepped, full, tol, tol, precision)
         }
-        const tol = precision === "fp32" || precision === "bf16-params" ? 1e-5 : 2e-2
-        expectClose(stepped, full, tol, tol, precision)
-      }
-    }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+  )
 
   it.effect("incremental stepper: bit for bit the same on 1 and 2 threads (blocks of rows and columns, attention past its threading threshold)", () =>
     Effect.gen(function* () {
@@ -160,16 +194,19 @@ layer(WebGpu.layer)("native CPU model", (it) => {
       const weights = initGpt2Weights(shape, 22)
       const data = { vocabSize: 600, seqLen: 14, count: 300, tokens: randInts(300 * 14, 600, 23) }
       const on = (threads: number) =>
-        Effect.scoped(Effect.gen(function* () {
-          const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", threads })
-          const logits = yield* stepAll(cpu, data)
-          expect(cpu.threadsUsed()).toBe(threads)
-          return logits
-        }))
+        Effect.scoped(
+          Effect.gen(function* () {
+            const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", threads })
+            const logits = yield* stepAll(cpu, data)
+            expect(cpu.threadsUsed()).toBe(threads)
+            return logits
+          })
+        )
       const one = yield* on(1)
       const two = yield* on(2)
       expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true)
-    }))
+    })
+  )
 
   it.effect("greedy generation through the incremental pass chooses on the CPU what the oracle's logits and WebGPU's incremental pass choose", () =>
     Effect.gen(function* () {
@@ -192,7 +229,8 @@ layer(WebGpu.layer)("native CPU model", (it) => {
           expect(Array.from(cpu.subarray(b * length, (b + 1) * length)), `sequence ${b}`).toEqual(row.slice(3))
         }
       }
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("an allocation that cannot be made is a TrainError naming the sizes", () =>
     Effect.gen(function* () {
@@ -200,5 +238,6 @@ layer(WebGpu.layer)("native CPU model", (it) => {
       const exit = yield* Effect.exit(cpu.stepper(2 ** 27, S, 1))
       expect(Exit.isFailure(exit)).toBe(true)
       expect(JSON.stringify(exit)).toMatch(/cannot allocate activations for 134217728 rows of 10 positions: .* GiB/)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

@@ -49,12 +49,20 @@ const logitArb = fc.oneof(
 
 /** rows × V logits, V in 2…4096, P with 2^P > 2V up to 30, and a thread count. */
 const caseArb = fc
-  .record({ V: fc.integer({ min: 2, max: 4096 }), rows: fc.integer({ min: 1, max: 9 }), extraP: fc.integer({ min: 0, max: 30 }), threads: fc.constantFrom(1, 2) })
+  .record({
+    V: fc.integer({ min: 2, max: 4096 }),
+    rows: fc.integer({ min: 1, max: 9 }),
+    extraP: fc.integer({ min: 0, max: 30 }),
+    threads: fc.constantFrom(1, 2)
+  })
   .chain(({ V, rows, extraP, threads }) => {
     const minP = Math.ceil(Math.log2(2 * V + 1))
     const P = Math.min(30, minP + (extraP % (31 - minP)))
     return fc.record({
-      V: fc.constant(V), rows: fc.constant(rows), P: fc.constant(P), threads: fc.constant(threads),
+      V: fc.constant(V),
+      rows: fc.constant(rows),
+      P: fc.constant(P),
+      threads: fc.constant(threads),
       // A dense array of ordinary logits with sparse special ones keeps large V cheap to generate.
       base: fc.float({ min: -8, max: 8, noNaN: true }),
       spread: fc.constantFrom(0, 1e-6, 1, 30, 200),
@@ -80,7 +88,7 @@ describe("native quantizer (quantize.cc) vs the definition (core quantize.ts)", 
         const want = byDefinition(logits, rows, V, P)
         const got = byNative(logits, rows, V, P, threads)
         expect(got.refused).toBe(want.refused)
-        const good = (want.refused < 0 ? rows : want.refused)
+        const good = want.refused < 0 ? rows : want.refused
         expect(got.cum.subarray(0, good * (V + 1))).toEqual(want.cum.subarray(0, good * (V + 1)))
         for (let k = 0; k < 2 * good; k++) expect(Object.is(got.stats[k], want.stats[k])).toBe(true)
       }),
@@ -105,7 +113,7 @@ describe("native quantizer (quantize.cc) vs the definition (core quantize.ts)", 
   it("gives the same sums Z over many short rows (sensitive to fused multiply-adds)", () => {
     for (const V of [2, 3, 5, 7, 8, 13, 40]) {
       const rows = 4000
-      const logits = new Float32Array(rows * V).map((_, k) => -Math.abs(Math.sin(k * 12.9898) * 43758.5453 % 3))
+      const logits = new Float32Array(rows * V).map((_, k) => -Math.abs((Math.sin(k * 12.9898) * 43758.5453) % 3))
       const want = byDefinition(logits, rows, V, 20)
       const got = byNative(logits, rows, V, 20, 1)
       let differ = 0

@@ -24,7 +24,8 @@ layer(WebGpu.layer)("WebGpu device service", (it) => {
       // Optional features are requested when the adapter has them.
       expect(p.features.every((f) => gpu.features.has(f))).toBe(true)
       expect(JSON.parse(JSON.stringify(p))).toEqual(p)
-    }))
+    })
+  )
 
   it.effect("a kernel that does not compile is a DeviceError with the compiler's message", () =>
     Effect.gen(function* () {
@@ -35,7 +36,8 @@ layer(WebGpu.layer)("WebGpu device service", (it) => {
       expect(text).toMatch(/DeviceError/)
       expect(text).toMatch(/broken/)
       expect(text).toMatch(/undefined_thing/)
-    }))
+    })
+  )
 
   it.effect("a lost device fails reads with a DeviceError instead of hanging", () =>
     Effect.scoped(
@@ -47,7 +49,8 @@ layer(WebGpu.layer)("WebGpu device service", (it) => {
         expect(Exit.isFailure(exit)).toBe(true)
         expect(JSON.stringify(exit)).toMatch(/DeviceError/)
       }).pipe(Effect.provide(Layer.fresh(WebGpu.layer)))
-    ))
+    )
+  )
 
   it.effect("matmul tile: autotuned once per adapter, then read from the cache", () =>
     Effect.gen(function* () {
@@ -70,5 +73,6 @@ layer(WebGpu.layer)("WebGpu device service", (it) => {
       fs.writeFileSync(file, JSON.stringify({ [adapterKey(gpu.adapterInfo)]: { tile: planted, gflops: {} } }))
       expect(yield* pickTile(gpu, dir, true, candidates)).toEqual(planted)
       expect(tileCandidates).toContainEqual(planted)
-    }))
+    })
+  )
 })

@@ -25,7 +25,16 @@ import { oracleLogits } from "./oracle/gpt2.ts"
 
 const V = 24
 const S = 7
-const shapeOf = (bos: boolean): Gpt2Shape => ({ vocabSize: V + (bos ? 1 : 0), nPositions: S + (bos ? 1 : 0), layers: 2, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
+const shapeOf = (bos: boolean): Gpt2Shape => ({
+  vocabSize: V + (bos ? 1 : 0),
+  nPositions: S + (bos ? 1 : 0),
+  layers: 2,
+  dModel: 16,
+  heads: 2,
+  layerNormEps: 1e-5,
+  activation: "gelu_new",
+  tiedHead: true
+})
 const seqs = (count: number, seqLen: number, seed: number): TokenSequences => ({ vocabSize: V, seqLen, count, tokens: randInts(count * seqLen, V, seed) })
 
 /** Weights scaled up (not the norms and biases), so logits spread over several units and differences show. */
@@ -96,15 +105,24 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
       }
       // Counts that are not multiples of the kernels' workgroups (32 rows × heads in the attention step); one data
       // position without BOS feeds no model position at all, one with BOS (or two without) a single one.
-      const property = fc.asyncProperty(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: S }), fc.boolean(), fc.integer({ min: 0, max: 1e6 }), (count, L, bos, seed) =>
-        Effect.runPromise(Effect.gen(function* () {
-          const model = bos ? models.bos : models.plain
-          const data = seqs(count, L, seed)
-          // The same kernels on fewer rows: on lavapipe the same bits; elsewhere a GEMM may sum in another order (split-K on B rows, not B·T).
-          expect(relDiff(yield* stepAll(model, data), yield* fullAll(model, data)), `${count} × ${L}${bos ? " + BOS" : ""}`).toBeLessThanOrEqual(1e-5)
-        }).pipe(Effect.provideService(WebGpu, gpu))))
+      const property = fc.asyncProperty(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: S }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 1e6 }),
+        (count, L, bos, seed) =>
+          Effect.runPromise(
+            Effect.gen(function* () {
+              const model = bos ? models.bos : models.plain
+              const data = seqs(count, L, seed)
+              // The same kernels on fewer rows: on lavapipe the same bits; elsewhere a GEMM may sum in another order (split-K on B rows, not B·T).
+              expect(relDiff(yield* stepAll(model, data), yield* fullAll(model, data)), `${count} × ${L}${bos ? " + BOS" : ""}`).toBeLessThanOrEqual(1e-5)
+            }).pipe(Effect.provideService(WebGpu, gpu))
+          )
+      )
       yield* Effect.promise(() => fc.assert(property, { numRuns: 12, seed: 7 }))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("in every precision mode the adapter runs: the full pass's logits within 1e-4 of their scale", () =>
     Effect.gen(function* () {
@@ -118,7 +136,8 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
           expect(relDiff(yield* stepAll(model, data), yield* fullAll(model, data)), `${precision}${bos ? " + BOS" : ""}`).toBeLessThanOrEqual(1e-4)
         }
       }
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   for (const bos of [false, true]) {
     it.effect(`stepper logits are the float64 oracle's at every position${bos ? " (BOS)" : ""}`, () =>
@@ -137,7 +156,8 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
           return pos < 0 ? 0 : full[(b * T + pos) * Vm + v]
         })
         expectClose(stepped, want, 1e-4, 1e-4, "step logits")
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   }
 
   it.effect("bit for bit the same on a second run (pooled plans reused), over 300 sequences: two decoders at once (256 + 44 rows)", () =>
@@ -148,7 +168,8 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
       const second = yield* stepAll(model, data)
       expect(Buffer.from(second.buffer).equals(Buffer.from(first.buffer))).toBe(true)
       expect(relDiff(first, yield* fullAll(model, data))).toBeLessThanOrEqual(1e-5)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("a step out of order or a token outside the vocabulary is a ModelError, before any kernel runs", () =>
     Effect.gen(function* () {
@@ -159,7 +180,8 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
       expect(bad).toBeInstanceOf(ModelError)
       expect(bad.message).toMatch(/token 24 of sequence 1 at position 0 is outside the vocabulary of 24/)
       expect((yield* Effect.flip(stepper.next(2, Uint32Array.of(3, 4)))).message).toMatch(/position 2 asked for where position 1 comes next/)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("greedy generation through the incremental pass chooses what the full pass's logits choose (BOS on and off)", () =>
     Effect.gen(function* () {
@@ -182,7 +204,8 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
         const want = Uint32Array.from({ length: 35 * length }, (_, i) => grown.tokens[Math.floor(i / length) * S + P + (i % length)])
         expect(Array.from(generated), bos ? "BOS" : "no BOS").toEqual(Array.from(want))
       }
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("the WebGPU stepper quantizes in the CPU addon (built here): the same code words as the TypeScript definition, each decoding the other's", () =>
     Effect.gen(function* () {
@@ -198,9 +221,13 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
       const byDefinition = yield* compression.encodeSequences(definition, data, options)
       expect(byNative.codes).toEqual(byDefinition.codes)
       expect(byNative.quantizedBits).toEqual(byDefinition.quantizedBits)
-      for (const [codes, source] of [[byDefinition.codes, native], [byNative.codes, definition]] as const)
+      for (const [codes, source] of [
+        [byDefinition.codes, native],
+        [byNative.codes, definition]
+      ] as const)
         expect(Array.from((yield* compression.decodeSequences(source, codes, data, options)).tokens)).toEqual(Array.from(data.tokens))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   for (const bos of [false, true]) {
     it.effect(`compress → decompress through the compression codec is exact under a WebGPU model${bos ? " (BOS)" : ""}; its code lengths are the model's`, () =>
@@ -215,6 +242,7 @@ layer(WebGpu.layer)("WebGPU incremental pass", (it) => {
         expectClose(encoded.logitBits, sequenceBits(yield* fullAll(model, data), data), 1e-4, 1e-6, "code lengths")
         if (!bos) expectClose(encoded.logitBits, yield* model.codeLengths(data), 1e-3, 1e-5, "code lengths, evaluated")
         for (let i = 0; i < data.count; i++) expect(encoded.codes[i].bitLength).toBeLessThanOrEqual(Math.ceil(encoded.boundBits[i]))
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   }
 })

@@ -25,14 +25,15 @@ const oracleLoss = (shape: Gpt2Shape, t: Map<string, Float64Array>, tokens: Uint
 /** Random weights of a useful size (GPT-2 init is too small for a sharp check). */
 const randomWeights = (shape: Gpt2Shape, seed: number): Gpt2Weights => {
   const base = initGpt2Weights(shape, seed)
-  const tensors = new Map([...base.tensors].map(([name, t], i) => {
-    const noise = randn(t.data.length, seed * 100 + i, 0.5)
-    const data = name.includes("ln_") ? t.data.map((v, j) => v + noise[j] * 0.5) : noise
-    return [name, { shape: t.shape, data }] as const
-  }))
+  const tensors = new Map(
+    [...base.tensors].map(([name, t], i) => {
+      const noise = randn(t.data.length, seed * 100 + i, 0.5)
+      const data = name.includes("ln_") ? t.data.map((v, j) => v + noise[j] * 0.5) : noise
+      return [name, { shape: t.shape, data }] as const
+    })
+  )
   return { shape, tensors }
 }
-
 
 /** The backend's gradient against central differences of the float64 loss, at 4 sampled elements of every tensor. */
 const expectGradient = (shape: Gpt2Shape, weights: Gpt2Weights, grads: Float32Array, batch: { tokens: Uint32Array; targets: Uint32Array }, B: number) => {
@@ -58,7 +59,16 @@ const expectGradient = (shape: Gpt2Shape, weights: Gpt2Weights, grads: Float32Ar
 }
 
 const V = 7
-const tinyShape = (bos: boolean): Gpt2Shape => ({ vocabSize: bos ? V + 1 : V, nPositions: bos ? 6 : 5, layers: 2, dModel: 8, heads: 2, layerNormEps: 1e-5, activation: "gelu_new", tiedHead: true })
+const tinyShape = (bos: boolean): Gpt2Shape => ({
+  vocabSize: bos ? V + 1 : V,
+  nPositions: bos ? 6 : 5,
+  layers: 2,
+  dModel: 8,
+  heads: 2,
+  layerNormEps: 1e-5,
+  activation: "gelu_new",
+  tiedHead: true
+})
 
 layer(WebGpu.layer)("finite-difference gradient check (WebGPU)", (it) => {
   const cases = [
@@ -68,21 +78,24 @@ layer(WebGpu.layer)("finite-difference gradient check (WebGPU)", (it) => {
     { bos: false, tile: sharedTile }
   ]
   for (const { bos, tile, fuseGelu } of cases as ReadonlyArray<{ bos: boolean; tile: typeof registerTile; fuseGelu?: boolean }>) {
-    it.effect(`whole tiny model (L=2, d=8, H=2, V=7, S=5, B=3${bos ? ", BOS: V+1 tokens, S+1 positions" : ""}; matmul ${tile.kind}${fuseGelu === false ? ", GELU unfused" : ""})`, () =>
-      Effect.gen(function* () {
-        const shape = tinyShape(bos)
-        const B = 3
-        const S = 5
-        const data = randInts(B * S, V, 21)
-        const weights = randomWeights(shape, 5)
-        const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos, tile, fuseGelu })
-        const plan = yield* engine.plan(B, shape.nPositions)
-        const rows = [0, 1, 2]
-        const batch = fillBatch(data, S, rows, B, bos ? V : undefined)
-        const grads = yield* webgpuGradient(engine, plan, batch)
+    it.effect(
+      `whole tiny model (L=2, d=8, H=2, V=7, S=5, B=3${bos ? ", BOS: V+1 tokens, S+1 positions" : ""}; matmul ${tile.kind}${fuseGelu === false ? ", GELU unfused" : ""})`,
+      () =>
+        Effect.gen(function* () {
+          const shape = tinyShape(bos)
+          const B = 3
+          const S = 5
+          const data = randInts(B * S, V, 21)
+          const weights = randomWeights(shape, 5)
+          const engine = yield* makeGpuGpt2Engine(weights, { precision: "fp32", bos, tile, fuseGelu })
+          const plan = yield* engine.plan(B, shape.nPositions)
+          const rows = [0, 1, 2]
+          const batch = fillBatch(data, S, rows, B, bos ? V : undefined)
+          const grads = yield* webgpuGradient(engine, plan, batch)
 
-        expectGradient(shape, weights, grads, batch, B)
-      }))
+          expectGradient(shape, weights, grads, batch, B)
+        })
+    )
   }
 })
 
@@ -98,6 +111,7 @@ describe("finite-difference gradient check (native CPU)", () => {
         const batch = fillBatch(data, S, [0, 1, 2], B, bos ? V : undefined)
         const grads = yield* engine.gradient(batch, shape.nPositions, 1 / batch.predicted)
         expectGradient(shape, weights, grads, batch, B)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   }
 })

@@ -22,7 +22,11 @@ export const randInts = (n: number, max: number, seed: number): Uint32Array => {
   return Uint32Array.from({ length: n }, () => Math.floor(r() * max))
 }
 
-export const up = (device: GPUDevice, data: Float32Array | Uint32Array, label = "test"): Slice => ({ buffer: uploadBuffer(device, label, data), offset: 0, size: data.length * 4 })
+export const up = (device: GPUDevice, data: Float32Array | Uint32Array, label = "test"): Slice => ({
+  buffer: uploadBuffer(device, label, data),
+  offset: 0,
+  size: data.length * 4
+})
 
 export const down = (device: GPUDevice, s: Slice, n?: number) => readFloats(device, s, n)
 

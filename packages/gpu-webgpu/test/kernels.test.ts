@@ -46,10 +46,29 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
         const want = ref.layerNorm(x, g, b, rows, d, eps)
         const wantB = ref.layerNormBackward(x, g, dy, rows, d, eps)
         expectClose(yield* down(device, y), want.y, 1e-5, 1e-4, "y")
-        expectClose(yield* down(device, dx), wantB.dx.map((v, i) => v + base[i]), 1e-5, 1e-4, "dx (accumulated)")
-        expectClose(yield* down(device, dgb), wantB.dg.map((v) => v + 0.5), 1e-5, 1e-4, "dg (accumulated)")
-        expectClose(yield* down(device, dbb), wantB.db.map((v) => v + 0.5), 1e-5, 1e-4, "db (accumulated)")
-      }))
+        expectClose(
+          yield* down(device, dx),
+          wantB.dx.map((v, i) => v + base[i]),
+          1e-5,
+          1e-4,
+          "dx (accumulated)"
+        )
+        expectClose(
+          yield* down(device, dgb),
+          wantB.dg.map((v) => v + 0.5),
+          1e-5,
+          1e-4,
+          "dg (accumulated)"
+        )
+        expectClose(
+          yield* down(device, dbb),
+          wantB.db.map((v) => v + 0.5),
+          1e-5,
+          1e-4,
+          "db (accumulated)"
+        )
+      })
+    )
   }
 
   it.effect("layernorm gain/bias gradients over many rows (several lanes per output, partial blocks)", () =>
@@ -71,9 +90,22 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
         ])
       }
       const wantB = ref.layerNormBackward(x, g, dy, rows, d, eps)
-      expectClose(yield* down(device, dgb), wantB.dg.map((v) => 2 * v), 1e-4, 1e-4, "dg (twice)")
-      expectClose(yield* down(device, dbb), wantB.db.map((v) => 2 * v), 1e-4, 1e-4, "db (twice)")
-    }))
+      expectClose(
+        yield* down(device, dgb),
+        wantB.dg.map((v) => 2 * v),
+        1e-4,
+        1e-4,
+        "dg (twice)"
+      )
+      expectClose(
+        yield* down(device, dbb),
+        wantB.db.map((v) => 2 * v),
+        1e-4,
+        1e-4,
+        "db (twice)"
+      )
+    })
+  )
 
   it.effect("gelu forward and backward", () =>
     Effect.gen(function* () {
@@ -85,8 +117,15 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
       const dx = buf(device, n)
       run(device, [yield* geluForward(device, { n, x: up(device, x), y }), yield* geluBackward(device, { n, x: up(device, x), dy: up(device, dy), dx })])
       expectClose(yield* down(device, y), Array.from(x, ref.gelu), 1e-6, 1e-5, "gelu")
-      expectClose(yield* down(device, dx), Array.from(x, (v, i) => dy[i] * ref.geluGrad(v)), 1e-5, 1e-5, "gelu' (f32 loses 1 ± tanh in the far tail: atol 1e-5)")
-    }))
+      expectClose(
+        yield* down(device, dx),
+        Array.from(x, (v, i) => dy[i] * ref.geluGrad(v)),
+        1e-5,
+        1e-5,
+        "gelu' (f32 loses 1 ± tanh in the far tail: atol 1e-5)"
+      )
+    })
+  )
 
   for (const rounding of ["none", "bf16"] as const) {
     it.effect(`causal attention forward (${rounding}) and backward`, () =>
@@ -114,7 +153,8 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
           const got = yield* down(device, out)
           expect(Math.max(...got.map((v, i) => Math.abs(v - exact[i])))).toBeGreaterThan(1e-4)
         }
-      }))
+      })
+    )
   }
 
   it.effect("softmax cross-entropy: loss, log2 p, gradient, no-target rows, per-sequence bits", () =>
@@ -140,7 +180,8 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
       expectClose(yield* down(device, L), want.grad, 1e-7, 1e-5, "grad")
       const wantBits = Array.from({ length: seqs }, (_, s) => -want.logp2.slice(s * T, s * T + T).reduce((a, b) => a + b, 0))
       expectClose(yield* down(device, bits), wantBits, 1e-4, 1e-5, "bits")
-    }))
+    })
+  )
 
   // A workgroup per row: V below, at and well above the 256 invocations (strided slices,
   // the tree over all 256), a peaked row, no-target rows, and a rerun that repeats bit for bit.
@@ -169,7 +210,8 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
           got.push(Float32Array.from([...l, ...g]))
         }
         expect(Array.from(got[1])).toEqual(Array.from(got[0]))
-      }))
+      })
+    )
   }
 
   it.effect("embedding gather and deterministic scatter-add", () =>
@@ -188,13 +230,34 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
       const shape = { N, T, d, V }
       run(device, [
         yield* embeddingForward(device, { ...shape, tokens: up(device, tokens), wte: up(device, wte), wpe: up(device, wpe), x }),
-        ...(yield* embeddingBackward(device, { ...shape, dx: up(device, dx), rowStart: up(device, rowStart), rowIdx: up(device, rowIdx), dwte, dwpe, partials: buf(device, embeddingBackwardScratch(shape)) }))
+        ...(yield* embeddingBackward(device, {
+          ...shape,
+          dx: up(device, dx),
+          rowStart: up(device, rowStart),
+          rowIdx: up(device, rowIdx),
+          dwte,
+          dwpe,
+          partials: buf(device, embeddingBackwardScratch(shape))
+        }))
       ])
       expectClose(yield* down(device, x), ref.embedding(tokens, wte, wpe, T, d), 1e-6, 1e-6, "x")
       const want = ref.embeddingBackward(tokens, dx, V, T, d)
-      expectClose(yield* down(device, dwte), want.dwte.map((v) => v + 1), 1e-6, 1e-5, "dwte")
-      expectClose(yield* down(device, dwpe), want.dwpe.map((v) => v + 1), 1e-6, 1e-5, "dwpe")
-    }))
+      expectClose(
+        yield* down(device, dwte),
+        want.dwte.map((v) => v + 1),
+        1e-6,
+        1e-5,
+        "dwte"
+      )
+      expectClose(
+        yield* down(device, dwpe),
+        want.dwpe.map((v) => v + 1),
+        1e-6,
+        1e-5,
+        "dwpe"
+      )
+    })
+  )
 
   it.effect("reductions: column sums, sum, sum of squares", () =>
     Effect.gen(function* () {
@@ -214,26 +277,37 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
       expectClose(yield* down(device, cs), ref.colSum(x, rows, cols), 1e-5, 1e-5, "colsum")
       expectClose(yield* down(device, sum, 1), [2 + x.reduce((a, b) => a + b, 0)], 1e-4, 1e-5, "sum")
       expectClose(yield* down(device, sq, 1), [ref.sumSquares(x)], 1e-4, 1e-5, "sumsq")
-    }))
+    })
+  )
 
   // Shapes for each second-pass lane count (64 lanes: ≤ 256 outputs, 16: ≤ 4096, 4: more),
   // blocks that do not divide the rows, accumulation, and a first pass that repeats bit for bit.
-  const colShapes: ReadonlyArray<readonly [number, number, number | undefined]> = [[4096, 32, undefined], [1000, 130, 9], [301, 5000, undefined], [7, 3, 1], [70, 5, 64]]
+  const colShapes: ReadonlyArray<readonly [number, number, number | undefined]> = [
+    [4096, 32, undefined],
+    [1000, 130, 9],
+    [301, 5000, undefined],
+    [7, 3, 1],
+    [70, 5, 64]
+  ]
   for (const [rows, cols, block] of colShapes) {
-    it.effect(`column sums in two passes: ${rows}x${cols}, row block ${block ?? rowBlocking(rows, cols).block} (lanes ${lanesFor(cols)}), accumulated, deterministic`, () =>
-      Effect.gen(function* () {
-        const { device } = yield* WebGpu
-        const x = randn(rows * cols, 40 + cols)
-        const base = randn(cols, 41)
-        const X = up(device, x)
-        const outs = [up(device, base), up(device, base)]
-        const partials = buf(device, columnSumScratch(rows, cols, block))
-        for (const out of outs) run(device, [...(yield* columnSum(device, { rows, cols, x: X, out, partials, accumulate: true, ...(block ? { block } : {}) }))])
-        const want = ref.colSum(x, rows, cols).map((v, c) => v + base[c])
-        const [a, b] = [yield* down(device, outs[0]), yield* down(device, outs[1])]
-        expectClose(a, want, 1e-4, 1e-5, "colsum (accumulated)")
-        expect(Array.from(b)).toEqual(Array.from(a))
-      }))
+    it.effect(
+      `column sums in two passes: ${rows}x${cols}, row block ${block ?? rowBlocking(rows, cols).block} (lanes ${lanesFor(cols)}), accumulated, deterministic`,
+      () =>
+        Effect.gen(function* () {
+          const { device } = yield* WebGpu
+          const x = randn(rows * cols, 40 + cols)
+          const base = randn(cols, 41)
+          const X = up(device, x)
+          const outs = [up(device, base), up(device, base)]
+          const partials = buf(device, columnSumScratch(rows, cols, block))
+          for (const out of outs)
+            run(device, [...(yield* columnSum(device, { rows, cols, x: X, out, partials, accumulate: true, ...(block ? { block } : {}) }))])
+          const want = ref.colSum(x, rows, cols).map((v, c) => v + base[c])
+          const [a, b] = [yield* down(device, outs[0]), yield* down(device, outs[1])]
+          expectClose(a, want, 1e-4, 1e-5, "colsum (accumulated)")
+          expect(Array.from(b)).toEqual(Array.from(a))
+        })
+    )
   }
 
   for (const roundParams of [false, true]) {
@@ -265,6 +339,7 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
         expectClose(yield* down(device, V), v, 1e-7, 1e-4, "v")
         // bf16: a rounding tie broken differently by an f32 ulp moves a value by one bf16 ulp (2^-8 relative).
         expectClose(yield* down(device, P), p, 1e-5, roundParams ? 8e-3 : 1e-5, "params")
-      }))
+      })
+    )
   }
 })

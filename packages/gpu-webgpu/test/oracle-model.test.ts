@@ -4,13 +4,7 @@ import * as fc from "fast-check"
 import { type Gpt2Shape, type Gpt2Weights, type HostTensor, gpt2TensorShapes } from "../src/model/weights.ts"
 import { fnv1a32, normalStream, philox4x32_10 } from "../src/model/init.ts"
 import { erf, geluErf, gelu as geluTanh } from "./oracle/ops.ts"
-import {
-  initGpt2Weights,
-  oracleCodeLengths,
-  oracleLogits,
-  oracleLoss,
-  oracleTokenLogProbs
-} from "./oracle/gpt2.ts"
+import { initGpt2Weights, oracleCodeLengths, oracleLogits, oracleLoss, oracleTokenLogProbs } from "./oracle/gpt2.ts"
 
 const seqs = (vocabSize: number, seqLen: number, rows: ReadonlyArray<ReadonlyArray<number>>): TokenSequences => ({
   vocabSize,
@@ -35,7 +29,14 @@ describe("oracle GPT-2: a hand-computed one-layer model (d = 2, V = 3, one head)
   // A large ε keeps d = 2 LayerNorms from collapsing to ±1, so every weight matters.
   const eps = 0.5
   const shape = (activation: "gelu_new" | "gelu"): Gpt2Shape => ({
-    vocabSize: 3, nPositions: 3, layers: 1, dModel: 2, heads: 1, layerNormEps: eps, activation, tiedHead: true
+    vocabSize: 3,
+    nPositions: 3,
+    layers: 1,
+    dModel: 2,
+    heads: 1,
+    layerNormEps: eps,
+    activation,
+    tiedHead: true
   })
   const zeros = (n: number) => new Array<number>(n).fill(0)
   // c_fc passes the two inputs through on units 0 and 1; units 2, 3 see only their bias.
@@ -43,28 +44,47 @@ describe("oracle GPT-2: a hand-computed one-layer model (d = 2, V = 3, one head)
   fcW[0 * 8 + 0] = 1
   fcW[1 * 8 + 1] = 1
   const mprojW = zeros(16)
-  ;[[0, 1, 0], [1, 0, 1], [2, 1, 1], [3, -1, 2]].forEach(([r, a, b]) => {
+  ;[
+    [0, 1, 0],
+    [1, 0, 1],
+    [2, 1, 1],
+    [3, -1, 2]
+  ].forEach(([r, a, b]) => {
     mprojW[r * 2] = a
     mprojW[r * 2 + 1] = b
   })
   const values: Record<string, ReadonlyArray<number>> = {
     "wte.weight": [1, 0, 0, 1, 1, 1],
     "wpe.weight": [0, 0, 0.5, -0.5, -1, 0.25],
-    "h.0.ln_1.weight": [1, 1], "h.0.ln_1.bias": [0, 0],
+    "h.0.ln_1.weight": [1, 1],
+    "h.0.ln_1.bias": [0, 0],
     // columns: q0 q1 k0 k1 v0 v1
     "h.0.attn.c_attn.weight": [1, 0, 0.5, 0, 1, 2, 0, 1, 0, 0.25, 0, 1],
     "h.0.attn.c_attn.bias": [0, 0, 0, 0, 0.125, -0.25],
-    "h.0.attn.c_proj.weight": [1, 0.5, -1, 2], "h.0.attn.c_proj.bias": [0, 0.125],
-    "h.0.ln_2.weight": [1, 1], "h.0.ln_2.bias": [0, 0],
-    "h.0.mlp.c_fc.weight": fcW, "h.0.mlp.c_fc.bias": [0, 0, 0.5, -1, 0, 0, 0, 0],
-    "h.0.mlp.c_proj.weight": mprojW, "h.0.mlp.c_proj.bias": [0.0625, 0],
-    "ln_f.weight": [1.5, 0.5], "ln_f.bias": [0, 0.1875]
+    "h.0.attn.c_proj.weight": [1, 0.5, -1, 2],
+    "h.0.attn.c_proj.bias": [0, 0.125],
+    "h.0.ln_2.weight": [1, 1],
+    "h.0.ln_2.bias": [0, 0],
+    "h.0.mlp.c_fc.weight": fcW,
+    "h.0.mlp.c_fc.bias": [0, 0, 0.5, -1, 0, 0, 0, 0],
+    "h.0.mlp.c_proj.weight": mprojW,
+    "h.0.mlp.c_proj.bias": [0.0625, 0],
+    "ln_f.weight": [1.5, 0.5],
+    "ln_f.bias": [0, 0.1875]
   }
 
   /** The same network written out scalar by scalar for d = 2. */
   const byHand = (tokens: ReadonlyArray<number>, gelu: (x: number) => number) => {
-    const wte = [[1, 0], [0, 1], [1, 1]]
-    const wpe = [[0, 0], [0.5, -0.5], [-1, 0.25]]
+    const wte = [
+      [1, 0],
+      [0, 1],
+      [1, 1]
+    ]
+    const wpe = [
+      [0, 0],
+      [0.5, -0.5],
+      [-1, 0.25]
+    ]
     // LayerNorm of (a, b) with γ = 1, β = 0 is (s, −s), s = δ/√(δ² + ε), δ = (a − b)/2.
     const s = (p: ReadonlyArray<number>) => {
       const delta = (p[0] - p[1]) / 2
@@ -102,10 +122,17 @@ describe("oracle GPT-2: a hand-computed one-layer model (d = 2, V = 3, one head)
     return { logits, lp: [-Math.log2(3), log2p(logits[0], tokens[1]), log2p(logits[1], tokens[2])] }
   }
 
-  for (const [activation, gelu] of [["gelu_new", geluTanh], ["gelu", geluErf]] as const) {
+  for (const [activation, gelu] of [
+    ["gelu_new", geluTanh],
+    ["gelu", geluErf]
+  ] as const) {
     it(`matches the scalar computation (${activation})`, () => {
       const w = weightsOf(shape(activation), values)
-      for (const tokens of [[2, 0, 1], [1, 1, 0], [0, 2, 2]]) {
+      for (const tokens of [
+        [2, 0, 1],
+        [1, 1, 0],
+        [0, 2, 2]
+      ]) {
         const want = byHand(tokens, gelu)
         const data = seqs(3, 3, [tokens])
         const logits = oracleLogits(w, data)
@@ -114,7 +141,7 @@ describe("oracle GPT-2: a hand-computed one-layer model (d = 2, V = 3, one head)
         const lp = oracleTokenLogProbs(w, data)
         want.lp.forEach((l, i) => expect(lp[i]).toBeCloseTo(l, 12))
         expect(oracleCodeLengths(w, data)[0]).toBeCloseTo(-(want.lp[0] + want.lp[1] + want.lp[2]), 12)
-        expect(oracleLoss(w, data)).toBeCloseTo(-(want.lp[1] + want.lp[2]) / 2 * Math.LN2, 12)
+        expect(oracleLoss(w, data)).toBeCloseTo((-(want.lp[1] + want.lp[2]) / 2) * Math.LN2, 12)
       }
     })
   }
@@ -137,16 +164,24 @@ describe("oracle GPT-2: a hand-computed one-layer model (d = 2, V = 3, one head)
 describe("erf and GELU", () => {
   it("erf matches known values to ~1e-15", () => {
     const known: ReadonlyArray<readonly [number, number]> = [
-      [0, 0], [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149],
-      [2, 0.9953222650189527], [3, 0.9999779095030014], [-1.5, -0.9661051464753108], [7, 1]
+      [0, 0],
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [2, 0.9953222650189527],
+      [3, 0.9999779095030014],
+      [-1.5, -0.9661051464753108],
+      [7, 1]
     ]
     for (const [x, want] of known) expect(Math.abs(erf(x) - want)).toBeLessThan(2e-15)
   })
   it("erf is odd and increasing (property)", () => {
-    fc.assert(fc.property(fc.double({ min: -8, max: 8, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (x, dx) => {
-      expect(erf(-x)).toBe(-erf(x))
-      expect(erf(x + dx)).toBeGreaterThanOrEqual(erf(x))
-    }))
+    fc.assert(
+      fc.property(fc.double({ min: -8, max: 8, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (x, dx) => {
+        expect(erf(-x)).toBe(-erf(x))
+        expect(erf(x + dx)).toBeGreaterThanOrEqual(erf(x))
+      })
+    )
   })
   it("GELU forms agree with their definitions at a few points", () => {
     expect(geluErf(1)).toBeCloseTo(0.8413447460685429, 14)
@@ -166,27 +201,35 @@ const sharpModel = (shape: Gpt2Shape, seed: number): Gpt2Weights => {
   return { shape, tensors }
 }
 
-const caseArb = fc.record({
-  vocabSize: fc.integer({ min: 2, max: 7 }),
-  seqLen: fc.integer({ min: 2, max: 5 }),
-  layers: fc.integer({ min: 1, max: 2 }),
-  dh: fc.constantFrom(2, 4),
-  heads: fc.integer({ min: 1, max: 2 }),
-  activation: fc.constantFrom("gelu_new" as const, "gelu" as const),
-  tiedHead: fc.boolean(),
-  seed: fc.nat({ max: 1000 }),
-  count: fc.integer({ min: 1, max: 3 })
-}).chain((c) =>
-  fc.record({
-    c: fc.constant(c),
-    tokens: fc.array(fc.integer({ min: 0, max: c.vocabSize - 1 }), { minLength: c.count * c.seqLen, maxLength: c.count * c.seqLen })
+const caseArb = fc
+  .record({
+    vocabSize: fc.integer({ min: 2, max: 7 }),
+    seqLen: fc.integer({ min: 2, max: 5 }),
+    layers: fc.integer({ min: 1, max: 2 }),
+    dh: fc.constantFrom(2, 4),
+    heads: fc.integer({ min: 1, max: 2 }),
+    activation: fc.constantFrom("gelu_new" as const, "gelu" as const),
+    tiedHead: fc.boolean(),
+    seed: fc.nat({ max: 1000 }),
+    count: fc.integer({ min: 1, max: 3 })
   })
-)
+  .chain((c) =>
+    fc.record({
+      c: fc.constant(c),
+      tokens: fc.array(fc.integer({ min: 0, max: c.vocabSize - 1 }), { minLength: c.count * c.seqLen, maxLength: c.count * c.seqLen })
+    })
+  )
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never
 const build = ({ c, tokens }: Case) => {
   const shape: Gpt2Shape = {
-    vocabSize: c.vocabSize, nPositions: c.seqLen + 1, layers: c.layers, dModel: c.dh * c.heads, heads: c.heads,
-    layerNormEps: 1e-5, activation: c.activation, tiedHead: c.tiedHead
+    vocabSize: c.vocabSize,
+    nPositions: c.seqLen + 1,
+    layers: c.layers,
+    dModel: c.dh * c.heads,
+    heads: c.heads,
+    layerNormEps: 1e-5,
+    activation: c.activation,
+    tiedHead: c.tiedHead
   }
   return { w: sharpModel(shape, c.seed), data: { vocabSize: c.vocabSize, seqLen: c.seqLen, count: c.count, tokens: Uint32Array.from(tokens) } }
 }
@@ -203,104 +246,122 @@ const withPositions = (w: Gpt2Weights, n: number): Gpt2Weights => {
 
 describe("oracle GPT-2 invariants (properties)", () => {
   it("positions past the sequence are never used: cutting wpe to S rows changes nothing", () => {
-    fc.assert(fc.property(caseArb, (k) => {
-      const { w, data } = build(k)
-      expect([...oracleLogits(withPositions(w, data.seqLen), data)]).toEqual([...oracleLogits(w, data)])
-    }), { numRuns: 15 })
+    fc.assert(
+      fc.property(caseArb, (k) => {
+        const { w, data } = build(k)
+        expect([...oracleLogits(withPositions(w, data.seqLen), data)]).toEqual([...oracleLogits(w, data)])
+      }),
+      { numRuns: 15 }
+    )
   })
 
   it("next-token distributions sum to 1 and log-probs are ≤ 0", () => {
-    fc.assert(fc.property(caseArb, (k) => {
-      const { w, data } = build(k)
-      const logits = oracleLogits(w, data)
-      const V = data.vocabSize
-      for (let r = 0; r < logits.length / V; r++) {
-        const row = logits.subarray(r * V, (r + 1) * V)
-        const max = Math.max(...row)
-        const z = row.reduce((a, b) => a + Math.exp(b - max), 0)
-        const p = [...row].map((l) => Math.exp(l - max) / z)
-        expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12)
-      }
-      for (const lp of oracleTokenLogProbs(w, data)) expect(lp).toBeLessThanOrEqual(0)
-    }), { numRuns: 30 })
+    fc.assert(
+      fc.property(caseArb, (k) => {
+        const { w, data } = build(k)
+        const logits = oracleLogits(w, data)
+        const V = data.vocabSize
+        for (let r = 0; r < logits.length / V; r++) {
+          const row = logits.subarray(r * V, (r + 1) * V)
+          const max = Math.max(...row)
+          const z = row.reduce((a, b) => a + Math.exp(b - max), 0)
+          const p = [...row].map((l) => Math.exp(l - max) / z)
+          expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12)
+        }
+        for (const lp of oracleTokenLogProbs(w, data)) expect(lp).toBeLessThanOrEqual(0)
+      }),
+      { numRuns: 30 }
+    )
   })
 
   it("is causal: changing token k never changes the log-probs of tokens before k, nor the logits before k", () => {
-    fc.assert(fc.property(caseArb, fc.nat(), fc.nat(), (k, posSeed, delta) => {
-      const { w, data } = build(k)
-      const S = data.seqLen
-      const pos = posSeed % S
-      const changed = data.tokens.slice()
-      for (let n = 0; n < data.count; n++) changed[n * S + pos] = (changed[n * S + pos] + 1 + (delta % (data.vocabSize - 1))) % data.vocabSize
-      const other = { ...data, tokens: changed }
-      const a = oracleTokenLogProbs(w, data)
-      const b = oracleTokenLogProbs(w, other)
-      const la = oracleLogits(w, data)
-      const lb = oracleLogits(w, other)
-      const V = data.vocabSize
-      for (let n = 0; n < data.count; n++) {
-        for (let t = 0; t < pos; t++) expect(b[n * S + t]).toBe(a[n * S + t])
-        for (let t = 0; t < pos; t++) for (let v = 0; v < V; v++) expect(lb[(n * S + t) * V + v]).toBe(la[(n * S + t) * V + v])
-        // ... while the changed token's own position does change its logits (the model is not constant).
-        let diff = 0
-        for (let v = 0; v < V; v++) diff += Math.abs(lb[(n * S + pos) * V + v] - la[(n * S + pos) * V + v])
-        expect(diff).toBeGreaterThan(0)
-      }
-    }), { numRuns: 30 })
+    fc.assert(
+      fc.property(caseArb, fc.nat(), fc.nat(), (k, posSeed, delta) => {
+        const { w, data } = build(k)
+        const S = data.seqLen
+        const pos = posSeed % S
+        const changed = data.tokens.slice()
+        for (let n = 0; n < data.count; n++) changed[n * S + pos] = (changed[n * S + pos] + 1 + (delta % (data.vocabSize - 1))) % data.vocabSize
+        const other = { ...data, tokens: changed }
+        const a = oracleTokenLogProbs(w, data)
+        const b = oracleTokenLogProbs(w, other)
+        const la = oracleLogits(w, data)
+        const lb = oracleLogits(w, other)
+        const V = data.vocabSize
+        for (let n = 0; n < data.count; n++) {
+          for (let t = 0; t < pos; t++) expect(b[n * S + t]).toBe(a[n * S + t])
+          for (let t = 0; t < pos; t++) for (let v = 0; v < V; v++) expect(lb[(n * S + t) * V + v]).toBe(la[(n * S + t) * V + v])
+          // ... while the changed token's own position does change its logits (the model is not constant).
+          let diff = 0
+          for (let v = 0; v < V; v++) diff += Math.abs(lb[(n * S + pos) * V + v] - la[(n * S + pos) * V + v])
+          expect(diff).toBeGreaterThan(0)
+        }
+      }),
+      { numRuns: 30 }
+    )
   })
 
   it("sequences in a batch are independent, and code lengths/loss are the sums/means of the log-probs", () => {
-    fc.assert(fc.property(caseArb, (k) => {
-      const { w, data } = build(k)
-      const S = data.seqLen
-      const all = oracleTokenLogProbs(w, data)
-      const cl = oracleCodeLengths(w, data)
-      let lossSum = 0
-      for (let n = 0; n < data.count; n++) {
-        const one = oracleTokenLogProbs(w, { ...data, count: 1, tokens: data.tokens.slice(n * S, (n + 1) * S) })
-        expect([...one]).toEqual([...all.subarray(n * S, (n + 1) * S)])
-        expect(one[0]).toBe(-Math.log2(data.vocabSize))
-        expect(cl[n]).toBeCloseTo(-one.reduce((a, b) => a + b, 0), 10)
-        for (let t = 1; t < S; t++) lossSum -= one[t] * Math.LN2
-      }
-      expect(oracleLoss(w, data)).toBeCloseTo(lossSum / (data.count * (S - 1)), 10)
-    }), { numRuns: 30 })
+    fc.assert(
+      fc.property(caseArb, (k) => {
+        const { w, data } = build(k)
+        const S = data.seqLen
+        const all = oracleTokenLogProbs(w, data)
+        const cl = oracleCodeLengths(w, data)
+        let lossSum = 0
+        for (let n = 0; n < data.count; n++) {
+          const one = oracleTokenLogProbs(w, { ...data, count: 1, tokens: data.tokens.slice(n * S, (n + 1) * S) })
+          expect([...one]).toEqual([...all.subarray(n * S, (n + 1) * S)])
+          expect(one[0]).toBe(-Math.log2(data.vocabSize))
+          expect(cl[n]).toBeCloseTo(-one.reduce((a, b) => a + b, 0), 10)
+          for (let t = 1; t < S; t++) lossSum -= one[t] * Math.LN2
+        }
+        expect(oracleLoss(w, data)).toBeCloseTo(lossSum / (data.count * (S - 1)), 10)
+      }),
+      { numRuns: 30 }
+    )
   })
 
   it("an untied head equal to wte gives exactly the tied model's outputs; a different one does not", () => {
-    fc.assert(fc.property(caseArb, (k) => {
-      const { w, data } = build({ ...k, c: { ...k.c, tiedHead: true } })
-      const wte = w.tensors.get("wte.weight")!
-      const untied: Gpt2Weights = {
-        shape: { ...w.shape, tiedHead: false },
-        tensors: new Map([...w.tensors, ["lm_head.weight", { shape: wte.shape, data: wte.data.slice() }]])
-      }
-      expect([...oracleLogits(untied, data)]).toEqual([...oracleLogits(w, data)])
-      const other: Gpt2Weights = {
-        shape: untied.shape,
-        tensors: new Map([...w.tensors, ["lm_head.weight", { shape: wte.shape, data: wte.data.map((x) => -x) }]])
-      }
-      expect([...oracleLogits(other, data)]).not.toEqual([...oracleLogits(w, data)])
-    }), { numRuns: 15 })
+    fc.assert(
+      fc.property(caseArb, (k) => {
+        const { w, data } = build({ ...k, c: { ...k.c, tiedHead: true } })
+        const wte = w.tensors.get("wte.weight")!
+        const untied: Gpt2Weights = {
+          shape: { ...w.shape, tiedHead: false },
+          tensors: new Map([...w.tensors, ["lm_head.weight", { shape: wte.shape, data: wte.data.slice() }]])
+        }
+        expect([...oracleLogits(untied, data)]).toEqual([...oracleLogits(w, data)])
+        const other: Gpt2Weights = {
+          shape: untied.shape,
+          tensors: new Map([...w.tensors, ["lm_head.weight", { shape: wte.shape, data: wte.data.map((x) => -x) }]])
+        }
+        expect([...oracleLogits(other, data)]).not.toEqual([...oracleLogits(w, data)])
+      }),
+      { numRuns: 15 }
+    )
   })
 
   it("with a BOS token every token is predicted, from a prefix that starts at BOS", () => {
-    fc.assert(fc.property(caseArb, (k) => {
-      const { w, data } = build(k)
-      const bos = data.vocabSize - 1
-      const withBos = oracleTokenLogProbs(w, data, { bos })
-      const S = data.seqLen
-      // The BOS model's log-prob of token t equals the plain model's on the sequence [bos, x...] at t + 1.
-      const shifted = new Uint32Array(data.count * (S + 1))
-      for (let n = 0; n < data.count; n++) {
-        shifted[n * (S + 1)] = bos
-        shifted.set(data.tokens.subarray(n * S, (n + 1) * S), n * (S + 1) + 1)
-      }
-      const plain = oracleTokenLogProbs(w, { ...data, seqLen: S + 1, tokens: shifted })
-      for (let n = 0; n < data.count; n++) {
-        for (let t = 0; t < S; t++) expect(withBos[n * S + t]).toBe(plain[n * (S + 1) + t + 1])
-      }
-    }), { numRuns: 15 })
+    fc.assert(
+      fc.property(caseArb, (k) => {
+        const { w, data } = build(k)
+        const bos = data.vocabSize - 1
+        const withBos = oracleTokenLogProbs(w, data, { bos })
+        const S = data.seqLen
+        // The BOS model's log-prob of token t equals the plain model's on the sequence [bos, x...] at t + 1.
+        const shifted = new Uint32Array(data.count * (S + 1))
+        for (let n = 0; n < data.count; n++) {
+          shifted[n * (S + 1)] = bos
+          shifted.set(data.tokens.subarray(n * S, (n + 1) * S), n * (S + 1) + 1)
+        }
+        const plain = oracleTokenLogProbs(w, { ...data, seqLen: S + 1, tokens: shifted })
+        for (let n = 0; n < data.count; n++) {
+          for (let t = 0; t < S; t++) expect(withBos[n * S + t]).toBe(plain[n * (S + 1) + t + 1])
+        }
+      }),
+      { numRuns: 15 }
+    )
   })
 })
 

@@ -37,7 +37,8 @@ describe("pacing rules", () => {
       yield* paced(device, timedWait(60, asked))
       // Asked no earlier than 0.8 of the prediction (timers fire late, never early; 1 ms slack for their rounding).
       expect(asked[1] - start).toBeGreaterThanOrEqual(0.8 * 10 * rate - 1)
-    }))
+    })
+  )
 
   it.effect("a wait answered at once after its sleep shrinks the rate by 0.7", () =>
     Effect.gen(function* () {
@@ -48,7 +49,8 @@ describe("pacing rules", () => {
       noteSubmitted(device, 4, "k")
       yield* paced(device, Effect.void)
       expect(rateOf(device, "k")).toBeCloseTo(0.7 * before, 12)
-    }))
+    })
+  )
 
   it.effect("unnamed work, a kind never measured, or pacing turned off: no sleep", () =>
     Effect.gen(function* () {
@@ -69,7 +71,8 @@ describe("pacing rules", () => {
         // A paced wait would first sleep ≈ 320 ms.
         expect(asked[0] - start, label).toBeLessThan(150)
       }
-    }))
+    })
+  )
 
   it.effect("waits that covered several kinds teach no rate", () =>
     Effect.gen(function* () {
@@ -79,7 +82,8 @@ describe("pacing rules", () => {
       yield* paced(device, timedWait(10, []))
       expect(rateOf(device, "a")).toBeUndefined()
       expect(rateOf(device, "b")).toBeUndefined()
-    }))
+    })
+  )
 })
 
 layer(WebGpu.layer)("pacing on the adapter", (it) => {
@@ -87,7 +91,21 @@ layer(WebGpu.layer)("pacing on the adapter", (it) => {
     Effect.gen(function* () {
       const shape = { vocabSize: 32, nPositions: 16, layers: 1, dModel: 16, heads: 2, layerNormEps: 1e-5, activation: "gelu_new" as const, tiedHead: true }
       const data = { vocabSize: 32, seqLen: 16, count: 32, tokens: randInts(32 * 16, 32, 5) }
-      const opts = { batchSize: 16, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, warmupSteps: 2, schedule: "cosine" as const, maxSteps: 12, gradClip: 1, stop: {}, logEvery: 3, seed: 1 }
+      const opts = {
+        batchSize: 16,
+        lr: 1e-2,
+        beta1: 0.9,
+        beta2: 0.99,
+        eps: 1e-8,
+        weightDecay: 0,
+        warmupSteps: 2,
+        schedule: "cosine" as const,
+        maxSteps: 12,
+        gradClip: 1,
+        stop: {},
+        logEvery: 3,
+        seed: 1
+      }
       const trained = (on: boolean) =>
         Effect.gen(function* () {
           setPacing(on)
@@ -100,5 +118,6 @@ layer(WebGpu.layer)("pacing on the adapter", (it) => {
       expect(Array.from(on.losses)).toEqual(Array.from(off.losses))
       expect(on.weights).toEqual(off.weights)
       expect(on.rate).toBeGreaterThan(0)
-    }))
+    })
+  )
 })

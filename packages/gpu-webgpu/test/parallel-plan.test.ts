@@ -28,10 +28,12 @@ const randomWeights = (seed: number): Gpt2Weights => {
   const base = initGpt2Weights(shape, seed)
   return {
     shape,
-    tensors: new Map([...base.tensors].map(([name, t], i) => {
-      const noise = randn(t.data.length, seed * 100 + i, 0.3)
-      return [name, { shape: t.shape, data: name.includes("ln_") ? t.data.map((v, j) => v + noise[j]) : noise }] as const
-    }))
+    tensors: new Map(
+      [...base.tensors].map(([name, t], i) => {
+        const noise = randn(t.data.length, seed * 100 + i, 0.3)
+        return [name, { shape: t.shape, data: name.includes("ln_") ? t.data.map((v, j) => v + noise[j]) : noise }] as const
+      })
+    )
   }
 }
 
@@ -41,7 +43,13 @@ layer(WebGpu.layer)("WebGPU plan with split-K GEMMs and two-pass reductions", (i
       Effect.gen(function* () {
         const weights = randomWeights(3)
         const data = randInts(B * shape.nPositions, shape.vocabSize, 4)
-        const batch = fillBatch(data, shape.nPositions, Array.from({ length: B }, (_, i) => i), B, undefined)
+        const batch = fillBatch(
+          data,
+          shape.nPositions,
+          Array.from({ length: B }, (_, i) => i),
+          B,
+          undefined
+        )
         const cpu = yield* makeCpuGpt2Engine(weights, { precision: "fp32", bos: false })
         const want = yield* cpu.gradient(batch, shape.nPositions, 1 / batch.predicted)
 
@@ -66,6 +74,7 @@ layer(WebGpu.layer)("WebGPU plan with split-K GEMMs and two-pass reductions", (i
           expect(worst, `${name}[${at}]: webgpu ${g[at]}, cpu ${w[at]}`).toBeLessThanOrEqual(1)
         }
         expect(Array.from(yield* gradient())).toEqual(Array.from(got))
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   }
 })

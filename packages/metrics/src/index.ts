@@ -25,7 +25,17 @@ export const plugins = [
   membershipF1Plugin
 ] as const
 
-export { memorizationPlugin, membershipPlugin, extractionPlugin, rarityPlugin, lossPlugin, compressionPlugin, capacityPlugin, doubleDescentPlugin, membershipF1Plugin }
+export {
+  memorizationPlugin,
+  membershipPlugin,
+  extractionPlugin,
+  rarityPlugin,
+  lossPlugin,
+  compressionPlugin,
+  capacityPlugin,
+  doubleDescentPlugin,
+  membershipF1Plugin
+}
 export { measureMemorization } from "./metrics/memorization.ts"
 export { membershipAttack, type MembershipStats } from "./metrics/membership.ts"
 export { exactSuffixMatches } from "./metrics/extraction.ts"

@@ -38,40 +38,52 @@ const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runSync(e)
 
 describe("scaleDown", () => {
   it("is ⌊r·c/2^P⌋ exactly (checked with BigInt)", () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 16, max: 24 }).chain((P) =>
-        fc.tuple(fc.constant(P), fc.integer({ min: 1, max: 2 ** 32 }), fc.integer({ min: 0, max: 2 ** P }))),
-      ([P, r, c]) => {
-        expect(BigInt(scaleDown(r, c, P))).toBe((BigInt(r) * BigInt(c)) >> BigInt(P))
-      }
-    ), { numRuns: 2000 })
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 16, max: 24 }).chain((P) => fc.tuple(fc.constant(P), fc.integer({ min: 1, max: 2 ** 32 }), fc.integer({ min: 0, max: 2 ** P }))),
+        ([P, r, c]) => {
+          expect(BigInt(scaleDown(r, c, P))).toBe((BigInt(r) * BigInt(c)) >> BigInt(P))
+        }
+      ),
+      { numRuns: 2000 }
+    )
   })
 })
 
 describe("arithmetic coder", () => {
   const codeArb = fc.integer({ min: 16, max: 24 }).chain((P) =>
-    fc.record({
-      P: fc.constant(P),
-      // zeros give frequency-1 symbols, the coder's worst case
-      weights: fc.array(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1e6, noNaN: true })), { minLength: 2, maxLength: 300 })
-    }).chain(({ P, weights }) =>
-      fc.record({ P: fc.constant(P), weights: fc.constant(weights), symbols: fc.array(fc.integer({ min: 0, max: weights.length - 1 }), { maxLength: 200 }) })))
+    fc
+      .record({
+        P: fc.constant(P),
+        // zeros give frequency-1 symbols, the coder's worst case
+        weights: fc.array(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1e6, noNaN: true })), {
+          minLength: 2,
+          maxLength: 300
+        })
+      })
+      .chain(({ P, weights }) =>
+        fc.record({ P: fc.constant(P), weights: fc.constant(weights), symbols: fc.array(fc.integer({ min: 0, max: weights.length - 1 }), { maxLength: 200 }) })
+      )
+  )
 
   it("decodes exactly what it encoded, within Σ −log2(f/T) + Σ truncation bound + 2 bits", () => {
-    fc.assert(fc.property(codeArb, ({ P, weights, symbols }) => {
-      const f = table(weights, P)
-      const cum = cumulative(f)
-      const enc = new ArithmeticEncoder(P)
-      let bound = 2
-      for (const s of symbols) {
-        enc.encode(cum[s], f[s])
-        bound += Math.log2(2 ** P / f[s]) + truncationBound(f[s], P)
-      }
-      const code = enc.finish()
-      expect(code.bitLength).toBeLessThanOrEqual(bound)
-      const dec = new ArithmeticDecoder(P, new BitReader(code.bytes, 0, code.bitLength))
-      expect(symbols.map(() => dec.decode(cum))).toEqual(symbols)
-    }), { numRuns: 300 })
+    fc.assert(
+      fc.property(codeArb, ({ P, weights, symbols }) => {
+        const f = table(weights, P)
+        const cum = cumulative(f)
+        const enc = new ArithmeticEncoder(P)
+        let bound = 2
+        for (const s of symbols) {
+          enc.encode(cum[s], f[s])
+          bound += Math.log2(2 ** P / f[s]) + truncationBound(f[s], P)
+        }
+        const code = enc.finish()
+        expect(code.bitLength).toBeLessThanOrEqual(bound)
+        const dec = new ArithmeticDecoder(P, new BitReader(code.bytes, 0, code.bitLength))
+        expect(symbols.map(() => dec.decode(cum))).toEqual(symbols)
+      }),
+      { numRuns: 300 }
+    )
   })
 
   it("codes runs of the least likely symbol (long pending chains) and of the most likely one", () => {
@@ -95,62 +107,70 @@ describe("arithmetic coder", () => {
   })
 
   it("code words are prefix-free (Kraft sum ≤ 1) and never shorter than −log2 of their interval", () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 2, max: 6 }),
-      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 6, maxLength: 6 }),
-      fc.integer({ min: 1, max: 4 }),
-      (V, w, n) => {
-        const f = table(w.slice(0, V), 16)
-        const cum = cumulative(f)
-        // Every message of length n over V symbols.
-        const words: Array<string> = []
-        let kraft = 0
-        for (let m = 0; m < V ** n; m++) {
-          const enc = new ArithmeticEncoder(16)
-          let ideal = 0
-          for (let k = 0, x = m; k < n; k++, x = Math.floor(x / V)) {
-            enc.encode(cum[x % V], f[x % V])
-            ideal += Math.log2(2 ** 16 / f[x % V])
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 6, maxLength: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        (V, w, n) => {
+          const f = table(w.slice(0, V), 16)
+          const cum = cumulative(f)
+          // Every message of length n over V symbols.
+          const words: Array<string> = []
+          let kraft = 0
+          for (let m = 0; m < V ** n; m++) {
+            const enc = new ArithmeticEncoder(16)
+            let ideal = 0
+            for (let k = 0, x = m; k < n; k++, x = Math.floor(x / V)) {
+              enc.encode(cum[x % V], f[x % V])
+              ideal += Math.log2(2 ** 16 / f[x % V])
+            }
+            const c = enc.finish()
+            const bits = Array.from({ length: c.bitLength }, (_, i) => (c.bytes[i >> 3] >> (7 - (i & 7))) & 1).join("")
+            expect(c.bitLength).toBeGreaterThanOrEqual(ideal - 1e-3)
+            words.push(bits)
+            kraft += 2 ** -c.bitLength
           }
-          const c = enc.finish()
-          const bits = Array.from({ length: c.bitLength }, (_, i) => (c.bytes[i >> 3] >> (7 - (i & 7))) & 1).join("")
-          expect(c.bitLength).toBeGreaterThanOrEqual(ideal - 1e-3)
-          words.push(bits)
-          kraft += 2 ** -c.bitLength
+          expect(kraft).toBeLessThanOrEqual(1)
+          // Sorted, a word that prefixes another prefixes its successor.
+          words.sort()
+          for (let i = 1; i < words.length; i++) expect(words[i].startsWith(words[i - 1])).toBe(false)
         }
-        expect(kraft).toBeLessThanOrEqual(1)
-        // Sorted, a word that prefixes another prefixes its successor.
-        words.sort()
-        for (let i = 1; i < words.length; i++) expect(words[i].startsWith(words[i - 1])).toBe(false)
-      }
-    ), { numRuns: 100 })
+      ),
+      { numRuns: 100 }
+    )
   })
 
   it("reads code words back out of a bit-concatenated payload", () => {
-    fc.assert(fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 30 }), { minLength: 1, maxLength: 8 }), (messages) => {
-      const f = table([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 16)
-      const cum = cumulative(f)
-      const codes = messages.map((m) => {
-        const enc = new ArithmeticEncoder(16)
-        for (const s of m) enc.encode(cum[s], f[s])
-        return enc.finish()
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 30 }), { minLength: 1, maxLength: 8 }), (messages) => {
+        const f = table([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 16)
+        const cum = cumulative(f)
+        const codes = messages.map((m) => {
+          const enc = new ArithmeticEncoder(16)
+          for (const s of m) enc.encode(cum[s], f[s])
+          return enc.finish()
+        })
+        const payload = concatBits(codes)
+        let start = 0
+        messages.forEach((m, k) => {
+          const dec = new ArithmeticDecoder(16, new BitReader(payload, start, codes[k].bitLength))
+          expect(m.map(() => dec.decode(cum))).toEqual(m)
+          start += codes[k].bitLength
+        })
       })
-      const payload = concatBits(codes)
-      let start = 0
-      messages.forEach((m, k) => {
-        const dec = new ArithmeticDecoder(16, new BitReader(payload, start, codes[k].bitLength))
-        expect(m.map(() => dec.decode(cum))).toEqual(m)
-        start += codes[k].bitLength
-      })
-    }))
+    )
   })
 })
 
 describe("quantization", () => {
   it("2^x agrees with Math.pow to 1e-14 relative on [−80, 0]", () => {
-    fc.assert(fc.property(fc.double({ min: -80, max: 0, noNaN: true }), (x) => {
-      expect(Math.abs(exp2NonPositive(x) / 2 ** x - 1)).toBeLessThan(1e-14)
-    }), { numRuns: 5000 })
+    fc.assert(
+      fc.property(fc.double({ min: -80, max: 0, noNaN: true }), (x) => {
+        expect(Math.abs(exp2NonPositive(x) / 2 ** x - 1)).toBeLessThan(1e-14)
+      }),
+      { numRuns: 5000 }
+    )
     expect(exp2NonPositive(0)).toBe(1)
     expect(exp2NonPositive(-Infinity)).toBe(0)
   })
@@ -159,33 +179,42 @@ describe("quantization", () => {
     const rowArb = fc.integer({ min: 2, max: 400 }).chain((V) =>
       fc.record({
         P: fc.integer({ min: 16, max: 24 }),
-        logits: fc.array(fc.oneof(
-          fc.float({ min: -30, max: 30, noNaN: true }),
-          fc.float({ min: Math.fround(-1e30), max: Math.fround(1e30), noNaN: true }),
-          fc.constant(Number.NEGATIVE_INFINITY)
-        ), { minLength: V, maxLength: V }).filter((l) => l.some(Number.isFinite))
-      }))
-    fc.assert(fc.property(rowArb, ({ P, logits }) => {
-      const V = logits.length
-      const q = makeQuantizer(V, P)
-      const row = Float32Array.from(logits)
-      q.quantize(row, 0)
-      let total = 0
-      for (let s = 0; s < V; s++) {
-        expect(q.freq[s]).toBeGreaterThanOrEqual(1)
-        expect(Number.isInteger(q.freq[s])).toBe(true)
-        total += q.freq[s]
-      }
-      expect(total).toBe(2 ** P)
-      // Softmax in float64 with Math.exp, independently.
-      const m = Math.max(...row)
-      const z = row.reduce((a, l) => a + Math.exp(l - m), 0)
-      for (let s = 0; s < V; s++) {
-        const bits = -Math.log2(Math.exp(row[s] - m) / z)
-        if (Number.isFinite(bits) && bits < 200) expect(Math.abs(q.logitBits(s) - bits)).toBeLessThan(1e-9 * Math.max(1, bits))
-        expect(Math.log2(2 ** P / q.freq[s])).toBeLessThanOrEqual(q.logitBits(s) + quantizationBound(V, P) + 1e-9)
-      }
-    }), { numRuns: 300 })
+        logits: fc
+          .array(
+            fc.oneof(
+              fc.float({ min: -30, max: 30, noNaN: true }),
+              fc.float({ min: Math.fround(-1e30), max: Math.fround(1e30), noNaN: true }),
+              fc.constant(Number.NEGATIVE_INFINITY)
+            ),
+            { minLength: V, maxLength: V }
+          )
+          .filter((l) => l.some(Number.isFinite))
+      })
+    )
+    fc.assert(
+      fc.property(rowArb, ({ P, logits }) => {
+        const V = logits.length
+        const q = makeQuantizer(V, P)
+        const row = Float32Array.from(logits)
+        q.quantize(row, 0)
+        let total = 0
+        for (let s = 0; s < V; s++) {
+          expect(q.freq[s]).toBeGreaterThanOrEqual(1)
+          expect(Number.isInteger(q.freq[s])).toBe(true)
+          total += q.freq[s]
+        }
+        expect(total).toBe(2 ** P)
+        // Softmax in float64 with Math.exp, independently.
+        const m = Math.max(...row)
+        const z = row.reduce((a, l) => a + Math.exp(l - m), 0)
+        for (let s = 0; s < V; s++) {
+          const bits = -Math.log2(Math.exp(row[s] - m) / z)
+          if (Number.isFinite(bits) && bits < 200) expect(Math.abs(q.logitBits(s) - bits)).toBeLessThan(1e-9 * Math.max(1, bits))
+          expect(Math.log2(2 ** P / q.freq[s])).toBeLessThanOrEqual(q.logitBits(s) + quantizationBound(V, P) + 1e-9)
+        }
+      }),
+      { numRuns: 300 }
+    )
   })
 
   it("frequencies are those of the plain definition, bit for bit (the fast loops change no file)", () => {
@@ -201,17 +230,21 @@ describe("quantization", () => {
     }
     const rowArb = fc.record({
       P: fc.integer({ min: 16, max: 24 }),
-      logits: fc.array(fc.oneof(fc.float({ min: -40, max: 40, noNaN: true }), fc.constant(Number.NEGATIVE_INFINITY)), { minLength: 2, maxLength: 3000 })
+      logits: fc
+        .array(fc.oneof(fc.float({ min: -40, max: 40, noNaN: true }), fc.constant(Number.NEGATIVE_INFINITY)), { minLength: 2, maxLength: 3000 })
         .filter((l) => l.some(Number.isFinite))
     })
-    fc.assert(fc.property(rowArb, ({ P, logits }) => {
-      const q = makeQuantizer(logits.length, P)
-      const row = Float32Array.from(logits)
-      q.quantize(row, 0)
-      expect(Array.from(q.freq)).toEqual(plain(row, P))
-      q.cumulate()
-      for (const s of [0, logits.length >> 1, logits.length - 1]) expect(q.cumLow(s)).toBe(q.cum[s])
-    }), { numRuns: 200 })
+    fc.assert(
+      fc.property(rowArb, ({ P, logits }) => {
+        const q = makeQuantizer(logits.length, P)
+        const row = Float32Array.from(logits)
+        q.quantize(row, 0)
+        expect(Array.from(q.freq)).toEqual(plain(row, P))
+        q.cumulate()
+        for (const s of [0, logits.length >> 1, logits.length - 1]) expect(q.cumLow(s)).toBe(q.cum[s])
+      }),
+      { numRuns: 200 }
+    )
   })
 
   it("rejects NaN and +∞ logits", () => {
@@ -232,7 +265,8 @@ const coding = (model: TrainedModel): LogitsSource & Pick<CodingModel, "nextToke
 const batchDependent = (model: TrainedModel): LogitsSource => ({
   nextTokenLogits: (seqs, position) =>
     Effect.map(coding(model).nextTokenLogits(seqs, position), (logits) =>
-      logits.map((l, k) => l + ((seqs.count * 7 + Math.floor(k / seqs.vocabSize) * 3) % 11) * 0.01))
+      logits.map((l, k) => l + ((seqs.count * 7 + Math.floor(k / seqs.vocabSize) * 3) % 11) * 0.01)
+    )
 })
 
 const shapeAndData = fc.record({ vocabSize: fc.integer({ min: 2, max: 40 }), seqLen: fc.integer({ min: 1, max: 12 }) }).chain((shape) =>
@@ -241,40 +275,47 @@ const shapeAndData = fc.record({ vocabSize: fc.integer({ min: 2, max: 40 }), seq
     seqs: tokenSequencesArb(shape, { minCount: 1, maxCount: 12 }),
     batch: fc.integer({ min: 1, max: 14 }),
     freqBits: fc.integer({ min: 16, max: 24 })
-  }))
+  })
+)
 
 describe("codec (batched, model-driven)", () => {
   it("round trip is exact for random bigram models and data, and every code word is within its bound", () => {
-    fc.assert(fc.property(shapeAndData, fc.boolean(), ({ model, seqs, batch, freqBits }, skew) => {
-      const m = skew ? batchDependent(model) : coding(model)
-      const options = { batch, freqBits }
-      const encoded = run(encodeSequences(m, seqs, options))
-      const decoded = run(decodeSequences(m, encoded.codes, seqs, options))
-      expect(decoded.tokens).toEqual(seqs.tokens)
-      const codeLengths = run(model.codeLengths(seqs))
-      const V = seqs.vocabSize
-      for (let i = 0; i < seqs.count; i++) {
-        expect(encoded.codes[i].bitLength).toBeLessThanOrEqual(encoded.boundBits[i])
-        // The bound in terms of the model: its code length + quantization + truncation + 2.
-        expect(encoded.boundBits[i]).toBeLessThanOrEqual(
-          encoded.logitBits[i] + seqs.seqLen * (quantizationBound(V, freqBits) + truncationBound(1, freqBits)) + 2 + 1e-9)
-        if (!skew) expect(Math.abs(encoded.logitBits[i] - codeLengths[i])).toBeLessThan(1e-4 * Math.max(1, codeLengths[i]))
-      }
-    }), { numRuns: 150 })
+    fc.assert(
+      fc.property(shapeAndData, fc.boolean(), ({ model, seqs, batch, freqBits }, skew) => {
+        const m = skew ? batchDependent(model) : coding(model)
+        const options = { batch, freqBits }
+        const encoded = run(encodeSequences(m, seqs, options))
+        const decoded = run(decodeSequences(m, encoded.codes, seqs, options))
+        expect(decoded.tokens).toEqual(seqs.tokens)
+        const codeLengths = run(model.codeLengths(seqs))
+        const V = seqs.vocabSize
+        for (let i = 0; i < seqs.count; i++) {
+          expect(encoded.codes[i].bitLength).toBeLessThanOrEqual(encoded.boundBits[i])
+          // The bound in terms of the model: its code length + quantization + truncation + 2.
+          expect(encoded.boundBits[i]).toBeLessThanOrEqual(
+            encoded.logitBits[i] + seqs.seqLen * (quantizationBound(V, freqBits) + truncationBound(1, freqBits)) + 2 + 1e-9
+          )
+          if (!skew) expect(Math.abs(encoded.logitBits[i] - codeLengths[i])).toBeLessThan(1e-4 * Math.max(1, codeLengths[i]))
+        }
+      }),
+      { numRuns: 150 }
+    )
   })
 
   it("compresses what a model memorized far below its entropy, and decodes it", () => {
     const V = 1000
     const S = 32
-    const seqs = run(Effect.sync(() => {
-      const tokens = new Uint32Array(20 * S)
-      let x = 12345
-      for (let i = 0; i < tokens.length; i++) {
-        x = (Math.imul(x, 1103515245) + 12345) >>> 0
-        tokens[i] = x % V
-      }
-      return { vocabSize: V, seqLen: S, count: 20, tokens }
-    }))
+    const seqs = run(
+      Effect.sync(() => {
+        const tokens = new Uint32Array(20 * S)
+        let x = 12345
+        for (let i = 0; i < tokens.length; i++) {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0
+          tokens[i] = x % V
+        }
+        return { vocabSize: V, seqLen: S, count: 20, tokens }
+      })
+    )
     const model = memorizerModel({ sequences: seqs, confidence: 0.999 })
     const encoded = run(encodeSequences(model, seqs, { batch: 8, freqBits: 24 }))
     const entropy = S * Math.log2(V)
@@ -293,10 +334,12 @@ describe("codec (batched, model-driven)", () => {
         return Float64Array.from({ length: V }, (_, s) => Math.log2(s === peak ? 0.94 : 0.01))
       }
     })
-    fc.assert(fc.property(tokenSequencesArb({ vocabSize: V, seqLen: 10 }, { minCount: 1, maxCount: 6 }), (seqs) => {
-      const encoded = run(encodeSequences(model, seqs, { batch: 4, freqBits: 16 }))
-      expect(run(decodeSequences(model, encoded.codes, seqs, { batch: 4, freqBits: 16 })).tokens).toEqual(seqs.tokens)
-    }))
+    fc.assert(
+      fc.property(tokenSequencesArb({ vocabSize: V, seqLen: 10 }, { minCount: 1, maxCount: 6 }), (seqs) => {
+        const encoded = run(encodeSequences(model, seqs, { batch: 4, freqBits: 16 }))
+        expect(run(decodeSequences(model, encoded.codes, seqs, { batch: 4, freqBits: 16 })).tokens).toEqual(seqs.tokens)
+      })
+    )
   })
 
   it("encoder and decoder both step through the model's stepper, never its full-pass logits", () => {

@@ -17,8 +17,7 @@ import {
   uniformModel
 } from "../src/testing/index.ts"
 
-const decodeConfig = (input: unknown) =>
-  Schema.decodeUnknownEffect(compressionPlugin.config)(input, { onExcessProperty: "error" })
+const decodeConfig = (input: unknown) => Schema.decodeUnknownEffect(compressionPlugin.config)(input, { onExcessProperty: "error" })
 
 const defaults = { batch: 256, freqBits: 24, holdout: true }
 
@@ -36,25 +35,27 @@ const get = (v: Json, path: string): any => path.split(".").reduce((o: any, k) =
 
 describe("compression metric", () => {
   it.effect("config: defaults, bounds, unknown keys", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       expect(yield* decodeConfig({})).toEqual(defaults)
       for (const bad of [{ batch: 0 }, { freqBits: 15 }, { freqBits: 25 }, { holdout: "yes" }, { verify: true }]) {
         expect((yield* Effect.result(decodeConfig(bad)))._tag, JSON.stringify(bad)).toBe("Failure")
       }
-    }))
+    })
+  )
 
   it.effect("validate: freqBits too small for the dataset's vocabulary is named at its field", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const check = compressionPlugin.check!
       const input = (vocabSize: number) => ({ specDir: ".", run: { dataset: { vocabSize } } })
       expect(yield* check({ ...defaults, freqBits: 16 }, input(50_257))).toEqual([
         { path: ["freqBits"], message: "2^16 total frequency is too small for a vocabulary of 50257 (it must exceed 2·V)" }
       ])
       expect(yield* check(defaults, input(50_257))).toEqual([])
-    }))
+    })
+  )
 
   it.effect("a memorizing model: verified memorization is the estimate up to ≤ 2 bits + bounds per sequence, holdout ≈ 0", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const V = 512
       const S = 16
       const train = randomSeqs(V, S, 40, 1)
@@ -79,10 +80,11 @@ describe("compression metric", () => {
       // The holdout is not memorized: its code words are about H long.
       expect(get(v.holdout as Json, "memorization.verified.totalBits")).toBeLessThan(30)
       expect(get(v.holdout as Json, "compressedBits.meanBits")).toBeGreaterThan(S * Math.log2(V) - 1)
-    }))
+    })
+  )
 
   it.effect("the uniform model compresses to H within its bound; verified memorization ≈ 0", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const V = 100
       const S = 12
       const data = syntheticDataset(randomSeqs(V, S, 25, 3), randomSeqs(V, S, 5, 4))
@@ -91,10 +93,11 @@ describe("compression metric", () => {
       expect(get(v.train as Json, "compressedBits.meanBits")).toBeGreaterThan(H - 0.01)
       expect(get(v.train as Json, "compressedBits.meanBits")).toBeLessThanOrEqual(H + 2 + S * quantizationBound(V, 24) + S * truncationBound(1, 24))
       expect(v.verifiedBits as number).toBeLessThan(25 * 0.01)
-    }))
+    })
+  )
 
   it.effect("property: for random bigram models and data, every sequence round-trips and verified ≥ estimate − Σ bounds", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const arb = fc.record({ vocabSize: fc.integer({ min: 2, max: 30 }), seqLen: fc.integer({ min: 1, max: 10 }) }).chain((shape) =>
         fc.record({
           model: bigramModelArb(shape),
@@ -102,7 +105,8 @@ describe("compression metric", () => {
           holdout: tokenSequencesArb(shape, { minCount: 0, maxCount: 5 }),
           batch: fc.integer({ min: 1, max: 12 }),
           freqBits: fc.integer({ min: 16, max: 24 })
-        }))
+        })
+      )
       for (const c of fc.sample(arb, { numRuns: 60, seed: 11 })) {
         const v = yield* measureCompression({ batch: c.batch, freqBits: c.freqBits, holdout: true })(subject(c.model, syntheticDataset(c.train, c.holdout)))
         const slack = c.train.count * (2 + c.train.seqLen * (quantizationBound(c.train.vocabSize, c.freqBits) + truncationBound(1, c.freqBits)) + 1e-3)
@@ -110,10 +114,11 @@ describe("compression metric", () => {
         expect(v.verifiedBits as number).toBeGreaterThanOrEqual((v.estimateBits as number) - slack)
         expect(v.holdout === null).toBe(c.holdout.count === 0)
       }
-    }))
+    })
+  )
 
   it.effect("text-like data: H comes from the reference model; without one, memorization is null", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const V = 64
       const S = 8
       const train = randomSeqs(V, S, 12, 5)
@@ -127,10 +132,11 @@ describe("compression metric", () => {
       expect(without.verifiedBits).toBeNull()
       expect(get(without.train as Json, "memorization")).toBeNull()
       expect(get(without.train as Json, "roundTrip.exact")).toBe(12)
-    }))
+    })
+  )
 
   it.effect("fails clearly for a model without nextTokenLogits and for one that computes other logits when decoding; a model that peeks gains nothing", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const V = 8
       const S = 6
       const data = syntheticDataset(randomSeqs(V, S, 5, 7), randomSeqs(V, S, 2, 8))
@@ -166,16 +172,19 @@ describe("compression metric", () => {
       expect(get(peeked.train as Json, "roundTrip.exact")).toBe(5)
       const zeros = Array.from(data.train.tokens).filter((x) => x === 0).length
       expect(get(peeked.train as Json, "compressedBits.totalBits") as number).toBeGreaterThan((30 - zeros) * Math.log2(V))
-    }))
+    })
+  )
 
   it.effect("the report puts estimate and verified side by side", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const V = 32
       const S = 8
       const results = []
       for (const n of [4, 16]) {
         const train = randomSeqs(V, S, n, n)
-        const values = yield* measureCompression(defaults)(subject(memorizerModel({ sequences: train, confidence: 0.95 }), syntheticDataset(train, randomSeqs(V, S, 4, 99))))
+        const values = yield* measureCompression(defaults)(
+          subject(memorizerModel({ sequences: train, confidence: 0.95 }), syntheticDataset(train, randomSeqs(V, S, 4, 99)))
+        )
         results.push(runResult({ paramCount: 100, trainCount: n, vocabSize: V, seqLen: S, metrics: { compression: values } }))
       }
       const [section] = compressionReport(results)
@@ -190,11 +199,16 @@ describe("compression metric", () => {
       }
       expect((section.chart!.data as { values: Array<unknown> }).values).toHaveLength(4)
       expect(compressionReport([runResult({ paramCount: 1, trainCount: 1, metrics: {} })])).toEqual([])
-    }))
+    })
+  )
 
   it("conditionalModel's logits are causal: independent of tokens at and after the position", () => {
     const V = 5
-    const model = conditionalModel({ vocabSize: V, seqLen: 4, logProbs: (ctx) => Float64Array.from({ length: V }, (_, s) => Math.log2(s === ctx.length % V ? 0.6 : 0.1)) })
+    const model = conditionalModel({
+      vocabSize: V,
+      seqLen: 4,
+      logProbs: (ctx) => Float64Array.from({ length: V }, (_, s) => Math.log2(s === ctx.length % V ? 0.6 : 0.1))
+    })
     const a = { vocabSize: V, seqLen: 4, count: 1, tokens: Uint32Array.from([1, 2, 3, 4]) }
     const b = { ...a, tokens: Uint32Array.from([1, 2, 0, 0]) }
     expect(Effect.runSync(model.nextTokenLogits(a, 2))).toEqual(Effect.runSync(model.nextTokenLogits(b, 2)))

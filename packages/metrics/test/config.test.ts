@@ -10,8 +10,15 @@ const decode = (name: string, input: unknown) => {
 describe("plugin configs", () => {
   it("exports every metric and law plugin once", () => {
     expect(plugins.map((p) => `${p.kind}:${p.name}`)).toEqual([
-      "metric:memorization", "metric:membership-inference", "metric:extraction", "metric:rarity", "metric:loss", "metric:compression",
-      "law:capacity", "law:double-descent", "law:membership-f1"
+      "metric:memorization",
+      "metric:membership-inference",
+      "metric:extraction",
+      "metric:rarity",
+      "metric:loss",
+      "metric:compression",
+      "law:capacity",
+      "law:double-descent",
+      "law:membership-f1"
     ])
   })
   it.effect("defaults fill an empty section", () =>
@@ -21,7 +28,8 @@ describe("plugin configs", () => {
       expect(yield* decode("rarity", {})).toEqual({ top: 10 })
       expect(yield* decode("capacity", {})).toEqual({ metricKey: "totalBits", groupBy: ["model", "train"] })
       expect(yield* decode("membership-f1", {})).toEqual({ feature: "capacityPerSample", alpha: 3.64, f1Key: "f1TopHalf" })
-    }))
+    })
+  )
   it.effect("bad values and unknown keys are rejected", () =>
     Effect.gen(function* () {
       for (const [name, input] of [
@@ -35,5 +43,6 @@ describe("plugin configs", () => {
         const r = yield* Effect.result(decode(name, input))
         expect(r._tag, `${name} ${JSON.stringify(input)}`).toBe("Failure")
       }
-    }))
+    })
+  )
 })

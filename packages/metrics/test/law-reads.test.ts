@@ -19,7 +19,8 @@ describe("laws check what they read", () => {
       expect(missing[0].message).toMatch(/no memorization metric/)
       const typo = yield* check({ metricKey: "totalbits" }, ["memorization"])
       expect(typo[0].message).toMatch(/"totalbits" is not a field of the memorization metric/)
-    }))
+    })
+  )
   it.effect("double descent reads memorization and loss; membership-f1 reads membership-inference", () =>
     Effect.gen(function* () {
       const dd = yield* doubleDescentPlugin.check!(decode(doubleDescentPlugin.config, { lossKey: "test.meanNatsPerToken" }), input(["memorization"]))
@@ -29,5 +30,6 @@ describe("laws check what they read", () => {
       const f1 = yield* membershipF1Plugin.check!(decode(membershipF1Plugin.config, { f1Key: "f1" }), input(["membership-inference"]))
       expect(f1[0].path).toEqual(["f1Key"])
       expect(yield* membershipF1Plugin.check!(decode(membershipF1Plugin.config, { f1Key: "auc" }), input(["membership-inference"]))).toEqual([])
-    }))
+    })
+  )
 })

@@ -53,20 +53,24 @@ const models = [
   { dModel: 128, paramCount: 469_000 }
 ]
 const sizes = [64, 256, 1024, 4096]
-const capacityRuns = models.flatMap((m) => sizes.flatMap((n) => [0, 1].map((seed) => {
-  const c = 3.5 * m.paramCount
-  return runResult({
-    seed,
-    paramCount: m.paramCount,
-    trainCount: n,
-    modelConfig: { layers: 1, dModel: m.dModel },
-    metrics: {
-      memorization: { totalBits: Math.min(n * H, c) + (seed === 0 ? -100 : 100) * (n * H > c ? 1 : 0) },
-      loss: { holdout: { meanNatsPerToken: n * H < c ? 7 : n * H < 4 * c ? 9 - n / 4096 : 6 } },
-      "membership-inference": { f1Best: f1OfFeature(TRUE_F1, (3.5 * m.paramCount) / n) }
-    }
-  })
-})))
+const capacityRuns = models.flatMap((m) =>
+  sizes.flatMap((n) =>
+    [0, 1].map((seed) => {
+      const c = 3.5 * m.paramCount
+      return runResult({
+        seed,
+        paramCount: m.paramCount,
+        trainCount: n,
+        modelConfig: { layers: 1, dModel: m.dModel },
+        metrics: {
+          memorization: { totalBits: Math.min(n * H, c) + (seed === 0 ? -100 : 100) * (n * H > c ? 1 : 0) },
+          loss: { holdout: { meanNatsPerToken: n * H < c ? 7 : n * H < 4 * c ? 9 - n / 4096 : 6 } },
+          "membership-inference": { f1Best: f1OfFeature(TRUE_F1, (3.5 * m.paramCount) / n) }
+        }
+      })
+    })
+  )
+)
 
 describe("capacity law", () => {
   it.effect("groups by model config (not dataset size or seed), fits plateau, α = 3.5", () =>
@@ -87,8 +91,15 @@ describe("capacity law", () => {
       expect(fit.linearNote).toBeNull()
       const sections = capacityPlugin.report!(fit, capacityRuns)
       // A headline-only section (the answers) first, then the charts and tables.
-      expect(sections.map((s) => s.title)).toEqual(["Capacity: answers", "Memorization vs dataset size", "Capacity vs parameters", "Capacity per model", "Predicted vs measured memorization"])
-    }))
+      expect(sections.map((s) => s.title)).toEqual([
+        "Capacity: answers",
+        "Memorization vs dataset size",
+        "Capacity vs parameters",
+        "Capacity per model",
+        "Predicted vs measured memorization"
+      ])
+    })
+  )
   it.effect("prediction min(N·H, α·P) against measured, with the fitted or a given α", () =>
     Effect.gen(function* () {
       const fit = (yield* capacity(capacityRuns)) as any
@@ -111,24 +122,32 @@ describe("capacity law", () => {
       // Text (no exact entropy): no prediction.
       const text = (yield* capacity(capacityRuns.map((r) => ({ ...r, dataset: { ...r.dataset, entropyBitsPerSequence: null } })))) as any
       expect(text.prediction).toBeNull()
-    }))
+    })
+  )
   it.effect("one configuration: no α fit, said so", () =>
     Effect.gen(function* () {
       const fit = (yield* capacity(capacityRuns.filter((r) => r.model.paramCount === 80_352))) as any
       expect(fit.linear).toBeNull()
       expect(fit.linearNote).toContain("at least 2 model configurations")
-    }))
+    })
+  )
   it.effect("no memorization values: LawError naming the metric", () =>
     Effect.gen(function* () {
       const e = yield* failure(capacity([runResult({ paramCount: 10, trainCount: 10, metrics: {} })]))
       expect(e).toContain("LawError: none of the 1 results has metrics.memorization.totalBits")
-    }))
+    })
+  )
 })
 
 describe("double-descent law", () => {
   it.effect("test loss peaks where dataset bits ≈ capacity", () =>
     Effect.gen(function* () {
-      const fit = (yield* doubleDescentPlugin.make({ metricKey: "totalBits", groupBy: ["model", "train"], lossKey: "holdout.meanNatsPerToken", trainLossKey: "train.meanNatsPerToken" })(capacityRuns)) as any
+      const fit = (yield* doubleDescentPlugin.make({
+        metricKey: "totalBits",
+        groupBy: ["model", "train"],
+        lossKey: "holdout.meanNatsPerToken",
+        trainLossKey: "train.meanNatsPerToken"
+      })(capacityRuns)) as any
       expect(fit.groups).toHaveLength(3)
       for (const g of fit.groups) {
         expect(g.peak.ratio).toBeGreaterThanOrEqual(1)
@@ -137,7 +156,8 @@ describe("double-descent law", () => {
       }
       expect(fit.datasetBitsSource).toBe("entropy")
       expect(doubleDescentPlugin.report!(fit, capacityRuns).filter((s) => s.chart !== undefined || s.table !== undefined)).toHaveLength(2)
-    }))
+    })
+  )
 })
 
 describe("membership-f1 law", () => {
@@ -151,7 +171,8 @@ describe("membership-f1 law", () => {
       expect(Math.abs(fit.constants.c3 - TRUE_F1.c3) / 1000).toBeLessThan(1e-8)
       expect(fit.ssr).toBeLessThan(1e-20)
       expect(membershipF1Plugin.report!(fit, capacityRuns).filter((s) => s.chart !== undefined || s.table !== undefined)).toHaveLength(2)
-    }))
+    })
+  )
   it.effect("holdout: runs matching a config value are left out of the fit and predicted by it", () =>
     Effect.gen(function* () {
       const held = membershipF1Plugin.make({ feature: "capacityPerSample", alpha: 3.5, f1Key: "f1Best", holdout: { path: "dataset.samples", values: [256] } })
@@ -169,15 +190,19 @@ describe("membership-f1 law", () => {
       expect(sections.find((s) => s.title === "Membership F1 law on held-out runs")!.table!.rows).toHaveLength(6)
       const none = (yield* law(capacityRuns)) as any
       expect(none.heldOut).toBeNull()
-      const e = yield* failure(membershipF1Plugin.make({ feature: "capacityPerSample", alpha: 3.5, f1Key: "f1Best", holdout: { path: "seed", values: [0, 1] } })(capacityRuns))
+      const e = yield* failure(
+        membershipF1Plugin.make({ feature: "capacityPerSample", alpha: 3.5, f1Key: "f1Best", holdout: { path: "seed", values: [0, 1] } })(capacityRuns)
+      )
       expect(e).toContain("24 held out by seed")
-    }))
+    })
+  )
   it.effect("fewer points than constants: LawError", () =>
     Effect.gen(function* () {
       const e = yield* failure(law(capacityRuns.slice(0, 2)))
       expect(e).toContain("needs at least 3 runs")
       expect(e).toContain("got 2")
-    }))
+    })
+  )
   it.effect("predict: paper constants, both directions, and a laws.json file", () =>
     Effect.gen(function* () {
       const predict = (input: Omit<PredictInput, "constants"> & { constants?: string }) => membershipF1Plugin.predict!.run({ constants: "paper", ...input })
@@ -195,5 +220,6 @@ describe("membership-f1 law", () => {
       expect(yield* failure(predict({ params: 1000, constants: file }))).toContain("--samples")
       expect(yield* failure(predict({ params: 1000, samples: 1, constants: join(dir, "missing.json") }))).toContain("cannot read constants file")
       expect(yield* failure(predict({ params: 1000, f1: 0.2 }))).toContain("outside the law's range")
-    }))
+    })
+  )
 })

@@ -57,7 +57,8 @@ const subjectArb = (o: SubjectOptions = {}): fc.Arbitrary<MetricSubject> =>
         text: fc.boolean(),
         rarity: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 8 + 6, maxLength: 8 + 6 }),
         seed: fc.integer({ min: 0, max: 1000 })
-      }))
+      })
+    )
     .map((c) => {
       // Without an entropy the estimate needs the reference: give it one where asked.
       const synthetic = c.synthetic || (o.estimate === true && c.reference === undefined)
@@ -132,14 +133,16 @@ describe("metric output Schemas", () => {
       refusesTampered(memorizationPlugin, stored, ["totalBits"], "12")
       refusesTampered(memorizationPlugin, stored, ["holdout", "codeLength", "meanBits"], null)
       refusesTampered(memorizationPlugin, stored, ["estimate"], "guessed")
-    }))
+    })
+  )
 
   it.effect("loss: values round-trip; a tampered holdout loss is named", () =>
     Effect.gen(function* () {
       const stored = yield* roundTrips(lossPlugin, withConfig(fc.constant({})), 30)
       refusesTampered(lossPlugin, stored, ["holdout", "meanNatsPerToken"], "5.5")
       refusesTampered(lossPlugin, stored, ["train", "count"], 1.5)
-    }))
+    })
+  )
 
   it.effect("membership-inference: values round-trip; a store from before f1TopHalf still decodes; a tampered F1 is named", () =>
     Effect.gen(function* () {
@@ -150,19 +153,30 @@ describe("metric output Schemas", () => {
       expect(decodeOutput(membershipPlugin.output, older).ok).toBe(true)
       refusesTampered(membershipPlugin, stored, ["f1Best"], "0.9")
       refusesTampered(membershipPlugin, stored, ["auc"], 1.5)
-    }))
+    })
+  )
 
   it.effect("extraction: values round-trip; a tampered rate is named", () =>
     Effect.gen(function* () {
-      const config = fc.record({
-        prefixLengths: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 3 })).map(([k, ks]) => [k, ...ks] as const),
-        maxSamples: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined })
-      }).map((c) => (c.maxSamples === undefined ? { prefixLengths: c.prefixLengths } : c))
+      const config = fc
+        .record({
+          prefixLengths: fc
+            .tuple(fc.integer({ min: 1, max: 5 }), fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 3 }))
+            .map(([k, ks]) => [k, ...ks] as const),
+          maxSamples: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined })
+        })
+        .map((c) => (c.maxSamples === undefined ? { prefixLengths: c.prefixLengths } : c))
       // Sequences of 6 tokens leave a suffix after every prefix length up to 5.
       const stored = yield* roundTrips(extractionPlugin, withConfig(config, { minSeqLen: 6 }), 30)
-      refusesTampered(extractionPlugin, stored, ["byPrefix"], [{ prefixLength: 1, suffixLength: 5, train: { count: 1, exactMatches: "1", rate: 1 }, holdout: null }])
+      refusesTampered(
+        extractionPlugin,
+        stored,
+        ["byPrefix"],
+        [{ prefixLength: 1, suffixLength: 5, train: { count: 1, exactMatches: "1", rate: 1 }, holdout: null }]
+      )
       refusesTampered(extractionPlugin, stored, ["trainRate"], { "1": "high" })
-    }))
+    })
+  )
 
   it.effect("rarity: values round-trip (text and token samples, null correlations); a tampered correlation is named", () =>
     Effect.gen(function* () {
@@ -173,7 +187,8 @@ describe("metric output Schemas", () => {
       expect(stored.some((s) => (s as { pearson: Json }).pearson === null)).toBe(true)
       refusesTampered(rarityPlugin, stored, ["spearman"], "strong")
       refusesTampered(rarityPlugin, stored, ["count"], -1)
-    }))
+    })
+  )
 
   it.effect("compression: values round-trip (with and without H and holdout); a tampered verified total is named", () =>
     Effect.gen(function* () {
@@ -182,19 +197,21 @@ describe("metric output Schemas", () => {
       expect(new Set(stored.map((s) => (s as { entropy: Json }).entropy))).toEqual(new Set(["exact", "reference", null]))
       refusesTampered(compressionPlugin, stored, ["verifiedBits"], "100")
       refusesTampered(compressionPlugin, stored, ["train", "roundTrip", "exact"], true)
-    }))
+    })
+  )
 
   it.effect("the runs table reads decoded values: memorized bits, bits/param, MIA F1", () =>
     Effect.gen(function* () {
       const registry = yield* makeRegistry(plugins, "built-in")
-      const run = (totalBits: Json) => runResult({
-        paramCount: 100,
-        trainCount: 4,
-        metrics: {
-          memorization: { totalBits } as never,
-          "membership-inference": { f1Best: 0.75 } as never
-        }
-      })
+      const run = (totalBits: Json) =>
+        runResult({
+          paramCount: 100,
+          trainCount: 4,
+          metrics: {
+            memorization: { totalBits } as never,
+            "membership-inference": { f1Best: 0.75 } as never
+          }
+        })
       // Partial values do not decode: shown as missing, as a tampered total is.
       expect(summaryRows([run(50)], summaryColumns([run(50)], registry))[0]!.values).toEqual([undefined, undefined, undefined])
       const [full] = yield* roundTrips(memorizationPlugin, withConfig(fc.constant({}), { estimate: true }), 1)
@@ -202,5 +219,6 @@ describe("metric output Schemas", () => {
       const r = runResult({ paramCount: 100, trainCount: 4, metrics: { memorization: full as never, "membership-inference": mia as never } })
       const total = (full as { totalBits: number }).totalBits
       expect(summaryRows([r], summaryColumns([r], registry))[0]!.values).toEqual([total, total / 100, (mia as { f1Best: number }).f1Best])
-    }))
+    })
+  )
 })

@@ -18,8 +18,14 @@ const V = 4
 const table = new Float64Array(V * V)
 for (let a = 0; a < V; a++) for (let b = 0; b < V; b++) table[a * V + b] = b === a ? -1 : b === (a + 1) % V ? -2 : -3
 const bigram = tableModel({ vocabSize: V, seqLen: 3, table })
-const train = sequences(V, 3, [[0, 0, 0], [0, 1, 2]])
-const holdout = sequences(V, 3, [[0, 2, 3], [3, 3, 0]])
+const train = sequences(V, 3, [
+  [0, 0, 0],
+  [0, 1, 2]
+])
+const holdout = sequences(V, 3, [
+  [0, 2, 3],
+  [3, 3, 0]
+])
 const synth = syntheticDataset(train, holdout)
 
 /** The typed error of an effect that must fail, as "Tag: message" (a success fails the test). */
@@ -29,22 +35,32 @@ const failure = <A, E extends { readonly _tag: string; readonly message: string 
 describe("testing-kit models", () => {
   it.effect("bigram code lengths match the hand computation", () =>
     Effect.gen(function* () {
-      const l = yield* bigram.codeLengths(sequences(V, 3, [[0, 0, 0], [0, 1, 2], [0, 2, 3], [3, 3, 0]]))
+      const l = yield* bigram.codeLengths(
+        sequences(V, 3, [
+          [0, 0, 0],
+          [0, 1, 2],
+          [0, 2, 3],
+          [3, 3, 0]
+        ])
+      )
       expect(Array.from(l)).toEqual([4, 6, 7, 5])
       const lp = yield* bigram.tokenLogProbs(sequences(V, 3, [[3, 3, 0]]))
       expect(Array.from(lp)).toEqual([-2, -1, -2])
-    }))
+    })
+  )
   it.effect("greedy generation follows the argmax", () =>
     Effect.gen(function* () {
       const g = yield* bigram.generate(sequences(V, 1, [[2], [3]]), 2)
       expect(Array.from(g)).toEqual([2, 2, 3, 3])
-    }))
+    })
+  )
   it.effect("rejects tokens outside the vocabulary, over-long generation and save", () =>
     Effect.gen(function* () {
       expect(yield* failure(bigram.codeLengths(sequences(V, 3, [[0, 9, 0]])))).toContain("outside the vocabulary")
       expect(yield* failure(bigram.generate(sequences(V, 2, [[0, 0]]), 2))).toContain("context 3")
       expect(yield* failure(bigram.save("/tmp/x"))).toContain("cannot be saved")
-    }))
+    })
+  )
 })
 
 describe("memorization", () => {
@@ -62,7 +78,8 @@ describe("memorization", () => {
       expect(v.holdout.totalBits).toBe(1)
       expect(v.holdout.codeLength.meanBits).toBe(6)
       expect(v.reference).toBeNull()
-    }))
+    })
+  )
   it.effect("reference model: max(0, L(x|θ) − L(x|θ̂)), generalization = total − unintended", () =>
     Effect.gen(function* () {
       // Reference: the same bigram except after 0, where p(0) = p(1) = 1/2.
@@ -79,14 +96,16 @@ describe("memorization", () => {
       expect(v.totalMemorization.totalBits).toBe(2)
       expect(v.generalizationBits).toBe(2)
       expect(v.reference).toEqual({ kind: "bigram-table", paramCount: 16, precision: "fp64" })
-    }))
+    })
+  )
   it.effect("is exactly zero under the uniform model", () =>
     Effect.gen(function* () {
       const data = syntheticDataset(sequences(3, 5, [[0, 1, 2, 0, 1]]), sequences(3, 5, [[2, 2, 2, 2, 2]]))
       const v = (yield* measure(subject(uniformModel(3, 5), data))) as any
       expect(v.totalBits).toBe(0)
       expect(v.holdout.totalBits).toBe(0)
-    }))
+    })
+  )
   it.effect("bad input: vocab, sequence length, reference tokenizer, text without reference, empty members", () =>
     Effect.gen(function* () {
       expect(yield* failure(measure(subject(uniformModel(5, 3), synth)))).toContain("vocabulary size 5 but dataset")
@@ -99,7 +118,8 @@ describe("memorization", () => {
       expect(yield* failure(measure(subject(bigram, text)))).toContain("needs a reference model")
       const empty = syntheticDataset(sequences(V, 3, []), holdout)
       expect(yield* failure(measure(subject(bigram, empty)))).toContain("no training")
-    }))
+    })
+  )
 })
 
 describe("membership-inference", () => {
@@ -127,20 +147,28 @@ describe("membership-inference", () => {
       expect(v.auc).toBeGreaterThan(0.9)
       expect(v.f1Best).toBeGreaterThan(0.9)
       expect(v.calibrationMembers).toBe(6)
-    }))
+    })
+  )
   it.effect("empty non-member set is a MetricError", () =>
     Effect.gen(function* () {
       const e = yield* failure(membershipPlugin.make({ calibrationFraction: 0.5 })(subject(bigram, syntheticDataset(train, sequences(V, 3, [])))))
       expect(e).toContain("MetricError: ")
       expect(e).toContain("0 holdout")
-    }))
+    })
+  )
 })
 
 describe("extraction", () => {
   it.effect("exact-suffix matches from greedy continuation; ties broken to the lowest id", () =>
     Effect.gen(function* () {
-      const tr = sequences(8, 6, [[1, 2, 3, 4, 5, 6], [1, 2, 7, 7, 7, 7]])
-      const ho = sequences(8, 6, [[5, 5, 0, 0, 0, 0], [5, 5, 1, 0, 0, 0]])
+      const tr = sequences(8, 6, [
+        [1, 2, 3, 4, 5, 6],
+        [1, 2, 7, 7, 7, 7]
+      ])
+      const ho = sequences(8, 6, [
+        [5, 5, 0, 0, 0, 0],
+        [5, 5, 1, 0, 0, 0]
+      ])
       const model = memorizerModel({ sequences: tr, confidence: 0.9 })
       const v = (yield* extractionPlugin.make({ prefixLengths: [2, 3, 6, 8] })(subject(model, syntheticDataset(tr, ho)))) as any
       expect(v.prefixLengths).toEqual([2, 3])
@@ -149,7 +177,8 @@ describe("extraction", () => {
       expect(v.trainRate).toEqual({ "2": 0.5, "3": 1 })
       // Holdout contexts are unseen: uniform → greedy emits zeros: row 0 matches at k=2, both at k=3.
       expect(v.holdoutRate).toEqual({ "2": 0.5, "3": 1 })
-    }))
+    })
+  )
 })
 
 describe("loss", () => {
@@ -161,15 +190,34 @@ describe("loss", () => {
       const b = (yield* lossPlugin.make({})(subject(bigram, synth))) as any
       expect(b.train.meanBitsPerSequence).toBe(5)
       expect(b.holdout.meanBitsPerToken).toBe(2)
-    }))
+    })
+  )
 })
 
 describe("rarity", () => {
   it.effect("correlation with memorization and the top memorized samples, decoded", () =>
     Effect.gen(function* () {
-      const tr = sequences(V, 3, [[0, 0, 0], [0, 1, 2], [3, 3, 0]]) // mem 2, 0, 1
-      const tok = { name: "t", vocabSize: V, encode: () => [], decode: (t: ArrayLike<number>) => Array.from(t).map((x) => "abcd"[x]).join("") }
-      const data = dataset({ train: tr, holdout, tokenizer: tok, entropyBitsPerSequence: 6, rarity: { train: Float64Array.of(3, 1, 2), holdout: Float64Array.of(0, 0) } })
+      const tr = sequences(V, 3, [
+        [0, 0, 0],
+        [0, 1, 2],
+        [3, 3, 0]
+      ]) // mem 2, 0, 1
+      const tok = {
+        name: "t",
+        vocabSize: V,
+        encode: () => [],
+        decode: (t: ArrayLike<number>) =>
+          Array.from(t)
+            .map((x) => "abcd"[x])
+            .join("")
+      }
+      const data = dataset({
+        train: tr,
+        holdout,
+        tokenizer: tok,
+        entropyBitsPerSequence: 6,
+        rarity: { train: Float64Array.of(3, 1, 2), holdout: Float64Array.of(0, 0) }
+      })
       const v = (yield* rarityPlugin.make({ top: 2 })(subject(bigram, data))) as any
       expect(v.pearson).toBeCloseTo(1, 14)
       expect(v.spearman).toBeCloseTo(1, 14)
@@ -179,5 +227,6 @@ describe("rarity", () => {
       ])
       const noRarity = yield* failure(rarityPlugin.make({ top: 2 })(subject(bigram, synth)))
       expect(noRarity).toContain("no per-sample rarity")
-    }))
+    })
+  )
 })

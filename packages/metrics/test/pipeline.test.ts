@@ -57,10 +57,17 @@ describe("metrics and laws together", () => {
       }
       expect(fit.throughOrigin.alpha).toBeCloseTo(perSeq / 10, 0)
       // Membership: perfect while N ≤ K (all members memorized), falling once N > K.
-      const f1 = (K: number, N: number) => results.filter((r) => r.model.paramCount === K * 10 && r.dataset.trainCount === N).map((r) => (r.metrics["membership-inference"] as any).f1Best)
+      const f1 = (K: number, N: number) =>
+        results.filter((r) => r.model.paramCount === K * 10 && r.dataset.trainCount === N).map((r) => (r.metrics["membership-inference"] as any).f1Best)
       for (const v of f1(40, 10)) expect(v).toBe(1)
       for (const v of f1(20, 160)) expect(v).toBeLessThan(0.8)
-      const dd = (yield* fitDoubleDescent({ metricKey: "totalBits", groupBy: ["model", "train"], lossKey: "holdout.meanNatsPerToken", trainLossKey: "train.meanNatsPerToken" })(results)) as any
+      const dd = (yield* fitDoubleDescent({
+        metricKey: "totalBits",
+        groupBy: ["model", "train"],
+        lossKey: "holdout.meanNatsPerToken",
+        trainLossKey: "train.meanNatsPerToken"
+      })(results)) as any
       expect(dd.groups).toHaveLength(2)
-    }))
+    })
+  )
 })

@@ -32,9 +32,13 @@ describe("invariant suites pass for this package's implementations", () => {
   it("ROC / AUC / F1", () => rocSuite({ auc, bestF1: (m, n) => bestF1(m, n).f1 }, { numRuns: 100 }))
   it("membership-inference", () => membershipSuite(measureMembership({ calibrationFraction: 0.5 }), { numRuns: 25 }))
   it("membership-f1 law: fit, evaluate, invert", () => f1LawSuite(ourLaw, { numRuns: 15 }))
-  it("capacity law is invariant to the order of results", () => orderInvarianceSuite(fitCapacity({ metricKey: "totalBits", groupBy: ["model", "train"] }), { numRuns: 20 }))
+  it("capacity law is invariant to the order of results", () =>
+    orderInvarianceSuite(fitCapacity({ metricKey: "totalBits", groupBy: ["model", "train"] }), { numRuns: 20 }))
   it("double-descent law is invariant to the order of results", () =>
-    orderInvarianceSuite(fitDoubleDescent({ metricKey: "totalBits", groupBy: ["model", "train"], lossKey: "holdout.meanNatsPerToken", trainLossKey: "train.meanNatsPerToken" }), { numRuns: 15 }))
+    orderInvarianceSuite(
+      fitDoubleDescent({ metricKey: "totalBits", groupBy: ["model", "train"], lossKey: "holdout.meanNatsPerToken", trainLossKey: "train.meanNatsPerToken" }),
+      { numRuns: 15 }
+    ))
   it("membership-f1 law is invariant to the order of results", () =>
     orderInvarianceSuite(fitMembershipF1({ feature: "capacityPerSample", alpha: 3.64, f1Key: "f1Best" }), { numRuns: 5 }))
 })
@@ -58,37 +62,49 @@ describe("the suites catch broken implementations", () => {
     await expect(orderInvarianceSuite(firstWins, { numRuns: 30, seed: 1 })).rejects.toThrow()
   })
   it("a law fit that stops early fails the recovery property", async () => {
-    const sloppy = { ...ourLaw, fit: (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
-      const f = ourLaw.fit(xs, ys)
-      return f === undefined ? undefined : { ...f, constants: { ...f.constants, c1: f.constants.c1 * 1.001 } }
-    } }
+    const sloppy = {
+      ...ourLaw,
+      fit: (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
+        const f = ourLaw.fit(xs, ys)
+        return f === undefined ? undefined : { ...f, constants: { ...f.constants, c1: f.constants.c1 * 1.001 } }
+      }
+    }
     await expect(f1LawSuite(sloppy, { numRuns: 5, seed: 1 })).rejects.toThrow()
   })
 })
 
 describe("exact ROC statistics against brute force", () => {
   it("AUC equals the pairwise win rate with ties counted ½", () =>
-    fc.assert(fc.property(scoreListsArb(), ({ members, nonMembers }) => {
-      let w = 0
-      for (const a of members) for (const b of nonMembers) w += a > b ? 1 : a === b ? 0.5 : 0
-      expect(auc(members, nonMembers)).toBeCloseTo(w / (members.length * nonMembers.length), 12)
-    }), { numRuns: 200 }))
+    fc.assert(
+      fc.property(scoreListsArb(), ({ members, nonMembers }) => {
+        let w = 0
+        for (const a of members) for (const b of nonMembers) w += a > b ? 1 : a === b ? 0.5 : 0
+        expect(auc(members, nonMembers)).toBeCloseTo(w / (members.length * nonMembers.length), 12)
+      }),
+      { numRuns: 200 }
+    ))
   it("best F1 is the maximum of F1 over every candidate threshold", () =>
-    fc.assert(fc.property(scoreListsArb(), ({ members, nonMembers }) => {
-      const candidates = [Infinity, ...members, ...nonMembers]
-      const brute = Math.max(...candidates.map((t) => f1AtThreshold(members, nonMembers, t)))
-      const b = bestF1(members, nonMembers)
-      expect(b.f1).toBeCloseTo(brute, 14)
-      expect(f1AtThreshold(members, nonMembers, b.threshold)).toBeCloseTo(b.f1, 14)
-    }), { numRuns: 200 }))
+    fc.assert(
+      fc.property(scoreListsArb(), ({ members, nonMembers }) => {
+        const candidates = [Infinity, ...members, ...nonMembers]
+        const brute = Math.max(...candidates.map((t) => f1AtThreshold(members, nonMembers, t)))
+        const b = bestF1(members, nonMembers)
+        expect(b.f1).toBeCloseTo(brute, 14)
+        expect(f1AtThreshold(members, nonMembers, b.threshold)).toBeCloseTo(b.f1, 14)
+      }),
+      { numRuns: 200 }
+    ))
   it("TPR at FPR is the best TPR among thresholds meeting the FPR bound", () =>
-    fc.assert(fc.property(scoreListsArb(), fc.double({ min: 0, max: 1, noNaN: true }), ({ members, nonMembers }, f) => {
-      const t = tprAtFpr(members, nonMembers, f)
-      const ops = operatingPoints(members, nonMembers)
-      for (const o of ops) if (o.fp / nonMembers.length <= f) expect(o.tp / members.length).toBeLessThanOrEqual(t)
-      expect(t).toBeGreaterThanOrEqual(0)
-      expect(t).toBeLessThanOrEqual(1)
-    }), { numRuns: 200 }))
+    fc.assert(
+      fc.property(scoreListsArb(), fc.double({ min: 0, max: 1, noNaN: true }), ({ members, nonMembers }, f) => {
+        const t = tprAtFpr(members, nonMembers, f)
+        const ops = operatingPoints(members, nonMembers)
+        for (const o of ops) if (o.fp / nonMembers.length <= f) expect(o.tp / members.length).toBeLessThanOrEqual(t)
+        expect(t).toBeGreaterThanOrEqual(0)
+        expect(t).toBeLessThanOrEqual(1)
+      }),
+      { numRuns: 200 }
+    ))
 })
 
 describe("top-half F1 (label-free threshold, chance ½)", () => {
@@ -97,27 +113,52 @@ describe("top-half F1 (label-free threshold, chance ½)", () => {
     return { members: members.subarray(0, n), nonMembers: nonMembers.subarray(0, n) }
   })
   it("with distinct scores it is the share of members among the n highest of 2n", () =>
-    fc.assert(fc.property(scoreListsArb({ distinct: true }), ({ members, nonMembers }) => {
-      const n = Math.min(members.length, nonMembers.length)
-      const m = members.subarray(0, n)
-      const all = [...m].map((s) => ({ s, member: true })).concat([...nonMembers.subarray(0, n)].map((s) => ({ s, member: false })))
-      const top = all.sort((a, b) => b.s - a.s).slice(0, n)
-      expect(f1TopHalf(m, nonMembers.subarray(0, n))).toBeCloseTo(top.filter((x) => x.member).length / n, 14)
-    }), { numRuns: 200 }))
+    fc.assert(
+      fc.property(scoreListsArb({ distinct: true }), ({ members, nonMembers }) => {
+        const n = Math.min(members.length, nonMembers.length)
+        const m = members.subarray(0, n)
+        const all = [...m].map((s) => ({ s, member: true })).concat([...nonMembers.subarray(0, n)].map((s) => ({ s, member: false })))
+        const top = all.sort((a, b) => b.s - a.s).slice(0, n)
+        expect(f1TopHalf(m, nonMembers.subarray(0, n))).toBeCloseTo(top.filter((x) => x.member).length / n, 14)
+      }),
+      { numRuns: 200 }
+    ))
   it("swapping the classes or negating the scores gives 1 − F1 (ties shared in expectation)", () =>
-    fc.assert(fc.property(balanced, ({ members, nonMembers }) => {
-      const f = f1TopHalf(members, nonMembers)
-      expect(f).toBeGreaterThanOrEqual(0)
-      expect(f).toBeLessThanOrEqual(1)
-      expect(f + f1TopHalf(nonMembers, members)).toBeCloseTo(1, 12)
-      expect(f + f1TopHalf(members.map((x) => -x), nonMembers.map((x) => -x))).toBeCloseTo(1, 12)
-    }), { numRuns: 200 }))
+    fc.assert(
+      fc.property(balanced, ({ members, nonMembers }) => {
+        const f = f1TopHalf(members, nonMembers)
+        expect(f).toBeGreaterThanOrEqual(0)
+        expect(f).toBeLessThanOrEqual(1)
+        expect(f + f1TopHalf(nonMembers, members)).toBeCloseTo(1, 12)
+        expect(
+          f +
+            f1TopHalf(
+              members.map((x) => -x),
+              nonMembers.map((x) => -x)
+            )
+        ).toBeCloseTo(1, 12)
+      }),
+      { numRuns: 200 }
+    ))
   it("does not depend on input order, is ½ when all scores tie and 1 when the classes separate", () =>
-    fc.assert(fc.property(balanced, fc.integer({ min: -5, max: 5 }), ({ members, nonMembers }, c) => {
-      expect(f1TopHalf(members.slice().reverse(), nonMembers.slice().sort())).toBeCloseTo(f1TopHalf(members, nonMembers), 12)
-      expect(f1TopHalf(members.map(() => c), nonMembers.map(() => c))).toBe(0.5)
-      expect(f1TopHalf(members.map((x) => x + 100), nonMembers)).toBe(1)
-    }), { numRuns: 200 }))
+    fc.assert(
+      fc.property(balanced, fc.integer({ min: -5, max: 5 }), ({ members, nonMembers }, c) => {
+        expect(f1TopHalf(members.slice().reverse(), nonMembers.slice().sort())).toBeCloseTo(f1TopHalf(members, nonMembers), 12)
+        expect(
+          f1TopHalf(
+            members.map(() => c),
+            nonMembers.map(() => c)
+          )
+        ).toBe(0.5)
+        expect(
+          f1TopHalf(
+            members.map((x) => x + 100),
+            nonMembers
+          )
+        ).toBe(1)
+      }),
+      { numRuns: 200 }
+    ))
   it("is NaN unless the set is balanced and non-empty", () => {
     expect(f1TopHalf([], [])).toBeNaN()
     expect(f1TopHalf([1, 2], [1])).toBeNaN()
@@ -126,27 +167,42 @@ describe("top-half F1 (label-free threshold, chance ½)", () => {
 
 describe("quantiles (type 7)", () => {
   it("lie between min and max, are monotone in q, and hit the order statistics at q = k/(n−1)", () =>
-    fc.assert(fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 30 }), fc.double({ min: 0, max: 1, noNaN: true }), (xs, q) => {
-      const s = [...xs].sort((a, b) => a - b)
-      const v = quantile(xs, q)
-      expect(v).toBeGreaterThanOrEqual(s[0])
-      expect(v).toBeLessThanOrEqual(s[s.length - 1])
-      expect(quantile(xs, Math.min(1, q + 0.1))).toBeGreaterThanOrEqual(v)
-      const k = Math.floor(q * (s.length - 1))
-      expect(quantile(xs, s.length === 1 ? 0 : k / (s.length - 1))).toBeCloseTo(s[k], 6)
-    }), { numRuns: 200 }))
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 30 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (xs, q) => {
+          const s = [...xs].sort((a, b) => a - b)
+          const v = quantile(xs, q)
+          expect(v).toBeGreaterThanOrEqual(s[0])
+          expect(v).toBeLessThanOrEqual(s[s.length - 1])
+          expect(quantile(xs, Math.min(1, q + 0.1))).toBeGreaterThanOrEqual(v)
+          const k = Math.floor(q * (s.length - 1))
+          expect(quantile(xs, s.length === 1 ? 0 : k / (s.length - 1))).toBeCloseTo(s[k], 6)
+        }
+      ),
+      { numRuns: 200 }
+    ))
 })
 
 describe("predict ∘ invert on the parametrised law", () => {
   it("round-trips for both features and any parameter count", () =>
-    fc.assert(fc.property(
-      fc.constantFrom("capacityPerSample" as const, "samplesPerParameter" as const),
-      fc.double({ min: 1e4, max: 1e10, noNaN: true }),
-      fc.double({ min: 0.52, max: 0.98, noNaN: true }),
-      (feature, params, target) => {
-        const law = { feature, alpha: 3.64, constants: feature === "samplesPerParameter" ? { c1: 1.34, c2: -33.14, c3: -1.117 / 33.14 } : { c1: 1, c2: 0.3, c3: -10 } }
-        const inv = invertF1(law, params, target)
-        if (!inv.ok) return
-        expect(predictF1(law, params, inv.samples)).toBeCloseTo(target, 9)
-      }), { numRuns: 200 }))
+    fc.assert(
+      fc.property(
+        fc.constantFrom("capacityPerSample" as const, "samplesPerParameter" as const),
+        fc.double({ min: 1e4, max: 1e10, noNaN: true }),
+        fc.double({ min: 0.52, max: 0.98, noNaN: true }),
+        (feature, params, target) => {
+          const law = {
+            feature,
+            alpha: 3.64,
+            constants: feature === "samplesPerParameter" ? { c1: 1.34, c2: -33.14, c3: -1.117 / 33.14 } : { c1: 1, c2: 0.3, c3: -10 }
+          }
+          const inv = invertF1(law, params, target)
+          if (!inv.ok) return
+          expect(predictF1(law, params, inv.samples)).toBeCloseTo(target, 9)
+        }
+      ),
+      { numRuns: 200 }
+    ))
 })

@@ -63,5 +63,6 @@ describe("report sections", () => {
           for (const row of s.table.rows) expect(row.length, s.title).toBe(s.table.columns.length)
         }
       }
-    }))
+    })
+  )
 })

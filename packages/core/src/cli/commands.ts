@@ -36,7 +36,7 @@ const validate = Command.make(
     print: Flag.Boolean("print").pipe(Flag.withDescription("print the resolved spec (defaults and overrides applied)"), Flag.withDefault(false))
   },
   ({ spec, set, print }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { experiment } = yield* loadExperiment(spec, set)
       if (print) yield* Console.log(toYaml(experiment.resolved).trimEnd())
       yield* Console.error(`${spec}: valid — experiment "${experiment.name}", ${experiment.plans.length} run${experiment.plans.length === 1 ? "" : "s"}`)
@@ -48,7 +48,12 @@ const parseShard = (text: string) => {
   const k = m ? Number(m[1]) : NaN
   const n = m ? Number(m[2]) : NaN
   if (!m || n < 1 || k >= n) {
-    return Effect.fail(new SpecError({ file: "--shard", issues: [{ path: "--shard", message: `expected k/n with 0 ≤ k < n (run plans whose index ≡ k mod n), found "${text}"` }] }))
+    return Effect.fail(
+      new SpecError({
+        file: "--shard",
+        issues: [{ path: "--shard", message: `expected k/n with 0 ≤ k < n (run plans whose index ≡ k mod n), found "${text}"` }]
+      })
+    )
   }
   return Effect.succeed({ k, n })
 }
@@ -62,15 +67,20 @@ const run = Command.make(
     set: setFlag,
     fresh: Flag.Boolean("fresh").pipe(Flag.withDescription("re-run runs that are already complete"), Flag.withDefault(false)),
     concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("runs trained at once, where the trainer allows"), Flag.withDefault(1)),
-    shard: Flag.String("shard").pipe(Flag.withDescription("k/n: run only plans whose index ≡ k (mod n), for job arrays over a shared run store"), Flag.optional),
+    shard: Flag.String("shard").pipe(
+      Flag.withDescription("k/n: run only plans whose index ≡ k (mod n), for job arrays over a shared run store"),
+      Flag.optional
+    ),
     store: Flag.String("store").pipe(Flag.withDescription("run store root (default: the spec's store.root, relative to the working directory)"), Flag.optional),
     worker: Flag.Boolean("worker").pipe(
-      Flag.withDescription("take unclaimed, incomplete runs from the shared store until none is left (any number of workers, on any machines sharing the store)"),
+      Flag.withDescription(
+        "take unclaimed, incomplete runs from the shared store until none is left (any number of workers, on any machines sharing the store)"
+      ),
       Flag.withDefault(false)
     )
   },
   (flags) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       if (!Number.isInteger(flags.concurrency) || flags.concurrency < 1) {
         return yield* usageError("--concurrency", `expected an integer ≥ 1 (runs trained at once), found ${flags.concurrency}`)
       }
@@ -114,10 +124,13 @@ const report = Command.make(
       Argument.withDescription("an experiment's folder in the run store, e.g. runs/quickstart; several are drawn on the same axes"),
       Argument.atLeast(1)
     ),
-    out: Flag.String("out").pipe(Flag.withDescription("folder for the report of several experiments (default: <first's run store>/compare-<names>)"), Flag.optional)
+    out: Flag.String("out").pipe(
+      Flag.withDescription("folder for the report of several experiments (default: <first's run store>/compare-<names>)"),
+      Flag.optional
+    )
   },
   ({ dirs, out }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const loaded = yield* Effect.forEach(dirs, loadExperimentFolder)
       // The plugin modules the experiments' specs loaded (recorded in their stores), so their report sections are drawn too.
       const modules = [...new Set(loaded.flatMap((e) => e.pluginModules))]
@@ -146,7 +159,7 @@ const plugins = Command.make(
     )
   },
   ({ spec }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const registry = Option.isSome(spec) ? yield* specRegistry(yield* readSpec(spec.value), [], true) : yield* Registry
       yield* Console.log(describePlugins(registry.plugins))
     })
@@ -156,7 +169,7 @@ const status = Command.make(
   "status",
   { dir: Argument.String("dir").pipe(Argument.withDescription("an experiment's folder in the run store, e.g. runs/quickstart")) },
   ({ dir }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const abs = NodePath.resolve(dir)
       const fs = yield* FileSystem.FileSystem
       if (!(yield* fs.exists(NodePath.join(abs, "experiment.yaml")).pipe(Effect.orElseSucceed(() => false)))) {

@@ -24,7 +24,9 @@ const typeOf = (js: any): string => {
   if ("const" in js) return JSON.stringify(js.const)
   if (js.type === "array") return `${typeOf(js.items)}[]`
   if (js.type === "object" && js.properties) {
-    return `{ ${Object.entries(js.properties).map(([k, v]) => `${k}${(js.required ?? []).includes(k) ? "" : "?"}: ${typeOf(v)}`).join(", ")} }`
+    return `{ ${Object.entries(js.properties)
+      .map(([k, v]) => `${k}${(js.required ?? []).includes(k) ? "" : "?"}: ${typeOf(v)}`)
+      .join(", ")} }`
   }
   const bounds: Array<string> = []
   if (js.exclusiveMinimum !== undefined) bounds.push(`> ${js.exclusiveMinimum}`)

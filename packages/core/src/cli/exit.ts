@@ -5,5 +5,8 @@
 import { Effect } from "effect"
 
 let code = 0
-export const setExitCode = (value: number) => Effect.sync(() => { code = Math.max(code, value) })
+export const setExitCode = (value: number) =>
+  Effect.sync(() => {
+    code = Math.max(code, value)
+  })
 export const exitCode = () => code

@@ -32,7 +32,7 @@ const isModuleList = (list: unknown): list is Array<string> => Array.isArray(lis
 
 /** Reads and parses a spec file, keeping its source positions. */
 export const readSpec = (file: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const info = yield* fs.stat(file).pipe(Effect.mapError((e) => unreadable(file, e)))
     if (info.type !== "File") return yield* unreadable(file, { message: `it is a ${info.type.toLowerCase()}, not a file` })
@@ -46,7 +46,7 @@ export const readSpec = (file: string) =>
  * reports it; `strict` reports it here, for commands that decode nothing.
  */
 export const specRegistry = (source: SpecSource, sets: ReadonlyArray<string>, strict = false) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const builtin = yield* Registry
     const list = pluginListOf(source.value, sets)
     if (isModuleList(list)) return yield* withPluginModules(builtin, list, NodePath.dirname(NodePath.resolve(source.file)))
@@ -61,7 +61,7 @@ export const specRegistry = (source: SpecSource, sets: ReadonlyArray<string>, st
 
 /** Reads, parses and decodes a spec against the registry (plus its own plugins). */
 export const loadExperiment = (file: string, sets: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const source = yield* readSpec(file)
     const registry = yield* specRegistry(source, sets)
     const experiment = yield* decodeExperiment(source, registry, { sets })

@@ -15,7 +15,6 @@ import { makeCommand } from "./commands.ts"
 import { exitCode, setExitCode } from "./exit.ts"
 import { version } from "../version.ts"
 
-
 const userTags = new Set(["SpecError", "PluginError"])
 
 /** A person-readable line (or lines) for any failure of a command. */
@@ -23,7 +22,10 @@ export const describeFailure = (error: unknown): { readonly text: string; readon
   const e = error as { _tag?: string; message?: string; file?: string; path?: string; tensor?: string; step?: number }
   if (e?._tag === "SpecError") return { text: e.message ?? "invalid spec", code: 2 }
   if (e?._tag === "PluginError") return { text: `plugin error: ${e.message}`, code: 2 }
-  if (typeof e?._tag === "string" && /^(ShowHelp|MissingOption|MissingArgument|InvalidValue|UnknownSubcommand|UnrecognizedOption|DuplicateOption|UserError)/.test(e._tag)) {
+  if (
+    typeof e?._tag === "string" &&
+    /^(ShowHelp|MissingOption|MissingArgument|InvalidValue|UnknownSubcommand|UnrecognizedOption|DuplicateOption|UserError)/.test(e._tag)
+  ) {
     return { text: e.message ?? e._tag, code: 2 }
   }
   if (typeof e?._tag === "string") {
@@ -37,7 +39,7 @@ export const runCli = (builtins: ReadonlyArray<Plugin>, extraCommands: ReadonlyA
   const command = makeCommand(extraCommands, builtins)
   const program = Command.run(command, { version, renderErrors: false }).pipe(
     Effect.catch((error: unknown) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const tag = (error as { _tag?: string })?._tag
         if (process.env.MEMORIZE_DEBUG) console.error(error)
         if (tag === "ShowHelp") {
@@ -50,7 +52,8 @@ export const runCli = (builtins: ReadonlyArray<Plugin>, extraCommands: ReadonlyA
         const { text, code } = describeFailure(error)
         yield* Console.error(text)
         yield* setExitCode(code)
-      })),
+      })
+    ),
     Effect.provide(Layer.mergeAll(Registry.layer(builtins), Progress.layer, NodeServices.layer))
   )
   NodeRuntime.runMain(program as Effect.Effect<void, unknown>, {

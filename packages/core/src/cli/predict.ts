@@ -45,26 +45,23 @@ export const predictCommand = (plugins: ReadonlyArray<Plugin>) => {
   for (const f of flags) inputs[f.name] = cliFlag(f)
   const only = laws.length === 1 ? laws[0]!.name : undefined
   const lawFlag = Flag.String("law").pipe(Flag.withDescription(`law plugin that predicts: ${laws.map((l) => l.name).join(", ") || "none registered"}`))
-  return Command.make(
-    "predict",
-    { law: only === undefined ? lawFlag : lawFlag.pipe(Flag.withDefault(only)), inputs },
-    (given) =>
-      Effect.gen(function*() {
-        const registry = yield* Registry
-        const law = registry.find("law", given.law)
-        if (law?.predict === undefined) {
-          return yield* usage(`no law plugin "${given.law}" that can predict (laws that can: ${laws.map((l) => l.name).join(", ") || "none"})`)
-        }
-        const own = new Set(law.predict.flags.map((f) => f.name))
-        const values: Record<string, number | string> = {}
-        for (const [name, value] of Object.entries(given.inputs)) {
-          if (Option.isNone(value)) continue
-          if (!own.has(name)) return yield* usage(`--${name} is not an input of law "${law.name}" (its flags: ${[...own].map((n) => `--${n}`).join(", ")})`)
-          values[name] = value.value
-        }
-        const input = yield* Schema.decodeUnknownEffect(law.predict.input)(values).pipe(Effect.mapError((e) => usage(`law "${law.name}": ${decodeMessage(e)}`)))
-        const text = yield* law.predict.run(input).pipe(Effect.mapError((e) => usage(e.message)))
-        yield* Console.log(text)
-      })
+  return Command.make("predict", { law: only === undefined ? lawFlag : lawFlag.pipe(Flag.withDefault(only)), inputs }, (given) =>
+    Effect.gen(function* () {
+      const registry = yield* Registry
+      const law = registry.find("law", given.law)
+      if (law?.predict === undefined) {
+        return yield* usage(`no law plugin "${given.law}" that can predict (laws that can: ${laws.map((l) => l.name).join(", ") || "none"})`)
+      }
+      const own = new Set(law.predict.flags.map((f) => f.name))
+      const values: Record<string, number | string> = {}
+      for (const [name, value] of Object.entries(given.inputs)) {
+        if (Option.isNone(value)) continue
+        if (!own.has(name)) return yield* usage(`--${name} is not an input of law "${law.name}" (its flags: ${[...own].map((n) => `--${n}`).join(", ")})`)
+        values[name] = value.value
+      }
+      const input = yield* Schema.decodeUnknownEffect(law.predict.input)(values).pipe(Effect.mapError((e) => usage(`law "${law.name}": ${decodeMessage(e)}`)))
+      const text = yield* law.predict.run(input).pipe(Effect.mapError((e) => usage(e.message)))
+      yield* Console.log(text)
+    })
   ).pipe(Command.withDescription(`a law's prediction: ${laws.map((l) => `${l.name}: ${l.predict!.description}`).join("; ") || "no law can predict"}`))
 }

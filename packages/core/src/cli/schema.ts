@@ -24,14 +24,12 @@ export const schemaCommand = Command.make(
     out: Flag.String("out").pipe(Flag.withDescription("file to write, atomically (default: stdout)"), Flag.optional)
   },
   ({ spec, out }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const registry = Option.isSome(spec) ? yield* specRegistry(yield* readSpec(spec.value), [], true) : yield* Registry
       const text = renderSpecSchema(registry.plugins)
       if (Option.isNone(out)) return yield* Console.log(text.trimEnd())
       const file = out.value
-      yield* writeFileAtomic(file, text).pipe(
-        Effect.mapError((e) => new OutputError({ path: file, message: e.message, ...(e.code ? { code: e.code } : {}) }))
-      )
+      yield* writeFileAtomic(file, text).pipe(Effect.mapError((e) => new OutputError({ path: file, message: e.message, ...(e.code ? { code: e.code } : {}) })))
       yield* Console.error(`${file}: JSON Schema of the spec language with ${registry.plugins.length} plugins`)
     })
 ).pipe(Command.withDescription("write the JSON Schema (draft 2020-12) of the spec language, for YAML editors (yaml-language-server)"))

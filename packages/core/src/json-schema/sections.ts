@@ -56,9 +56,16 @@ export const sectionDef = (plugin: Plugin, sweepable: boolean): SectionDef => {
   const kind = { const: plugin.name, description: plugin.description }
   const head = { title: plugin.name, description: plugin.description, type: "object" }
   const s = renameRefs(config.schema, rename) as Json
-  const whole: Json = s.type === "object" && isObject(s.properties)
-    ? { ...s, ...head, properties: { kind, ...s.properties }, required: ["kind", ...(Array.isArray(s.required) ? s.required : [])], additionalProperties: false }
-    : { ...head, properties: { kind }, required: ["kind"] }
+  const whole: Json =
+    s.type === "object" && isObject(s.properties)
+      ? {
+          ...s,
+          ...head,
+          properties: { kind, ...s.properties },
+          required: ["kind", ...(Array.isArray(s.required) ? s.required : [])],
+          additionalProperties: false
+        }
+      : { ...head, properties: { kind }, required: ["kind"] }
   const { schema, required } = sweepable ? takeRequired(whole) : { schema: whole, required: [] }
   const definitions = Object.fromEntries(Object.entries(config.definitions).map(([k, v]) => [`${name}.${k}`, renameRefs(v, rename) as Json]))
   return { name, schema, required, definitions }

@@ -65,7 +65,11 @@ export const specJsonSchema = (plugins: ReadonlyArray<Plugin>): Json => {
     if (def.required.length === 0) continue
     for (const s of singleSections.filter((s) => s.kind === plugin.kind)) rules.push(requiredUnlessSwept(s.path, plugin.name, def.required))
   }
-  for (const kind of kindOrder) defs[kind] = slotUnion(kind, sorted.filter((p) => p.kind === kind))
+  for (const kind of kindOrder)
+    defs[kind] = slotUnion(
+      kind,
+      sorted.filter((p) => p.kind === kind)
+    )
 
   const core = configJsonSchema(ExperimentSpec).schema
   const props = core.properties as Record<string, Json>
@@ -102,7 +106,10 @@ export const specJsonSchema = (plugins: ReadonlyArray<Plugin>): Json => {
     ...(rules.length ? { allOf: rules } : {}),
     $defs: defs
   }
-  defs[DATASET_OVERRIDES] = datasetOverrides(root, sorted.filter((p) => p.kind === "dataset"))
+  defs[DATASET_OVERRIDES] = datasetOverrides(
+    root,
+    sorted.filter((p) => p.kind === "dataset")
+  )
   // The axes are the paths of everything above; walked before they exist, so they are not their own paths.
   defs[AXES] = sweepAxes(root, sweepTargets(root, new Set([ref(AXES)])))
   return root

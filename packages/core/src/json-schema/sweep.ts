@@ -19,7 +19,8 @@ export interface SweepTargets {
 
 const branchesOf = (node: Json): ReadonlyArray<[string, Json]> =>
   (["oneOf", "anyOf", "allOf"] as const).flatMap((k) =>
-    Array.isArray(node[k]) ? (node[k] as Array<unknown>).flatMap((b, i): Array<[string, Json]> => (isObject(b) ? [[`${k}/${i}`, b]] : [])) : [])
+    Array.isArray(node[k]) ? (node[k] as Array<unknown>).flatMap((b, i): Array<[string, Json]> => (isObject(b) ? [[`${k}/${i}`, b]] : [])) : []
+  )
 
 /** Whether a node takes objects with keys it does not name (a record, or anything at all), so deeper paths are the value's business. */
 const isOpen = (node: Json): boolean => {
@@ -105,6 +106,7 @@ const sweepSetsAny = (keys: ReadonlyArray<string>): Json => ({
  */
 export const requiredUnlessSwept = (section: ReadonlyArray<string>, name: string, required: ReadonlyArray<ReadonlyArray<string>>): Json => ({
   if: nestAt(section, { type: "object", required: ["kind"], properties: { kind: { const: name } } }),
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, not a thenable
   then: {
     allOf: required.map((field) => {
       const full = [...section, ...field]

@@ -56,15 +56,15 @@ export const seriesNames = (spec: Obj): Array<string> => {
 export const SERIES_PARAM = "series"
 
 /** Numbers inside names compare as numbers: "d=8" < "d=16". */
-export const naturalOrder = (xs: ReadonlyArray<string>): Array<string> =>
-  [...new Set(xs)].sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
+export const naturalOrder = (xs: ReadonlyArray<string>): Array<string> => [...new Set(xs)].sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
 
 /** Every value of `field` in the chart's data (any unit). */
 const valuesOf = (spec: Obj, field: string): Array<string> => {
   const out: Array<string> = []
   const walk = (node: Obj) => {
     const d = node["data"]
-    if (isObj(d) && Array.isArray(d["values"])) for (const row of d["values"] as ReadonlyArray<Json>) if (isObj(row) && row[field] !== undefined && row[field] !== null) out.push(String(row[field]))
+    if (isObj(d) && Array.isArray(d["values"]))
+      for (const row of d["values"] as ReadonlyArray<Json>) if (isObj(row) && row[field] !== undefined && row[field] !== null) out.push(String(row[field]))
     if (Array.isArray(node["layer"])) for (const l of node["layer"] as ReadonlyArray<Json>) if (isObj(l)) walk(l)
   }
   walk(spec)
@@ -78,18 +78,23 @@ const withUnitExtras = (unit: Obj, field: string | undefined, owner: boolean, na
   const enc0 = (unit["encoding"] ?? {}) as Obj
   const color = enc0["color"]
   // Series in natural order (d=8 before d=16), unless the plugin set an order.
-  const enc: Obj = field !== undefined && isObj(color) && color["sort"] === undefined && !(isObj(color["scale"]) && color["scale"]["domain"] !== undefined) && names.length > 0
-    ? { ...enc0, color: { ...color, sort: [...names] } }
-    : enc0
-  const encoding = field === undefined || enc["opacity"] !== undefined
-    ? enc
-    : { ...enc, opacity: { condition: { param: SERIES_PARAM, value: 1 }, value: 0.12 } }
+  const enc: Obj =
+    field !== undefined && isObj(color) && color["sort"] === undefined && !(isObj(color["scale"]) && color["scale"]["domain"] !== undefined) && names.length > 0
+      ? { ...enc0, color: { ...color, sort: [...names] } }
+      : enc0
+  const encoding =
+    field === undefined || enc["opacity"] !== undefined ? enc : { ...enc, opacity: { condition: { param: SERIES_PARAM, value: 1 }, value: 0.12 } }
   return {
     ...unit,
     mark: tooltip === undefined ? mark : { ...mark, tooltip },
     encoding,
     ...(owner
-      ? { params: [...((unit["params"] as ReadonlyArray<Json>) ?? []), { name: SERIES_PARAM, select: { type: "point", fields: [field!], toggle: "true" }, bind: "legend" }] }
+      ? {
+          params: [
+            ...((unit["params"] as ReadonlyArray<Json>) ?? []),
+            { name: SERIES_PARAM, select: { type: "point", fields: [field!], toggle: "true" }, bind: "legend" }
+          ]
+        }
       : {})
   }
 }
@@ -123,7 +128,15 @@ export const frameChart = (spec: Obj): Obj => {
     config: {
       ...config,
       // labelLimit 0: no truncation; below the plot, in columns, so long names wrap into rows.
-      legend: { labelLimit: 0, titleLimit: 0, orient: "bottom", direction: "horizontal", columns: 2, symbolLimit: 0, ...(isObj(config["legend"]) ? config["legend"] : {}) },
+      legend: {
+        labelLimit: 0,
+        titleLimit: 0,
+        orient: "bottom",
+        direction: "horizontal",
+        columns: 2,
+        symbolLimit: 0,
+        ...(isObj(config["legend"]) ? config["legend"] : {})
+      },
       axis: { labelLimit: 0, titleLimit: 0, ...(isObj(config["axis"]) ? config["axis"] : {}) },
       title: { limit: 0, ...(isObj(config["title"]) ? config["title"] : {}) }
     }

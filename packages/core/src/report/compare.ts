@@ -63,20 +63,22 @@ export const mergeCharts = (experiments: ReadonlyArray<string>, specs: ReadonlyA
   const merge = (nodes: ReadonlyArray<Obj>, inheritedField: string | undefined): Obj => {
     const template = nodes[0]!
     const field = governingField(template) ?? inheritedField
-    let out: { [k: string]: Json } = { ...template }
+    const out: { [k: string]: Json } = { ...template }
     const own = nodes.map(valuesOf)
     if (own[0] !== undefined) {
       const rowsOf = (i: number) => own[i] ?? []
       const series = template["mark"] !== undefined ? seriesField(template) : field
       if (series !== undefined) {
         const seen = new Set<string>()
-        const rows = nodes.flatMap((_, i) => tagRows(rowsOf(i), experiments[i]!, series)).filter((row) => {
-          if (!isReference(row)) return true
-          const k = JSON.stringify(row)
-          if (seen.has(k)) return false
-          seen.add(k)
-          return true
-        })
+        const rows = nodes
+          .flatMap((_, i) => tagRows(rowsOf(i), experiments[i]!, series))
+          .filter((row) => {
+            if (!isReference(row)) return true
+            const k = JSON.stringify(row)
+            if (seen.has(k)) return false
+            seen.add(k)
+            return true
+          })
         out["data"] = { values: rows }
       } else if (nodes.every((_, i) => JSON.stringify(rowsOf(i)) === JSON.stringify(rowsOf(0)))) {
         out["data"] = { values: rowsOf(0) as Array<Json> }
@@ -104,7 +106,10 @@ export const mergeCharts = (experiments: ReadonlyArray<string>, specs: ReadonlyA
       out["layer"] = layers.map((l, j) => {
         if (!isObj(l)) return l
         const peers = nodes.map((n) => (Array.isArray(n["layer"]) ? (n["layer"] as ReadonlyArray<Json>)[j] : undefined))
-        return merge(peers.map((p) => (isObj(p) ? p : l)), field)
+        return merge(
+          peers.map((p) => (isObj(p) ? p : l)),
+          field
+        )
       })
     }
     return out
@@ -113,7 +118,9 @@ export const mergeCharts = (experiments: ReadonlyArray<string>, specs: ReadonlyA
 }
 
 /** Sections of several experiments, merged by (source, title) in first-seen order. */
-export const mergeSections = (perExperiment: ReadonlyArray<{ readonly label: string; readonly sections: ReadonlyArray<SourcedSection> }>): Array<SourcedSection> => {
+export const mergeSections = (
+  perExperiment: ReadonlyArray<{ readonly label: string; readonly sections: ReadonlyArray<SourcedSection> }>
+): Array<SourcedSection> => {
   if (perExperiment.length === 1) return [...perExperiment[0]!.sections]
   const order: Array<string> = []
   const byKey = new Map<string, Array<{ label: string; section: SourcedSection }>>()
@@ -133,29 +140,41 @@ export const mergeSections = (perExperiment: ReadonlyArray<{ readonly label: str
     const missing = perExperiment.map((e) => e.label).filter((l) => !labels.includes(l))
     const texts = parts.filter((p) => p.section.description)
     // The same words from every experiment are said once; differing ones are attributed.
-    const descriptions = texts.length > 0 && texts.every((p) => p.section.description === texts[0]!.section.description)
-      ? [texts[0]!.section.description!]
-      : texts.map((p) => `${p.label}: ${p.section.description}`)
-    const description = [
-      ...(descriptions.length > 0 ? [descriptions.join(" — ")] : []),
-      ...(missing.length > 0 ? [`Not in ${missing.join(", ")}.`] : [])
-    ].join(" ")
+    const descriptions =
+      texts.length > 0 && texts.every((p) => p.section.description === texts[0]!.section.description)
+        ? [texts[0]!.section.description!]
+        : texts.map((p) => `${p.label}: ${p.section.description}`)
+    const description = [...(descriptions.length > 0 ? [descriptions.join(" — ")] : []), ...(missing.length > 0 ? [`Not in ${missing.join(", ")}.`] : [])].join(
+      " "
+    )
     const charts = parts.filter((p) => p.section.chart !== undefined)
     const tables = parts.filter((p) => p.section.table !== undefined)
     const sameColumns = tables.every((t) => JSON.stringify(t.section.table!.columns) === JSON.stringify(tables[0]!.section.table!.columns))
     // Tables of different shapes cannot share columns: each experiment keeps its own section.
     if (!sameColumns) return parts.map((p) => ({ ...p.section, title: `${p.section.title} (${p.label})` }))
-    const table = tables.length === 0 ? undefined : {
-      columns: [EXPERIMENT_FIELD, ...tables[0]!.section.table!.columns],
-      rows: tables.flatMap((t) => t.section.table!.rows.map((r) => [t.label, ...r])),
-      rowTitles: tables.flatMap((t) => t.section.table!.rows.map((_, i) => t.section.table!.rowTitles?.[i] ?? ""))
-    }
-    return [{
-      source: first.source,
-      title: first.title,
-      ...(description ? { description } : {}),
-      ...(charts.length > 0 ? { chart: mergeCharts(charts.map((c) => c.label), charts.map((c) => c.section.chart!)) } : {}),
-      ...(table !== undefined ? { table } : {})
-    }]
+    const table =
+      tables.length === 0
+        ? undefined
+        : {
+            columns: [EXPERIMENT_FIELD, ...tables[0]!.section.table!.columns],
+            rows: tables.flatMap((t) => t.section.table!.rows.map((r) => [t.label, ...r])),
+            rowTitles: tables.flatMap((t) => t.section.table!.rows.map((_, i) => t.section.table!.rowTitles?.[i] ?? ""))
+          }
+    return [
+      {
+        source: first.source,
+        title: first.title,
+        ...(description ? { description } : {}),
+        ...(charts.length > 0
+          ? {
+              chart: mergeCharts(
+                charts.map((c) => c.label),
+                charts.map((c) => c.section.chart!)
+              )
+            }
+          : {}),
+        ...(table !== undefined ? { table } : {})
+      }
+    ]
   })
 }

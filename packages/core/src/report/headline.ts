@@ -55,14 +55,12 @@ export const formatWithError = (value: number, stdError: number | null | undefin
   // An error far larger than the value (a fit that did not pin it down) gets its own two digits.
   const own = Math.abs(value) >= 1e7 || Math.abs(value) < 1e-4 || Math.abs(stdError) > 100 * Math.abs(value) || Math.abs(stdError) >= 1e7
   const tiny = Math.abs(stdError) > 0 && Math.abs(stdError) < 0.5 * 10 ** -decimals
-  const e = own || tiny
-    ? formatNumber(stdError, tiny ? 1 : 2)
-    : stdError.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+  const e =
+    own || tiny ? formatNumber(stdError, tiny ? 1 : 2) : stdError.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
   return `${v} ± ${e}`
 }
 
-export const factValueText = (f: HeadlineFact): string =>
-  typeof f.value === "number" ? formatWithError(f.value, f.stdError, f.digits ?? 3) : f.value
+export const factValueText = (f: HeadlineFact): string => (typeof f.value === "number" ? formatWithError(f.value, f.stdError, f.digits ?? 3) : f.value)
 
 /** A headline fact coming from a plugin, with the laws.json path resolved. */
 export interface PlacedFact extends HeadlineFact {
@@ -81,19 +79,26 @@ export const headlineHtml = (facts: ReadonlyArray<PlacedFact>, notes: ReadonlyAr
       typeof f.value === "number" && f.stdError != null ? ` data-std-error="${esc(String(f.stdError))}"` : "",
       f.lawsPath ? ` data-laws-path="${esc(f.lawsPath)}"` : ""
     ].join("")
-    return `<div class="fact"${data}><div class="fact-label">${esc(f.label)}</div>` +
+    return (
+      `<div class="fact"${data}><div class="fact-label">${esc(f.label)}</div>` +
       `<div class="fact-value"><span class="v">${esc(factValueText(f))}</span>${f.unit ? ` <span class="unit">${esc(f.unit)}</span>` : ""}</div>` +
       (f.detail ? `<div class="fact-detail">${esc(f.detail)}</div>` : "") +
       (f.paper ? `<div class="fact-paper">paper: ${esc(f.paper)}</div>` : "") +
       `<div class="fact-source">${esc(f.lawsPath ? `laws.json ${f.lawsPath}` : f.from)}</div></div>`
+    )
   })
-  return `<section class="headline" aria-label="${esc(heading)}"><h2>${esc(heading)}</h2><div class="facts">${cards.join("")}</div>` +
-    notes.map((n) => `<p class="regime">${esc(n)}</p>`).join("") + `</section>`
+  return (
+    `<section class="headline" aria-label="${esc(heading)}"><h2>${esc(heading)}</h2><div class="facts">${cards.join("")}</div>` +
+    notes.map((n) => `<p class="regime">${esc(n)}</p>`).join("") +
+    `</section>`
+  )
 }
 
 export const headlineMarkdown = (facts: ReadonlyArray<PlacedFact>, notes: ReadonlyArray<string>, heading: string): string => {
   const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ")
-  const rows = facts.map((f) => `| ${cell(f.label)} | ${cell(factValueText(f) + (f.unit ? ` ${f.unit}` : ""))} | ${cell(f.detail ?? "")} | ${cell(f.paper ?? "")} |`)
+  const rows = facts.map(
+    (f) => `| ${cell(f.label)} | ${cell(factValueText(f) + (f.unit ? ` ${f.unit}` : ""))} | ${cell(f.detail ?? "")} | ${cell(f.paper ?? "")} |`
+  )
   return [`## ${heading}`, "", "| | value | how | paper |", "| --- | --- | --- | --- |", ...rows, "", ...notes.flatMap((n) => [`> ${n}`, ""])].join("\n")
 }
 

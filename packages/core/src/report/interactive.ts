@@ -9,7 +9,7 @@ import { createRequire } from "node:module"
 import * as NodePath from "node:path"
 
 /** vega's browser build, from the installed `vega` package. */
-export const vegaRuntime = Effect.gen(function*() {
+export const vegaRuntime = Effect.gen(function* () {
   const fs = yield* FileSystem.FileSystem
   const file = yield* Effect.try({
     // `vega` exports only its module entry; the browser build sits beside it.

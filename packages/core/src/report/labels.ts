@@ -45,9 +45,7 @@ const key = (v: Json | undefined) => (v === undefined ? "\u0000missing" : JSON.s
 export const differingPaths = (records: ReadonlyArray<{ readonly [path: string]: Json }>): Array<string> => {
   const paths = new Set<string>()
   for (const r of records) for (const p of Object.keys(r)) paths.add(p)
-  return [...paths]
-    .filter((p) => new Set(records.map((r) => key(r[p]))).size > 1)
-    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+  return [...paths].filter((p) => new Set(records.map((r) => key(r[p]))).size > 1).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
 }
 
 /** One axis of a label: `d=16`, `seed 1`, or a bare string value such as `bf16`. */
@@ -87,18 +85,13 @@ export const differenceLabels = (records: ReadonlyArray<{ readonly [path: string
  * size, the seed) are left out, and the rest is reduced to what differs
  * between the groups. Returns group → label.
  */
-export const groupDifferenceLabels = (
-  items: ReadonlyArray<{ readonly group: string; readonly config: Json }>,
-  fallback = "all runs"
-): Map<string, string> => {
+export const groupDifferenceLabels = (items: ReadonlyArray<{ readonly group: string; readonly config: Json }>, fallback = "all runs"): Map<string, string> => {
   const byGroup = new Map<string, Array<Record<string, Json>>>()
   for (const it of items) byGroup.set(it.group, [...(byGroup.get(it.group) ?? []), flattenConfig(it.config)])
   const groups = [...byGroup.keys()]
   const withinGroup = new Set<string>()
   for (const configs of byGroup.values()) for (const p of differingPaths(configs)) withinGroup.add(p)
-  const common = groups.map((g) =>
-    Object.fromEntries(Object.entries(byGroup.get(g)![0]!).filter(([p]) => !withinGroup.has(p)))
-  )
+  const common = groups.map((g) => Object.fromEntries(Object.entries(byGroup.get(g)![0]!).filter(([p]) => !withinGroup.has(p))))
   const labels = differenceLabels(common, fallback)
   return new Map(groups.map((g, i) => [g, labels[i]!]))
 }

@@ -34,7 +34,7 @@ const storedDescription = (file: string, text: string) =>
   })
 
 export const loadExperimentFolder = (dir: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const abs = NodePath.resolve(dir)
     if (!(yield* fs.exists(NodePath.join(abs, "experiment.yaml")).pipe(Effect.orElseSucceed(() => false)))) {

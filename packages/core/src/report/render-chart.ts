@@ -30,5 +30,4 @@ export const renderChart = (spec: { readonly [k: string]: Json }): Effect.Effect
   })
 
 /** Only the static SVG (kept for callers that need no live view). */
-export const renderChartSvg = (spec: { readonly [k: string]: Json }): Effect.Effect<string, Error> =>
-  Effect.map(renderChart(spec), (c) => c.svg)
+export const renderChartSvg = (spec: { readonly [k: string]: Json }): Effect.Effect<string, Error> => Effect.map(renderChart(spec), (c) => c.svg)

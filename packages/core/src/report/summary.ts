@@ -44,32 +44,47 @@ export const summaryColumns = (results: ReadonlyArray<RunResult>, registry: Pick
 const finite = (v: number | undefined): number | undefined => (v !== undefined && Number.isFinite(v) ? v : undefined)
 
 export const summaryRows = (results: ReadonlyArray<RunResult>, columns: ReadonlyArray<PlacedColumn>): ReadonlyArray<SummaryRow> => {
-  const labels = differenceLabels(results.map((r) => flattenConfig(r.config)), "")
-  return results.map((r, i) => ({
-    runId: r.runId,
-    label: labels[i]!,
-    config: configText(r.config),
-    params: r.model.paramCount,
-    samples: r.dataset.trainCount,
-    values: columns.map(({ metric, column, output }) => {
-      const stored = r.metrics[metric]
-      if (stored === undefined) return undefined
-      // Values that do not decode show as "—" here; the report names them (write.ts).
-      const decoded = decodeOutput(output, stored)
-      return decoded.ok ? finite(column.value(decoded.value, r)) : undefined
-    }),
-    loss: r.train?.finalLoss
-  })).sort((a, b) => a.params - b.params || a.samples - b.samples || a.label.localeCompare(b.label))
+  const labels = differenceLabels(
+    results.map((r) => flattenConfig(r.config)),
+    ""
+  )
+  return results
+    .map((r, i) => ({
+      runId: r.runId,
+      label: labels[i]!,
+      config: configText(r.config),
+      params: r.model.paramCount,
+      samples: r.dataset.trainCount,
+      values: columns.map(({ metric, column, output }) => {
+        const stored = r.metrics[metric]
+        if (stored === undefined) return undefined
+        // Values that do not decode show as "—" here; the report names them (write.ts).
+        const decoded = decodeOutput(output, stored)
+        return decoded.ok ? finite(column.value(decoded.value, r)) : undefined
+      }),
+      loss: r.train?.finalLoss
+    }))
+    .sort((a, b) => a.params - b.params || a.samples - b.samples || a.label.localeCompare(b.label))
 }
 
 const fixed = (v: number | undefined, digits: number) => (v === undefined ? "—" : digits === 0 ? String(Math.round(v)) : v.toFixed(digits))
 
-export const summaryHeader = (columns: ReadonlyArray<PlacedColumn>): ReadonlyArray<string> =>
-  ["run", "label (what differs)", "params", "samples", ...columns.map((c) => c.column.header), "train loss"]
+export const summaryHeader = (columns: ReadonlyArray<PlacedColumn>): ReadonlyArray<string> => [
+  "run",
+  "label (what differs)",
+  "params",
+  "samples",
+  ...columns.map((c) => c.column.header),
+  "train loss"
+]
 
 export const summaryCells = (r: SummaryRow, columns: ReadonlyArray<PlacedColumn>): ReadonlyArray<string> => [
-  r.runId, r.label || "—", String(r.params), String(r.samples),
-  ...columns.map((c, i) => fixed(r.values[i], c.column.digits)), fixed(r.loss, 4)
+  r.runId,
+  r.label || "—",
+  String(r.params),
+  String(r.samples),
+  ...columns.map((c, i) => fixed(r.values[i], c.column.digits)),
+  fixed(r.loss, 4)
 ]
 
 /** One run's summary values as `header value` pairs, for the line printed when it finishes. */
@@ -86,8 +101,10 @@ export const resultsTable = (results: ReadonlyArray<RunResult>, registry: Pick<R
   const header = summaryHeader(columns)
   const rows = [header, ...summaryRows(results, columns).map((r) => summaryCells(r, columns))]
   const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r, n) => {
-    const line = r.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ")
-    return n === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line
-  }).join("\n")
+  return rows
+    .map((r, n) => {
+      const line = r.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ")
+      return n === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line
+    })
+    .join("\n")
 }

@@ -53,14 +53,22 @@ export const collectSections = (
     }
     if (plugin === undefined) {
       // laws.json names a law this process does not have (a plugin module the spec loaded): say so.
-      sections.push({ title: `Law ${name}: no plugin to draw it`, description: `laws.json has a "${name}" fit, but no law plugin of that name is registered here (registered: ${registry.names("law").join(", ") || "none"}).`, source: `law ${name}` })
+      sections.push({
+        title: `Law ${name}: no plugin to draw it`,
+        description: `laws.json has a "${name}" fit, but no law plugin of that name is registered here (registered: ${registry.names("law").join(", ") || "none"}).`,
+        source: `law ${name}`
+      })
       continue
     }
     if (plugin.report === undefined) continue
     const decoded = decodeOutput(plugin.output, fit)
     if (!decoded.ok) {
       // A fit stored by another version of the law (or edited): name it rather than draw it wrong.
-      sections.push({ title: `Law ${name}: stored fit does not match the plugin`, description: `laws.json's "${name}" fit does not decode by the law's output Schema: ${decoded.problem}. Run the experiment again (completed runs are kept) to refit it.`, source: `law ${name}` })
+      sections.push({
+        title: `Law ${name}: stored fit does not match the plugin`,
+        description: `laws.json's "${name}" fit does not decode by the law's output Schema: ${decoded.problem}. Run the experiment again (completed runs are kept) to refit it.`,
+        source: `law ${name}`
+      })
       continue
     }
     for (const s of plugin.report(decoded.value, results)) sections.push({ ...s, source: `law ${name}` })
@@ -69,7 +77,11 @@ export const collectSections = (
   for (const kind of [...metricKinds].sort()) {
     const plugin = registry.find("metric", kind)
     if (plugin === undefined) {
-      sections.push({ title: `Metric ${kind}: no plugin to draw it`, description: `The runs have "${kind}" values, but no metric plugin of that name is registered here (registered: ${registry.names("metric").join(", ") || "none"}).`, source: `metric ${kind}` })
+      sections.push({
+        title: `Metric ${kind}: no plugin to draw it`,
+        description: `The runs have "${kind}" values, but no metric plugin of that name is registered here (registered: ${registry.names("metric").join(", ") || "none"}).`,
+        source: `metric ${kind}`
+      })
       continue
     }
     const mismatched = results.flatMap((r) => {
@@ -79,7 +91,11 @@ export const collectSections = (
       return decoded.ok ? [] : [`${r.runId}: ${decoded.problem}`]
     })
     if (mismatched.length > 0) {
-      sections.push({ title: `Metric ${kind}: stored values do not match the plugin`, description: `${mismatched.length} run${mismatched.length === 1 ? "'s" : "s'"} result.json values do not decode by the metric's output Schema (another version of the plugin wrote them?): ${mismatched.slice(0, 3).join("; ")}${mismatched.length > 3 ? "; …" : ""}`, source: `metric ${kind}` })
+      sections.push({
+        title: `Metric ${kind}: stored values do not match the plugin`,
+        description: `${mismatched.length} run${mismatched.length === 1 ? "'s" : "s'"} result.json values do not decode by the metric's output Schema (another version of the plugin wrote them?): ${mismatched.slice(0, 3).join("; ")}${mismatched.length > 3 ? "; …" : ""}`,
+        source: `metric ${kind}`
+      })
     }
     if (plugin.report) for (const s of plugin.report(results)) sections.push({ ...s, source: `metric ${kind}` })
   }
@@ -112,14 +128,22 @@ export const sizeFacts = (results: ReadonlyArray<RunResult>): Array<PlacedFact> 
   if (results.length === 0) return []
   const params = [...new Set(results.map((r) => r.model.paramCount))].sort((a, b) => a - b)
   const counts = [...new Set(results.map((r) => r.dataset.trainCount))].sort((a, b) => a - b)
-  const shapes = [...new Set(results.map((r) => `S = ${r.dataset.seqLen} tokens, V = ${r.dataset.vocabSize}` +
-    (r.dataset.entropyBitsPerSequence === null ? "" : `, ${formatNumber(r.dataset.entropyBitsPerSequence, 4)} bits per sequence`)))]
+  const shapes = [
+    ...new Set(
+      results.map(
+        (r) =>
+          `S = ${r.dataset.seqLen} tokens, V = ${r.dataset.vocabSize}` +
+          (r.dataset.entropyBitsPerSequence === null ? "" : `, ${formatNumber(r.dataset.entropyBitsPerSequence, 4)} bits per sequence`)
+      )
+    )
+  ]
   const steps = results.flatMap((r) => (r.train === null ? [] : [r.train.steps]))
   return [
     {
       label: "model sizes",
       value: range(params, "parameters"),
-      detail: `${params.length} size${params.length === 1 ? "" : "s"}: ${params.map((p) => formatNumber(p, 4)).join(", ")}` +
+      detail:
+        `${params.length} size${params.length === 1 ? "" : "s"}: ${params.map((p) => formatNumber(p, 4)).join(", ")}` +
         (steps.length > 0 ? `; ${range(steps, "training steps")}` : ""),
       from: "run results"
     },
@@ -133,17 +157,23 @@ export const sizeFacts = (results: ReadonlyArray<RunResult>): Array<PlacedFact> 
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)
-const cell = (v: Json): string => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : v === null ? "—" : typeof v === "string" ? v : JSON.stringify(v))
+const cell = (v: Json): string =>
+  typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : v === null ? "—" : typeof v === "string" ? v : JSON.stringify(v)
 const mdCell = (v: Json) => cell(v).replace(/\|/g, "\\|").replace(/\n/g, " ")
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 48) || "chart"
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 48) || "chart"
 
 const htmlTable = (columns: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<Json>>, rowTitles?: ReadonlyArray<string>) =>
-  `<table><thead><tr>${columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr></thead><tbody>${
-    rows.map((r, i) => {
+  `<table><thead><tr>${columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr></thead><tbody>${rows
+    .map((r, i) => {
       const title = rowTitles?.[i]
       return `<tr${title ? ` title="${escapeHtml(title)}"` : ""}>${r.map((v) => `<td${typeof v === "string" ? ` class="label"` : ""}>${escapeHtml(cell(v))}</td>`).join("")}</tr>`
-    }).join("")
-  }</tbody></table>`
+    })
+    .join("")}</tbody></table>`
 
 const mdTable = (columns: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<Json>>) =>
   [`| ${columns.join(" | ")} |`, `| ${columns.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.map(mdCell).join(" | ")} |`)].join("\n")
@@ -171,7 +201,7 @@ export interface RenderedReport {
 
 /** Renders one report from one or more experiments. */
 export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: RegistryShape, options: ReportRenderOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const several = inputs.length > 1
     const title = options.title ?? `memorize report: ${inputs.map((i) => i.label).join(" vs ")}`
     const perExperiment = inputs.map((i) => ({ label: i.label, results: i.results, sections: collectSections(i.results, i.laws, registry) }))
@@ -225,7 +255,9 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
             `<figure class="chart"${live ? ` data-spec="${ids[i]}-spec"` : ""} data-series="${escapeHtml(JSON.stringify(seriesNames(s.chart)))}">` +
               (live ? `<div class="live"></div>` : "") +
               `<div class="static">${rendered.success.svg}</div>` +
-              (live && seriesNames(s.chart).length > 1 ? `<p class="hint">Hover a mark for its values; click legend entries to pick series (double-click clears).</p>` : "") +
+              (live && seriesNames(s.chart).length > 1
+                ? `<p class="hint">Hover a mark for its values; click legend entries to pick series (double-click clears).</p>`
+                : "") +
               `</figure>` +
               (live ? `<script type="application/json" id="${ids[i]}-spec">${scriptJson(rendered.success.vega)}</script>` : "")
           )
@@ -239,22 +271,43 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
       html.push(`<p class="source">from ${escapeHtml(s.source)}</p></section>`)
     }
     // The runs, named by what differs; the whole config on hover (row) or click (details).
-    const columns = summaryColumns(inputs.flatMap((inp) => inp.results), registry)
+    const columns = summaryColumns(
+      inputs.flatMap((inp) => inp.results),
+      registry
+    )
     const runHeader = [...(several ? ["experiment"] : []), ...summaryHeader(columns)]
-    const runRows = inputs.flatMap((inp) => summaryRows(inp.results, columns).map((r) => ({ r, cells: [...(several ? [inp.label] : []), ...summaryCells(r, columns)] })))
-    html.push(`<section id="runs"><h2>Runs</h2><p>Hover a row for the run's whole resolved config, or open it in the last column.</p><table><thead><tr>${
-      [...runHeader, "config"].map((c) => `<th>${escapeHtml(c)}</th>`).join("")
-    }</tr></thead><tbody>${
-      runRows.map(({ r, cells }) =>
-        `<tr title="${escapeHtml(r.config)}">${cells.map((c) => `<td${c === r.label ? ` class="label"` : ""}>${escapeHtml(c)}</td>`).join("")}<td><details><summary>config</summary><pre>${escapeHtml(r.config)}</pre></details></td></tr>`
-      ).join("")
-    }</tbody></table></section>`)
-    md.push("## Runs", "", mdTable(runHeader, runRows.map((x) => x.cells)), "")
+    const runRows = inputs.flatMap((inp) =>
+      summaryRows(inp.results, columns).map((r) => ({ r, cells: [...(several ? [inp.label] : []), ...summaryCells(r, columns)] }))
+    )
+    html.push(
+      `<section id="runs"><h2>Runs</h2><p>Hover a row for the run's whole resolved config, or open it in the last column.</p><table><thead><tr>${[
+        ...runHeader,
+        "config"
+      ]
+        .map((c) => `<th>${escapeHtml(c)}</th>`)
+        .join("")}</tr></thead><tbody>${runRows
+        .map(
+          ({ r, cells }) =>
+            `<tr title="${escapeHtml(r.config)}">${cells.map((c) => `<td${c === r.label ? ` class="label"` : ""}>${escapeHtml(c)}</td>`).join("")}<td><details><summary>config</summary><pre>${escapeHtml(r.config)}</pre></details></td></tr>`
+        )
+        .join("")}</tbody></table></section>`
+    )
+    md.push(
+      "## Runs",
+      "",
+      mdTable(
+        runHeader,
+        runRows.map((x) => x.cells)
+      ),
+      ""
+    )
     for (const inp of inputs) {
       const prov = inp.results[0]?.provenance
       if (prov === undefined) continue
       const heading = `Provenance (first run${several ? ` of ${inp.label}` : ""})`
-      html.push(`<section><h2>${escapeHtml(heading)}</h2><details><summary>software, hardware and data fingerprint</summary><pre>${escapeHtml(JSON.stringify(prov, null, 2))}</pre></details></section>`)
+      html.push(
+        `<section><h2>${escapeHtml(heading)}</h2><details><summary>software, hardware and data fingerprint</summary><pre>${escapeHtml(JSON.stringify(prov, null, 2))}</pre></details></section>`
+      )
       md.push(`## ${heading}`, "", "```json", JSON.stringify(prov, null, 2), "```", "")
     }
     if (runtime._tag === "Success") {
@@ -277,7 +330,7 @@ export const renderReport = (
 const CHARTS_DIR = "report-charts"
 
 const writeAll = (store: RunStore, report: RenderedReport) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     // Charts first, the report files last: a report never points at a chart not yet written.
     for (const c of report.charts) yield* store.writeFile(c.file, c.svg)
     const a = yield* store.writeFile("report.html", report.html)
@@ -289,7 +342,9 @@ const writeAll = (store: RunStore, report: RenderedReport) =>
     const present = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
     for (const f of present) {
       if (f.endsWith(".svg") && !current.has(f)) {
-        yield* fs.remove(NodePath.join(dir, f)).pipe(Effect.mapError((e) => new StoreError({ path: NodePath.join(dir, f), message: `cannot remove a stale chart: ${e.message}` })))
+        yield* fs
+          .remove(NodePath.join(dir, f))
+          .pipe(Effect.mapError((e) => new StoreError({ path: NodePath.join(dir, f), message: `cannot remove a stale chart: ${e.message}` })))
       }
     }
     return [a, b] as const
@@ -307,13 +362,8 @@ export const writeReport = (
 ) => Effect.flatMap(renderReport(experiment, results, laws, registry, options, description), (r) => writeAll(store, r))
 
 /** Writes a report of several experiments into `outDir` (created when missing). */
-export const writeComparisonReport = (
-  outDir: string,
-  inputs: ReadonlyArray<ReportInput>,
-  registry: RegistryShape,
-  options: ReportRenderOptions
-) =>
-  Effect.gen(function*() {
+export const writeComparisonReport = (outDir: string, inputs: ReadonlyArray<ReportInput>, registry: RegistryShape, options: ReportRenderOptions) =>
+  Effect.gen(function* () {
     const report = yield* renderReports(inputs, registry, options)
     const abs = NodePath.resolve(outDir)
     // The store's atomic writer (temp + rename), on a folder that holds only this report.

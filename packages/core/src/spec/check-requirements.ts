@@ -62,7 +62,7 @@ export const checkRun = (
   memo: CheckMemo,
   referenceModelPath: SpecPath = ["reference", "model"]
 ): Effect.Effect<ReadonlyArray<RawIssue>> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const issues: Array<RawIssue> = []
     for (const { section, path, run } of sectionsToCheck(spec, referenceModelPath)) {
       const check = section.plugin.check as ((config: unknown, input: { specDir: string; run: RunFacts }) => Effect.Effect<ReadonlyArray<Problem>>) | undefined
@@ -72,7 +72,13 @@ export const checkRun = (
       if (problems === undefined) {
         // A check that throws is a plugin bug; it is reported at the section rather than crashing validate.
         problems = yield* check(section.config, { specDir, run }).pipe(
-          Effect.catchDefect((defect) => Effect.succeed([{ message: `requirement check of ${section.plugin.kind} plugin "${section.plugin.name}" crashed: ${String((defect as Error)?.message ?? defect)}` }]))
+          Effect.catchDefect((defect) =>
+            Effect.succeed([
+              {
+                message: `requirement check of ${section.plugin.kind} plugin "${section.plugin.name}" crashed: ${String((defect as Error)?.message ?? defect)}`
+              }
+            ])
+          )
         )
         memo.set(key, problems)
       }
@@ -82,18 +88,16 @@ export const checkRun = (
   })
 
 /** Checks of the law sections (laws see every run, so no run facts). */
-export const checkLaws = (
-  laws: ReadonlyArray<DecodedSection>,
-  specDir: string,
-  run: RunFacts
-): Effect.Effect<ReadonlyArray<RawIssue>> =>
-  Effect.gen(function*() {
+export const checkLaws = (laws: ReadonlyArray<DecodedSection>, specDir: string, run: RunFacts): Effect.Effect<ReadonlyArray<RawIssue>> =>
+  Effect.gen(function* () {
     const issues: Array<RawIssue> = []
     for (const [i, law] of laws.entries()) {
       const check = law.plugin.check as ((config: unknown, input: { specDir: string; run: RunFacts }) => Effect.Effect<ReadonlyArray<Problem>>) | undefined
       if (!check) continue
       const problems = yield* check(law.config, { specDir, run }).pipe(
-        Effect.catchDefect((defect) => Effect.succeed([{ message: `requirement check of law plugin "${law.plugin.name}" crashed: ${String((defect as Error)?.message ?? defect)}` }]))
+        Effect.catchDefect((defect) =>
+          Effect.succeed([{ message: `requirement check of law plugin "${law.plugin.name}" crashed: ${String((defect as Error)?.message ?? defect)}` }])
+        )
       )
       issues.push(...problems.map((p) => toRaw(["laws", i], p)))
     }

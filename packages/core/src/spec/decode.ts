@@ -103,21 +103,28 @@ const decodeSection = <K extends PluginKind>(
     const known = registry.names(kind)
     return {
       ok: false,
-      issues: [{
-        path: [...path, "kind"],
-        message: `unknown ${kind} plugin "${name}" (registered: ${known.length ? known.join(", ") : "none"}; add third-party ones under plugins:)`
-      }]
+      issues: [
+        {
+          path: [...path, "kind"],
+          message: `unknown ${kind} plugin "${name}" (registered: ${known.length ? known.join(", ") : "none"}; add third-party ones under plugins:)`
+        }
+      ]
     }
   }
   const { kind: _kind, ...fields } = section
   const decoded = decodeWithIssues(plugin.config, fields, path)
   // Some schemas (an empty Struct, say) let unknown keys through; the spec language never does.
   const allowed = structKeys(plugin.config)
-  const unknown: Array<RawIssue> = allowed === undefined ? [] : Object.keys(fields).filter((k) => !allowed.includes(k)).map((k) => ({
-    path: [...path, k],
-    atKey: true,
-    message: `unknown key "${k}" (${allowed.length ? `expected one of: ${allowed.join(", ")}` : `${kind} plugin "${name}" takes no options`})`
-  }))
+  const unknown: Array<RawIssue> =
+    allowed === undefined
+      ? []
+      : Object.keys(fields)
+          .filter((k) => !allowed.includes(k))
+          .map((k) => ({
+            path: [...path, k],
+            atKey: true,
+            message: `unknown key "${k}" (${allowed.length ? `expected one of: ${allowed.join(", ")}` : `${kind} plugin "${name}" takes no options`})`
+          }))
   if (!decoded.ok) {
     // A failure of the whole section (its own unknown-key check, say) already covers them.
     const seen = new Set(decoded.issues.map((i) => formatPath(i.path)))
@@ -171,7 +178,10 @@ export const assignRunIds = (hashes: ReadonlyArray<string>, length = 12): Readon
 }
 
 /** The `--set` overrides, parsed and applied to the raw spec. */
-const applyOverrides = (source: SpecSource, sets: ReadonlyArray<string>): { readonly raw: unknown; readonly overrides: ReadonlyArray<Override> } | { readonly issues: ReadonlyArray<SpecIssue> } => {
+const applyOverrides = (
+  source: SpecSource,
+  sets: ReadonlyArray<string>
+): { readonly raw: unknown; readonly overrides: ReadonlyArray<Override> } | { readonly issues: ReadonlyArray<SpecIssue> } => {
   const overrides: Array<Override> = []
   const issues: Array<SpecIssue> = []
   for (const text of sets) {
@@ -233,16 +243,27 @@ const planRuns = (
  * never a collision of short ids; two runs with one config are a sweep axis
  * that changes nothing.
  */
-const identifyRuns = (source: SpecSource, plans: ReadonlyArray<RunPlan>, runIdLength: number): { readonly ok: true; readonly plans: ReadonlyArray<RunPlan> } | { readonly ok: false; readonly issue: SpecIssue } => {
+const identifyRuns = (
+  source: SpecSource,
+  plans: ReadonlyArray<RunPlan>,
+  runIdLength: number
+): { readonly ok: true; readonly plans: ReadonlyArray<RunPlan> } | { readonly ok: false; readonly issue: SpecIssue } => {
   const byHash = new Map<string, number>()
   for (const p of plans) {
     if (byHash.has(p.configHash)) {
-      const issue = { path: "sweep", message: `runs #${byHash.get(p.configHash)} and #${p.index} have the same resolved config (a sweep axis that changes nothing?)`, ...(positionOf(source, ["sweep"]) ?? {}) }
+      const issue = {
+        path: "sweep",
+        message: `runs #${byHash.get(p.configHash)} and #${p.index} have the same resolved config (a sweep axis that changes nothing?)`,
+        ...(positionOf(source, ["sweep"]) ?? {})
+      }
       return { ok: false, issue }
     }
     byHash.set(p.configHash, p.index)
   }
-  const runIds = assignRunIds(plans.map((p) => p.configHash), runIdLength)
+  const runIds = assignRunIds(
+    plans.map((p) => p.configHash),
+    runIdLength
+  )
   return { ok: true, plans: plans.map((p, i) => ({ ...p, runId: runIds[i]! })) }
 }
 
@@ -264,11 +285,7 @@ const resolvedSpec = (spec: ExperimentSpec, first: RunPlan, laws: ReadonlyArray<
   plugins: [...spec.plugins]
 })
 
-export const decodeExperiment = (
-  source: SpecSource,
-  registry: RegistryShape,
-  options: DecodeOptions = {}
-): Effect.Effect<Experiment, SpecError> =>
+export const decodeExperiment = (source: SpecSource, registry: RegistryShape, options: DecodeOptions = {}): Effect.Effect<Experiment, SpecError> =>
   Effect.suspend(() => {
     const fail = (issues: ReadonlyArray<SpecIssue>) => Effect.fail(new SpecError({ file: source.file, issues: dedupe(issues) }))
 
@@ -288,10 +305,12 @@ export const decodeExperiment = (
 
     const sweep = expandSweep(spec.sweep)
     if (sweep.issues.length > 0) {
-      return fail(sweep.issues.map((i) => {
-        const pos = positionOf(source, i.source, true)
-        return { path: formatPath(i.source), message: i.message, ...(pos ? { line: pos.line, column: pos.column } : {}) }
-      }))
+      return fail(
+        sweep.issues.map((i) => {
+          const pos = positionOf(source, i.source, true)
+          return { path: formatPath(i.source), message: i.message, ...(pos ? { line: pos.line, column: pos.column } : {}) }
+        })
+      )
     }
     const issues: Array<SpecIssue> = []
     const planned = planRuns(source, registry, raw, overrides, sweep.points, issues)
@@ -306,15 +325,29 @@ export const decodeExperiment = (
     checkDuplicateKinds(spec.laws, "laws", source, noSweepOrigins, issues)
     if (issues.length > 0) return fail(issues)
 
-    const ids = identifyRuns(source, planned.map((p) => p.plan), options.runIdLength ?? 12)
+    const ids = identifyRuns(
+      source,
+      planned.map((p) => p.plan),
+      options.runIdLength ?? 12
+    )
     if (!ids.ok) return fail([ids.issue])
     const identified = ids.plans
     const first = identified[0]!
     const specDir = NodePath.dirname(NodePath.resolve(source.file))
-    const experiment: Experiment = { name: spec.name, description: spec.description, source, specDir, spec, plans: identified, laws, resolved: resolvedSpec(spec, first, laws), overrides }
+    const experiment: Experiment = {
+      name: spec.name,
+      description: spec.description,
+      source,
+      specDir,
+      spec,
+      plans: identified,
+      laws,
+      resolved: resolvedSpec(spec, first, laws),
+      overrides
+    }
 
     // What the plugins require of each run (paths, data facts, reference), before any work.
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const memo: CheckMemo = new Map()
       const found: Array<SpecIssue> = []
       for (const [i, plan] of identified.entries()) {
@@ -361,10 +394,7 @@ const checkDuplicateKinds = (
   })
 }
 
-const decodeRunSpec = (
-  registry: RegistryShape,
-  spec: ExperimentSpec
-): { ok: true; value: RunSpec } | { ok: false; issues: ReadonlyArray<RawIssue> } => {
+const decodeRunSpec = (registry: RegistryShape, spec: ExperimentSpec): { ok: true; value: RunSpec } | { ok: false; issues: ReadonlyArray<RawIssue> } => {
   const issues: Array<RawIssue> = []
   const take = <K extends PluginKind>(kind: K, section: unknown, path: SpecPath) => {
     const d = decodeSection(registry, kind, section as Record<string, unknown>, path)
@@ -411,17 +441,17 @@ const runConfig = (s: RunSpec): { readonly [k: string]: Json } => ({
   model: s.model.resolved,
   train: s.train.resolved,
   metrics: s.metrics.map((m) => m.resolved),
-  ...(s.reference
-    ? { reference: { dataset: s.reference.dataset.resolved, model: s.reference.model.resolved, train: s.reference.train.resolved } }
-    : {})
+  ...(s.reference ? { reference: { dataset: s.reference.dataset.resolved, model: s.reference.model.resolved, train: s.reference.train.resolved } } : {})
 })
 
 const dedupe = (issues: ReadonlyArray<SpecIssue>): ReadonlyArray<SpecIssue> => {
   const seen = new Set<string>()
-  return issues.filter((i) => {
-    const key = `${i.line}:${i.column}:${i.path}:${i.message}`
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  }).sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0))
+  return issues
+    .filter((i) => {
+      const key = `${i.line}:${i.column}:${i.path}:${i.message}`
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
+    .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0))
 }

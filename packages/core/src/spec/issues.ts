@@ -12,9 +12,7 @@ export interface RawIssue {
   readonly atKey?: boolean
 }
 
-export type DecodeOutcome<A> =
-  | { readonly ok: true; readonly value: A }
-  | { readonly ok: false; readonly issues: ReadonlyArray<RawIssue> }
+export type DecodeOutcome<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly issues: ReadonlyArray<RawIssue> }
 
 const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -23,11 +21,7 @@ const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
  * Each issue's path is prefixed with `basePath`, and its message says what
  * was found at that place.
  */
-export const decodeWithIssues = <A>(
-  schema: Schema.Codec<A, any>,
-  value: unknown,
-  basePath: SpecPath = []
-): DecodeOutcome<A> => {
+export const decodeWithIssues = <A>(schema: Schema.Codec<A, any>, value: unknown, basePath: SpecPath = []): DecodeOutcome<A> => {
   const exit = Schema.decodeUnknownExit(schema as Schema.Codec<A, unknown>)(value, { errors: "all", onExcessProperty: "error" })
   if (Exit.isSuccess(exit)) return { ok: true, value: exit.value }
   const schemaError = findSchemaError(exit.cause)
@@ -51,13 +45,7 @@ const findSchemaError = (cause: unknown): Schema.SchemaError | undefined => {
   return undefined
 }
 
-const describe = (
-  schema: Schema.Codec<any, any>,
-  root: unknown,
-  local: ReadonlyArray<string | number>,
-  basePath: SpecPath,
-  message: string
-): RawIssue => {
+const describe = (schema: Schema.Codec<any, any>, root: unknown, local: ReadonlyArray<string | number>, basePath: SpecPath, message: string): RawIssue => {
   const path = [...basePath, ...local]
   if (message === "Expected no excess property") {
     const key = local[local.length - 1]

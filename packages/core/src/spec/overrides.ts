@@ -53,5 +53,4 @@ export const setAt = (root: unknown, path: SpecPath, value: unknown): unknown =>
   return obj
 }
 
-export const isPrefix = (prefix: SpecPath, path: SpecPath): boolean =>
-  prefix.length <= path.length && prefix.every((k, i) => String(k) === String(path[i]))
+export const isPrefix = (prefix: SpecPath, path: SpecPath): boolean => prefix.length <= path.length && prefix.every((k, i) => String(k) === String(path[i]))

@@ -15,10 +15,9 @@ import { NonNegativeInt, PositiveInt, withDefault } from "../schema-helpers.ts"
 export const sectionKinds = { dataset: "dataset", model: "model", train: "trainer", metrics: "metric", laws: "law" } as const
 
 /** `{ kind: name, ...fields for that plugin }`. */
-export const PluginSection = Schema.StructWithRest(
-  Schema.Struct({ kind: Schema.String.check(Schema.isMinLength(1)) }),
-  [Schema.Record(Schema.String, Schema.Unknown)]
-)
+export const PluginSection = Schema.StructWithRest(Schema.Struct({ kind: Schema.String.check(Schema.isMinLength(1)) }), [
+  Schema.Record(Schema.String, Schema.Unknown)
+])
 export type PluginSection = typeof PluginSection.Type
 
 /** Sweep axes: a spec path (`model.dModel`, `seed`) → the values it takes. */
@@ -72,10 +71,7 @@ export const ExperimentName = Schema.String.check(
 export const ExperimentSpec = Schema.Struct({
   name: ExperimentName.annotate({ description: "the experiment's name: letters, digits, '.', '_', '-'; names its run store folder" }),
   description: Schema.optional(Schema.String).annotate({ description: "free text about the experiment" }),
-  seed: withDefault(
-    NonNegativeInt.annotate({ description: "seed of each run (data, initialisation, batch order) unless a section sets its own" }),
-    0
-  ),
+  seed: withDefault(NonNegativeInt.annotate({ description: "seed of each run (data, initialisation, batch order) unless a section sets its own" }), 0),
   dataset: PluginSection.annotate({ description: "the training data: a dataset plugin (memorize plugins lists them)" }),
   model: PluginSection.annotate({ description: "the model architecture: a model plugin" }),
   train: PluginSection.annotate({ description: "how the model is trained (or loaded): a trainer plugin" }),

@@ -61,7 +61,8 @@ export const expandSweep = (
   }
   if (zip.length > 0) {
     const rows = Array.from({ length: zipLength }, (_, i) =>
-      zip.map(([key, values]): Assignment => ({ path: axisPath(key), value: values[i], source: ["sweep", "zip", key, i] })))
+      zip.map(([key, values]): Assignment => ({ path: axisPath(key), value: values[i], source: ["sweep", "zip", key, i] }))
+    )
     points = points.flatMap((p) => rows.map((row) => [...p, ...row]))
   }
   return {

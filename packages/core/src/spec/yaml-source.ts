@@ -48,11 +48,7 @@ export const formatPath = (path: SpecPath): string =>
  * (for a missing key, its parent mapping). `keyPosition` points at the key
  * of the last pair instead of its value (for "unknown key" errors).
  */
-export const positionOf = (
-  source: SpecSource,
-  path: SpecPath,
-  keyPosition = false
-): { line: number; column: number } | undefined => {
+export const positionOf = (source: SpecSource, path: SpecPath, keyPosition = false): { line: number; column: number } | undefined => {
   let node: unknown = source.doc.contents
   let offset: number | undefined = rangeStart(node)
   for (const key of path) {

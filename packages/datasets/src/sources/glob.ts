@@ -5,6 +5,7 @@
  * alternatives, `[abc]` classes. Files of one pattern come sorted, so the
  * reading order (and a dataset built without `shuffle`) is reproducible.
  */
+import type { Dirent } from "node:fs"
 import { readdir, stat } from "node:fs/promises"
 import { isAbsolute, join, relative, resolve, sep } from "node:path"
 import { SourceFailure } from "../errors.ts"
@@ -34,7 +35,10 @@ export const globToRegExp = (glob: string): RegExp => {
       const end = glob.indexOf("]", i + 1)
       if (end < 0) re += "\\["
       else {
-        const body = glob.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\")
+        const body = glob
+          .slice(i + 1, end)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\")
         re += `[${body}]`
         i = end
       }
@@ -42,7 +46,11 @@ export const globToRegExp = (glob: string): RegExp => {
       const end = glob.indexOf("}", i + 1)
       if (end < 0) re += "\\{"
       else {
-        re += `(?:${glob.slice(i + 1, end).split(",").map((alt) => globToRegExp(alt).source.slice(1, -1)).join("|")})`
+        re += `(?:${glob
+          .slice(i + 1, end)
+          .split(",")
+          .map((alt) => globToRegExp(alt).source.slice(1, -1))
+          .join("|")})`
         i = end
       }
     } else re += escapeRegex(c)
@@ -51,7 +59,7 @@ export const globToRegExp = (glob: string): RegExp => {
 }
 
 async function* walk(dir: string): AsyncGenerator<string> {
-  let entries
+  let entries: Array<Dirent>
   try {
     entries = await readdir(dir, { withFileTypes: true })
   } catch {

@@ -51,7 +51,7 @@ export async function* parquetDocuments(files: ReadonlyArray<string>, column: st
     let rowStart = 0
     for (const group of metadata.row_groups) {
       const rowEnd = rowStart + Number(group.num_rows)
-      let rows
+      let rows: Awaited<ReturnType<typeof parquetReadObjects>>
       try {
         rows = await parquetReadObjects({ file: buffer, metadata, columns: [column], rowStart, rowEnd })
       } catch (e) {
@@ -61,7 +61,10 @@ export async function* parquetDocuments(files: ReadonlyArray<string>, column: st
         const value: unknown = rows[r][column]
         if (value === null || value === undefined) continue
         if (typeof value !== "string") {
-          throw new SourceFailure(file, `${file}: row ${rowStart + r}, column "${column}" holds ${typeof value === "object" ? "an object" : typeof value}, expected text`)
+          throw new SourceFailure(
+            file,
+            `${file}: row ${rowStart + r}, column "${column}" holds ${typeof value === "object" ? "an object" : typeof value}, expected text`
+          )
         }
         yield { text: value, source: `${file}#${rowStart + r}`, last: true }
       }

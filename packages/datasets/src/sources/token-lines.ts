@@ -19,7 +19,11 @@ export interface TokenLineRules {
 const describe = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v)
 
 /** The checked sequences of a token JSONL file, with their 1-based line numbers. */
-export async function* tokenLines(file: string, rules: TokenLineRules, signal?: AbortSignal): AsyncGenerator<{ readonly ids: Uint32Array; readonly number: number }> {
+export async function* tokenLines(
+  file: string,
+  rules: TokenLineRules,
+  signal?: AbortSignal
+): AsyncGenerator<{ readonly ids: Uint32Array; readonly number: number }> {
   for await (const { line, number } of readLines(file)) {
     if (signal?.aborted) throw signal.reason ?? new Error("interrupted")
     if (line.trim() === "") continue

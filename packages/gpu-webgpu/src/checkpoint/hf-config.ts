@@ -50,7 +50,11 @@ export const gpt2ConfigJson = (shape: Gpt2Shape): Record<string, unknown> => {
 /** `json.dumps(config, indent=2, sort_keys=True) + "\n"`, as transformers writes it. */
 export const gpt2ConfigText = (shape: Gpt2Shape): string => {
   const config = gpt2ConfigJson(shape)
-  const sorted = Object.fromEntries(Object.keys(config).sort().map((k) => [k, config[k]]))
+  const sorted = Object.fromEntries(
+    Object.keys(config)
+      .sort()
+      .map((k) => [k, config[k]])
+  )
   return JSON.stringify(sorted, null, 2) + "\n"
 }
 
@@ -87,7 +91,7 @@ const ACTIVATIONS: Record<string, Gpt2Shape["activation"]> = {
  * the tensors.
  */
 export const parseGpt2Config = (file: string, text: string): Effect.Effect<Gpt2Shape, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bad = (message: string) => new ModelError({ message: `config.json: ${message}`, file })
     let json: unknown
     try {

@@ -29,18 +29,20 @@ const sameShape = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => a.leng
 
 /** Checks that `weights` hold every tensor of their shape with the right size, naming the first that does not. */
 export const checkWeights = (weights: Gpt2Weights, file?: string): Effect.Effect<void, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (const [name, dims] of gpt2TensorShapes(weights.shape)) {
       const t = weights.tensors.get(name)
       const where = file !== undefined ? { file } : {}
       if (t === undefined) return yield* Effect.fail(new ModelError({ message: `missing tensor ${name}`, tensor: name, ...where }))
       const n = dims.reduce((a, b) => a * b, 1)
       if (!sameShape(t.shape, dims) || t.data.length !== n) {
-        return yield* Effect.fail(new ModelError({
-          message: `tensor ${name} has shape [${t.shape.join(", ")}] (${t.data.length} values), the model's shape needs [${dims.join(", ")}]`,
-          tensor: name,
-          ...where
-        }))
+        return yield* Effect.fail(
+          new ModelError({
+            message: `tensor ${name} has shape [${t.shape.join(", ")}] (${t.data.length} values), the model's shape needs [${dims.join(", ")}]`,
+            tensor: name,
+            ...where
+          })
+        )
       }
     }
   })
@@ -49,12 +51,8 @@ export const checkWeights = (weights: Gpt2Weights, file?: string): Effect.Effect
  * Saves `weights` into `dir` as model.safetensors + config.json, each written
  * atomically (temporary file, then rename). `dtype` "BF16" halves the file.
  */
-export const saveHfGpt2 = (
-  dir: string,
-  weights: Gpt2Weights,
-  options?: { readonly dtype?: WritableDtype }
-): Effect.Effect<void, ModelError> =>
-  Effect.gen(function*() {
+export const saveHfGpt2 = (dir: string, weights: Gpt2Weights, options?: { readonly dtype?: WritableDtype }): Effect.Effect<void, ModelError> =>
+  Effect.gen(function* () {
     const modelFile = nodePath.join(dir, MODEL_FILE)
     yield* checkWeights(weights, modelFile)
     const tensors = gpt2TensorShapes(weights.shape).map(([name, shape]) => ({
@@ -70,18 +68,27 @@ export const saveHfGpt2 = (
 
 /** Where the weights and the config of a checkpoint path are. */
 const resolvePaths = (path: string): Effect.Effect<{ readonly weightsFile: string; readonly configFile: string }, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const stat = yield* Effect.tryPromise({
       try: () => fs.stat(path),
-      catch: () => new ModelError({ message: "checkpoint not found (expected a folder with config.json, a .safetensors or a .safetensors.index.json file)", file: path })
+      catch: () =>
+        new ModelError({ message: "checkpoint not found (expected a folder with config.json, a .safetensors or a .safetensors.index.json file)", file: path })
     })
     if (!stat.isDirectory()) {
       if (!path.endsWith(".safetensors") && !path.endsWith(".json")) {
-        return yield* Effect.fail(new ModelError({ message: "not a checkpoint: expected a .safetensors or .safetensors.index.json file, or a folder", file: path }))
+        return yield* Effect.fail(
+          new ModelError({ message: "not a checkpoint: expected a .safetensors or .safetensors.index.json file, or a folder", file: path })
+        )
       }
       return { weightsFile: path, configFile: nodePath.join(nodePath.dirname(path), CONFIG_FILE) }
     }
-    const exists = (f: string) => Effect.promise(() => fs.access(f).then(() => true, () => false))
+    const exists = (f: string) =>
+      Effect.promise(() =>
+        fs.access(f).then(
+          () => true,
+          () => false
+        )
+      )
     for (const name of [MODEL_FILE, INDEX_FILE]) {
       const f = nodePath.join(path, name)
       if (yield* exists(f)) return { weightsFile: f, configFile: nodePath.join(path, CONFIG_FILE) }
@@ -98,7 +105,7 @@ const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/
  */
 export const loadHfGpt2 = (path: string): Effect.Effect<Gpt2Weights, ModelError> =>
   Effect.scoped(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { weightsFile, configFile } = yield* resolvePaths(path)
       const configText = yield* Effect.tryPromise({
         try: () => fs.readFile(configFile, "utf8"),
@@ -106,8 +113,7 @@ export const loadHfGpt2 = (path: string): Effect.Effect<Gpt2Weights, ModelError>
       })
       const config = yield* parseGpt2Config(configFile, configText)
       const source = yield* openTensorSource(weightsFile)
-      const fail = (message: string, tensor: string) =>
-        Effect.fail(new ModelError({ message, tensor, file: source.info(tensor)?.file ?? weightsFile }))
+      const fail = (message: string, tensor: string) => Effect.fail(new ModelError({ message, tensor, file: source.info(tensor)?.file ?? weightsFile }))
 
       // Our name → the stored name, prefix removed, buffers dropped, strangers refused.
       const expected = new Map(gpt2TensorShapes({ ...config, tiedHead: false }))

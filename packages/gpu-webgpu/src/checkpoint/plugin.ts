@@ -27,7 +27,8 @@ import { loadCheckpoint, saveCheckpoint } from "./index.ts"
 
 export const CheckpointTrainerConfig = Schema.Struct({
   path: Schema.String.annotate({
-    description: "a Hugging Face GPT-2 checkpoint: folder with config.json + model.safetensors (or a sharded index), or the file itself; relative to the spec's folder"
+    description:
+      "a Hugging Face GPT-2 checkpoint: folder with config.json + model.safetensors (or a sharded index), or the file itself; relative to the spec's folder"
   }),
   precision: withDefault(
     Schema.Literals(["fp32", "bf16", "bf16-params", "fp16"]).annotate({ description: "precision the model is evaluated in, as the trainers' precision" }),
@@ -43,12 +44,7 @@ export const CheckpointTrainerConfig = Schema.Struct({
 export type CheckpointTrainerConfig = typeof CheckpointTrainerConfig.Type
 
 /** Why a checkpoint of this shape cannot evaluate this dataset, or undefined when it can. */
-export const checkpointFit = (
-  shape: Gpt2Shape,
-  data: Pick<Dataset, "vocabSize" | "seqLen" | "kind">,
-  bos: boolean,
-  file: string
-): ModelError | undefined => {
+export const checkpointFit = (shape: Gpt2Shape, data: Pick<Dataset, "vocabSize" | "seqLen" | "kind">, bos: boolean, file: string): ModelError | undefined => {
   const wantVocab = data.vocabSize + (bos ? 1 : 0)
   if (shape.vocabSize !== wantVocab) {
     return new ModelError({
@@ -88,15 +84,17 @@ export const firstPositions = (weights: Gpt2Weights, n: number): Gpt2Weights => 
 }
 
 const load = (config: CheckpointTrainerConfig) => (input: TrainInput) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const started = Date.now()
     const file = nodePath.resolve(input.context.specDir, config.path)
     const weights: Gpt2Weights = yield* loadCheckpoint(file)
     const misfit = checkpointFit(weights.shape, input.dataset, config.bos, file)
     if (misfit !== undefined) return yield* Effect.fail(misfit)
-    const gpu = yield* openGpt2(firstPositions(weights, input.dataset.seqLen + (config.bos ? 1 : 0)), { precision: config.precision, bos: config.bos, device: config.device }).pipe(
-      Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file }) : e))
-    )
+    const gpu = yield* openGpt2(firstPositions(weights, input.dataset.seqLen + (config.bos ? 1 : 0)), {
+      precision: config.precision,
+      bos: config.bos,
+      device: config.device
+    }).pipe(Effect.mapError((e) => (e._tag === "DeviceError" ? new ModelError({ message: `cannot load the checkpoint onto the GPU: ${e.message}`, file }) : e)))
     const { shape } = weights
     const vocabSize = input.dataset.vocabSize
     const seqLen = input.dataset.seqLen

@@ -23,10 +23,21 @@ import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16 } from "./dtype.ts"
 
 /** Element sizes of every dtype the format defines (so any valid header can be checked). */
 export const DTYPE_BYTES = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  F64: 8, I64: 8, U64: 8
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8
 } as const
 export type SafetensorsDtype = keyof typeof DTYPE_BYTES
 /** The dtypes this reader converts to Float32. */
@@ -65,8 +76,7 @@ export interface TensorSource {
   readonly read: (name: string) => Effect.Effect<Float32Array, ModelError>
 }
 
-const fail = (file: string, message: string, tensor?: string) =>
-  Effect.fail(new ModelError({ message, file, ...(tensor !== undefined ? { tensor } : {}) }))
+const fail = (file: string, message: string, tensor?: string) => Effect.fail(new ModelError({ message, file, ...(tensor !== undefined ? { tensor } : {}) }))
 
 const ioError = (file: string, what: string) => (cause: unknown) =>
   new ModelError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, file })
@@ -85,13 +95,8 @@ const isCount = (n: unknown): n is number => typeof n === "number" && Number.isS
  * section actually present in the file: offsets past it mean the file is
  * truncated or the header lies.
  */
-export const parseHeader = (
-  file: string,
-  json: Uint8Array,
-  dataStart: number,
-  dataBytes: number
-): Effect.Effect<SafetensorsHeader, ModelError> =>
-  Effect.gen(function*() {
+export const parseHeader = (file: string, json: Uint8Array, dataStart: number, dataBytes: number): Effect.Effect<SafetensorsHeader, ModelError> =>
+  Effect.gen(function* () {
     let parsed: unknown
     try {
       parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json))
@@ -129,10 +134,18 @@ export const parseHeader = (
       const [begin, end] = offsets as [number, number]
       const need = shape.reduce((a: number, b: number) => a * b, 1) * DTYPE_BYTES[dtype]
       if (end - begin !== need) {
-        return yield* fail(file, `data_offsets [${begin}, ${end}] of tensor ${name} span ${end - begin} bytes but ${dtype}[${shape.join(", ")}] needs ${need}`, name)
+        return yield* fail(
+          file,
+          `data_offsets [${begin}, ${end}] of tensor ${name} span ${end - begin} bytes but ${dtype}[${shape.join(", ")}] needs ${need}`,
+          name
+        )
       }
       if (end > dataBytes) {
-        return yield* fail(file, `data_offsets [${begin}, ${end}] of tensor ${name} are out of range: the data section has ${dataBytes} bytes (truncated file?)`, name)
+        return yield* fail(
+          file,
+          `data_offsets [${begin}, ${end}] of tensor ${name} are out of range: the data section has ${dataBytes} bytes (truncated file?)`,
+          name
+        )
       }
       tensors.push({ name, dtype, shape, begin, end, file })
     }
@@ -186,7 +199,7 @@ export const decodeTensor = (info: TensorInfo, bytes: Uint8Array): Effect.Effect
 
 /** Opens one .safetensors file: reads its header now, tensors on demand. The handle closes with the scope. */
 export const openSafetensors = (file: string): Effect.Effect<TensorSource, ModelError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     yield* littleEndian
     const handle = yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => fs.open(file, "r"), catch: ioError(file, "cannot open safetensors file") }),
@@ -226,7 +239,7 @@ export const openSafetensors = (file: string): Effect.Effect<TensorSource, Model
  * opened (headers only) and must hold the tensors the map gives it.
  */
 export const openSafetensorsIndex = (indexFile: string): Effect.Effect<TensorSource, ModelError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = yield* Effect.tryPromise({ try: () => fs.readFile(indexFile, "utf8"), catch: ioError(indexFile, "cannot read index") })
     let parsed: unknown
     try {
@@ -295,7 +308,10 @@ const DTYPE_RANK: Record<WritableDtype, number> = { BF16: 0, F32: 1 }
 export const saveFileOrder = (tensors: ReadonlyArray<WriteTensor>): Array<WriteTensor> => [...tensors].sort(compareSaveFileOrder)
 
 /** `save_file`'s order: larger dtype rank first, then name by UTF-8 bytes. */
-function compareSaveFileOrder(a: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }, b: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }): number {
+function compareSaveFileOrder(
+  a: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined },
+  b: { readonly name: string; readonly dtype?: SafetensorsDtype | undefined }
+): number {
   const rank = (d: SafetensorsDtype | undefined) => (DTYPE_RANK as Record<string, number>)[d ?? "F32"] ?? 0
   const byDtype = rank(b.dtype) - rank(a.dtype)
   if (byDtype !== 0) return byDtype
@@ -312,7 +328,7 @@ export const encodeHeader = (
   metadata?: Readonly<Record<string, string>>,
   file = "<memory>"
 ): Effect.Effect<Uint8Array, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const header: Record<string, unknown> = {}
     if (metadata !== undefined && Object.keys(metadata).length > 0) header.__metadata__ = metadata
     let offset = 0
@@ -338,11 +354,8 @@ export const encodeHeader = (
   })
 
 /** The whole file in memory (small models and tests), in `save_file`'s order. */
-export const encodeSafetensors = (
-  tensors: ReadonlyArray<WriteTensor>,
-  metadata?: Readonly<Record<string, string>>
-): Effect.Effect<Uint8Array, ModelError> =>
-  Effect.gen(function*() {
+export const encodeSafetensors = (tensors: ReadonlyArray<WriteTensor>, metadata?: Readonly<Record<string, string>>): Effect.Effect<Uint8Array, ModelError> =>
+  Effect.gen(function* () {
     yield* littleEndian
     const ordered = saveFileOrder(tensors)
     const head = yield* encodeHeader(ordered, metadata)
@@ -361,10 +374,7 @@ export const encodeSafetensors = (
  * Writes `file` atomically: streams into a temporary file in the same folder,
  * then renames it over the target, so a reader never sees half a checkpoint.
  */
-export const writeFileAtomic = (
-  file: string,
-  write: (handle: fs.FileHandle) => Promise<void>
-): Effect.Effect<void, ModelError> => {
+export const writeFileAtomic = (file: string, write: (handle: fs.FileHandle) => Promise<void>): Effect.Effect<void, ModelError> => {
   const tmp = nodePath.join(nodePath.dirname(file), `.${nodePath.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`)
   return Effect.tryPromise({
     try: async () => {
@@ -379,13 +389,7 @@ export const writeFileAtomic = (
       await fs.rename(tmp, file)
     },
     catch: (cause) => cause
-  }).pipe(
-    Effect.catch((cause) =>
-      Effect.promise(() => fs.rm(tmp, { force: true })).pipe(
-        Effect.andThen(Effect.fail(ioError(file, "cannot write")(cause)))
-      )
-    )
-  )
+  }).pipe(Effect.catch((cause) => Effect.promise(() => fs.rm(tmp, { force: true })).pipe(Effect.andThen(Effect.fail(ioError(file, "cannot write")(cause))))))
 }
 
 /**
@@ -397,7 +401,7 @@ export const writeSafetensors = (
   tensors: ReadonlyArray<WriteTensor>,
   metadata?: Readonly<Record<string, string>>
 ): Effect.Effect<void, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     yield* littleEndian
     const ordered = saveFileOrder(tensors)
     const head = yield* encodeHeader(ordered, metadata, file)
@@ -412,7 +416,7 @@ export const readSafetensors = (
   file: string
 ): Effect.Effect<Map<string, { readonly dtype: SafetensorsDtype; readonly shape: ReadonlyArray<number>; readonly data: Float32Array }>, ModelError> =>
   Effect.scoped(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const source = yield* openTensorSource(file)
       const out = new Map<string, { dtype: SafetensorsDtype; shape: ReadonlyArray<number>; data: Float32Array }>()
       for (const name of source.names) {

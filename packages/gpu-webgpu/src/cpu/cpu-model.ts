@@ -57,7 +57,10 @@ const noArena = new Float32Array(16)
 const allocate = (what: string, floats: number): Effect.Effect<Float32Array, ModelError> =>
   Effect.try({
     try: () => new Float32Array(floats),
-    catch: (e) => new ModelError({ message: `cannot allocate ${what}: ${floats.toLocaleString("en-US")} floats (${(floats * 4 / 2 ** 30).toFixed(2)} GiB): ${e instanceof Error ? e.message : String(e)}` })
+    catch: (e) =>
+      new ModelError({
+        message: `cannot allocate ${what}: ${floats.toLocaleString("en-US")} floats (${((floats * 4) / 2 ** 30).toFixed(2)} GiB): ${e instanceof Error ? e.message : String(e)}`
+      })
   })
 
 interface CpuPlan {
@@ -84,7 +87,10 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
     const rounding = operandRounding(precision)
     const layout = paramLayout(shape)
     const cores = Math.max(1, options.threads ?? native.info().cores)
-    yield* Effect.acquireRelease(Effect.sync(() => alive++), () => Effect.sync(() => alive--))
+    yield* Effect.acquireRelease(
+      Effect.sync(() => alive++),
+      () => Effect.sync(() => alive--)
+    )
     const threads = () => Math.max(1, Math.floor(cores / Math.max(1, alive)))
 
     const params = yield* allocate("the parameters", layout.total)
@@ -96,7 +102,13 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
     let trainArena: { arena: Float32Array; placements: Map<string, Placement> } | undefined
     const trainState = Effect.suspend(() => {
       if (trainArena !== undefined) return Effect.succeed(trainArena)
-      const { placements, total } = place(ARENA_TRAIN, [["grads", layout.total], ["m", layout.total], ["v", layout.total], ["normSq", 1], ["hyper", 8]])
+      const { placements, total } = place(ARENA_TRAIN, [
+        ["grads", layout.total],
+        ["m", layout.total],
+        ["v", layout.total],
+        ["normSq", 1],
+        ["hyper", 8]
+      ])
       return Effect.map(allocate("the gradients and Adam moments", total), (arena) => (trainArena = { arena, placements }))
     })
 
@@ -110,18 +122,21 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         const head = layout.slots.get(shape.tiedHead ? "wte.weight" : "lm_head.weight")!
         // Logits of one position (generation, arithmetic coding): that row of every sequence gathered, then one (B × d)·Wᵀ GEMM.
         const positionLogits: Op = {
-          op: "matmul", label: "lm-head", M: B, N: V, K: d, transA: false, transB: true, a: { tensor: "gather", offset: 0, size: B * d },
-          b: { tensor: "params", offset: head.offset, size: head.size }, c: { tensor: "rowLogits", offset: 0, size: B * V }
+          op: "matmul",
+          label: "lm-head",
+          M: B,
+          N: V,
+          K: d,
+          transA: false,
+          transB: true,
+          a: { tensor: "gather", offset: 0, size: B * d },
+          b: { tensor: "params", offset: head.offset, size: head.size },
+          c: { tensor: "rowLogits", offset: 0, size: B * V }
         }
         const all = [...sched.forward, ...sched.evaluate, ...(train ? sched.backward : []), positionLogits]
         const used = tensorsOf(all, { fusedHead: true })
         const sizes: Array<readonly [string, number]> = [...sched.tensors].filter(([n]) => used.has(n))
-        sizes.push(
-          ["matmulScratch", matmulScratchFloats(all, rounding)],
-          ["headWork", native.headWork(V, d, train)],
-          ["gather", B * d],
-          ["rowLogits", B * V]
-        )
+        sizes.push(["matmulScratch", matmulScratchFloats(all, rounding)], ["headWork", native.headWork(V, d, train)], ["gather", B * d], ["rowLogits", B * V])
         const { placements, total } = place(ARENA_PLAN, sizes)
         const arena = yield* allocate(`activations for ${B} rows of ${T} positions`, total)
         const train0 = train ? yield* trainState : undefined
@@ -152,17 +167,24 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         }
         const trainPrograms = train
           ? {
-            first: build((p) => {
-              p.zero({ tensor: "grads", offset: 0, size: layout.total })
-              p.zero(sched.lossSum)
-              p.ops([...sched.forward, ...sched.backward])
-            }),
-            next: build((p) => p.ops([...sched.forward, ...sched.backward]))
-          }
+              first: build((p) => {
+                p.zero({ tensor: "grads", offset: 0, size: layout.total })
+                p.zero(sched.lossSum)
+                p.ops([...sched.forward, ...sched.backward])
+              }),
+              next: build((p) => p.ops([...sched.forward, ...sched.backward]))
+            }
           : undefined
         const at = (r: Ref) => placements.get(r.tensor)!.offset + r.offset
         const made: CpuPlan = {
-          sched, arena, words: new Uint32Array(arena.buffer), at, forwardEvaluate, forwardLogits, gather, rowLogits,
+          sched,
+          arena,
+          words: new Uint32Array(arena.buffer),
+          at,
+          forwardEvaluate,
+          forwardLogits,
+          gather,
+          rowLogits,
           ...(trainPrograms ? { train: trainPrograms } : {})
         }
         plans.set(key, made)
@@ -275,7 +297,17 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
         const prog = (clip: boolean) => {
           const b = programBuilder({ placements, arenaSizes: [params.length, state.arena.length, p.arena.length], rounding })
           if (clip) b.op({ op: "totalSum", n: layout.total, x: ref("grads"), out: ref("normSq"), square: true, accumulate: false })
-          b.adamw({ n: layout.total, decayEnd: layout.decayEnd, params: ref("params"), grads: ref("grads"), m: ref("m"), v: ref("v"), normSq: ref("normSq"), hyper: ref("hyper"), roundParams: precision === "bf16-params" })
+          b.adamw({
+            n: layout.total,
+            decayEnd: layout.decayEnd,
+            params: ref("params"),
+            grads: ref("grads"),
+            m: ref("m"),
+            v: ref("v"),
+            normSq: ref("normSq"),
+            hyper: ref("hyper"),
+            roundParams: precision === "bf16-params"
+          })
           return b.build()
         }
         const update = { clip: prog(true), plain: prog(false) }
@@ -286,7 +318,10 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
             Effect.gen(function* () {
               yield* backwardPass(p, chunks, gradScale)
               losses[slot] = p.arena[p.at(p.sched.lossSum)]
-              state.arena.set([adam.lr, adam.beta1, adam.beta2, adam.eps, adam.weightDecay, 1 - adam.beta1 ** adam.step, 1 - adam.beta2 ** adam.step, adam.clip], hyperAt)
+              state.arena.set(
+                [adam.lr, adam.beta1, adam.beta2, adam.eps, adam.weightDecay, 1 - adam.beta1 ** adam.step, 1 - adam.beta2 ** adam.step, adam.clip],
+                hyperAt
+              )
               yield* run(p, adam.clip > 0 ? update.clip : update.plain, "optimiser step")
             }).pipe(Effect.mapError((e) => new TrainError({ message: e.message }))),
           losses: () => Effect.succeed(losses.slice())
@@ -302,14 +337,20 @@ export const makeCpuGpt2Engine = (weights: Gpt2Weights, options: CpuGpt2Options)
       })
 
     return {
-      shape, precision, bos, dataVocab: bos ? V - 1 : V,
+      shape,
+      precision,
+      bos,
+      dataVocab: bos ? V - 1 : V,
       paramCount: gpt2ParamCount(shape),
       ...evaluation,
       exportWeights: () => Effect.succeed(unflattenWeights(layout, shape, params)),
       maxMicroBatch,
       stepper: (micro: number, T: number, ring: number): Effect.Effect<Stepper, TrainError> =>
         Effect.mapError(stepper(micro, T, ring), (e) => new TrainError({ message: e.message })),
-      layout, params, gradient, native,
+      layout,
+      params,
+      gradient,
+      native,
       threadsUsed: () => (Number.isFinite(fewest) ? fewest : threads())
     } satisfies CpuGpt2Engine
   })

@@ -29,12 +29,21 @@ let loaded: NativeAddon | undefined
 export const nativeAddon: Effect.Effect<NativeAddon, ModelError> = Effect.suspend(() => {
   if (loaded !== undefined) return Effect.succeed(loaded)
   if (!existsSync(addonPath))
-    return Effect.fail(new ModelError({ message: `the CPU trainer's native addon is not built (${addonPath}): run scripts/setup.sh (it installs g++ and libopenblas-dev from Debian and builds it), or choose train.kind: webgpu`, file: addonPath }))
+    return Effect.fail(
+      new ModelError({
+        message: `the CPU trainer's native addon is not built (${addonPath}): run scripts/setup.sh (it installs g++ and libopenblas-dev from Debian and builds it), or choose train.kind: webgpu`,
+        file: addonPath
+      })
+    )
   return Effect.try({
     try: () => {
       loaded = createRequire(import.meta.url)(addonPath) as NativeAddon
       return loaded
     },
-    catch: (e) => new ModelError({ message: `cannot load the CPU trainer's native addon: ${e instanceof Error ? e.message : String(e)} (rebuild with scripts/setup.sh)`, file: addonPath })
+    catch: (e) =>
+      new ModelError({
+        message: `cannot load the CPU trainer's native addon: ${e instanceof Error ? e.message : String(e)} (rebuild with scripts/setup.sh)`,
+        file: addonPath
+      })
   })
 })

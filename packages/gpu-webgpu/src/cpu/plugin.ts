@@ -15,9 +15,11 @@ import { makeCpuGpt2Engine } from "./cpu-model.ts"
 export const CpuTrainerConfig = Schema.Struct({
   ...trainFields,
   /** Cores for one model (default: all), divided among the models training at once (--concurrency). */
-  threads: Schema.optional(PositiveInt.annotate({
-    description: "CPU threads for this run (default: the machine's cores, divided among the runs training at once); results do not depend on it"
-  }))
+  threads: Schema.optional(
+    PositiveInt.annotate({
+      description: "CPU threads for this run (default: the machine's cores, divided among the runs training at once); results do not depend on it"
+    })
+  )
 })
 export type CpuTrainerConfig = typeof CpuTrainerConfig.Type
 
@@ -25,9 +27,11 @@ const train = (config: CpuTrainerConfig) => (input: TrainInput) =>
   Effect.gen(function* () {
     const { bos, shape } = yield* gpt2Target(input, "cpu")
     const seed = config.seed ?? input.context.seed
-    const engine = yield* makeCpuGpt2Engine(initGpt2Weights(shape, seed), { precision: config.precision, bos, ...(config.threads ? { threads: config.threads } : {}) }).pipe(
-      Effect.mapError((e) => new TrainError({ message: e.message }))
-    )
+    const engine = yield* makeCpuGpt2Engine(initGpt2Weights(shape, seed), {
+      precision: config.precision,
+      bos,
+      ...(config.threads ? { threads: config.threads } : {})
+    }).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
     const outcome = yield* trainLoop(engine, input.dataset.train, { ...config, seed }, input.onProgress)
     const info = engine.native.info()
     return trainedModel(input, engine, outcome, { backend: "cpu", blas: info.blas, cores: info.cores, threads: engine.threadsUsed(), seed })

@@ -13,8 +13,24 @@ const ARENA_STRIDE = 2 ** 50
 
 /** Opcodes of native/addon.cc. */
 export const opcodes = {
-  embed: 1, embedBackward: 2, layerNorm: 3, layerNormBackwardInput: 4, layerNormBackwardParams: 5, matmul: 6, gelu: 7, geluBackward: 8,
-  attention: 9, attentionBackward: 10, columnSum: 11, totalSum: 12, sequenceBits: 13, head: 14, adamw: 15, zero: 16, copy: 17, attentionStep: 18
+  embed: 1,
+  embedBackward: 2,
+  layerNorm: 3,
+  layerNormBackwardInput: 4,
+  layerNormBackwardParams: 5,
+  matmul: 6,
+  gelu: 7,
+  geluBackward: 8,
+  attention: 9,
+  attentionBackward: 10,
+  columnSum: 11,
+  totalSum: 12,
+  sequenceBits: 13,
+  head: 14,
+  adamw: 15,
+  zero: 16,
+  copy: 17,
+  attentionStep: 18
 } as const
 
 /** Where a tensor lives: arena index, first float, length in floats. */
@@ -67,7 +83,8 @@ export const programBuilder = (cx: EncodeContext) => {
   const r = rounds[cx.rounding]
   const b = (x: boolean | undefined) => (x ? 1 : 0)
 
-  const op = (o: StepOp): void => {
+  // Each case returns what emit returns (nothing): the switch reads as a table.
+  const op = (o: StepOp) => {
     switch (o.op) {
       case "embed":
         return emit(opcodes.embed, [o.N, o.T, o.d, addr(o.tokens), addr(o.wte), addr(o.wpe), addr(o.x)])
@@ -81,8 +98,20 @@ export const programBuilder = (cx: EncodeContext) => {
         return emit(opcodes.layerNormBackwardParams, [o.rows, o.d, addr(o.x), addr(o.stats), addr(o.dy), addr(o.dg), addr(o.db)])
       case "matmul":
         return emit(opcodes.matmul, [
-          o.M, o.N, o.K, b(o.transA), b(o.transB), b(o.accumulate), addr(o.a), addr(o.b), opt(o.bias), opt(o.residual), opt(o.gelu?.pre), addr(o.c),
-          r, r === 0 ? -1 : addr(cx.matmulScratch, o.M * o.K + o.K * o.N)
+          o.M,
+          o.N,
+          o.K,
+          b(o.transA),
+          b(o.transB),
+          b(o.accumulate),
+          addr(o.a),
+          addr(o.b),
+          opt(o.bias),
+          opt(o.residual),
+          opt(o.gelu?.pre),
+          addr(o.c),
+          r,
+          r === 0 ? -1 : addr(cx.matmulScratch, o.M * o.K + o.K * o.N)
         ])
       case "gelu":
         return emit(opcodes.gelu, [o.n, addr(o.x), addr(o.y)])
@@ -108,8 +137,19 @@ export const programBuilder = (cx: EncodeContext) => {
       case "head":
         // Fused: the logits tensor is never used (the work area holds a chunk at a time).
         return emit(opcodes.head, [
-          o.rows, o.V, o.d, addr(o.x), addr(o.w), addr(o.targets), addr(o.loss), addr(o.logp2),
-          opt(o.grad?.dx), opt(o.grad?.dw), opt(o.grad?.scale), r, addr(cx.headWork)
+          o.rows,
+          o.V,
+          o.d,
+          addr(o.x),
+          addr(o.w),
+          addr(o.targets),
+          addr(o.loss),
+          addr(o.logp2),
+          opt(o.grad?.dx),
+          opt(o.grad?.dw),
+          opt(o.grad?.scale),
+          r,
+          addr(cx.headWork)
         ])
     }
   }

@@ -4,7 +4,7 @@
  * once per shape (pipelines, uniforms and bind groups cached) so that a
  * training step only encodes a prepared list.
  */
-import { DeviceError } from "@memorize/core"
+import type { DeviceError } from "@memorize/core"
 import { Effect } from "effect"
 import { awaitGpu, withValidation } from "./webgpu.ts"
 import { noteSubmitted, paced } from "./pacing.ts"
@@ -139,7 +139,10 @@ export const readBytes = (device: GPUDevice, src: GPUBuffer, offset: number, siz
     const enc = device.createCommandEncoder()
     enc.copyBufferToBuffer(src, offset, staging, 0, padded)
     device.queue.submit([enc.finish()])
-    yield* paced(device, awaitGpu(device, "reading a GPU buffer", () => staging.mapAsync(0x1)))
+    yield* paced(
+      device,
+      awaitGpu(device, "reading a GPU buffer", () => staging.mapAsync(0x1))
+    )
     const out = staging.getMappedRange().slice(0, size)
     staging.unmap()
     staging.destroy()
@@ -161,7 +164,10 @@ export const grid1d = (n: number, wgSize: number): readonly [number, number, num
 
 /** Waits until all submitted work is done (or the device fails). */
 export const finish = (device: GPUDevice): Effect.Effect<void, DeviceError> =>
-  paced(device, awaitGpu(device, "waiting for the GPU", () => device.queue.onSubmittedWorkDone()))
+  paced(
+    device,
+    awaitGpu(device, "waiting for the GPU", () => device.queue.onSubmittedWorkDone())
+  )
 
 /** Fills a `{{NAME}}` template with values. */
 export const fill = (template: string, values: Readonly<Record<string, string | number>>): string =>

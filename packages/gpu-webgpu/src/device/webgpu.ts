@@ -159,7 +159,9 @@ const recordedLimits = [
 ] as const
 
 /** Adapter facts for a run's provenance (plain JSON). */
-export const adapterProvenance = (gpu: WebGpuShape): {
+export const adapterProvenance = (
+  gpu: WebGpuShape
+): {
   readonly vendor: string
   readonly architecture: string
   readonly description: string
@@ -180,5 +182,4 @@ export const adapterProvenance = (gpu: WebGpuShape): {
 }
 
 /** A string that identifies the adapter (autotune cache key). */
-export const adapterKey = (info: AdapterInfo): string =>
-  [info.vendor, info.architecture, info.device, info.description].join("|")
+export const adapterKey = (info: AdapterInfo): string => [info.vendor, info.architecture, info.device, info.description].join("|")

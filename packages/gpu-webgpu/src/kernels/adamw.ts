@@ -46,6 +46,13 @@ export const adamw = (
       f[9] = h.clip
       device.queue.writeBuffer(uniform, 0, words)
     }
-    const bg = bindGroup(device, pl, "adamw", [[0, uniform], [1, s.params], [2, s.grads], [3, s.m], [4, s.v], [5, s.normSq]])
+    const bg = bindGroup(device, pl, "adamw", [
+      [0, uniform],
+      [1, s.params],
+      [2, s.grads],
+      [3, s.m],
+      [4, s.v],
+      [5, s.normSq]
+    ])
     return { dispatch: { label: "adamw", pipeline: pl, bindGroup: bg, workgroups: grid1d(s.n, 256) }, setStep }
   })

@@ -34,6 +34,12 @@ export const attentionStep = (
     code: fill(source, { ROUND: roundFn(s.rounding) }),
     entry: "main",
     uniform: [{ u: s.B }, { u: s.T }, { u: s.d }, { u: s.H }, { u: s.pos }, { f: 1 / Math.sqrt(s.d / s.H) }],
-    bindings: [[1, s.qkv], [2, s.kCache], [3, s.vCache], [4, s.out], [5, s.scores]],
+    bindings: [
+      [1, s.qkv],
+      [2, s.kCache],
+      [3, s.vCache],
+      [4, s.out],
+      [5, s.scores]
+    ],
     workgroups: grid1d(s.B * s.H, 32)
   })

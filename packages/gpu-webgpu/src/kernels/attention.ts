@@ -20,7 +20,18 @@ const rows = (s: AttentionShape) => grid1d(s.B * s.H * s.T, 32)
 
 /** out [B·T, d] and probabilities P [B,H,T,T] from qkv [B·T, 3d]. */
 export const attentionForward = (device: GPUDevice, s: AttentionShape & { qkv: Slice; out: Slice; probs: Slice }): Effect.Effect<Dispatch, DeviceError> =>
-  makeDispatch(device, { label: "attention", code: codeFor(s.rounding), entry: "forward", uniform: uniform(s), bindings: [[1, s.qkv], [2, s.out], [3, s.probs]], workgroups: rows(s) })
+  makeDispatch(device, {
+    label: "attention",
+    code: codeFor(s.rounding),
+    entry: "forward",
+    uniform: uniform(s),
+    bindings: [
+      [1, s.qkv],
+      [2, s.out],
+      [3, s.probs]
+    ],
+    workgroups: rows(s)
+  })
 
 /** Two dispatches: dS and dq per query row, then dk, dv per key row (into dqkv). */
 export const attentionBackward = (
@@ -29,7 +40,33 @@ export const attentionBackward = (
 ): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> => {
   const code = codeFor(s.rounding)
   return Effect.all([
-    makeDispatch(device, { label: "attention", code, entry: "backward_query", uniform: uniform(s), bindings: [[1, s.qkv], [3, s.probs], [4, s.dout], [5, s.dscores], [6, s.dqkv]], workgroups: rows(s) }),
-    makeDispatch(device, { label: "attention", code, entry: "backward_key", uniform: uniform(s), bindings: [[1, s.qkv], [3, s.probs], [4, s.dout], [5, s.dscores], [6, s.dqkv]], workgroups: rows(s) })
+    makeDispatch(device, {
+      label: "attention",
+      code,
+      entry: "backward_query",
+      uniform: uniform(s),
+      bindings: [
+        [1, s.qkv],
+        [3, s.probs],
+        [4, s.dout],
+        [5, s.dscores],
+        [6, s.dqkv]
+      ],
+      workgroups: rows(s)
+    }),
+    makeDispatch(device, {
+      label: "attention",
+      code,
+      entry: "backward_key",
+      uniform: uniform(s),
+      bindings: [
+        [1, s.qkv],
+        [3, s.probs],
+        [4, s.dout],
+        [5, s.dscores],
+        [6, s.dqkv]
+      ],
+      workgroups: rows(s)
+    })
   ])
 }

@@ -13,8 +13,7 @@ export const wgsl = (file: string): string => readFileSync(new URL(`./${file}`, 
 
 /** How matmul operands are rounded before the f32 multiply-accumulate. */
 export type OperandRounding = "none" | "bf16" | "fp16"
-export const operandRounding = (p: Precision): OperandRounding =>
-  p === "fp32" ? "none" : p === "fp16" ? "fp16" : "bf16"
+export const operandRounding = (p: Precision): OperandRounding => (p === "fp32" ? "none" : p === "fp16" ? "fp16" : "bf16")
 
 /** Module-level `enable` directives a rounding needs (none today: fp16 rounding packs through u32). */
 export const enableFor = (_r: OperandRounding): string => ""

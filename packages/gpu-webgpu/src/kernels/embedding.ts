@@ -17,10 +17,23 @@ export interface EmbeddingShape {
 const uniform = (s: EmbeddingShape, shift = 0) => [{ u: s.N }, { u: s.T }, { u: s.d }, { u: s.V }, { u: shift }]
 
 /** x = wte[tokens] + wpe[n mod T]; `wpe` may start anywhere (the incremental pass binds one row of the table). */
-export const embeddingForward = (device: GPUDevice, s: EmbeddingShape & { tokens: Slice; wte: Slice; wpe: Slice; x: Slice }): Effect.Effect<Dispatch, DeviceError> => {
+export const embeddingForward = (
+  device: GPUDevice,
+  s: EmbeddingShape & { tokens: Slice; wte: Slice; wpe: Slice; x: Slice }
+): Effect.Effect<Dispatch, DeviceError> => {
   const wpe = alignedBinding(device, s.wpe)
   return makeDispatch(device, {
-    label: "embedding", code, entry: "forward", uniform: uniform(s, wpe.shift), bindings: [[1, s.tokens], [2, s.wte], [3, wpe.slice], [4, s.x]], workgroups: grid1d(s.N * s.d, 256)
+    label: "embedding",
+    code,
+    entry: "forward",
+    uniform: uniform(s, wpe.shift),
+    bindings: [
+      [1, s.tokens],
+      [2, s.wte],
+      [3, wpe.slice],
+      [4, s.x]
+    ],
+    workgroups: grid1d(s.N * s.d, 256)
   })
 }
 
@@ -37,7 +50,19 @@ export const embeddingBackward = (
 ): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> =>
   Effect.map(
     Effect.all([
-      makeDispatch(device, { label: "embedding", code, entry: "backward_tokens", uniform: uniform(s), bindings: [[5, s.dx], [6, s.rowStart], [7, s.rowIdx], [8, s.dwte]], workgroups: grid1d(s.V * s.d, 256) }),
+      makeDispatch(device, {
+        label: "embedding",
+        code,
+        entry: "backward_tokens",
+        uniform: uniform(s),
+        bindings: [
+          [5, s.dx],
+          [6, s.rowStart],
+          [7, s.rowIdx],
+          [8, s.dwte]
+        ],
+        workgroups: grid1d(s.V * s.d, 256)
+      }),
       columnSum(device, { rows: s.N / s.T, cols: s.T * s.d, x: s.dx, out: s.dwpe, partials: s.partials, accumulate: true })
     ]),
     ([tokens, positions]) => [tokens, ...positions]

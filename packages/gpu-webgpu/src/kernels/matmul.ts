@@ -62,40 +62,50 @@ export const vec4Fits = (s: { M: number; N: number; K: number; transA: boolean; 
  */
 const vec4Loads = (transA: boolean, transB: boolean) => {
   const A = transA
-    ? { doc: "stored [K,M]: vec4 along i, columns of the block (matrix = A_blk)",
+    ? {
+        doc: "stored [K,M]: vec4 along i, columns of the block (matrix = A_blk)",
         load: `var c: array<vec4<f32>, 4>;
   for (var kk = 0u; kk < 4u; kk++) {
     let k = k0 + kk;
     c[kk] = select(vec4<f32>(0.0), rnd4(A[(min(k, p.K - 1u) * p.M + i0) / 4u]), k < p.K);
   }
-  return mat4x4<f32>(c[0], c[1], c[2], c[3]);` }
-    : { doc: "stored [M,K]: vec4 along k, rows of the block (matrix = A_blkᵀ)",
+  return mat4x4<f32>(c[0], c[1], c[2], c[3]);`
+      }
+    : {
+        doc: "stored [M,K]: vec4 along k, rows of the block (matrix = A_blkᵀ)",
         load: `var r: array<vec4<f32>, 4>;
   for (var ii = 0u; ii < 4u; ii++) { r[ii] = rnd4(A[(min(i0 + ii, p.M - 1u) * p.K + k0) / 4u]); }
-  return mat4x4<f32>(r[0], r[1], r[2], r[3]);` }
+  return mat4x4<f32>(r[0], r[1], r[2], r[3]);`
+      }
   const B = transB
-    ? { doc: "stored [N,K]: vec4 along k, columns of the block (matrix = B_blk)",
+    ? {
+        doc: "stored [N,K]: vec4 along k, columns of the block (matrix = B_blk)",
         load: `var c: array<vec4<f32>, 4>;
   for (var jj = 0u; jj < 4u; jj++) { c[jj] = rnd4(B[(min(j0 + jj, p.N - 1u) * p.K + k0) / 4u]); }
-  return mat4x4<f32>(c[0], c[1], c[2], c[3]);` }
-    : { doc: "stored [K,N]: vec4 along j, rows of the block (matrix = B_blkᵀ)",
+  return mat4x4<f32>(c[0], c[1], c[2], c[3]);`
+      }
+    : {
+        doc: "stored [K,N]: vec4 along j, rows of the block (matrix = B_blkᵀ)",
         load: `var r: array<vec4<f32>, 4>;
   for (var kk = 0u; kk < 4u; kk++) {
     let k = k0 + kk;
     r[kk] = select(vec4<f32>(0.0), rnd4(B[(min(k, p.K - 1u) * p.N + j0) / 4u]), k < p.K);
   }
-  return mat4x4<f32>(r[0], r[1], r[2], r[3]);` }
+  return mat4x4<f32>(r[0], r[1], r[2], r[3]);`
+      }
   // Cᵀ += Bᵀ·Aᵀ, from whichever of X / Xᵀ each load produced.
   const bt = transB ? "transpose(blockB(k0, j0))" : "blockB(k0, j0)"
   const at = transA ? "transpose(blockA(i0, k0))" : "blockA(i0, k0)"
   return { A_DOC: A.doc, LOAD_A: A.load, B_DOC: B.doc, LOAD_B: B.load, PRODUCT: `${bt} * ${at}` }
 }
 
-export const matmulCode = (s: Omit<MatmulSpec, "a" | "b" | "c" | "bias" | "residual" | "gelu" | "M" | "N" | "K"> & {
-  readonly bias: boolean
-  readonly residual: boolean
-  readonly gelu: boolean
-}): string => {
+export const matmulCode = (
+  s: Omit<MatmulSpec, "a" | "b" | "c" | "bias" | "residual" | "gelu" | "M" | "N" | "K"> & {
+    readonly bias: boolean
+    readonly residual: boolean
+    readonly gelu: boolean
+  }
+): string => {
   const epi: Array<string> = []
   if (s.bias) epi.push("v += bias[j];")
   if (s.residual) epi.push("v += R[idx];")
@@ -124,15 +134,25 @@ export const matmulWorkgroups = (M: number, N: number, t: MatmulTile): readonly 
   1
 ]
 
-const effectiveTile = (spec: MatmulSpec): MatmulSpec => spec.tile.kind === "vec4" && !vec4Fits(spec) ? { ...spec, tile: registerTile } : spec
+const effectiveTile = (spec: MatmulSpec): MatmulSpec => (spec.tile.kind === "vec4" && !vec4Fits(spec) ? { ...spec, tile: registerTile } : spec)
 
 /** One GEMM dispatch; with `splits` > 1, workgroup z computes K chunk z (`chunk` long) into C[z·M·N ..] (see matmulSplitK). */
-const gemm = (device: GPUDevice, s: MatmulSpec, label: string, split?: { readonly chunk: number; readonly splits: number }): Effect.Effect<Dispatch, DeviceError> =>
+const gemm = (
+  device: GPUDevice,
+  s: MatmulSpec,
+  label: string,
+  split?: { readonly chunk: number; readonly splits: number }
+): Effect.Effect<Dispatch, DeviceError> =>
   Effect.gen(function* () {
     const code = matmulCode({ ...s, bias: s.bias !== undefined, residual: s.residual !== undefined, gelu: s.gelu !== undefined })
     const pl = yield* pipeline(device, `matmul-${s.tile.kind}`, code, "main")
     const params = uniformBuffer(device, `${label}:params`, [{ u: s.M }, { u: s.N }, { u: s.K }, { u: split?.chunk ?? Math.max(1, s.K) }])
-    const res: Array<readonly [number, GPUBuffer | Slice]> = [[0, params], [1, s.a], [2, s.b], [3, s.c]]
+    const res: Array<readonly [number, GPUBuffer | Slice]> = [
+      [0, params],
+      [1, s.a],
+      [2, s.b],
+      [3, s.c]
+    ]
     if (s.bias) res.push([4, s.bias])
     if (s.residual) res.push([5, s.residual])
     if (s.gelu) res.push([6, s.gelu.pre])
@@ -140,8 +160,7 @@ const gemm = (device: GPUDevice, s: MatmulSpec, label: string, split?: { readonl
     return { label, pipeline: pl, bindGroup: bindGroup(device, pl, label, res), workgroups: [x, y, split?.splits ?? 1] }
   })
 
-export const matmul = (device: GPUDevice, spec: MatmulSpec, label = "matmul"): Effect.Effect<Dispatch, DeviceError> =>
-  gemm(device, effectiveTile(spec), label)
+export const matmul = (device: GPUDevice, spec: MatmulSpec, label = "matmul"): Effect.Effect<Dispatch, DeviceError> => gemm(device, effectiveTile(spec), label)
 
 /** Split-K: a GEMM whose output tiles are too few to fill a large GPU and whose K is long gets its K cut into chunks. */
 export interface SplitK {
@@ -184,7 +203,11 @@ export const splitKPlan = (s: { M: number; N: number; K: number; transA: boolean
  * fixed) the workgroup's rows halved down to 32 invocations. Each output's
  * K loop is unchanged, so the result is bit for bit that of `tile`.
  */
-export const fillTile = (s: { M: number; N: number; K: number; transA: boolean; transB: boolean }, tile: MatmulTile, target = SPLITK_TARGET_WORKGROUPS): MatmulTile => {
+export const fillTile = (
+  s: { M: number; N: number; K: number; transA: boolean; transB: boolean },
+  tile: MatmulTile,
+  target = SPLITK_TARGET_WORKGROUPS
+): MatmulTile => {
   let t = tile.kind === "vec4" && !vec4Fits(s) ? registerTile : tile
   const tiles = (x: MatmulTile) => matmulWorkgroups(s.M, s.N, x)[0] * matmulWorkgroups(s.M, s.N, x)[1]
   while (tiles(t) < target) {
@@ -210,5 +233,9 @@ export const matmulSplitK = (
 ): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> =>
   Effect.all([
     gemm(device, effectiveTile({ ...spec, c: scratch, accumulate: false }), `${label}:split-k`, split),
-    reduceSlices(device, { slices: split.splits, outputs: spec.M * spec.N, partials: scratch, out: spec.c, accumulate: spec.accumulate === true }, `${label}:sum-k`)
+    reduceSlices(
+      device,
+      { slices: split.splits, outputs: spec.M * spec.N, partials: scratch, out: spec.c, accumulate: spec.accumulate === true },
+      `${label}:sum-k`
+    )
   ])

@@ -48,12 +48,18 @@ export const reduceSlices = (
   label = "reduce"
 ): Effect.Effect<Dispatch, DeviceError> => {
   const lanes = lanesFor(s.outputs)
-  const bindings: Array<readonly [number, Slice]> = [[2, s.out], [3, s.partials]]
+  const bindings: Array<readonly [number, Slice]> = [
+    [2, s.out],
+    [3, s.partials]
+  ]
   if (s.out2) bindings.push([4, s.out2.slice])
   return makeDispatch(device, {
-    label, code: codeFor(false, lanes, s.out2 ? "pair" : "plain"), entry: "reduce_slices",
+    label,
+    code: codeFor(false, lanes, s.out2 ? "pair" : "plain"),
+    entry: "reduce_slices",
     uniform: [{ u: s.slices }, { u: s.outputs }, { u: 0 }, { u: s.accumulate ? 1 : 0 }, { u: 0 }, { u: s.out2?.split ?? 0 }, { u: 0 }, { u: 0 }],
-    bindings, workgroups: grid1d(s.outputs, 64 / lanes)
+    bindings,
+    workgroups: grid1d(s.outputs, 64 / lanes)
   })
 }
 
@@ -68,8 +74,15 @@ export const columnSum = (
   const { block, blocks } = rowBlocking(s.rows, s.cols, s.block)
   return Effect.all([
     makeDispatch(device, {
-      label: "reduce", code: codeFor(false), entry: "colsum_partial", uniform: [{ u: s.rows }, { u: s.cols }, { u: 0 }, { u: 0 }, { u: block }, { u: 0 }, { u: 0 }, { u: 0 }],
-      bindings: [[1, s.x], [3, s.partials]], workgroups: grid1d(blocks * s.cols, 64)
+      label: "reduce",
+      code: codeFor(false),
+      entry: "colsum_partial",
+      uniform: [{ u: s.rows }, { u: s.cols }, { u: 0 }, { u: 0 }, { u: block }, { u: 0 }, { u: 0 }, { u: 0 }],
+      bindings: [
+        [1, s.x],
+        [3, s.partials]
+      ],
+      workgroups: grid1d(blocks * s.cols, 64)
     }),
     reduceSlices(device, { slices: blocks, outputs: s.cols, partials: s.partials, out: s.out, accumulate: s.accumulate })
   ])
@@ -83,7 +96,27 @@ export const totalSum = (
   const code = codeFor(s.square)
   const uniform = [{ u: 0 }, { u: 0 }, { u: s.n }, { u: s.accumulate ? 1 : 0 }, { u: 0 }, { u: 0 }, { u: 0 }, { u: 0 }]
   return Effect.all([
-    makeDispatch(device, { label: "reduce", code, entry: "partial", uniform, bindings: [[1, s.x], [3, s.partials]], workgroups: [REDUCE_GROUPS, 1, 1] }),
-    makeDispatch(device, { label: "reduce", code, entry: "final_sum", uniform, bindings: [[2, s.out], [3, s.partials]], workgroups: [1, 1, 1] })
+    makeDispatch(device, {
+      label: "reduce",
+      code,
+      entry: "partial",
+      uniform,
+      bindings: [
+        [1, s.x],
+        [3, s.partials]
+      ],
+      workgroups: [REDUCE_GROUPS, 1, 1]
+    }),
+    makeDispatch(device, {
+      label: "reduce",
+      code,
+      entry: "final_sum",
+      uniform,
+      bindings: [
+        [2, s.out],
+        [3, s.partials]
+      ],
+      workgroups: [1, 1, 1]
+    })
   ])
 }

@@ -86,27 +86,69 @@ export const compileOp = (cx: CompileContext, op: Op): Effect.Effect<ReadonlyArr
       case "embed":
         return [yield* embeddingForward(device, { ...op, tokens: sl(op.tokens), wte: sl(op.wte), wpe: sl(op.wpe), x: sl(op.x) })]
       case "embedBackward":
-        return yield* embeddingBackward(device, { ...op, dx: sl(op.dx), rowStart: sl(op.rowStart), rowIdx: sl(op.rowIdx), dwte: sl(op.dwte), dwpe: sl(op.dwpe), partials: scratch(scratchFor(op, tile)) })
+        return yield* embeddingBackward(device, {
+          ...op,
+          dx: sl(op.dx),
+          rowStart: sl(op.rowStart),
+          rowIdx: sl(op.rowIdx),
+          dwte: sl(op.dwte),
+          dwpe: sl(op.dwpe),
+          partials: scratch(scratchFor(op, tile))
+        })
       case "layerNorm":
         return [yield* layerNormForward(device, { ...op, x: sl(op.x), g: sl(op.g), b: sl(op.b), y: sl(op.y), stats: sl(op.stats) })]
       case "layerNormBackwardInput":
         return [yield* layerNormBackwardInput(device, { ...op, x: sl(op.x), g: sl(op.g), stats: sl(op.stats), dy: sl(op.dy), dx: sl(op.dx) })]
       case "layerNormBackwardParams":
         return yield* layerNormBackwardParams(device, {
-          ...op, x: sl(op.x), stats: sl(op.stats), dy: sl(op.dy), dg: sl(op.dg), db: sl(op.db), partials: scratch(scratchFor(op, tile))
+          ...op,
+          x: sl(op.x),
+          stats: sl(op.stats),
+          dy: sl(op.dy),
+          dg: sl(op.dg),
+          db: sl(op.db),
+          partials: scratch(scratchFor(op, tile))
         })
       case "matmul":
         if (op.bias === undefined && op.residual === undefined && op.gelu === undefined) {
-          return yield* gemm({
-            M: op.M, N: op.N, K: op.K, transA: op.transA, transB: op.transB, a: sl(op.a), b: sl(op.b), c: sl(op.c),
-            ...(op.accumulate ? { accumulate: true } : {}), rounding, tile
-          }, op.label)
+          return yield* gemm(
+            {
+              M: op.M,
+              N: op.N,
+              K: op.K,
+              transA: op.transA,
+              transB: op.transB,
+              a: sl(op.a),
+              b: sl(op.b),
+              c: sl(op.c),
+              ...(op.accumulate ? { accumulate: true } : {}),
+              rounding,
+              tile
+            },
+            op.label
+          )
         }
-        return [yield* single({
-          M: op.M, N: op.N, K: op.K, transA: op.transA, transB: op.transB, a: sl(op.a), b: sl(op.b), c: sl(op.c),
-          ...(op.bias ? { bias: sl(op.bias) } : {}), ...(op.residual ? { residual: sl(op.residual) } : {}),
-          ...(op.gelu ? { gelu: { pre: sl(op.gelu.pre) } } : {}), ...(op.accumulate ? { accumulate: true } : {}), rounding, tile
-        }, op.label)]
+        return [
+          yield* single(
+            {
+              M: op.M,
+              N: op.N,
+              K: op.K,
+              transA: op.transA,
+              transB: op.transB,
+              a: sl(op.a),
+              b: sl(op.b),
+              c: sl(op.c),
+              ...(op.bias ? { bias: sl(op.bias) } : {}),
+              ...(op.residual ? { residual: sl(op.residual) } : {}),
+              ...(op.gelu ? { gelu: { pre: sl(op.gelu.pre) } } : {}),
+              ...(op.accumulate ? { accumulate: true } : {}),
+              rounding,
+              tile
+            },
+            op.label
+          )
+        ]
       case "gelu":
         return [yield* geluForward(device, { n: op.n, x: sl(op.x), y: sl(op.y) })]
       case "geluBackward":
@@ -114,7 +156,15 @@ export const compileOp = (cx: CompileContext, op: Op): Effect.Effect<ReadonlyArr
       case "attention":
         return [yield* attentionForward(device, { ...op, rounding, qkv: sl(op.qkv), out: sl(op.out), probs: sl(op.probs) })]
       case "attentionBackward":
-        return yield* attentionBackward(device, { ...op, rounding, qkv: sl(op.qkv), probs: sl(op.probs), dout: sl(op.dout), dscores: sl(op.dscores), dqkv: sl(op.dqkv) })
+        return yield* attentionBackward(device, {
+          ...op,
+          rounding,
+          qkv: sl(op.qkv),
+          probs: sl(op.probs),
+          dout: sl(op.dout),
+          dscores: sl(op.dscores),
+          dqkv: sl(op.dqkv)
+        })
       case "columnSum":
         return yield* columnSum(device, { ...op, x: sl(op.x), out: sl(op.out), partials: scratch(scratchFor(op, tile)) })
       case "totalSum":
@@ -128,7 +178,15 @@ export const compileOp = (cx: CompileContext, op: Op): Effect.Effect<ReadonlyArr
         const out: Array<Dispatch> = [
           yield* single({ M: N, N: V, K: d, transA: false, transB: true, a: sl(op.x), b: sl(op.w), c: logits, rounding, tile }, "lm-head")
         ]
-        const ce = yield* softmaxCrossEntropy(device, { rows: N, V, logits, targets: sl(op.targets), loss: sl(op.loss), logp2: sl(op.logp2), ...(op.grad ? { gradScale: 1 } : {}) })
+        const ce = yield* softmaxCrossEntropy(device, {
+          rows: N,
+          V,
+          logits,
+          targets: sl(op.targets),
+          loss: sl(op.loss),
+          logp2: sl(op.logp2),
+          ...(op.grad ? { gradScale: 1 } : {})
+        })
         out.push(ce)
         if (op.grad) {
           cx.scaled(ce.uniform!)

@@ -52,7 +52,8 @@ export interface BatchDecoder {
  */
 export const feedProblem = (B: number, T: number, V: number, pos: number, tokens: Uint32Array): string | undefined => {
   if (pos >= T) return `incremental pass: all ${T} positions are fed`
-  if (tokens.length !== B || tokens.some((t) => t >= V)) return `incremental pass: ${tokens.length} tokens for ${B} rows, or an id outside the vocabulary of ${V}`
+  if (tokens.length !== B || tokens.some((t) => t >= V))
+    return `incremental pass: ${tokens.length} tokens for ${B} rows, or an id outside the vocabulary of ${V}`
   return undefined
 }
 
@@ -85,9 +86,10 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
 
   const checkSeqs = (seqs: Pick<TokenSequences, "seqLen" | "vocabSize">, what: string): Effect.Effect<void, ModelError> => {
     if (seqs.seqLen + lead > shape.nPositions)
-      return Effect.fail(new ModelError({ message: `${what}: sequences of ${seqs.seqLen} tokens${bos ? " + BOS" : ""} exceed the model's ${shape.nPositions} positions` }))
-    if (seqs.vocabSize > dataVocab)
-      return Effect.fail(new ModelError({ message: `${what}: vocabulary ${seqs.vocabSize} exceeds the model's ${dataVocab}` }))
+      return Effect.fail(
+        new ModelError({ message: `${what}: sequences of ${seqs.seqLen} tokens${bos ? " + BOS" : ""} exceed the model's ${shape.nPositions} positions` })
+      )
+    if (seqs.vocabSize > dataVocab) return Effect.fail(new ModelError({ message: `${what}: vocabulary ${seqs.vocabSize} exceeds the model's ${dataVocab}` }))
     return Effect.void
   }
 
@@ -247,7 +249,9 @@ export const gpt2Evaluation = (shape: Gpt2Shape, bos: boolean, backend: BatchBac
       if (prefixes.vocabSize > dataVocab)
         return yield* Effect.fail(new ModelError({ message: `generate: vocabulary ${prefixes.vocabSize} exceeds the model's ${dataVocab}` }))
       if (P + lead < 1 || length < 0 || P + lead + length - 1 > T)
-        return yield* Effect.fail(new ModelError({ message: `generate: prefix ${P} + ${length} new tokens${bos ? " + BOS" : ""} does not fit the model's ${T} positions` }))
+        return yield* Effect.fail(
+          new ModelError({ message: `generate: prefix ${P} + ${length} new tokens${bos ? " + BOS" : ""} does not fit the model's ${T} positions` })
+        )
       const out = new Uint32Array(prefixes.count * length)
       if (length === 0 || prefixes.count === 0) return out
       return yield* generateStepping(backend.decoder, prefixes, length, out)

@@ -3,7 +3,7 @@
  * log-probabilities and the logits at one position through a full forward
  * plan, the incremental pass (gpu-decoder.ts) and the host quantizer.
  */
-import { DeviceError, ModelError } from "@memorize/core"
+import { type DeviceError, ModelError } from "@memorize/core"
 import { Effect } from "effect"
 import { readFloats, run } from "../device/gpu.ts"
 import type { BatchArrays } from "./batch.ts"

@@ -9,7 +9,7 @@
  * bits (V the data's vocabulary); `bos: true` adds a BOS token (id V, model
  * vocabulary V+1) and every token is predicted.
  */
-import { DeviceError, ModelError } from "@memorize/core"
+import { type DeviceError, ModelError } from "@memorize/core"
 import { Effect, Scope } from "effect"
 import { finish, readFloats, storageBuffer } from "../device/gpu.ts"
 import { isSoftwareAdapter, WebGpu } from "../device/webgpu.ts"
@@ -57,7 +57,6 @@ export interface GpuGpt2Engine extends GpuGpt2, Trainable {
   readonly upload: (plan: Plan, batch: Pick<BatchArrays, "tokens" | "targets">) => void
 }
 
-
 export const makeGpuGpt2Engine = (
   weights: Gpt2Weights,
   options: GpuGpt2Options
@@ -72,7 +71,9 @@ export const makeGpuGpt2Engine = (
     const dataVocab = bos ? shape.vocabSize - 1 : shape.vocabSize
     const precision = options.precision
     if (precision === "fp16" && !gpu.features.has("shader-f16"))
-      return yield* Effect.fail(new ModelError({ message: `precision fp16 needs the shader-f16 feature, which adapter "${gpu.adapterInfo.description}" lacks` }))
+      return yield* Effect.fail(
+        new ModelError({ message: `precision fp16 needs the shader-f16 feature, which adapter "${gpu.adapterInfo.description}" lacks` })
+      )
     const rounding = operandRounding(precision)
     const tile = options.tile ?? (isSoftwareAdapter(gpu.adapterInfo) ? registerTile : sharedTile)
     const fuseGelu = options.fuseGelu ?? true
@@ -105,10 +106,12 @@ export const makeGpuGpt2Engine = (
         const hit = plans.get(key)
         if (hit) return Effect.succeed(hit)
         return makePlan({ device, shape, layout, params, grads, rounding, tile, fuseGelu, B, T }).pipe(
-          Effect.tap((p) => Effect.sync(() => {
-            plans.set(key, p)
-            owned.push(...p.buffers)
-          }))
+          Effect.tap((p) =>
+            Effect.sync(() => {
+              plans.set(key, p)
+              owned.push(...p.buffers)
+            })
+          )
         )
       })
 
@@ -129,7 +132,8 @@ export const makeGpuGpt2Engine = (
     // its plans pooled by shape and freed with the model.
     const modelScope = yield* Effect.scope
     const decoder = pooledDecoders(shape.vocabSize, (B, T) =>
-      Scope.provide(modelScope)(makeStepPlan({ device, shape, layout, params, rounding, tile, fuseGelu, B, T })))
+      Scope.provide(modelScope)(makeStepPlan({ device, shape, layout, params, rounding, tile, fuseGelu, B, T }))
+    )
 
     // The coder's frequencies of the logits a step reads back: native where the CPU addon is built.
     const quantize = yield* hostQuantize(isSoftwareAdapter(gpu.adapterInfo))
@@ -139,15 +143,26 @@ export const makeGpuGpt2Engine = (
 
     const stepper = gpuStepper({ device, layout, params, grads, precision, plan, upload })
 
-    const exportWeights = () =>
-      Effect.map(readFloats(device, params, layout.total), (all) => unflattenWeights(layout, shape, all))
+    const exportWeights = () => Effect.map(readFloats(device, params, layout.total), (all) => unflattenWeights(layout, shape, all))
 
     yield* finish(device)
     return {
-      shape, precision, bos, dataVocab,
+      shape,
+      precision,
+      bos,
+      dataVocab,
       paramCount: gpt2ParamCount(shape),
-      ...evaluation, exportWeights,
-      device, layout, params, grads, tile, plan, upload, maxMicroBatch, stepper
+      ...evaluation,
+      exportWeights,
+      device,
+      layout,
+      params,
+      grads,
+      tile,
+      plan,
+      upload,
+      maxMicroBatch,
+      stepper
     } satisfies GpuGpt2Engine
   })
 

@@ -27,23 +27,42 @@ export interface GpuStepperParts {
 }
 
 /** The stepper for micro-batches of `micro` rows of T positions, with a loss ring of `ring` slots (Adam moments live in its scope). */
-export const gpuStepper = ({ device, layout, params, grads, precision, plan, upload }: GpuStepperParts) =>
+export const gpuStepper =
+  ({ device, layout, params, grads, precision, plan, upload }: GpuStepperParts) =>
   (micro: number, T: number, ring: number): Effect.Effect<Stepper, DeviceError, Scope.Scope> =>
     Effect.gen(function* () {
       const p = yield* plan(micro, T)
       const sl = (b: GPUBuffer, n: number): Slice => ({ buffer: b, offset: 0, size: n * 4 })
-      const scratch = [storageBuffer(device, "m", layout.total), storageBuffer(device, "v", layout.total), storageBuffer(device, "normSq", 1),
-        storageBuffer(device, "partials", REDUCE_GROUPS), storageBuffer(device, "lossLog", ring)]
+      const scratch = [
+        storageBuffer(device, "m", layout.total),
+        storageBuffer(device, "v", layout.total),
+        storageBuffer(device, "normSq", 1),
+        storageBuffer(device, "partials", REDUCE_GROUPS),
+        storageBuffer(device, "lossLog", ring)
+      ]
       yield* Effect.addFinalizer(() => Effect.sync(() => scratch.forEach((b) => b.destroy())))
       const [m, v, normSq, partials, lossLog] = scratch
       const all = sl(grads, layout.total)
       // One kind of work for pacing: a step repeats the same mix of dispatches.
       const kind = `train ${micro}×${T}`
       const opt = yield* adamw(device, {
-        n: layout.total, decayEnd: layout.decayEnd, params: sl(params, layout.total), grads: all, m: sl(m, layout.total), v: sl(v, layout.total),
-        normSq: sl(normSq, 1), roundParamsBf16: precision === "bf16-params"
+        n: layout.total,
+        decayEnd: layout.decayEnd,
+        params: sl(params, layout.total),
+        grads: all,
+        m: sl(m, layout.total),
+        v: sl(v, layout.total),
+        normSq: sl(normSq, 1),
+        roundParamsBf16: precision === "bf16-params"
       })
-      const norm = yield* totalSum(device, { n: layout.total, x: all, out: sl(normSq, 1), partials: sl(partials, REDUCE_GROUPS), square: true, accumulate: false })
+      const norm = yield* totalSum(device, {
+        n: layout.total,
+        x: all,
+        out: sl(normSq, 1),
+        partials: sl(partials, REDUCE_GROUPS),
+        square: true,
+        accumulate: false
+      })
       return {
         step: (chunks, gradScale, adam, slot) =>
           Effect.sync(() => {

@@ -22,4 +22,5 @@ export const hostQuantize = (softwareAdapter: boolean): Effect.Effect<BatchBacke
         return (logits: Float32Array, rows: number, vocab: number, freqBits: number, cum: Int32Array, stats: Float64Array) =>
           native.quantize(logits, rows, vocab, freqBits, cum, stats, threads)
       }
-    }))
+    })
+  )

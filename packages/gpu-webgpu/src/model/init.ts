@@ -37,7 +37,7 @@ export const fnv1a32 = (s: string): number => {
 /** `n` samples of normal(0, std) for one (seed, stream), as documented above. */
 export const normalStream = (seed: number, stream: number, n: number, std: number): Float32Array => {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`)
-  const k0 = seed % 0x1_0000_0000 >>> 0
+  const k0 = (seed % 0x1_0000_0000) >>> 0
   const k1 = Math.floor(seed / 0x1_0000_0000) >>> 0
   const out = new Float32Array(n)
   const w = new Uint32Array(4)

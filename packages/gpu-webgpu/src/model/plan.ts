@@ -58,7 +58,10 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
     const { device } = inp
     const sched = gpt2Schedule({ shape: inp.shape, layout: inp.layout, B: inp.B, T: inp.T, fuseGelu: inp.fuseGelu })
     const buffers: Array<GPUBuffer> = []
-    const owned = new Map<string, GPUBuffer>([["params", inp.params], ["grads", inp.grads]])
+    const owned = new Map<string, GPUBuffer>([
+      ["params", inp.params],
+      ["grads", inp.grads]
+    ])
     for (const [name, n] of sched.tensors) {
       const buffer = storageBuffer(device, name, n)
       buffers.push(buffer)
@@ -75,11 +78,20 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
     const sl = (r: Ref): Slice => ({ buffer: owned.get(r.tensor)!, offset: r.offset * 4, size: r.size * 4 })
     const scaled: Array<GPUBuffer> = []
     const cx: CompileContext = {
-      device, rounding: inp.rounding, tile: inp.tile, slice: sl, scratch, partials: { buffer: partials, offset: 0, size: REDUCE_GROUPS * 4 },
+      device,
+      rounding: inp.rounding,
+      tile: inp.tile,
+      slice: sl,
+      scratch,
+      partials: { buffer: partials, offset: 0, size: REDUCE_GROUPS * 4 },
       // The loss normaliser lives in the training softmax's uniform (set per step).
       scaled: (u) => scaled.push(u)
     }
-    const compileAll = (ops: ReadonlyArray<Op>) => Effect.map(Effect.forEach(ops, (op) => compileOp(cx, op)), (ds) => ds.flat())
+    const compileAll = (ops: ReadonlyArray<Op>) =>
+      Effect.map(
+        Effect.forEach(ops, (op) => compileOp(cx, op)),
+        (ds) => ds.flat()
+      )
 
     const forward = yield* compileAll(sched.forward)
     const logitsPass = yield* compileAll(sched.logitsOps)
@@ -92,8 +104,21 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
       for (const u of scaled) device.queue.writeBuffer(u, 8, scaleWord)
     }
     return {
-      B: sched.B, T: sched.T, tokens: sl(sched.tokens), targets: sl(sched.targets), rowStart: sl(sched.rowStart), rowIdx: sl(sched.rowIdx),
-      logits: sl(sched.logits), logp2: sl(sched.logp2), bits: sl(sched.bits), lossSum: sl(sched.lossSum),
-      forward, logitsPass, evaluate, backward, setGradScale, buffers
+      B: sched.B,
+      T: sched.T,
+      tokens: sl(sched.tokens),
+      targets: sl(sched.targets),
+      rowStart: sl(sched.rowStart),
+      rowIdx: sl(sched.rowIdx),
+      logits: sl(sched.logits),
+      logp2: sl(sched.logp2),
+      bits: sl(sched.bits),
+      lossSum: sl(sched.lossSum),
+      forward,
+      logitsPass,
+      evaluate,
+      backward,
+      setGradScale,
+      buffers
     }
   })

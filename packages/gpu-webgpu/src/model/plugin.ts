@@ -54,10 +54,12 @@ const sizeCheck = (c: Gpt2ModelConfig, vocab: number | undefined, seqLen: number
   const bytes = trainingFloats(P) * 4
   const limit = totalmem()
   if (Number.isFinite(P) && bytes <= limit) return []
-  return [{
-    path: ["dModel"],
-    message: `a GPT-2 with ${c.layers} layers, dModel ${c.dModel} and vocabulary ${vocab} has ${P.toExponential(3)} parameters: ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam moments, more than this machine's ${(limit / 2 ** 30).toFixed(1)} GiB`
-  }]
+  return [
+    {
+      path: ["dModel"],
+      message: `a GPT-2 with ${c.layers} layers, dModel ${c.dModel} and vocabulary ${vocab} has ${P.toExponential(3)} parameters: ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam moments, more than this machine's ${(limit / 2 ** 30).toFixed(1)} GiB`
+    }
+  ]
 }
 
 export const gpt2ModelPlugin = definePlugin({
@@ -66,11 +68,13 @@ export const gpt2ModelPlugin = definePlugin({
   description: "GPT-2 (pre-LN, tied embeddings, learned positions with n_positions = S); P = V·d + S·d + L·(12d² + 13d) + 2d",
   config: Gpt2ModelConfig,
   check: (c, { run }) => Effect.succeed(sizeCheck(c, run.dataset.vocabSize, run.dataset.seqLen)),
-  make: (c) => (data): ModelDescription => ({
-    kind: "gpt2",
-    vocabSize: data.vocabSize,
-    seqLen: data.seqLen,
-    paramCount: gpt2ParamCount(gpt2ShapeFor(c, data)),
-    config: { layers: c.layers, dModel: c.dModel, heads: c.heads, bos: c.bos, layerNormEps: c.layerNormEps }
-  })
+  make:
+    (c) =>
+    (data): ModelDescription => ({
+      kind: "gpt2",
+      vocabSize: data.vocabSize,
+      seqLen: data.seqLen,
+      paramCount: gpt2ParamCount(gpt2ShapeFor(c, data)),
+      config: { layers: c.layers, dModel: c.dModel, heads: c.heads, bos: c.bos, layerNormEps: c.layerNormEps }
+    })
 })

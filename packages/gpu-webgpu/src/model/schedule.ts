@@ -17,19 +17,101 @@ export interface Ref {
 }
 
 export type Op =
-  | { readonly op: "embed"; readonly N: number; readonly T: number; readonly d: number; readonly V: number; readonly tokens: Ref; readonly wte: Ref; readonly wpe: Ref; readonly x: Ref }
-  | { readonly op: "embedBackward"; readonly N: number; readonly T: number; readonly d: number; readonly V: number; readonly dx: Ref; readonly rowStart: Ref; readonly rowIdx: Ref; readonly dwte: Ref; readonly dwpe: Ref }
-  | { readonly op: "layerNorm"; readonly rows: number; readonly d: number; readonly eps: number; readonly x: Ref; readonly g: Ref; readonly b: Ref; readonly y: Ref; readonly stats: Ref }
-  | { readonly op: "layerNormBackwardInput"; readonly rows: number; readonly d: number; readonly x: Ref; readonly g: Ref; readonly stats: Ref; readonly dy: Ref; readonly dx: Ref; readonly accumulate: boolean }
-  | { readonly op: "layerNormBackwardParams"; readonly rows: number; readonly d: number; readonly x: Ref; readonly stats: Ref; readonly dy: Ref; readonly dg: Ref; readonly db: Ref }
   | {
-    readonly op: "matmul"; readonly label: string; readonly M: number; readonly N: number; readonly K: number; readonly transA: boolean; readonly transB: boolean
-    readonly a: Ref; readonly b: Ref; readonly c: Ref; readonly bias?: Ref; readonly residual?: Ref; readonly gelu?: { readonly pre: Ref }; readonly accumulate?: boolean
-  }
+      readonly op: "embed"
+      readonly N: number
+      readonly T: number
+      readonly d: number
+      readonly V: number
+      readonly tokens: Ref
+      readonly wte: Ref
+      readonly wpe: Ref
+      readonly x: Ref
+    }
+  | {
+      readonly op: "embedBackward"
+      readonly N: number
+      readonly T: number
+      readonly d: number
+      readonly V: number
+      readonly dx: Ref
+      readonly rowStart: Ref
+      readonly rowIdx: Ref
+      readonly dwte: Ref
+      readonly dwpe: Ref
+    }
+  | {
+      readonly op: "layerNorm"
+      readonly rows: number
+      readonly d: number
+      readonly eps: number
+      readonly x: Ref
+      readonly g: Ref
+      readonly b: Ref
+      readonly y: Ref
+      readonly stats: Ref
+    }
+  | {
+      readonly op: "layerNormBackwardInput"
+      readonly rows: number
+      readonly d: number
+      readonly x: Ref
+      readonly g: Ref
+      readonly stats: Ref
+      readonly dy: Ref
+      readonly dx: Ref
+      readonly accumulate: boolean
+    }
+  | {
+      readonly op: "layerNormBackwardParams"
+      readonly rows: number
+      readonly d: number
+      readonly x: Ref
+      readonly stats: Ref
+      readonly dy: Ref
+      readonly dg: Ref
+      readonly db: Ref
+    }
+  | {
+      readonly op: "matmul"
+      readonly label: string
+      readonly M: number
+      readonly N: number
+      readonly K: number
+      readonly transA: boolean
+      readonly transB: boolean
+      readonly a: Ref
+      readonly b: Ref
+      readonly c: Ref
+      readonly bias?: Ref
+      readonly residual?: Ref
+      readonly gelu?: { readonly pre: Ref }
+      readonly accumulate?: boolean
+    }
   | { readonly op: "gelu"; readonly n: number; readonly x: Ref; readonly y: Ref }
   | { readonly op: "geluBackward"; readonly n: number; readonly x: Ref; readonly dy: Ref; readonly dx: Ref }
-  | { readonly op: "attention"; readonly B: number; readonly T: number; readonly d: number; readonly H: number; readonly qkv: Ref; readonly out: Ref; readonly probs: Ref }
-  | { readonly op: "attentionBackward"; readonly B: number; readonly T: number; readonly d: number; readonly H: number; readonly qkv: Ref; readonly probs: Ref; readonly dout: Ref; readonly dscores: Ref; readonly dqkv: Ref }
+  | {
+      readonly op: "attention"
+      readonly B: number
+      readonly T: number
+      readonly d: number
+      readonly H: number
+      readonly qkv: Ref
+      readonly out: Ref
+      readonly probs: Ref
+    }
+  | {
+      readonly op: "attentionBackward"
+      readonly B: number
+      readonly T: number
+      readonly d: number
+      readonly H: number
+      readonly qkv: Ref
+      readonly probs: Ref
+      readonly dout: Ref
+      readonly dscores: Ref
+      readonly dqkv: Ref
+    }
   | { readonly op: "columnSum"; readonly rows: number; readonly cols: number; readonly x: Ref; readonly out: Ref; readonly accumulate: boolean }
   /** out[0] (+)= Σ x (Σ x² when square). */
   | { readonly op: "totalSum"; readonly n: number; readonly x: Ref; readonly out: Ref; readonly square: boolean; readonly accumulate: boolean }
@@ -43,10 +125,18 @@ export type Op =
    * that does not fuse keeps them.
    */
   | {
-    readonly op: "head"; readonly rows: number; readonly V: number; readonly d: number; readonly x: Ref; readonly w: Ref; readonly targets: Ref
-    readonly loss: Ref; readonly logp2: Ref; readonly logits: Ref
-    readonly grad?: { readonly dx: Ref; readonly dw: Ref; readonly scale: Ref }
-  }
+      readonly op: "head"
+      readonly rows: number
+      readonly V: number
+      readonly d: number
+      readonly x: Ref
+      readonly w: Ref
+      readonly targets: Ref
+      readonly loss: Ref
+      readonly logp2: Ref
+      readonly logits: Ref
+      readonly grad?: { readonly dx: Ref; readonly dw: Ref; readonly scale: Ref }
+    }
 
 export interface Schedule {
   readonly B: number
@@ -120,9 +210,16 @@ export const gpt2Schedule = (inp: ScheduleInputs): Schedule => {
   const rowIdx = alloc("rowIdx", N)
   const xs = Array.from({ length: L + 1 }, (_, l) => alloc(`x${l}`, N * d))
   const layers = Array.from({ length: L }, (_, l) => ({
-    ln1: alloc(`ln1.${l}`, N * d), st1: alloc(`st1.${l}`, 2 * N), qkv: alloc(`qkv.${l}`, N * 3 * d),
-    att: alloc(`att.${l}`, N * d), probs: alloc(`P.${l}`, B * H * S * S), xmid: alloc(`xmid.${l}`, N * d),
-    ln2: alloc(`ln2.${l}`, N * d), st2: alloc(`st2.${l}`, 2 * N), pre: alloc(`pre.${l}`, N * 4 * d), h: alloc(`h.${l}`, N * 4 * d)
+    ln1: alloc(`ln1.${l}`, N * d),
+    st1: alloc(`st1.${l}`, 2 * N),
+    qkv: alloc(`qkv.${l}`, N * 3 * d),
+    att: alloc(`att.${l}`, N * d),
+    probs: alloc(`P.${l}`, B * H * S * S),
+    xmid: alloc(`xmid.${l}`, N * d),
+    ln2: alloc(`ln2.${l}`, N * d),
+    st2: alloc(`st2.${l}`, 2 * N),
+    pre: alloc(`pre.${l}`, N * 4 * d),
+    h: alloc(`h.${l}`, N * 4 * d)
   }))
   const lnf = alloc("lnf", N * d)
   const stf = alloc("stf", 2 * N)
@@ -232,15 +329,50 @@ export const blockForward = <A>(
     { op: "layerNorm", rows: N, d, eps, x, g: w("ln_1.weight"), b: w("ln_1.bias"), y: a.ln1, stats: a.st1 },
     mm("qkv", { M: N, N: 3 * d, K: d, transA: false, transB: false, a: a.ln1, b: w("attn.c_attn.weight"), bias: w("attn.c_attn.bias"), c: a.qkv }),
     attention,
-    mm("attn-proj", { M: N, N: d, K: d, transA: false, transB: false, a: a.att, b: w("attn.c_proj.weight"), bias: w("attn.c_proj.bias"), residual: x, c: a.xmid }),
+    mm("attn-proj", {
+      M: N,
+      N: d,
+      K: d,
+      transA: false,
+      transB: false,
+      a: a.att,
+      b: w("attn.c_proj.weight"),
+      bias: w("attn.c_proj.bias"),
+      residual: x,
+      c: a.xmid
+    }),
     { op: "layerNorm", rows: N, d, eps, x: a.xmid, g: w("ln_2.weight"), b: w("ln_2.bias"), y: a.ln2, stats: a.st2 },
     ...(inp.fuseGelu
-      ? [mm("fc", { M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w("mlp.c_fc.weight"), bias: w("mlp.c_fc.bias"), gelu: { pre: a.pre }, c: a.h })]
+      ? [
+          mm("fc", {
+            M: N,
+            N: 4 * d,
+            K: d,
+            transA: false,
+            transB: false,
+            a: a.ln2,
+            b: w("mlp.c_fc.weight"),
+            bias: w("mlp.c_fc.bias"),
+            gelu: { pre: a.pre },
+            c: a.h
+          })
+        ]
       : [
-        mm("fc", { M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w("mlp.c_fc.weight"), bias: w("mlp.c_fc.bias"), c: a.pre }),
-        { op: "gelu", n: N * 4 * d, x: a.pre, y: a.h } as const
-      ]),
-    mm("mlp-proj", { M: N, N: d, K: 4 * d, transA: false, transB: false, a: a.h, b: w("mlp.c_proj.weight"), bias: w("mlp.c_proj.bias"), residual: a.xmid, c: y })
+          mm("fc", { M: N, N: 4 * d, K: d, transA: false, transB: false, a: a.ln2, b: w("mlp.c_fc.weight"), bias: w("mlp.c_fc.bias"), c: a.pre }),
+          { op: "gelu", n: N * 4 * d, x: a.pre, y: a.h } as const
+        ]),
+    mm("mlp-proj", {
+      M: N,
+      N: d,
+      K: 4 * d,
+      transA: false,
+      transB: false,
+      a: a.h,
+      b: w("mlp.c_proj.weight"),
+      bias: w("mlp.c_proj.bias"),
+      residual: a.xmid,
+      c: y
+    })
   ]
 }
 

@@ -76,7 +76,10 @@ export const makeStepPlan = (inp: StepPlanInputs): Effect.Effect<StepPlan, Devic
     const buffers = new Map([...owned.tensors, ["params", inp.params]])
     const slice = (r: Ref): Slice => ({ buffer: buffers.get(r.tensor)!, offset: r.offset * 4, size: r.size * 4 })
     const cx: CompileContext = {
-      device, rounding: inp.rounding, tile, slice,
+      device,
+      rounding: inp.rounding,
+      tile,
+      slice,
       scratch: (floats) => ({ buffer: owned.scratch, offset: 0, size: Math.max(1, floats) * 4 }),
       partials: { buffer: owned.partials, offset: 0, size: REDUCE_GROUPS * 4 },
       // No training softmax among a step's ops.
@@ -85,12 +88,17 @@ export const makeStepPlan = (inp: StepPlanInputs): Effect.Effect<StepPlan, Devic
     const compile = (op: StepOp): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> =>
       op.op === "attentionStep"
         ? Effect.map(
-          attentionStep(device, {
-            ...op, rounding: inp.rounding, qkv: slice(op.qkv), kCache: slice(op.kCache), vCache: slice(op.vCache), out: slice(op.out),
-            scores: cx.scratch(attentionStepScratch(op))
-          }),
-          (d) => [d]
-        )
+            attentionStep(device, {
+              ...op,
+              rounding: inp.rounding,
+              qkv: slice(op.qkv),
+              kCache: slice(op.kCache),
+              vCache: slice(op.vCache),
+              out: slice(op.out),
+              scores: cx.scratch(attentionStepScratch(op))
+            }),
+            (d) => [d]
+          )
         : compileOp(cx, op)
     // Dispatches by op (as JSON: ops are plain data), and each position's list.
     const byOp = new Map<string, ReadonlyArray<Dispatch>>()
@@ -99,13 +107,13 @@ export const makeStepPlan = (inp: StepPlanInputs): Effect.Effect<StepPlan, Devic
       lists[pos] !== undefined
         ? Effect.succeed(lists[pos])
         : Effect.map(
-          Effect.forEach(sched.ops(pos), (op) => {
-            const key = JSON.stringify(op)
-            const hit = byOp.get(key)
-            return hit !== undefined ? Effect.succeed(hit) : Effect.tap(compile(op), (ds) => Effect.sync(() => byOp.set(key, ds)))
-          }),
-          (ds) => (lists[pos] = ds.flat())
-        )
+            Effect.forEach(sched.ops(pos), (op) => {
+              const key = JSON.stringify(op)
+              const hit = byOp.get(key)
+              return hit !== undefined ? Effect.succeed(hit) : Effect.tap(compile(op), (ds) => Effect.sync(() => byOp.set(key, ds)))
+            }),
+            (ds) => (lists[pos] = ds.flat())
+          )
     const tokens = buffers.get(sched.tokens.tensor)!
     const logits = slice(sched.logits)
     // One kind of work for pacing (pacing.ts): every position runs the same dispatches, the attention a little longer each time.
@@ -119,7 +127,10 @@ export const makeStepPlan = (inp: StepPlanInputs): Effect.Effect<StepPlan, Devic
         encodeDispatches(enc, list)
         enc.copyBufferToBuffer(logits.buffer, logits.offset, owned.staging, 0, logitsBytes)
         submit(device, enc, list.length, kind)
-        yield* paced(device, awaitGpu(device, "reading a step's logits", () => owned.staging.mapAsync(MAP_READ)))
+        yield* paced(
+          device,
+          awaitGpu(device, "reading a step's logits", () => owned.staging.mapAsync(MAP_READ))
+        )
         out.set(new Float32Array(owned.staging.getMappedRange(0, logitsBytes)))
         owned.staging.unmap()
       })

@@ -68,9 +68,17 @@ export const gpt2StepSchedule = (inp: StepScheduleInputs): StepSchedule => {
   const tokens = alloc("tokens", B)
   const xs = Array.from({ length: L + 1 }, (_, l) => alloc(`x${l}`, B * d))
   const layers = Array.from({ length: L }, (_, l) => ({
-    ln1: alloc(`ln1.${l}`, B * d), st1: alloc(`st1.${l}`, 2 * B), qkv: alloc(`qkv.${l}`, B * 3 * d), att: alloc(`att.${l}`, B * d),
-    xmid: alloc(`xmid.${l}`, B * d), ln2: alloc(`ln2.${l}`, B * d), st2: alloc(`st2.${l}`, 2 * B), pre: alloc(`pre.${l}`, B * 4 * d),
-    h: alloc(`h.${l}`, B * 4 * d), kCache: alloc(`k.${l}`, B * T * d), vCache: alloc(`v.${l}`, B * T * d)
+    ln1: alloc(`ln1.${l}`, B * d),
+    st1: alloc(`st1.${l}`, 2 * B),
+    qkv: alloc(`qkv.${l}`, B * 3 * d),
+    att: alloc(`att.${l}`, B * d),
+    xmid: alloc(`xmid.${l}`, B * d),
+    ln2: alloc(`ln2.${l}`, B * d),
+    st2: alloc(`st2.${l}`, 2 * B),
+    pre: alloc(`pre.${l}`, B * 4 * d),
+    h: alloc(`h.${l}`, B * 4 * d),
+    kCache: alloc(`k.${l}`, B * T * d),
+    vCache: alloc(`v.${l}`, B * T * d)
   }))
   const lnf = alloc("lnf", B * d)
   const stf = alloc("stf", 2 * B)
@@ -80,14 +88,40 @@ export const gpt2StepSchedule = (inp: StepScheduleInputs): StepSchedule => {
   const ops = (pos: number): ReadonlyArray<StepOp> => {
     if (!(Number.isInteger(pos) && pos >= 0 && pos < T)) throw new Error(`step schedule: position ${pos} outside 0…${T - 1}`)
     // The embedding adds row n mod T' of its table to row n; with T' = 1 and the table starting at row pos, every row gets row pos.
-    const out: Array<StepOp> = [{ op: "embed", N: B, T: 1, d, V, tokens, wte: w("wte.weight"), wpe: { ...wpe, offset: wpe.offset + pos * d, size: d }, x: xs[0] }]
+    const out: Array<StepOp> = [
+      { op: "embed", N: B, T: 1, d, V, tokens, wte: w("wte.weight"), wpe: { ...wpe, offset: wpe.offset + pos * d, size: d }, x: xs[0] }
+    ]
     for (let l = 0; l < L; l++) {
       const a = layers[l]
-      out.push(...blockForward<AttentionStepOp>(inp, l, B, xs[l], a, xs[l + 1], { op: "attentionStep", B, T, pos, d, H, qkv: a.qkv, kCache: a.kCache, vCache: a.vCache, out: a.att }))
+      out.push(
+        ...blockForward<AttentionStepOp>(inp, l, B, xs[l], a, xs[l + 1], {
+          op: "attentionStep",
+          B,
+          T,
+          pos,
+          d,
+          H,
+          qkv: a.qkv,
+          kCache: a.kCache,
+          vCache: a.vCache,
+          out: a.att
+        })
+      )
     }
     out.push(
       { op: "layerNorm", rows: B, d, eps, x: xs[L], g: w("ln_f.weight"), b: w("ln_f.bias"), y: lnf, stats: stf },
-      { op: "matmul", label: "lm-head", M: B, N: V, K: d, transA: false, transB: true, a: lnf, b: w(shape.tiedHead ? "wte.weight" : "lm_head.weight"), c: logits }
+      {
+        op: "matmul",
+        label: "lm-head",
+        M: B,
+        N: V,
+        K: d,
+        transA: false,
+        transB: true,
+        a: lnf,
+        b: w(shape.tiedHead ? "wte.weight" : "lm_head.weight"),
+        c: logits
+      }
     )
     return out
   }

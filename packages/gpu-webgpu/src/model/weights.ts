@@ -51,12 +51,18 @@ export const gpt2TensorShapes = (s: Gpt2Shape): ReadonlyArray<readonly [string, 
   ]
   for (let i = 0; i < s.layers; i++) {
     out.push(
-      [`h.${i}.ln_1.weight`, [d]], [`h.${i}.ln_1.bias`, [d]],
-      [`h.${i}.attn.c_attn.weight`, [d, 3 * d]], [`h.${i}.attn.c_attn.bias`, [3 * d]],
-      [`h.${i}.attn.c_proj.weight`, [d, d]], [`h.${i}.attn.c_proj.bias`, [d]],
-      [`h.${i}.ln_2.weight`, [d]], [`h.${i}.ln_2.bias`, [d]],
-      [`h.${i}.mlp.c_fc.weight`, [d, 4 * d]], [`h.${i}.mlp.c_fc.bias`, [4 * d]],
-      [`h.${i}.mlp.c_proj.weight`, [4 * d, d]], [`h.${i}.mlp.c_proj.bias`, [d]]
+      [`h.${i}.ln_1.weight`, [d]],
+      [`h.${i}.ln_1.bias`, [d]],
+      [`h.${i}.attn.c_attn.weight`, [d, 3 * d]],
+      [`h.${i}.attn.c_attn.bias`, [3 * d]],
+      [`h.${i}.attn.c_proj.weight`, [d, d]],
+      [`h.${i}.attn.c_proj.bias`, [d]],
+      [`h.${i}.ln_2.weight`, [d]],
+      [`h.${i}.ln_2.bias`, [d]],
+      [`h.${i}.mlp.c_fc.weight`, [d, 4 * d]],
+      [`h.${i}.mlp.c_fc.bias`, [4 * d]],
+      [`h.${i}.mlp.c_proj.weight`, [4 * d, d]],
+      [`h.${i}.mlp.c_proj.bias`, [d]]
     )
   }
   out.push(["ln_f.weight", [d]], ["ln_f.bias", [d]])

@@ -39,7 +39,9 @@ export interface MatmulShape {
 export const timeMatmulShape = (device: GPUDevice, tile: MatmulTile, s: MatmulShape, reps: number): Effect.Effect<number, DeviceError> =>
   Effect.gen(function* () {
     const mk = (n: number) => ({ buffer: storageBuffer(device, "bench", n), offset: 0, size: n * 4 })
-    const a = mk(s.M * s.K), b = mk(s.K * s.N), c = mk(s.M * s.N)
+    const a = mk(s.M * s.K),
+      b = mk(s.K * s.N),
+      c = mk(s.M * s.N)
     const d = yield* matmul(device, { ...s, a, b, c, rounding: "none", tile })
     run(device, [d])
     yield* finish(device)
@@ -68,17 +70,17 @@ export const timeMatmul = (device: GPUDevice, tile: MatmulTile, n: number, reps:
 export const tuneShapes = (large: boolean): ReadonlyArray<MatmulShape> =>
   large
     ? [
-      { M: 8192, N: 2048, K: 128, transA: false, transB: true },
-      { M: 512, N: 128, K: 8192, transA: true, transB: false },
-      { M: 8192, N: 512, K: 128, transA: false, transB: false },
-      { M: 1024, N: 1024, K: 1024, transA: false, transB: false }
-    ]
+        { M: 8192, N: 2048, K: 128, transA: false, transB: true },
+        { M: 512, N: 128, K: 8192, transA: true, transB: false },
+        { M: 8192, N: 512, K: 128, transA: false, transB: false },
+        { M: 1024, N: 1024, K: 1024, transA: false, transB: false }
+      ]
     : [
-      { M: 1024, N: 256, K: 32, transA: false, transB: true },
-      { M: 128, N: 32, K: 1024, transA: true, transB: false },
-      { M: 1024, N: 128, K: 32, transA: false, transB: false },
-      { M: 256, N: 256, K: 256, transA: false, transB: false }
-    ]
+        { M: 1024, N: 256, K: 32, transA: false, transB: true },
+        { M: 128, N: 32, K: 1024, transA: true, transB: false },
+        { M: 1024, N: 128, K: 32, transA: false, transB: false },
+        { M: 256, N: 256, K: 256, transA: false, transB: false }
+      ]
 
 const isCpu = (g: WebGpuShape) => isSoftwareAdapter(g.adapterInfo)
 
@@ -107,7 +109,11 @@ export const timeGeluFusion = (device: GPUDevice, tile: MatmulTile, large: boole
   Effect.gen(function* () {
     const [M, N, K] = large ? [16384, 1024, 256] : [4096, 256, 64]
     const mk = (n: number) => ({ buffer: storageBuffer(device, "bench", n), offset: 0, size: n * 4 })
-    const a = mk(M * K), b = mk(K * N), bias = mk(N), pre = mk(M * N), out = mk(M * N)
+    const a = mk(M * K),
+      b = mk(K * N),
+      bias = mk(N),
+      pre = mk(M * N),
+      out = mk(M * N)
     const base = { M, N, K, transA: false, transB: false, a, b, bias, rounding: "none" as const, tile }
     const fused = [yield* matmul(device, { ...base, c: out, gelu: { pre } })]
     const split = [yield* matmul(device, { ...base, c: pre }), yield* geluForward(device, { n: M * N, x: pre, y: out })]

@@ -84,7 +84,9 @@ export const trainLoop = (
     if (data.count === 0) return yield* Effect.fail(new TrainError({ message: "no training sequences" }))
     const T = S + (model.bos ? 1 : 0)
     if (T > model.shape.nPositions)
-      return yield* Effect.fail(new TrainError({ message: `sequences of ${S} tokens${model.bos ? " + BOS" : ""} exceed the model's ${model.shape.nPositions} positions` }))
+      return yield* Effect.fail(
+        new TrainError({ message: `sequences of ${S} tokens${model.bos ? " + BOS" : ""} exceed the model's ${model.shape.nPositions} positions` })
+      )
     const batch = Math.min(o.batchSize, data.count)
     const fits = model.maxMicroBatch(T)
     const accum = Math.ceil(batch / Math.min(fits, o.microBatch ?? fits))
@@ -108,14 +110,24 @@ export const trainLoop = (
       const raw = yield* stepper.losses()
       for (let s = lastRead; s < steps; s++) {
         const l = raw[s % k] / predictedPerStep[s]
-        if (!Number.isFinite(l)) return yield* Effect.fail(new TrainError({ message: `training diverged: loss is ${l} at step ${s + 1} (lr ${learningRate(o.lr, s, o.warmupSteps, o.maxSteps, o.schedule)})`, step: s + 1 }))
+        if (!Number.isFinite(l))
+          return yield* Effect.fail(
+            new TrainError({
+              message: `training diverged: loss is ${l} at step ${s + 1} (lr ${learningRate(o.lr, s, o.warmupSteps, o.maxSteps, o.schedule)})`,
+              step: s + 1
+            })
+          )
         losses[s] = l
       }
       lastRead = steps
       const elapsedMs = Date.now() - started
       yield* onProgress({
-        step: steps, maxSteps: o.maxSteps, loss: losses[steps - 1], lr: learningRate(o.lr, steps - 1, o.warmupSteps, o.maxSteps, o.schedule),
-        tokensPerSecond: (steps * batch * S) / Math.max(1e-3, elapsedMs / 1000), elapsedMs
+        step: steps,
+        maxSteps: o.maxSteps,
+        loss: losses[steps - 1],
+        lr: learningRate(o.lr, steps - 1, o.warmupSteps, o.maxSteps, o.schedule),
+        tokensPerSecond: (steps * batch * S) / Math.max(1e-3, elapsedMs / 1000),
+        elapsedMs
       })
     })
 
@@ -135,7 +147,11 @@ export const trainLoop = (
           break
         }
         const p = o.stop.plateau
-        if (p !== undefined && steps >= 2 * p.window && mean(losses, steps - 2 * p.window, steps - p.window) - mean(losses, steps - p.window, steps) < p.minDelta) {
+        if (
+          p !== undefined &&
+          steps >= 2 * p.window &&
+          mean(losses, steps - 2 * p.window, steps - p.window) - mean(losses, steps - p.window, steps) < p.minDelta
+        ) {
           stopReason = "plateau"
           break
         }
@@ -144,7 +160,10 @@ export const trainLoop = (
     yield* drain
     const wallMs = Date.now() - started
     return {
-      steps, finalLoss: losses[steps - 1], stopReason, wallMs,
+      steps,
+      finalLoss: losses[steps - 1],
+      stopReason,
+      wallMs,
       tokensPerSecond: (steps * batch * S) / Math.max(1e-3, wallMs / 1000),
       losses: losses.slice(0, steps),
       microBatch: micro,

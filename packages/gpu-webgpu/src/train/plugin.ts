@@ -31,7 +31,11 @@ const train = (config: WebGpuTrainerConfig) => (input: TrainInput) =>
     const { bos, shape } = yield* gpt2Target(input, "webgpu")
     const gpu = yield* WebGpu
     if (config.precision === "fp16" && !gpu.features.has("shader-f16"))
-      return yield* Effect.fail(new TrainError({ message: `precision fp16 needs the shader-f16 feature, which adapter "${gpu.adapterInfo.description || gpu.adapterInfo.vendor}" lacks; use bf16 or fp32, or train.kind: cpu` }))
+      return yield* Effect.fail(
+        new TrainError({
+          message: `precision fp16 needs the shader-f16 feature, which adapter "${gpu.adapterInfo.description || gpu.adapterInfo.vendor}" lacks; use bf16 or fp32, or train.kind: cpu`
+        })
+      )
     const seed = config.seed ?? input.context.seed
     const { tile, fuseGelu } = yield* pickKernels(gpu, input.context.cacheDir, config.autotune)
     const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, seed), { precision: config.precision, bos, tile, fuseGelu })

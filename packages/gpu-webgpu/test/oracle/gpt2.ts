@@ -30,7 +30,8 @@ const widen = (weights: Gpt2Weights): Tensors64 => {
     const t = weights.tensors.get(name)
     if (t === undefined) throw new ModelError({ message: `oracle: missing tensor ${name}`, tensor: name })
     const n = dims.reduce((a, b) => a * b, 1)
-    if (t.data.length !== n) throw new ModelError({ message: `oracle: tensor ${name} has ${t.data.length} values, expected [${dims.join(", ")}]`, tensor: name })
+    if (t.data.length !== n)
+      throw new ModelError({ message: `oracle: tensor ${name} has ${t.data.length} values, expected [${dims.join(", ")}]`, tensor: name })
     wide.set(name, Float64Array.from(t.data))
   }
   return (name) => wide.get(name)!
@@ -43,7 +44,8 @@ const checkInput = (weights: Gpt2Weights, seqs: TokenSequences, options?: Oracle
     throw new ModelError({ message: `oracle: ${seqs.tokens.length} tokens for ${seqs.count} sequences of ${seqs.seqLen}` })
   }
   if (T > nPos) throw new ModelError({ message: `oracle: sequences of ${T} positions exceed n_positions ${nPos}` })
-  if (options?.bos !== undefined && !(options.bos >= 0 && options.bos < V)) throw new ModelError({ message: `oracle: BOS token ${options.bos} outside the vocabulary of ${V}` })
+  if (options?.bos !== undefined && !(options.bos >= 0 && options.bos < V))
+    throw new ModelError({ message: `oracle: BOS token ${options.bos} outside the vocabulary of ${V}` })
   for (let i = 0; i < seqs.tokens.length; i++) {
     if (seqs.tokens[i] >= V) throw new ModelError({ message: `oracle: token ${seqs.tokens[i]} at index ${i} outside the vocabulary of ${V}` })
   }

@@ -33,12 +33,15 @@ export const roundF16 = (x: number): number => {
   return Math.sign(v) * Math.min(r * ulp, 65504)
 }
 
-export const rounder = (r: Rounding): ((x: number) => number) =>
-  r === "none" ? (x) => x : r === "bf16" ? roundBf16 : roundF16
+export const rounder = (r: Rounding): ((x: number) => number) => (r === "none" ? (x) => x : r === "bf16" ? roundBf16 : roundF16)
 
 /** C[M,N] = op(A)·op(B) (+bias) with operands rounded by `r` (A stored [K,M] when transA, B stored [N,K] when transB). */
 export const matmul = (
-  a: ArrayLike<number>, b: ArrayLike<number>, M: number, N: number, K: number,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  M: number,
+  N: number,
+  K: number,
   opts: { transA?: boolean; transB?: boolean; bias?: ArrayLike<number>; rounding?: Rounding } = {}
 ): Vec => {
   const rnd = rounder(opts.rounding ?? "none")
@@ -105,9 +108,7 @@ export const layerNorm = (x: ArrayLike<number>, g: ArrayLike<number>, b: ArrayLi
   return { y, mean, rstd }
 }
 
-export const layerNormBackward = (
-  x: ArrayLike<number>, g: ArrayLike<number>, dy: ArrayLike<number>, rows: number, d: number, eps: number
-) => {
+export const layerNormBackward = (x: ArrayLike<number>, g: ArrayLike<number>, dy: ArrayLike<number>, rows: number, d: number, eps: number) => {
   const { mean, rstd } = layerNorm(x, g, new Float64Array(d), rows, d, eps)
   const dx = new Float64Array(rows * d)
   const dg = new Float64Array(d)
@@ -140,27 +141,29 @@ export const attention = (qkv: ArrayLike<number>, B: number, T: number, d: numbe
   const scale = 1 / Math.sqrt(hd)
   const out = new Float64Array(B * T * d)
   const P = new Float64Array(B * H * T * T)
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) {
-    const qi = (b * T + i) * 3 * d + h * hd
-    const s = new Float64Array(i + 1)
-    let mx = -Infinity
-    for (let j = 0; j <= i; j++) {
-      const kj = (b * T + j) * 3 * d + d + h * hd
-      let dot = 0
-      for (let e = 0; e < hd; e++) dot += rnd(qkv[qi + e]) * rnd(qkv[kj + e])
-      s[j] = dot * scale
-      mx = Math.max(mx, s[j])
-    }
-    let z = 0
-    for (let j = 0; j <= i; j++) z += Math.exp(s[j] - mx)
-    const prow = ((b * H + h) * T + i) * T
-    for (let j = 0; j <= i; j++) P[prow + j] = Math.exp(s[j] - mx) / z
-    for (let e = 0; e < hd; e++) {
-      let acc = 0
-      for (let j = 0; j <= i; j++) acc += rnd(P[prow + j]) * rnd(qkv[(b * T + j) * 3 * d + 2 * d + h * hd + e])
-      out[(b * T + i) * d + h * hd + e] = acc
-    }
-  }
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < T; i++) {
+        const qi = (b * T + i) * 3 * d + h * hd
+        const s = new Float64Array(i + 1)
+        let mx = -Infinity
+        for (let j = 0; j <= i; j++) {
+          const kj = (b * T + j) * 3 * d + d + h * hd
+          let dot = 0
+          for (let e = 0; e < hd; e++) dot += rnd(qkv[qi + e]) * rnd(qkv[kj + e])
+          s[j] = dot * scale
+          mx = Math.max(mx, s[j])
+        }
+        let z = 0
+        for (let j = 0; j <= i; j++) z += Math.exp(s[j] - mx)
+        const prow = ((b * H + h) * T + i) * T
+        for (let j = 0; j <= i; j++) P[prow + j] = Math.exp(s[j] - mx) / z
+        for (let e = 0; e < hd; e++) {
+          let acc = 0
+          for (let j = 0; j <= i; j++) acc += rnd(P[prow + j]) * rnd(qkv[(b * T + j) * 3 * d + 2 * d + h * hd + e])
+          out[(b * T + i) * d + h * hd + e] = acc
+        }
+      }
   return { out, P }
 }
 
@@ -169,25 +172,27 @@ export const attentionBackward = (qkv: ArrayLike<number>, dout: ArrayLike<number
   const hd = d / H
   const scale = 1 / Math.sqrt(hd)
   const dqkv = new Float64Array(B * T * 3 * d)
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) {
-    const prow = ((b * H + h) * T + i) * T
-    const dP = new Float64Array(i + 1)
-    for (let j = 0; j <= i; j++) {
-      let s = 0
-      for (let e = 0; e < hd; e++) s += dout[(b * T + i) * d + h * hd + e] * qkv[(b * T + j) * 3 * d + 2 * d + h * hd + e]
-      dP[j] = s
-    }
-    let D = 0
-    for (let j = 0; j <= i; j++) D += P[prow + j] * dP[j]
-    for (let j = 0; j <= i; j++) {
-      const dS = P[prow + j] * (dP[j] - D) * scale
-      for (let e = 0; e < hd; e++) {
-        dqkv[(b * T + i) * 3 * d + h * hd + e] += dS * qkv[(b * T + j) * 3 * d + d + h * hd + e]
-        dqkv[(b * T + j) * 3 * d + d + h * hd + e] += dS * qkv[(b * T + i) * 3 * d + h * hd + e]
-        dqkv[(b * T + j) * 3 * d + 2 * d + h * hd + e] += P[prow + j] * dout[(b * T + i) * d + h * hd + e]
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < T; i++) {
+        const prow = ((b * H + h) * T + i) * T
+        const dP = new Float64Array(i + 1)
+        for (let j = 0; j <= i; j++) {
+          let s = 0
+          for (let e = 0; e < hd; e++) s += dout[(b * T + i) * d + h * hd + e] * qkv[(b * T + j) * 3 * d + 2 * d + h * hd + e]
+          dP[j] = s
+        }
+        let D = 0
+        for (let j = 0; j <= i; j++) D += P[prow + j] * dP[j]
+        for (let j = 0; j <= i; j++) {
+          const dS = P[prow + j] * (dP[j] - D) * scale
+          for (let e = 0; e < hd; e++) {
+            dqkv[(b * T + i) * 3 * d + h * hd + e] += dS * qkv[(b * T + j) * 3 * d + d + h * hd + e]
+            dqkv[(b * T + j) * 3 * d + d + h * hd + e] += dS * qkv[(b * T + i) * 3 * d + h * hd + e]
+            dqkv[(b * T + j) * 3 * d + 2 * d + h * hd + e] += P[prow + j] * dout[(b * T + i) * d + h * hd + e]
+          }
+        }
       }
-    }
-  }
   return dqkv
 }
 
@@ -226,10 +231,11 @@ export const embedding = (tokens: ArrayLike<number>, wte: ArrayLike<number>, wpe
 export const embeddingBackward = (tokens: ArrayLike<number>, dx: ArrayLike<number>, V: number, T: number, d: number) => {
   const dwte = new Float64Array(V * d)
   const dwpe = new Float64Array(T * d)
-  for (let n = 0; n < tokens.length; n++) for (let j = 0; j < d; j++) {
-    dwte[tokens[n] * d + j] += dx[n * d + j]
-    dwpe[(n % T) * d + j] += dx[n * d + j]
-  }
+  for (let n = 0; n < tokens.length; n++)
+    for (let j = 0; j < d; j++) {
+      dwte[tokens[n] * d + j] += dx[n * d + j]
+      dwpe[(n % T) * d + j] += dx[n * d + j]
+    }
   return { dwte, dwpe }
 }
 
@@ -268,7 +274,7 @@ export const adamw = (p: Float64Array, g: ArrayLike<number>, m: Float64Array, v:
     const gi = g[i] * scale
     m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
     v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
-    const upd = (m[i] / bc1) / (Math.sqrt(v[i] / bc2) + s.eps)
+    const upd = m[i] / bc1 / (Math.sqrt(v[i] / bc2) + s.eps)
     const wd = i < decayEnd ? s.weightDecay : 0
     p[i] = p[i] - s.lr * (upd + wd * p[i])
   }

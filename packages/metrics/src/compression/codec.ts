@@ -15,7 +15,16 @@
  * costs about one evaluation plus the coder's own work.
  */
 import { Effect } from "effect"
-import { logitBitsOf, ModelError, type NextTokenStepper, nextTokenStepperOf, type QuantizedRows, type StepperShape, type TokenSequences, type TrainedModel } from "@memorize/core"
+import {
+  logitBitsOf,
+  ModelError,
+  type NextTokenStepper,
+  nextTokenStepperOf,
+  type QuantizedRows,
+  type StepperShape,
+  type TokenSequences,
+  type TrainedModel
+} from "@memorize/core"
 import { BitReader } from "./bits.ts"
 import { ArithmeticDecoder, ArithmeticEncoder, truncationBound } from "./range-coder.ts"
 import { makeStepQuantizer, type StepQuantizer } from "./step-quantize.ts"
@@ -58,9 +67,12 @@ const logitsAt = (stepper: NextTokenStepper, shape: StepperShape, t: number, pre
   Effect.flatMap(stepper.next(t, previous), (logits) =>
     logits.length === shape.count * shape.vocabSize
       ? Effect.succeed(logits)
-      : Effect.fail(new ModelError({
-        message: `the model's stepper at position ${t} returned ${logits.length} values for sequences ${first}…${first + shape.count - 1} (expected ${shape.count} × ${shape.vocabSize})`
-      })))
+      : Effect.fail(
+          new ModelError({
+            message: `the model's stepper at position ${t} returned ${logits.length} values for sequences ${first}…${first + shape.count - 1} (expected ${shape.count} × ${shape.vocabSize})`
+          })
+        )
+  )
 
 /** Runs `each(i)` for the rows of one position. */
 const forRows = (n: number, each: (i: number) => void) =>
@@ -100,7 +112,7 @@ const walk = (
   quantize: StepQuantizer,
   open: (first: number, n: number) => BatchCoder
 ): Effect.Effect<void, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (let first = 0; first < shape.count; first += options.batch) {
       const batch: StepperShape = { count: Math.min(options.batch, shape.count - first), seqLen: shape.seqLen, vocabSize: shape.vocabSize }
       const stepper = yield* stepperOf(source, batch)
@@ -120,7 +132,7 @@ const walk = (
 
 /** Codes every sequence of `seqs` under the model. */
 export const encodeSequences = (source: LogitsSource, seqs: TokenSequences, options: CodecOptions): Effect.Effect<Encoded, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const S = seqs.seqLen
     yield* checkOptions(options, seqs.vocabSize)
     const V = seqs.vocabSize
@@ -164,7 +176,7 @@ export const decodeSequences = (
   shape: { readonly vocabSize: number; readonly seqLen: number },
   options: CodecOptions
 ): Effect.Effect<TokenSequences, ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const S = shape.seqLen
     yield* checkOptions(options, shape.vocabSize)
     const W = shape.vocabSize + 1

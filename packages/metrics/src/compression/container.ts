@@ -9,7 +9,7 @@
  * precision) is named, not trusted.
  */
 import { Effect, type Scope } from "effect"
-import { DatasetError, ModelError } from "@memorize/core"
+import { type DatasetError, ModelError } from "@memorize/core"
 import { decodeSequences, encodeSequences, type LogitsSource } from "./codec.ts"
 import { type CompressedHeader, FORMAT_VERSION, readCompressed, tokensHash, writeCompressed } from "./format.ts"
 
@@ -58,7 +58,7 @@ export const compressSequences = <E, R>(
   settings: CompressSettings,
   sourceFor: SourceFor<E, R>
 ): Effect.Effect<{ readonly bytes: Uint8Array; readonly stats: CompressStats }, ModelError | E, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const n = sequences.length
     const lengths = Uint32Array.from(sequences, (s) => s.length)
     const codes: Array<{ bytes: Uint8Array; bitLength: number }> = new Array(n)
@@ -74,12 +74,19 @@ export const compressSequences = <E, R>(
     for (const [L, rows] of groupsByLength(lengths)) {
       const tokens = new Uint32Array(rows.length * L)
       rows.forEach((r, k) => tokens.set(sequences[r], k * L))
-      const encoded = yield* Effect.scoped(Effect.flatMap(sourceFor(L), (source) =>
-        encodeSequences(source, { vocabSize: settings.vocab, seqLen: L, count: rows.length, tokens }, {
-          freqBits: settings.freqBits,
-          batch: settings.batch,
-          onBatch: (k) => settings.onProgress?.(done + k, n)
-        })))
+      const encoded = yield* Effect.scoped(
+        Effect.flatMap(sourceFor(L), (source) =>
+          encodeSequences(
+            source,
+            { vocabSize: settings.vocab, seqLen: L, count: rows.length, tokens },
+            {
+              freqBits: settings.freqBits,
+              batch: settings.batch,
+              onBatch: (k) => settings.onProgress?.(done + k, n)
+            }
+          )
+        )
+      )
       rows.forEach((r, k) => {
         codes[r] = encoded.codes[k]
         stats.bits[r] = encoded.codes[k].bitLength
@@ -116,7 +123,7 @@ export const decompressSequences = <E, R>(
   sourceFor: SourceFor<E, R>,
   onProgress?: (done: number, total: number) => void
 ): Effect.Effect<{ readonly header: CompressedHeader; readonly sequences: ReadonlyArray<Uint32Array> }, DatasetError | ModelError | E, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const f = yield* readCompressed(bytes, file)
     const h = f.header
     if (h.modelHash !== model.hash) {
@@ -132,12 +139,20 @@ export const decompressSequences = <E, R>(
     let done = 0
     for (const [L, rows] of groupsByLength(f.lengths)) {
       const codes = rows.map((r) => ({ bytes: f.payload, start: f.starts[r], bitLength: f.bitLengths[r] }))
-      const decoded = yield* Effect.scoped(Effect.flatMap(sourceFor(L), (source) =>
-        decodeSequences(source, codes, { vocabSize: h.vocab, seqLen: L }, {
-          freqBits: h.freqBits,
-          batch: h.batch,
-          onBatch: (k) => onProgress?.(done + k, h.count)
-        })))
+      const decoded = yield* Effect.scoped(
+        Effect.flatMap(sourceFor(L), (source) =>
+          decodeSequences(
+            source,
+            codes,
+            { vocabSize: h.vocab, seqLen: L },
+            {
+              freqBits: h.freqBits,
+              batch: h.batch,
+              onBatch: (k) => onProgress?.(done + k, h.count)
+            }
+          )
+        )
+      )
       rows.forEach((r, k) => {
         out[r] = decoded.tokens.slice(k * L, (k + 1) * L)
       })

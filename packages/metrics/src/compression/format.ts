@@ -95,8 +95,7 @@ const pushVarint = (out: Array<number>, n: number) => {
   out.push(v)
 }
 
-const checksum = (bytes: Uint8Array): Buffer =>
-  createHash("sha256").update(bytes.subarray(0, CHECKSUM_AT)).update(bytes.subarray(HEADER_BYTES)).digest()
+const checksum = (bytes: Uint8Array): Buffer => createHash("sha256").update(bytes.subarray(0, CHECKSUM_AT)).update(bytes.subarray(HEADER_BYTES)).digest()
 
 /** The file's bytes: header, index and the code words (in sequence order). */
 export const writeCompressed = (
@@ -141,11 +140,13 @@ const ascii = (bytes: Uint8Array) => {
 
 /** Parses and checks a compressed file: magic, version, checksum, header fields, index against payload. */
 export const readCompressed = (bytes: Uint8Array, file: string): Effect.Effect<CompressedFile, DatasetError> =>
-  Effect.gen(function*() {
-    const fail = (offset: number, message: string) =>
-      Effect.fail(new DatasetError({ dataset: "compressed", file, message: `byte ${offset}: ${message}` }))
+  Effect.gen(function* () {
+    const fail = (offset: number, message: string) => Effect.fail(new DatasetError({ dataset: "compressed", file, message: `byte ${offset}: ${message}` }))
     if (bytes.length < HEADER_BYTES) {
-      return yield* fail(bytes.length, `the file has ${bytes.length} bytes, fewer than the ${HEADER_BYTES}-byte header: truncated, or not a memorize compressed file`)
+      return yield* fail(
+        bytes.length,
+        `the file has ${bytes.length} bytes, fewer than the ${HEADER_BYTES}-byte header: truncated, or not a memorize compressed file`
+      )
     }
     const magic = ascii(bytes.subarray(0, 4))
     if (magic !== MAGIC) return yield* fail(0, `magic is ${JSON.stringify(magic)}, expected "${MAGIC}": not a memorize compressed file`)
@@ -155,7 +156,10 @@ export const readCompressed = (bytes: Uint8Array, file: string): Effect.Effect<C
     const stored = Buffer.from(bytes.subarray(CHECKSUM_AT, HEADER_BYTES)).toString("hex")
     const computed = checksum(bytes).toString("hex")
     if (stored !== computed) {
-      return yield* fail(CHECKSUM_AT, `checksum mismatch (stored ${stored.slice(0, 16)}…, content hashes to ${computed.slice(0, 16)}…): the file is corrupted or truncated`)
+      return yield* fail(
+        CHECKSUM_AT,
+        `checksum mismatch (stored ${stored.slice(0, 16)}…, content hashes to ${computed.slice(0, 16)}…): the file is corrupted or truncated`
+      )
     }
     const flags = v.getUint8(7)
     if (flags > 1) return yield* fail(7, `unknown flags ${flags}`)
@@ -180,7 +184,10 @@ export const readCompressed = (bytes: Uint8Array, file: string): Effect.Effect<C
     const payloadAt = HEADER_BYTES + indexLength
     const payloadBytes = Math.ceil(payloadBits / 8)
     if (payloadAt + payloadBytes !== bytes.length) {
-      return yield* fail(56, `header says ${indexLength} index bytes and ${payloadBits} payload bits (file of ${payloadAt + payloadBytes} bytes), the file has ${bytes.length}`)
+      return yield* fail(
+        56,
+        `header says ${indexLength} index bytes and ${payloadBits} payload bits (file of ${payloadAt + payloadBytes} bytes), the file has ${bytes.length}`
+      )
     }
     const lengths = new Uint32Array(header.count)
     const bitLengths = new Float64Array(header.count)

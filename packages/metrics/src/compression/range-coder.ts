@@ -16,7 +16,7 @@
  *   Σ_t −log2(f_t / T) + Σ_t −log2(1 − T / (2^30 · f_t)) + 2  bits,
  * and the code words are prefix-free (`finish`).
  */
-import { BitReader, BitWriter } from "./bits.ts"
+import { type BitReader, BitWriter } from "./bits.ts"
 
 const TOP = 2 ** 32
 const HALF = 2 ** 31

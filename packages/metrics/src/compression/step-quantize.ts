@@ -9,7 +9,13 @@ import { Effect } from "effect"
 import { makeQuantizer, ModelError, type NextTokenStepper, type QuantizedRows } from "@memorize/core"
 
 /** `rows` rows of `vocab` logits into `QuantizedRows`; a refused row is a ModelError naming sequence `first + row` and position `t`. */
-export type StepQuantizer = (stepper: NextTokenStepper, logits: Float32Array, rows: number, first: number, t: number) => Effect.Effect<QuantizedRows, ModelError>
+export type StepQuantizer = (
+  stepper: NextTokenStepper,
+  logits: Float32Array,
+  rows: number,
+  first: number,
+  t: number
+) => Effect.Effect<QuantizedRows, ModelError>
 
 const refusal = (first: number, row: number, t: number, e: unknown) =>
   new ModelError({ message: `logits of sequence ${first + row} at position ${t}: ${e instanceof Error ? e.message : String(e)}` })
@@ -52,14 +58,21 @@ export const makeStepQuantizer = (vocab: number, P: number): StepQuantizer => {
       } catch (e) {
         return Effect.fail(refusal(first, row, t, e))
       }
-      return Effect.fail(new ModelError({ message: `the model's quantizer refused the logits of sequence ${first + row} at position ${t}, which the definition (quantize.ts) accepts` }))
+      return Effect.fail(
+        new ModelError({
+          message: `the model's quantizer refused the logits of sequence ${first + row} at position ${t}, which the definition (quantize.ts) accepts`
+        })
+      )
     })
 
   return (stepper, logits, rows, first, t) => {
     const fast = stepper.quantize
     if (fast === undefined) return byDefinition(logits, rows, first, t)
     return Effect.flatMap(
-      Effect.try({ try: () => fast(logits, P), catch: (e) => new ModelError({ message: `the model's quantizer failed at position ${t}: ${e instanceof Error ? e.message : String(e)}` }) }),
+      Effect.try({
+        try: () => fast(logits, P),
+        catch: (e) => new ModelError({ message: `the model's quantizer failed at position ${t}: ${e instanceof Error ? e.message : String(e)}` })
+      }),
       (out) => (out.refused >= 0 ? named(logits, out.refused, first, t) : Effect.succeed(out))
     )
   }

@@ -62,7 +62,6 @@ interface Point {
   readonly bits: number
 }
 
-
 const nullIfNaN = (x: number): number | null => (Number.isFinite(x) ? x : null)
 
 const fitGroup = (key: string, points: ReadonlyArray<Point>): CapacityGroup => {
@@ -73,28 +72,36 @@ const fitGroup = (key: string, points: ReadonlyArray<Point>): CapacityGroup => {
     const n = p.result.dataset.trainCount
     bySize.set(n, [...(bySize.get(n) ?? []), p.bits])
   }
-  const sizes = [...bySize.entries()].sort((a, b) => a[0] - b[0]).map(([trainCount, ys]) => ({
-    trainCount,
-    datasetBits: h === null ? null : trainCount * h,
-    meanBits: mean(ys),
-    sdBits: nullIfNaN(stdDev(ys)),
-    n: ys.length
-  }))
+  const sizes = [...bySize.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([trainCount, ys]) => ({
+      trainCount,
+      datasetBits: h === null ? null : trainCount * h,
+      meanBits: mean(ys),
+      sdBits: nullIfNaN(stdDev(ys)),
+      n: ys.length
+    }))
   let plateau = sizes[0]
   for (const s of sizes) if (s.meanBits > plateau.meanBits) plateau = s
   let sat: SaturatingFit | null = null
   let perSeed: CapacityGroup["perSeed"] = null
   if (h !== null) {
-    sat = saturatingFit(points.map((p) => p.result.dataset.trainCount * h), points.map((p) => p.bits))
+    sat = saturatingFit(
+      points.map((p) => p.result.dataset.trainCount * h),
+      points.map((p) => p.bits)
+    )
     const seeds = [...new Set(points.map((p) => seedOf(p.result)))].sort((a, b) => a - b)
     const values = seeds.map((s) => {
       const ps = points.filter((p) => seedOf(p.result) === s)
-      return saturatingFit(ps.map((p) => p.result.dataset.trainCount * h), ps.map((p) => p.bits)).capacityBits
+      return saturatingFit(
+        ps.map((p) => p.result.dataset.trainCount * h),
+        ps.map((p) => p.bits)
+      ).capacityBits
     })
     perSeed = { mean: mean(values), sd: nullIfNaN(stdDev(values)), stdError: nullIfNaN(stdError(values)), n: values.length, values }
   }
-  const useFit = sat !== null && sat.saturated
-  const capacityBits = useFit ? sat!.capacityBits : plateau.meanBits
+  const useFit = sat?.saturated === true
+  const capacityBits = useFit && sat !== null ? sat.capacityBits : plateau.meanBits
   return {
     key,
     label: groupLabel(first),
@@ -123,10 +130,12 @@ export const capacityGroups = (results: ReadonlyArray<RunResult>, config: Capaci
     groups.set(k, [...(groups.get(k) ?? []), { result, bits }])
   }
   if (groups.size === 0) {
-    return Effect.fail(new LawError({
-      law: CAPACITY,
-      message: `none of the ${results.length} results has metrics.memorization.${config.metricKey} (add the memorization metric to the spec)`
-    }))
+    return Effect.fail(
+      new LawError({
+        law: CAPACITY,
+        message: `none of the ${results.length} results has metrics.memorization.${config.metricKey} (add the memorization metric to the spec)`
+      })
+    )
   }
   return Effect.succeed([...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, ps]) => fitGroup(k, sortRuns(ps))))
 }
@@ -139,12 +148,24 @@ const acrossModels = (groups: ReadonlyArray<CapacityGroup>): AcrossModels => {
   const cs = ordered.map((g) => g.capacityBits)
   const distinctP = new Set(ps).size
   if (distinctP < 2) {
-    return { linear: null, throughOrigin: null, linearNote: `capacity = α·P needs at least 2 model configurations with different parameter counts, got ${distinctP}` }
+    return {
+      linear: null,
+      throughOrigin: null,
+      linearNote: `capacity = α·P needs at least 2 model configurations with different parameter counts, got ${distinctP}`
+    }
   }
   const lf = linearFit(ps, cs)
   const of = originFit(ps, cs)
   return {
-    linear: { alpha: lf.slope, alphaStdError: lf.slopeStdError, intercept: lf.intercept, interceptStdError: lf.interceptStdError, rSquared: lf.rSquared, n: lf.n, residuals: lf.residuals },
+    linear: {
+      alpha: lf.slope,
+      alphaStdError: lf.slopeStdError,
+      intercept: lf.intercept,
+      interceptStdError: lf.interceptStdError,
+      rSquared: lf.rSquared,
+      n: lf.n,
+      residuals: lf.residuals
+    },
     throughOrigin: { alpha: of.slope, alphaStdError: of.slopeStdError, n: of.n },
     linearNote: lf.n === 2 ? "two model configurations: the line is exact, no standard errors" : null
   }
@@ -154,30 +175,34 @@ const acrossModels = (groups: ReadonlyArray<CapacityGroup>): AcrossModels => {
 const byPrecisionOf = (groups: ReadonlyArray<CapacityGroup>): { readonly [precision: string]: PrecisionFit } | null => {
   const precisions = [...new Set(groups.map((g) => g.precision))].sort()
   if (precisions.length < 2) return null
-  return Object.fromEntries(precisions.map((p) => {
-    const gs = groups.filter((g) => g.precision === p)
-    return [p, { models: gs.length, ...acrossModels(gs), meanBitsPerParameter: mean(gs.map((g) => g.bitsPerParameter)) }]
-  }))
+  return Object.fromEntries(
+    precisions.map((p) => {
+      const gs = groups.filter((g) => g.precision === p)
+      return [p, { models: gs.length, ...acrossModels(gs), meanBitsPerParameter: mean(gs.map((g) => g.bitsPerParameter)) }]
+    })
+  )
 }
 
-export const fitCapacity = (config: CapacityConfig) => (results: ReadonlyArray<RunResult>): Effect.Effect<CapacityFit, LawError> =>
-  Effect.map(capacityGroups(results, config), (groups) => {
-    const { linear, throughOrigin, linearNote } = acrossModels(groups)
-    const meanBitsPerParameter = mean(groups.map((g) => g.bitsPerParameter))
-    const fitted = throughOrigin === null ? null : throughOrigin.alpha
-    const alpha = config.predictionAlpha ?? fitted ?? meanBitsPerParameter
-    const alphaSource = config.predictionAlpha !== undefined ? "config" : fitted !== null ? "throughOriginFit" : "meanBitsPerParameter"
-    return {
-      metricKey: `memorization.${config.metricKey}`,
-      groups,
-      linear,
-      throughOrigin,
-      linearNote,
-      byPrecision: byPrecisionOf(groups),
-      meanBitsPerParameter,
-      prediction: predictionOf(results, config, groups, alpha, alphaSource)
-    }
-  })
+export const fitCapacity =
+  (config: CapacityConfig) =>
+  (results: ReadonlyArray<RunResult>): Effect.Effect<CapacityFit, LawError> =>
+    Effect.map(capacityGroups(results, config), (groups) => {
+      const { linear, throughOrigin, linearNote } = acrossModels(groups)
+      const meanBitsPerParameter = mean(groups.map((g) => g.bitsPerParameter))
+      const fitted = throughOrigin === null ? null : throughOrigin.alpha
+      const alpha = config.predictionAlpha ?? fitted ?? meanBitsPerParameter
+      const alphaSource = config.predictionAlpha !== undefined ? "config" : fitted !== null ? "throughOriginFit" : "meanBitsPerParameter"
+      return {
+        metricKey: `memorization.${config.metricKey}`,
+        groups,
+        linear,
+        throughOrigin,
+        linearNote,
+        byPrecision: byPrecisionOf(groups),
+        meanBitsPerParameter,
+        prediction: predictionOf(results, config, groups, alpha, alphaSource)
+      }
+    })
 
 /** min(N·H, α·P) against measured memorization, per run (runs without exact entropy are left out). */
 export const predictionOf = (
@@ -194,19 +219,21 @@ export const predictionOf = (
     if (measured === undefined || h === null) return []
     const datasetBits = result.dataset.trainCount * h
     const predictedBits = Math.min(datasetBits, alpha * result.model.paramCount)
-    return [{
-      runId: result.runId,
-      model: labels.get(groupKey(result, config.groupBy)) ?? groupLabel(result),
-      paramCount: result.model.paramCount,
-      vocabSize: result.dataset.vocabSize,
-      seqLen: result.dataset.seqLen,
-      trainCount: result.dataset.trainCount,
-      datasetBits,
-      predictedBits,
-      measuredBits: measured,
-      saturated: datasetBits > alpha * result.model.paramCount,
-      relativeError: (measured - predictedBits) / predictedBits
-    }]
+    return [
+      {
+        runId: result.runId,
+        model: labels.get(groupKey(result, config.groupBy)) ?? groupLabel(result),
+        paramCount: result.model.paramCount,
+        vocabSize: result.dataset.vocabSize,
+        seqLen: result.dataset.seqLen,
+        trainCount: result.dataset.trainCount,
+        datasetBits,
+        predictedBits,
+        measuredBits: measured,
+        saturated: datasetBits > alpha * result.model.paramCount,
+        relativeError: (measured - predictedBits) / predictedBits
+      }
+    ]
   })
   if (points.length === 0) return null
   const sat = points.filter((p) => p.saturated)
@@ -222,7 +249,8 @@ export const predictionOf = (
 export const capacityPlugin = definePlugin({
   kind: "law",
   name: CAPACITY,
-  description: "Capacity per model (plateau of total memorization over dataset sizes; saturating fit min(N·H, C) with its spread across seeds), bits per parameter, and capacity = α·P across models.",
+  description:
+    "Capacity per model (plateau of total memorization over dataset sizes; saturating fit min(N·H, C) with its spread across seeds), bits per parameter, and capacity = α·P across models.",
   config: CapacityConfig,
   output: CapacityFitSchema,
   check: (c, input) => readsProblems(CAPACITY, [{ field: "metricKey", metric: "memorization", key: c.metricKey }], input),

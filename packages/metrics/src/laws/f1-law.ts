@@ -117,7 +117,4 @@ export const startingPoints = (xs: ArrayLike<number>, ys: ArrayLike<number>): Ar
 
 /** Nonlinear least squares for (c1, c2, c3); undefined when no start converges to finite values. */
 export const fitF1Law = (xs: ArrayLike<number>, ys: ArrayLike<number>): LeastSquaresFit | undefined =>
-  multiStartLM(
-    { xs, ys, f: (x, p) => 0.5 * (1 + p[0] * sigmoid(p[1] * (x + p[2]))), jacobian },
-    startingPoints(xs, ys)
-  )
+  multiStartLM({ xs, ys, f: (x, p) => 0.5 * (1 + p[0] * sigmoid(p[1] * (x + p[2]))), jacobian }, startingPoints(xs, ys))

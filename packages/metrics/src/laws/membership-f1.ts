@@ -50,75 +50,95 @@ export const MembershipF1Config = Schema.Struct({
     Schema.String.annotate({ description: "the membership-inference F1 to fit: f1TopHalf (chance ½, the law's limit), f1Best (chance 2/3) or f1Calibrated" }),
     "f1TopHalf"
   ),
-  holdout: Schema.optional(Schema.Struct({
-    path: Schema.String.annotate({ description: "dotted path into a run's resolved config: dataset.samples, model.dModel, seed..." }),
-    values: Schema.Array(Schema.Unknown).annotate({ description: "a run is held out when its value at path equals one of these" })
-  })).annotate({ description: "runs left out of the fit and predicted by it (validation on held-out runs)" })
+  holdout: Schema.optional(
+    Schema.Struct({
+      path: Schema.String.annotate({ description: "dotted path into a run's resolved config: dataset.samples, model.dModel, seed..." }),
+      values: Schema.Array(Schema.Unknown).annotate({ description: "a run is held out when its value at path equals one of these" })
+    })
+  ).annotate({ description: "runs left out of the fit and predicted by it (validation on held-out runs)" })
 })
 export type MembershipF1Config = typeof MembershipF1Config.Type
 
 const lawError = (message: string) => new LawError({ law: MEMBERSHIP_F1, message })
 
-export const fitMembershipF1 = (config: MembershipF1Config) => (results: ReadonlyArray<RunResult>): Effect.Effect<MembershipF1Fit, LawError> =>
-  Effect.gen(function* () {
-    const all = sortRuns(results.flatMap((result) => {
-      const f1 = metricNumber(result, "membership-inference", config.f1Key)
-      return f1 === undefined ? [] : [{ result, f1 }]
-    }))
-    const holdout = config.holdout
-    const wanted = holdout === undefined ? [] : holdout.values.map((v) => JSON.stringify(v))
-    const isHeldOut = (r: RunResult) => holdout !== undefined && wanted.includes(JSON.stringify(at(r.config, holdout.path) ?? null))
-    const runs = all.filter((r) => !isHeldOut(r.result))
-    const held = all.filter((r) => isHeldOut(r.result))
-    if (runs.length < 3) {
-      return yield* Effect.fail(lawError(
-        `fitting c1, c2, c3 needs at least 3 runs with metrics["membership-inference"].${config.f1Key}, got ${runs.length} of ${results.length} results` +
-          (held.length > 0 ? ` (${held.length} held out by ${holdout!.path})` : "")
-      ))
-    }
-    const law0 = { feature: config.feature as Feature, alpha: config.alpha }
-    const xs = runs.map((r) => featureOf(law0, r.result.model.paramCount, r.result.dataset.trainCount))
-    const ys = runs.map((r) => r.f1)
-    if (new Set(xs).size < 3) {
-      return yield* Effect.fail(lawError(`fitting 3 constants needs at least 3 distinct values of ${config.feature}, got ${new Set(xs).size}`))
-    }
-    const fit = fitF1Law(xs, ys)
-    if (fit === undefined) return yield* Effect.fail(lawError("no starting point converged to finite constants"))
-    const [c1, c2, c3] = fit.params
-    const law: F1Law = { ...law0, constants: { c1, c2, c3 } }
-    const pointOf = (r: { result: RunResult; f1: number }) => {
-      const predicted = predictF1(law, r.result.model.paramCount, r.result.dataset.trainCount)
-      const paperPredicted = predictF1(PAPER_LAW, r.result.model.paramCount, r.result.dataset.trainCount)
-      const x = featureOf(law0, r.result.model.paramCount, r.result.dataset.trainCount)
-      return { runId: r.result.runId, paramCount: r.result.model.paramCount, trainCount: r.result.dataset.trainCount, x, f1: r.f1, predicted, residual: r.f1 - predicted, paperPredicted }
-    }
-    const points = runs.map(pointOf)
-    const heldPoints = held.map(pointOf)
-    const heldOut: MembershipF1Fit["heldOut"] = holdout === undefined ? null : {
-      path: holdout.path,
-      values: holdout.values,
-      n: heldPoints.length,
-      points: heldPoints,
-      rmse: heldPoints.length === 0 ? null : Math.sqrt(heldPoints.reduce((a, p) => a + p.residual ** 2, 0) / heldPoints.length),
-      meanAbsError: heldPoints.length === 0 ? null : heldPoints.reduce((a, p) => a + Math.abs(p.residual), 0) / heldPoints.length,
-      maxAbsError: heldPoints.length === 0 ? null : Math.max(...heldPoints.map((p) => Math.abs(p.residual)))
-    }
-    return {
-      feature: config.feature,
-      alpha: config.alpha,
-      f1Key: config.f1Key,
-      n: runs.length,
-      constants: { c1, c2, c3 },
-      stdErrors: fit.stdErrors === null ? null : { c1: fit.stdErrors[0], c2: fit.stdErrors[1], c3: fit.stdErrors[2] },
-      ssr: fit.ssr,
-      rmse: Math.sqrt(fit.ssr / runs.length),
-      converged: fit.converged,
-      iterations: fit.iterations,
-      points,
-      heldOut,
-      paper: PAPER_LAW
-    }
-  })
+export const fitMembershipF1 =
+  (config: MembershipF1Config) =>
+  (results: ReadonlyArray<RunResult>): Effect.Effect<MembershipF1Fit, LawError> =>
+    Effect.gen(function* () {
+      const all = sortRuns(
+        results.flatMap((result) => {
+          const f1 = metricNumber(result, "membership-inference", config.f1Key)
+          return f1 === undefined ? [] : [{ result, f1 }]
+        })
+      )
+      const holdout = config.holdout
+      const wanted = holdout === undefined ? [] : holdout.values.map((v) => JSON.stringify(v))
+      const isHeldOut = (r: RunResult) => holdout !== undefined && wanted.includes(JSON.stringify(at(r.config, holdout.path) ?? null))
+      const runs = all.filter((r) => !isHeldOut(r.result))
+      const held = all.filter((r) => isHeldOut(r.result))
+      if (runs.length < 3) {
+        return yield* Effect.fail(
+          lawError(
+            `fitting c1, c2, c3 needs at least 3 runs with metrics["membership-inference"].${config.f1Key}, got ${runs.length} of ${results.length} results` +
+              (held.length > 0 ? ` (${held.length} held out by ${holdout!.path})` : "")
+          )
+        )
+      }
+      const law0 = { feature: config.feature as Feature, alpha: config.alpha }
+      const xs = runs.map((r) => featureOf(law0, r.result.model.paramCount, r.result.dataset.trainCount))
+      const ys = runs.map((r) => r.f1)
+      if (new Set(xs).size < 3) {
+        return yield* Effect.fail(lawError(`fitting 3 constants needs at least 3 distinct values of ${config.feature}, got ${new Set(xs).size}`))
+      }
+      const fit = fitF1Law(xs, ys)
+      if (fit === undefined) return yield* Effect.fail(lawError("no starting point converged to finite constants"))
+      const [c1, c2, c3] = fit.params
+      const law: F1Law = { ...law0, constants: { c1, c2, c3 } }
+      const pointOf = (r: { result: RunResult; f1: number }) => {
+        const predicted = predictF1(law, r.result.model.paramCount, r.result.dataset.trainCount)
+        const paperPredicted = predictF1(PAPER_LAW, r.result.model.paramCount, r.result.dataset.trainCount)
+        const x = featureOf(law0, r.result.model.paramCount, r.result.dataset.trainCount)
+        return {
+          runId: r.result.runId,
+          paramCount: r.result.model.paramCount,
+          trainCount: r.result.dataset.trainCount,
+          x,
+          f1: r.f1,
+          predicted,
+          residual: r.f1 - predicted,
+          paperPredicted
+        }
+      }
+      const points = runs.map(pointOf)
+      const heldPoints = held.map(pointOf)
+      const heldOut: MembershipF1Fit["heldOut"] =
+        holdout === undefined
+          ? null
+          : {
+              path: holdout.path,
+              values: holdout.values,
+              n: heldPoints.length,
+              points: heldPoints,
+              rmse: heldPoints.length === 0 ? null : Math.sqrt(heldPoints.reduce((a, p) => a + p.residual ** 2, 0) / heldPoints.length),
+              meanAbsError: heldPoints.length === 0 ? null : heldPoints.reduce((a, p) => a + Math.abs(p.residual), 0) / heldPoints.length,
+              maxAbsError: heldPoints.length === 0 ? null : Math.max(...heldPoints.map((p) => Math.abs(p.residual)))
+            }
+      return {
+        feature: config.feature,
+        alpha: config.alpha,
+        f1Key: config.f1Key,
+        n: runs.length,
+        constants: { c1, c2, c3 },
+        stdErrors: fit.stdErrors === null ? null : { c1: fit.stdErrors[0], c2: fit.stdErrors[1], c3: fit.stdErrors[2] },
+        ssr: fit.ssr,
+        rmse: Math.sqrt(fit.ssr / runs.length),
+        converged: fit.converged,
+        iterations: fit.iterations,
+        points,
+        heldOut,
+        paper: PAPER_LAW
+      }
+    })
 
 const isObj = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 const isNum = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
@@ -148,9 +168,12 @@ export const loadLaw = (constants: string | undefined): Effect.Effect<F1Law, Law
   constants === undefined || constants === "paper"
     ? Effect.succeed(PAPER_LAW)
     : Effect.flatMap(
-      Effect.try({ try: () => JSON.parse(readFileSync(constants, "utf8")) as unknown, catch: (e) => lawError(`cannot read constants file ${constants}: ${(e as Error).message}`) }),
-      (u) => lawFromJson(u, constants)
-    )
+        Effect.try({
+          try: () => JSON.parse(readFileSync(constants, "utf8")) as unknown,
+          catch: (e) => lawError(`cannot read constants file ${constants}: ${(e as Error).message}`)
+        }),
+        (u) => lawFromJson(u, constants)
+      )
 
 const fmt = (x: number) => (Math.abs(x) >= 1e4 ? x.toExponential(4) : x.toPrecision(6))
 
@@ -177,12 +200,16 @@ export const predict = (request: PredictInput): Effect.Effect<string, LawError> 
     const lines = [describeLaw(law, `constants ${request.constants}`)]
     if (request.samples !== undefined) {
       if (!(request.samples > 0)) return yield* Effect.fail(lawError(`--samples must be a positive number, got ${request.samples}`))
-      lines.push(`predicted membership F1 for P = ${request.params} parameters, |D| = ${request.samples} sequences: ${predictF1(law, request.params, request.samples).toFixed(4)}`)
+      lines.push(
+        `predicted membership F1 for P = ${request.params} parameters, |D| = ${request.samples} sequences: ${predictF1(law, request.params, request.samples).toFixed(4)}`
+      )
     }
     if (request.f1 !== undefined) {
       const inv = invertF1(law, request.params, request.f1)
       if (!inv.ok) return yield* Effect.fail(lawError(inv.reason))
-      lines.push(`dataset size for membership F1 = ${request.f1} at P = ${request.params} parameters: ${Math.round(inv.samples)} sequences (${inv.samples.toExponential(4)})`)
+      lines.push(
+        `dataset size for membership F1 = ${request.f1} at P = ${request.params} parameters: ${Math.round(inv.samples)} sequences (${inv.samples.toExponential(4)})`
+      )
     }
     return lines.join("\n")
   })
@@ -193,7 +220,7 @@ const predictHook = definePredict({
     { name: "params", type: "number", description: "model parameter count P" },
     { name: "samples", type: "number", description: "training set size |D| (sequences): prints the predicted membership F1" },
     { name: "f1", type: "number", description: "target membership F1: prints the dataset size that gives it" },
-    { name: "constants", type: "string", description: "\"paper\" (default) or a laws.json / constants JSON file" }
+    { name: "constants", type: "string", description: '"paper" (default) or a laws.json / constants JSON file' }
   ],
   input: PredictInput,
   run: predict
@@ -202,7 +229,8 @@ const predictHook = definePredict({
 export const membershipF1Plugin = definePlugin({
   kind: "law",
   name: MEMBERSHIP_F1,
-  description: "Membership-inference scaling law F1 = ½(1 + c1·σ(c2·(Capacity/|D| + c3))): Levenberg–Marquardt fit with standard errors; predicts F1 or the dataset size for a target F1.",
+  description:
+    "Membership-inference scaling law F1 = ½(1 + c1·σ(c2·(Capacity/|D| + c3))): Levenberg–Marquardt fit with standard errors; predicts F1 or the dataset size for a target F1.",
   config: MembershipF1Config,
   output: MembershipF1FitSchema,
   check: (c, input) => readsProblems(MEMBERSHIP_F1, [{ field: "f1Key", metric: "membership-inference", key: c.f1Key }], input),

@@ -45,14 +45,17 @@ const withoutSeeds = (v: Json | undefined): Json | undefined => {
 
 /** Canonical JSON (sorted keys) of what identifies a run's model configuration. */
 export const groupKey = (r: RunResult, groupBy: ReadonlyArray<string>): string =>
-  JSON.stringify(withoutSeeds({
-    model: r.model,
-    spec: Object.fromEntries(groupBy.map((p) => [p, at(r.config, p) ?? null]))
-  }))
+  JSON.stringify(
+    withoutSeeds({
+      model: r.model,
+      spec: Object.fromEntries(groupBy.map((p) => [p, at(r.config, p) ?? null]))
+    })
+  )
 
 /** A short human label for a group: model kind, its config fields, precision. */
 export const groupLabel = (r: RunResult): string => {
-  const fields = Object.keys(r.model.config).sort()
+  const fields = Object.keys(r.model.config)
+    .sort()
     .filter((k) => typeof r.model.config[k] !== "object")
     .map((k) => `${k}=${String(r.model.config[k])}`)
   return [r.model.kind, ...fields, r.model.precision].join(" ")
@@ -60,7 +63,9 @@ export const groupLabel = (r: RunResult): string => {
 
 /** Results sorted by a total order (so fits do not depend on input order). */
 export const sortRuns = <T extends { readonly result: RunResult }>(xs: ReadonlyArray<T>): Array<T> =>
-  [...xs].sort((a, b) =>
-    a.result.dataset.trainCount - b.result.dataset.trainCount ||
-    seedOf(a.result) - seedOf(b.result) ||
-    (a.result.runId < b.result.runId ? -1 : a.result.runId > b.result.runId ? 1 : 0))
+  [...xs].sort(
+    (a, b) =>
+      a.result.dataset.trainCount - b.result.dataset.trainCount ||
+      seedOf(a.result) - seedOf(b.result) ||
+      (a.result.runId < b.result.runId ? -1 : a.result.runId > b.result.runId ? 1 : 0)
+  )

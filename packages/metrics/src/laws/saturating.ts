@@ -43,7 +43,7 @@ export const saturatingFit = (a: ArrayLike<number>, y: ArrayLike<number>): Satur
     prefix += (ys[k] - as[k]) ** 2
   }
   const unsaturatedSsr = prefix
-  if (best === undefined || unsaturatedSsr < best.ssr || (best.c >= as[n - 1])) {
+  if (best === undefined || unsaturatedSsr < best.ssr || best.c >= as[n - 1]) {
     let maxY = 0
     for (const v of ys) maxY = Math.max(maxY, v)
     return { capacityBits: maxY, saturated: false, ssr: unsaturatedSsr, n }

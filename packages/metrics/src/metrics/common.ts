@@ -10,43 +10,39 @@ import { MetricError, type Dataset, type ModelError, type TokenSequences, type T
  * A model can score a dataset when it predicts the same vocabulary and its
  * context covers the dataset's sequences. `role` names the model in messages.
  */
-export const checkCompatible = (
-  metric: string,
-  model: TrainedModel,
-  dataset: Dataset,
-  role: "model" | "reference model"
-): Effect.Effect<void, MetricError> => {
+export const checkCompatible = (metric: string, model: TrainedModel, dataset: Dataset, role: "model" | "reference model"): Effect.Effect<void, MetricError> => {
   if (model.vocabSize !== dataset.vocabSize) {
     const hint = role === "reference model" ? " (a reference model with another tokenizer cannot score this data)" : ""
-    return Effect.fail(new MetricError({
-      metric,
-      message: `${role} has vocabulary size ${model.vocabSize} but dataset "${dataset.kind}" has ${dataset.vocabSize}${hint}`
-    }))
+    return Effect.fail(
+      new MetricError({
+        metric,
+        message: `${role} has vocabulary size ${model.vocabSize} but dataset "${dataset.kind}" has ${dataset.vocabSize}${hint}`
+      })
+    )
   }
   if (model.seqLen < dataset.seqLen) {
-    return Effect.fail(new MetricError({
-      metric,
-      message: `${role} has context length ${model.seqLen} but dataset "${dataset.kind}" has sequences of ${dataset.seqLen} tokens`
-    }))
+    return Effect.fail(
+      new MetricError({
+        metric,
+        message: `${role} has context length ${model.seqLen} but dataset "${dataset.kind}" has sequences of ${dataset.seqLen} tokens`
+      })
+    )
   }
   // Same vocabulary size is necessary, not sufficient: compare tokenizer names when both sides state one.
   const modelTokenizer = model.description.config["tokenizer"]
   if (typeof modelTokenizer === "string" && dataset.tokenizer !== undefined && modelTokenizer !== dataset.tokenizer.name) {
-    return Effect.fail(new MetricError({
-      metric,
-      message: `${role} was trained with tokenizer "${modelTokenizer}" but dataset "${dataset.kind}" uses "${dataset.tokenizer.name}"`
-    }))
+    return Effect.fail(
+      new MetricError({
+        metric,
+        message: `${role} was trained with tokenizer "${modelTokenizer}" but dataset "${dataset.kind}" uses "${dataset.tokenizer.name}"`
+      })
+    )
   }
   return Effect.void
 }
 
 /** Code lengths with their count and finiteness checked (a broken model is named, not averaged into NaN). */
-export const codeLengthsOf = (
-  metric: string,
-  model: TrainedModel,
-  seqs: TokenSequences,
-  role: string
-): Effect.Effect<Float64Array, MetricError | ModelError> =>
+export const codeLengthsOf = (metric: string, model: TrainedModel, seqs: TokenSequences, role: string): Effect.Effect<Float64Array, MetricError | ModelError> =>
   Effect.flatMap(model.codeLengths(seqs), (lengths) => {
     if (lengths.length !== seqs.count) {
       return Effect.fail(new MetricError({ metric, message: `${role} returned ${lengths.length} code lengths for ${seqs.count} sequences` }))

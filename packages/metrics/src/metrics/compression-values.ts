@@ -30,7 +30,8 @@ export const CompressionSectionSchema = Schema.Struct({
   overheadBitsPerSequence: Bits.annotate({ description: "overheadBits / count" }),
   maxOverheadBits: Bits.annotate({ description: "max over sequences of C − L, bits" }),
   logitCodeLengthBits: Bits.annotate({
-    description: "Σ −log2 p from the float32 logits the coder saw (differs from Σ L by the model's float32 rounding, and with BOS by BOS's mass, which the coder leaves out as BOS never occurs inside data)"
+    description:
+      "Σ −log2 p from the float32 logits the coder saw (differs from Σ L by the model's float32 rounding, and with BOS by BOS's mass, which the coder leaves out as BOS never occurs inside data)"
   }),
   quantizationLossBits: Bits.annotate({ description: "measured cost of quantizing p to f/T: Σ −log2 (f/T) − logitCodeLengthBits" }),
   quantizationBoundBits: Bits.annotate({ description: "its bound: tokens · −log2(1 − V/T)" }),

@@ -7,7 +7,16 @@
  * What each stored key means: compression-values.ts.
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, MetricError, withDefault, type MetricImpl, type MetricSubject, type ModelError, quantizationBound, type TokenSequences } from "@memorize/core"
+import {
+  definePlugin,
+  MetricError,
+  withDefault,
+  type MetricImpl,
+  type MetricSubject,
+  type ModelError,
+  quantizationBound,
+  type TokenSequences
+} from "@memorize/core"
 import { decodeSequences, encodeSequences, type LogitsSource } from "../compression/codec.ts"
 import { MAX_FREQ_BITS, MIN_FREQ_BITS } from "../compression/range-coder.ts"
 import { summarizeBits } from "../numerics/stats.ts"
@@ -19,7 +28,9 @@ export const COMPRESSION = "compression"
 
 export const CompressionConfig = Schema.Struct({
   batch: withDefault(
-    Schema.Int.check(Schema.isGreaterThan(0)).annotate({ description: "sequences per model call (encoder and decoder use the same batches); memory grows with it" }),
+    Schema.Int.check(Schema.isGreaterThan(0)).annotate({
+      description: "sequences per model call (encoder and decoder use the same batches); memory grows with it"
+    }),
     256
   ),
   freqBits: withDefault(
@@ -48,7 +59,7 @@ const section = (
   name: "train" | "holdout",
   seqs: TokenSequences
 ): Effect.Effect<CompressionSection, MetricError | ModelError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const options = { batch: config.batch, freqBits: config.freqBits }
     const codeLengths = yield* codeLengthsOf(COMPRESSION, subject.model, seqs, "model")
     const encoded = yield* encodeSequences(source, seqs, options)
@@ -84,11 +95,12 @@ const section = (
     const tokens = seqs.count * S
     const logitTotal = sum(encoded.logitBits)
     const entropy = subject.dataset.entropyBitsPerSequence
-    const h = entropy !== undefined
-      ? new Float64Array(seqs.count).fill(entropy)
-      : subject.reference !== undefined
-      ? yield* codeLengthsOf(COMPRESSION, subject.reference, seqs, "reference model")
-      : undefined
+    const h =
+      entropy !== undefined
+        ? new Float64Array(seqs.count).fill(entropy)
+        : subject.reference !== undefined
+          ? yield* codeLengthsOf(COMPRESSION, subject.reference, seqs, "reference model")
+          : undefined
     return {
       count: seqs.count,
       tokens,
@@ -103,28 +115,35 @@ const section = (
       coderBoundBits: sum(encoded.boundBits) - sum(encoded.quantizedBits),
       maxSlackBits: maxSlack,
       roundTrip: { checked: seqs.count, exact },
-      memorization: h === undefined
-        ? null
-        : {
-          entropy: entropy !== undefined ? "exact" : "reference",
-          estimate: summarizeBits(positivePart(h, codeLengths)),
-          verified: summarizeBits(positivePart(h, compressed))
-        }
+      memorization:
+        h === undefined
+          ? null
+          : {
+              entropy: entropy !== undefined ? "exact" : "reference",
+              estimate: summarizeBits(positivePart(h, codeLengths)),
+              verified: summarizeBits(positivePart(h, compressed))
+            }
     }
   })
 
 export const measureCompression = (config: CompressionConfig): MetricImpl<CompressionValues> =>
-  Effect.fn("measureCompression")(function*(subject: MetricSubject) {
+  Effect.fn("measureCompression")(function* (subject: MetricSubject) {
     const { model, dataset } = subject
     yield* checkCompatible(COMPRESSION, model, dataset, "model")
     if (subject.reference !== undefined && dataset.entropyBitsPerSequence === undefined) {
       yield* checkCompatible(COMPRESSION, subject.reference, dataset, "reference model")
     }
     if (model.nextTokenStepper === undefined && model.nextTokenLogits === undefined) {
-      return yield* new MetricError({ metric: COMPRESSION, message: `model "${model.description.kind}" does not provide nextTokenLogits (or nextTokenStepper), which arithmetic coding needs` })
+      return yield* new MetricError({
+        metric: COMPRESSION,
+        message: `model "${model.description.kind}" does not provide nextTokenLogits (or nextTokenStepper), which arithmetic coding needs`
+      })
     }
     if (2 ** config.freqBits <= 2 * dataset.vocabSize) {
-      return yield* new MetricError({ metric: COMPRESSION, message: `freqBits ${config.freqBits} is too small for a vocabulary of ${dataset.vocabSize} (2^freqBits must exceed 2·V)` })
+      return yield* new MetricError({
+        metric: COMPRESSION,
+        message: `freqBits ${config.freqBits} is too small for a vocabulary of ${dataset.vocabSize} (2^freqBits must exceed 2·V)`
+      })
     }
     if (dataset.train.count === 0) {
       return yield* new MetricError({ metric: COMPRESSION, message: `dataset "${dataset.kind}" has no training (member) sequences` })
@@ -147,14 +166,17 @@ export const measureCompression = (config: CompressionConfig): MetricImpl<Compre
 export const compressionPlugin = definePlugin({
   kind: "metric",
   name: COMPRESSION,
-  description: "Verified memorization: arithmetic-codes every sequence under the model and decodes it back; compressed bits beside the code length, overhead, quantization loss and its bound, and Σ max(0, H − compressed bits) beside the estimate Σ max(0, H − L).",
+  description:
+    "Verified memorization: arithmetic-codes every sequence under the model and decodes it back; compressed bits beside the code length, overhead, quantization loss and its bound, and Σ max(0, H − compressed bits) beside the estimate Σ max(0, H − L).",
   config: CompressionConfig,
   output: CompressionValuesSchema,
   check: (config, { run }) => {
     const V = run.dataset.vocabSize
-    return Effect.succeed(V !== undefined && 2 ** config.freqBits <= 2 * V
-      ? [{ path: ["freqBits"], message: `2^${config.freqBits} total frequency is too small for a vocabulary of ${V} (it must exceed 2·V)` }]
-      : [])
+    return Effect.succeed(
+      V !== undefined && 2 ** config.freqBits <= 2 * V
+        ? [{ path: ["freqBits"], message: `2^${config.freqBits} total frequency is too small for a vocabulary of ${V} (it must exceed 2·V)` }]
+        : []
+    )
   },
   make: measureCompression,
   report: compressionReport

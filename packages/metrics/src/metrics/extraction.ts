@@ -4,7 +4,17 @@
  * suffix exactly. What each stored key means: extraction-values.ts.
  */
 import { Effect, Schema } from "effect"
-import { definePlugin, MetricError, PositiveInt, withDefault, type MetricImpl, type MetricSubject, type ModelError, type TokenSequences, type TrainedModel } from "@memorize/core"
+import {
+  definePlugin,
+  MetricError,
+  PositiveInt,
+  withDefault,
+  type MetricImpl,
+  type MetricSubject,
+  type ModelError,
+  type TokenSequences,
+  type TrainedModel
+} from "@memorize/core"
 import { extractionNeeds } from "./requirements.ts"
 import { permutation } from "../numerics/random.ts"
 import { extractionReport } from "../report/metrics.ts"
@@ -30,7 +40,9 @@ const rateOn = (model: TrainedModel, seqs: TokenSequences, k: number): Effect.Ef
     const len = seqs.seqLen - k
     const generated = yield* model.generate(prefixes(seqs, k), len)
     if (generated.length !== seqs.count * len) {
-      return yield* Effect.fail(new MetricError({ metric: EXTRACTION, message: `model generated ${generated.length} tokens for ${seqs.count} prefixes × ${len}` }))
+      return yield* Effect.fail(
+        new MetricError({ metric: EXTRACTION, message: `model generated ${generated.length} tokens for ${seqs.count} prefixes × ${len}` })
+      )
     }
     const exactMatches = exactSuffixMatches(seqs, k, generated)
     return { count: seqs.count, exactMatches, rate: exactMatches / seqs.count }
@@ -61,7 +73,9 @@ export const measureExtraction = (config: typeof ExtractionConfig.Type): MetricI
     const ks = [...new Set(config.prefixLengths)].sort((a, b) => a - b)
     const used = ks.filter((k) => k < dataset.seqLen)
     if (used.length === 0) {
-      return yield* Effect.fail(new MetricError({ metric: EXTRACTION, message: `every prefix length (${ks.join(", ")}) is ≥ the sequence length ${dataset.seqLen}` }))
+      return yield* Effect.fail(
+        new MetricError({ metric: EXTRACTION, message: `every prefix length (${ks.join(", ")}) is ≥ the sequence length ${dataset.seqLen}` })
+      )
     }
     const train = capped(dataset.train, config.maxSamples, context.seed)
     const holdout = capped(dataset.holdout, config.maxSamples, context.seed + 1)

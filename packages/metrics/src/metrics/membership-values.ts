@@ -15,9 +15,11 @@ export const MembershipValuesSchema = Schema.Struct({
   f1Best: Rate.annotate({ description: "F1 at the best threshold over the whole set (the paper's number)" }),
   bestThresholdBits: Bits.annotate({ description: "that threshold, a code length in bits" }),
   // Stores written before the top-half attack existed lack it.
-  f1TopHalf: Schema.optionalKey(Rate.annotate({
-    description: "F1 when the half of the set with the shortest code lengths is called members: label-free, chance level exactly ½"
-  })),
+  f1TopHalf: Schema.optionalKey(
+    Rate.annotate({
+      description: "F1 when the half of the set with the shortest code lengths is called members: label-free, chance level exactly ½"
+    })
+  ),
   f1Calibrated: Schema.NullOr(Rate).annotate({
     description: "F1 on the evaluation split at the threshold that maximised F1 on the calibration split (unbiased); null when either split would be empty"
   }),

@@ -34,12 +34,7 @@ const pick = (xs: Float64Array, idx: Uint32Array, from: number, to: number): Flo
  * The attack on given code lengths (pure). Both lists must be non-empty.
  * `calibrationFraction` of each balanced class goes to calibration.
  */
-export const membershipAttack = (
-  memberBits: Float64Array,
-  nonMemberBits: Float64Array,
-  seed: number,
-  calibrationFraction: number
-): MembershipStats => {
+export const membershipAttack = (memberBits: Float64Array, nonMemberBits: Float64Array, seed: number, calibrationFraction: number): MembershipStats => {
   const n = Math.min(memberBits.length, nonMemberBits.length)
   const pm = permutation(memberBits.length, seed)
   const pn = permutation(nonMemberBits.length, seed ^ 0x9e3779b9)
@@ -89,10 +84,12 @@ export const measureMembership = (config: typeof MembershipConfig.Type): MetricI
     const { model, dataset } = subject
     yield* checkCompatible(MEMBERSHIP, model, dataset, "model")
     if (dataset.train.count === 0 || dataset.holdout.count === 0) {
-      return yield* Effect.fail(new MetricError({
-        metric: MEMBERSHIP,
-        message: `needs members and non-members, dataset "${dataset.kind}" has ${dataset.train.count} training and ${dataset.holdout.count} holdout sequences`
-      }))
+      return yield* Effect.fail(
+        new MetricError({
+          metric: MEMBERSHIP,
+          message: `needs members and non-members, dataset "${dataset.kind}" has ${dataset.train.count} training and ${dataset.holdout.count} holdout sequences`
+        })
+      )
     }
     const memberBits = yield* codeLengthsOf(MEMBERSHIP, model, dataset.train, "model")
     const nonMemberBits = yield* codeLengthsOf(MEMBERSHIP, model, dataset.holdout, "model")

@@ -19,7 +19,9 @@ export const MemorizationSectionSchema = Schema.Struct({
   ...BitsSummarySchema.fields,
   codeLength: BitsSummarySchema.annotate({ description: "L(x|θ̂), the trained model's code length, bits per sequence" }),
   referenceCodeLength: Schema.NullOr(BitsSummarySchema).annotate({ description: "L(x|θ), the reference model's code length; null without a reference" }),
-  totalMemorization: Schema.NullOr(BitsSummarySchema).annotate({ description: "max(0, H − L(x|θ̂)) per sequence; null when the dataset has no exact entropy H" }),
+  totalMemorization: Schema.NullOr(BitsSummarySchema).annotate({
+    description: "max(0, H − L(x|θ̂)) per sequence; null when the dataset has no exact entropy H"
+  }),
   generalizationBits: Schema.NullOr(Bits).annotate({ description: "totalMemorization.totalBits − totalBits; null with totalMemorization" })
 })
 export type MemorizationSection = typeof MemorizationSectionSchema.Type
@@ -35,6 +37,8 @@ export const MemorizationValuesSchema = Schema.Struct({
   ...MemorizationSectionSchema.fields,
   entropyBitsPerSequence: Schema.NullOr(Bits).annotate({ description: "exact entropy H(x) of one sequence, bits; null when the dataset does not know it" }),
   reference: Schema.NullOr(ModelSummarySchema).annotate({ description: "the reference model; null for the synthetic estimate" }),
-  holdout: Schema.NullOr(MemorizationSectionSchema).annotate({ description: "the same for the non-members (the generalization baseline); null without a holdout" })
+  holdout: Schema.NullOr(MemorizationSectionSchema).annotate({
+    description: "the same for the non-members (the generalization baseline); null without a holdout"
+  })
 })
 export type MemorizationValues = typeof MemorizationValuesSchema.Type

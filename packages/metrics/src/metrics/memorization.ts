@@ -50,7 +50,8 @@ export const measureMemorization: MetricImpl<MemorizationValues> = Effect.fn("me
 export const memorizationPlugin = definePlugin({
   kind: "metric",
   name: MEMORIZATION,
-  description: "Per-sample memorization in bits: H(x) − L(x|θ̂) on synthetic data, L(x|θ) − L(x|θ̂) against a reference model; totals, means, quantiles, on members and holdout.",
+  description:
+    "Per-sample memorization in bits: H(x) − L(x|θ̂) on synthetic data, L(x|θ) − L(x|θ̂) against a reference model; totals, means, quantiles, on members and holdout.",
   config: NoOptions,
   output: MemorizationValuesSchema,
   check: (_config, input) => Effect.succeed(memorizationNeeds(MEMORIZATION, input)),

@@ -6,6 +6,5 @@
 import { Schema } from "effect"
 
 export const NoOptions = Schema.Struct({}).check(
-  Schema.makeFilter((o: object) =>
-    Object.keys(o).length === 0 ? true : `unknown key(s): ${Object.keys(o).join(", ")} (this plugin takes no options)`)
+  Schema.makeFilter((o: object) => (Object.keys(o).length === 0 ? true : `unknown key(s): ${Object.keys(o).join(", ")} (this plugin takes no options)`))
 )

@@ -21,11 +21,7 @@ export interface PerSample {
   readonly unintended: Float64Array
 }
 
-export const perSampleMemorization = (
-  metric: string,
-  subject: MetricSubject,
-  seqs: TokenSequences
-): Effect.Effect<PerSample, MetricError | ModelError> =>
+export const perSampleMemorization = (metric: string, subject: MetricSubject, seqs: TokenSequences): Effect.Effect<PerSample, MetricError | ModelError> =>
   Effect.gen(function* () {
     const h = subject.dataset.entropyBitsPerSequence
     const codeLengths = yield* codeLengthsOf(metric, subject.model, seqs, "model")
@@ -41,10 +37,12 @@ export const perSampleMemorization = (
       }
     }
     if (total === undefined) {
-      return yield* Effect.fail(new MetricError({
-        metric,
-        message: `dataset "${subject.dataset.kind}" has no exact entropy, so memorization needs a reference model (set reference in the spec)`
-      }))
+      return yield* Effect.fail(
+        new MetricError({
+          metric,
+          message: `dataset "${subject.dataset.kind}" has no exact entropy, so memorization needs a reference model (set reference in the spec)`
+        })
+      )
     }
     return { estimate: "synthetic" as const, codeLengths, total, unintended: total }
   })

@@ -26,10 +26,14 @@ export const measureRarity = (config: typeof RarityConfig.Type): MetricImpl<Rari
     yield* checkCompatible(RARITY, model, dataset, "model")
     if (reference !== undefined) yield* checkCompatible(RARITY, reference, dataset, "reference model")
     if (dataset.rarity === undefined) {
-      return yield* Effect.fail(new MetricError({ metric: RARITY, message: `dataset "${dataset.kind}" provides no per-sample rarity (TF-IDF); enable it in the dataset plugin` }))
+      return yield* Effect.fail(
+        new MetricError({ metric: RARITY, message: `dataset "${dataset.kind}" provides no per-sample rarity (TF-IDF); enable it in the dataset plugin` })
+      )
     }
     if (dataset.rarity.train.length !== dataset.train.count) {
-      return yield* Effect.fail(new MetricError({ metric: RARITY, message: `dataset rarity has ${dataset.rarity.train.length} values for ${dataset.train.count} training sequences` }))
+      return yield* Effect.fail(
+        new MetricError({ metric: RARITY, message: `dataset rarity has ${dataset.rarity.train.length} values for ${dataset.train.count} training sequences` })
+      )
     }
     if (dataset.train.count === 0) {
       return yield* Effect.fail(new MetricError({ metric: RARITY, message: `dataset "${dataset.kind}" has no training sequences` }))

@@ -60,11 +60,7 @@ const normal = (prob: LeastSquaresProblem, p: Float64Array, res: Float64Array) =
   return { jtj, jtr }
 }
 
-export const levenbergMarquardt = (
-  prob: LeastSquaresProblem,
-  start: ArrayLike<number>,
-  options: LmOptions = {}
-): Omit<LeastSquaresFit, "start"> => {
+export const levenbergMarquardt = (prob: LeastSquaresProblem, start: ArrayLike<number>, options: LmOptions = {}): Omit<LeastSquaresFit, "start"> => {
   const maxIt = options.maxIterations ?? 2000
   const tol = options.tolerance ?? 1e-13
   const n = prob.xs.length
@@ -134,11 +130,7 @@ export const levenbergMarquardt = (
 }
 
 /** Runs LM from every start and keeps the lowest SSR. */
-export const multiStartLM = (
-  prob: LeastSquaresProblem,
-  starts: ReadonlyArray<ArrayLike<number>>,
-  options: LmOptions = {}
-): LeastSquaresFit | undefined => {
+export const multiStartLM = (prob: LeastSquaresProblem, starts: ReadonlyArray<ArrayLike<number>>, options: LmOptions = {}): LeastSquaresFit | undefined => {
   let best: LeastSquaresFit | undefined
   starts.forEach((s, k) => {
     const fit = levenbergMarquardt(prob, s, options)

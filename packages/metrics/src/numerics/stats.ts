@@ -14,7 +14,7 @@ export const sum = (xs: ArrayLike<number>): number => {
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i]
     const t = s + x
-    c += Math.abs(s) >= Math.abs(x) ? (s - t) + x : (x - t) + s
+    c += Math.abs(s) >= Math.abs(x) ? s - t + x : x - t + s
     s = t
   }
   return s + c
@@ -117,5 +117,4 @@ export const pearson = (xs: ArrayLike<number>, ys: ArrayLike<number>): number =>
 }
 
 /** Spearman rank correlation (Pearson on average ranks). */
-export const spearman = (xs: ArrayLike<number>, ys: ArrayLike<number>): number =>
-  pearson(averageRanks(xs), averageRanks(ys))
+export const spearman = (xs: ArrayLike<number>, ys: ArrayLike<number>): number => pearson(averageRanks(xs), averageRanks(ys))

@@ -27,7 +27,8 @@ const alphaFact = (fit: PrecisionFit, label: string, path: string, paper: string
       value: fit.linear.alpha,
       stdError: finite(fit.linear.alphaStdError),
       unit: "bits/parameter",
-      detail: `linear fit over ${fit.linear.n} models, R² = ${fit.linear.rSquared.toFixed(3)}` +
+      detail:
+        `linear fit over ${fit.linear.n} models, R² = ${fit.linear.rSquared.toFixed(3)}` +
         (origin === null ? "" : `; through the origin ${formatWithError(origin.alpha, finite(origin.alphaStdError))}`) +
         (fit.linearNote ? ` (${fit.linearNote})` : ""),
       ...(paper ? { paper } : {}),
@@ -59,7 +60,13 @@ export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResul
   // Headline: α overall, α per precision when both ran, then each model's capacity.
   const facts: Array<HeadlineFact> = [
     alphaFact(
-      { models: groups.length, linear: fit.linear, throughOrigin: fit.throughOrigin, linearNote: fit.linearNote, meanBitsPerParameter: fit.meanBitsPerParameter },
+      {
+        models: groups.length,
+        linear: fit.linear,
+        throughOrigin: fit.throughOrigin,
+        linearNote: fit.linearNote,
+        meanBitsPerParameter: fit.meanBitsPerParameter
+      },
       precisions.length === 1 ? `α, bits per parameter (${precisions[0]})` : "α, bits per parameter (all precisions)",
       "",
       precisions.length === 1 ? (paperAlphaOf(precisions[0]!) ?? paperAlphaText) : paperAlphaText
@@ -76,7 +83,8 @@ export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResul
       stdError: finite(g.perSeed?.stdError),
       digits: 4,
       unit: "bits",
-      detail: `${g.bitsPerParameter.toFixed(2)} bits/parameter, P = ${formatNumber(g.paramCount, 4)}; ` +
+      detail:
+        `${g.bitsPerParameter.toFixed(2)} bits/parameter, P = ${formatNumber(g.paramCount, 4)}; ` +
         (g.capacitySource === "saturatingFit" ? `saturating fit min(N·H, C)` : `largest measured (no plateau reached: a lower bound)`) +
         (g.perSeed !== null && g.perSeed.n > 1 ? `, ± SE over ${g.perSeed.n} seeds` : ""),
       source: `groups.${i}.capacityBits`
@@ -116,17 +124,22 @@ export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResul
   const yBits = (field: string) => ({ field, type: "quantitative", scale: { domain: [0, top * 1.15], nice: false } })
   sections.push({
     title: "Memorization vs dataset size",
-    description: "Total memorization (mean over seeds) for each model. Dashed: each model's capacity plateau. Grey dotted: N·H, everything there is to memorize.",
+    description:
+      "Total memorization (mean over seeds) for each model. Dashed: each model's capacity plateau. Grey dotted: N·H, everything there is to memorize.",
     chart: {
       $schema: SCHEMA,
       width: 520,
       height: 300,
       layer: [
-        ...(ceilingRows.length === 0 ? [] : [{
-          data: { values: ceilingRows },
-          mark: { type: "line", strokeDash: [2, 3], color: "#999", clip: true },
-          encoding: { x: xN, y: yBits("memorizedBits"), detail: { field: "model", type: "nominal" } }
-        }]),
+        ...(ceilingRows.length === 0
+          ? []
+          : [
+              {
+                data: { values: ceilingRows },
+                mark: { type: "line", strokeDash: [2, 3], color: "#999", clip: true },
+                encoding: { x: xN, y: yBits("memorizedBits"), detail: { field: "model", type: "nominal" } }
+              }
+            ]),
         {
           data: { values: sizePoints },
           mark: { type: "line", point: true },
@@ -153,34 +166,57 @@ export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResul
     { series: `paper: ${PAPER.alphaFp32}·P (fp32)`, alpha: PAPER.alphaFp32 }
   ]
   // `reference: true`: the same in every experiment, so a comparison draws it once.
-  const refLines: Array<Json> = refRows.flatMap((r) => [0, maxP * 1.05].map((p) => ({ series: r.series, params: p, capacityBits: r.alpha * p, reference: true })))
+  const refLines: Array<Json> = refRows.flatMap((r) =>
+    [0, maxP * 1.05].map((p) => ({ series: r.series, params: p, capacityBits: r.alpha * p, reference: true }))
+  )
   const lines: Array<Json> = []
   if (linear !== null) {
     const name = `fit: ${linear.alpha.toFixed(3)}·P ${linear.intercept < 0 ? "−" : "+"} ${Math.abs(linear.intercept).toFixed(0)}`
     for (const p of [Math.min(...ps), maxP]) lines.push({ series: name, params: p, capacityBits: linear.intercept + linear.alpha * p })
   }
-  const capPoints = groups.map((g) => ({ series: short(g), params: g.paramCount, capacityBits: g.capacityBits, bitsPerParameter: g.bitsPerParameter, precision: g.precision }))
+  const capPoints = groups.map((g) => ({
+    series: short(g),
+    params: g.paramCount,
+    capacityBits: g.capacityBits,
+    bitsPerParameter: g.bitsPerParameter,
+    precision: g.precision
+  }))
   const xP = { field: "params", type: "quantitative", title: "model size P (parameters)" }
   const yC = { field: "capacityBits", type: "quantitative", title: "capacity (bits)" }
   sections.push({
     title: "Capacity vs parameters",
-    description: (linear === null
-      ? "One model size: no α fit."
-      : `Linear fit: capacity = ${formatWithError(linear.alpha, finite(linear.alphaStdError))}·P ${linear.intercept < 0 ? "−" : "+"} ${Math.abs(linear.intercept).toFixed(1)} bits (R² = ${linear.rSquared.toFixed(3)}).`) +
+    description:
+      (linear === null
+        ? "One model size: no α fit."
+        : `Linear fit: capacity = ${formatWithError(linear.alpha, finite(linear.alphaStdError))}·P ${linear.intercept < 0 ? "−" : "+"} ${Math.abs(linear.intercept).toFixed(1)} bits (R² = ${linear.rSquared.toFixed(3)}).`) +
       ` Solid: the fit; dashed: the paper's α·P for bf16 (${PAPER.alphaBf16}) and fp32 (${PAPER.alphaFp32}).`,
     chart: {
       $schema: SCHEMA,
       width: 520,
       height: 300,
       layer: [
-        { data: { values: refLines }, mark: { type: "line", strokeDash: [6, 4] }, encoding: { x: xP, y: yC, color: { field: "series", type: "nominal", title: "series" } } },
-        ...(lines.length === 0 ? [] : [{ data: { values: lines }, mark: { type: "line" }, encoding: { x: xP, y: yC, color: { field: "series", type: "nominal" } } }]),
+        {
+          data: { values: refLines },
+          mark: { type: "line", strokeDash: [6, 4] },
+          encoding: { x: xP, y: yC, color: { field: "series", type: "nominal", title: "series" } }
+        },
+        ...(lines.length === 0
+          ? []
+          : [{ data: { values: lines }, mark: { type: "line" }, encoding: { x: xP, y: yC, color: { field: "series", type: "nominal" } } }]),
         {
           data: { values: refRows.map((r) => ({ params: maxP * 1.05, capacityBits: r.alpha * maxP * 1.05, text: r.series, reference: true })) },
           mark: { type: "text", align: "right", dx: -4, dy: -8, fontSize: 11, color: "#555" },
-          encoding: { x: { field: "params", type: "quantitative" }, y: { field: "capacityBits", type: "quantitative" }, text: { field: "text", type: "nominal" } }
+          encoding: {
+            x: { field: "params", type: "quantitative" },
+            y: { field: "capacityBits", type: "quantitative" },
+            text: { field: "text", type: "nominal" }
+          }
         },
-        { data: { values: capPoints }, mark: { type: "point", filled: true, size: 80 }, encoding: { x: xP, y: yC, color: { field: "series", type: "nominal" } } }
+        {
+          data: { values: capPoints },
+          mark: { type: "point", filled: true, size: 80 },
+          encoding: { x: xP, y: yC, color: { field: "series", type: "nominal" } }
+        }
       ]
     }
   })
@@ -198,7 +234,14 @@ export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResul
     const rows = new Map<string, { model: string; runId: string; trainCount: number; datasetBits: number; predictedBits: number; measured: Array<number> }>()
     for (const p of prediction.points) {
       const k = `${p.model}\u0000${p.trainCount}`
-      const row = rows.get(k) ?? { model: names.modelOfRun(p.runId), runId: p.runId, trainCount: p.trainCount, datasetBits: p.datasetBits, predictedBits: p.predictedBits, measured: [] }
+      const row = rows.get(k) ?? {
+        model: names.modelOfRun(p.runId),
+        runId: p.runId,
+        trainCount: p.trainCount,
+        datasetBits: p.datasetBits,
+        predictedBits: p.predictedBits,
+        measured: []
+      }
       row.measured.push(p.measuredBits)
       rows.set(k, row)
     }
@@ -208,7 +251,8 @@ export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResul
     const mae = prediction.meanAbsRelativeError
     sections.push({
       title: "Predicted vs measured memorization",
-      description: `Prediction min(N·H, α·P) with α = ${prediction.alpha.toFixed(3)} (${prediction.alphaSource}); mean |relative error| ${(100 * mae).toFixed(1)}%` +
+      description:
+        `Prediction min(N·H, α·P) with α = ${prediction.alpha.toFixed(3)} (${prediction.alphaSource}); mean |relative error| ${(100 * mae).toFixed(1)}%` +
         (prediction.meanAbsRelativeErrorSaturated === null ? "." : `, ${(100 * prediction.meanAbsRelativeErrorSaturated).toFixed(1)}% where N·H > α·P.`) +
         " Dashed: measured = predicted.",
       chart: {
@@ -217,12 +261,23 @@ export const capacityReport = (fit: CapacityFit, results: ReadonlyArray<RunResul
         height: 360,
         layer: [
           {
-            data: { values: bits.length === 0 ? [] : [Math.min(...bits), Math.max(...bits)].map((b) => ({ predictedBits: b, measuredBits: b, reference: true })) },
+            data: {
+              values: bits.length === 0 ? [] : [Math.min(...bits), Math.max(...bits)].map((b) => ({ predictedBits: b, measuredBits: b, reference: true }))
+            },
             mark: { type: "line", strokeDash: [4, 4], color: "#999" },
             encoding: { x: { field: "predictedBits", type: "quantitative" }, y: { field: "measuredBits", type: "quantitative" } }
           },
           {
-            data: { values: prediction.points.map((p) => ({ model: names.modelOfRun(p.runId), run: names.run(p.runId), runId: p.runId, N: p.trainCount, predictedBits: p.predictedBits, measuredBits: p.measuredBits })) },
+            data: {
+              values: prediction.points.map((p) => ({
+                model: names.modelOfRun(p.runId),
+                run: names.run(p.runId),
+                runId: p.runId,
+                N: p.trainCount,
+                predictedBits: p.predictedBits,
+                measuredBits: p.measuredBits
+              }))
+            },
             mark: { type: "point", filled: true },
             encoding: {
               x: { field: "predictedBits", type: "quantitative", scale: { type: "log" }, title: "predicted min(N·H, α·P) (bits, log scale)" },

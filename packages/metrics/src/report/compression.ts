@@ -44,34 +44,46 @@ export const compressionReport = (results: ReadonlyArray<RunResult>): ReadonlyAr
       return v === null ? [] : [{ trainCount: r.dataset.trainCount, series: `${groupLabel(r)} · ${k === "estimateBits" ? "estimate" : "verified"}`, bits: v }]
     })
   })
-  return [{
-    title: "Memorization: estimate vs verified (compression)",
-    description:
-      "Estimate: Σ max(0, H(x) − L(x)) from code lengths. Verified: Σ max(0, H(x) − C(x)), with C(x) the length of a real arithmetic code word " +
-      "of x under the model that decoded back to x (round trip). They differ by the coder's overhead (≤ 2 bits per sequence plus truncation) and " +
-      "the quantization of probabilities to integer frequencies (measured, with its bound). H is the exact entropy, or the reference model's code length.",
-    ...(points.length === 0
-      ? {}
-      : {
-        chart: {
-          $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-          width: 480,
-          height: 300,
-          data: { values: points },
-          mark: { type: "line", point: true },
-          encoding: {
-            x: { field: "trainCount", type: "quantitative", scale: { type: "log" }, title: "training sequences" },
-            y: { field: "bits", type: "quantitative", title: "memorized bits (members)", aggregate: "mean" },
-            color: { field: "series", type: "nominal" }
-          }
-        }
-      }),
-    table: {
-      columns: [
-        "run", "model", "training sequences", "estimate (bits)", "verified (bits)", "verified / estimate",
-        "compressed bits/seq", "code length bits/seq", "overhead bits/seq", "quantization loss bits/seq", "quantization bound bits/seq", "round trip"
-      ],
-      rows
+  return [
+    {
+      title: "Memorization: estimate vs verified (compression)",
+      description:
+        "Estimate: Σ max(0, H(x) − L(x)) from code lengths. Verified: Σ max(0, H(x) − C(x)), with C(x) the length of a real arithmetic code word " +
+        "of x under the model that decoded back to x (round trip). They differ by the coder's overhead (≤ 2 bits per sequence plus truncation) and " +
+        "the quantization of probabilities to integer frequencies (measured, with its bound). H is the exact entropy, or the reference model's code length.",
+      ...(points.length === 0
+        ? {}
+        : {
+            chart: {
+              $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+              width: 480,
+              height: 300,
+              data: { values: points },
+              mark: { type: "line", point: true },
+              encoding: {
+                x: { field: "trainCount", type: "quantitative", scale: { type: "log" }, title: "training sequences" },
+                y: { field: "bits", type: "quantitative", title: "memorized bits (members)", aggregate: "mean" },
+                color: { field: "series", type: "nominal" }
+              }
+            }
+          }),
+      table: {
+        columns: [
+          "run",
+          "model",
+          "training sequences",
+          "estimate (bits)",
+          "verified (bits)",
+          "verified / estimate",
+          "compressed bits/seq",
+          "code length bits/seq",
+          "overhead bits/seq",
+          "quantization loss bits/seq",
+          "quantization bound bits/seq",
+          "round trip"
+        ],
+        rows
+      }
     }
-  }]
+  ]
 }

@@ -24,15 +24,23 @@ export const doubleDescentReport = (fit: DoubleDescentFit, results: ReadonlyArra
   }
   const median = fit["peakRatioMedian"]
   const bound = fit["datasetBitsSource"] === "uniformBound"
-  const facts: Array<HeadlineFact> = typeof median !== "number" ? [] : [{
-    label: `double-descent peak, dataset bits / capacity${groups.length > 1 ? ` (median of ${groups.length} models)` : ""}`,
-    value: median,
-    detail: groups.map((g) => `${short(g)}: ${formatNumber(g.peak.ratio, 3)} at N = ${formatNumber(g.peak.trainCount, 4)}`).join("; ") +
-      (bound ? " — dataset bits bounded by N·S·log2 V (no exact entropy)" : ""),
-    paper: `≈ ${PAPER.doubleDescentPeakRatio}`,
-    source: "peakRatioMedian"
-  }]
-  const values: Array<Json> = groups.flatMap((g) => g.curve.map((c) => ({ model: short(g), ratio: c.ratio, testLoss: c.testLoss, N: c.trainCount, seeds: c.n })))
+  const facts: Array<HeadlineFact> =
+    typeof median !== "number"
+      ? []
+      : [
+          {
+            label: `double-descent peak, dataset bits / capacity${groups.length > 1 ? ` (median of ${groups.length} models)` : ""}`,
+            value: median,
+            detail:
+              groups.map((g) => `${short(g)}: ${formatNumber(g.peak.ratio, 3)} at N = ${formatNumber(g.peak.trainCount, 4)}`).join("; ") +
+              (bound ? " — dataset bits bounded by N·S·log2 V (no exact entropy)" : ""),
+            paper: `≈ ${PAPER.doubleDescentPeakRatio}`,
+            source: "peakRatioMedian"
+          }
+        ]
+  const values: Array<Json> = groups.flatMap((g) =>
+    g.curve.map((c) => ({ model: short(g), ratio: c.ratio, testLoss: c.testLoss, N: c.trainCount, seeds: c.n }))
+  )
   return [
     { title: "Double descent: answers", headline: { facts } },
     {
@@ -52,7 +60,11 @@ export const doubleDescentReport = (fit: DoubleDescentFit, results: ReadonlyArra
               color: { field: "model", type: "nominal", title: "model" }
             }
           },
-          { data: { values: [{ ratio: PAPER.doubleDescentPeakRatio, reference: true }] }, mark: { type: "rule", strokeDash: [4, 4], color: "#555" }, encoding: { x: { field: "ratio", type: "quantitative" } } },
+          {
+            data: { values: [{ ratio: PAPER.doubleDescentPeakRatio, reference: true }] },
+            mark: { type: "rule", strokeDash: [4, 4], color: "#555" },
+            encoding: { x: { field: "ratio", type: "quantitative" } }
+          },
           {
             // At the top of the plot (y in pixels), so every experiment puts it in the same place.
             data: { values: [{ ratio: PAPER.doubleDescentPeakRatio, text: "paper: peak at ratio ≈ 1", reference: true }] },

@@ -27,10 +27,16 @@ export interface Names {
 
 export const namesOf = (results: ReadonlyArray<RunResult>, groupBy: ReadonlyArray<string> = DEFAULT_GROUP_BY): Names => {
   const byId = new Map(results.map((r) => [r.runId, r]))
-  const runLabels = differenceLabels(results.map((r) => flattenConfig(r.config)), "run")
+  const runLabels = differenceLabels(
+    results.map((r) => flattenConfig(r.config)),
+    "run"
+  )
   const runLabel = new Map(results.map((r, i) => [r.runId, runLabels[i]!]))
   const keyOf = (r: RunResult) => groupKey(r, groupBy)
-  const modelLabels = groupDifferenceLabels(results.map((r) => ({ group: keyOf(r), config: r.config })), "all models")
+  const modelLabels = groupDifferenceLabels(
+    results.map((r) => ({ group: keyOf(r), config: r.config })),
+    "all models"
+  )
   const byLongLabel = new Map<string, string>()
   for (const r of results) if (!byLongLabel.has(groupLabel(r))) byLongLabel.set(groupLabel(r), modelLabels.get(keyOf(r))!)
   // What all runs of a configuration share: the paths that vary inside it are dropped.

@@ -43,10 +43,14 @@ export const regimeNote = (results: ReadonlyArray<RunResult>): string | undefine
   const seqLens = [...new Set(results.map((r) => r.dataset.seqLen))].sort((a, b) => a - b)
   const gaps: Array<string> = []
   if (maxP < PAPER.paramsMin) {
-    gaps.push(`models of ${formatNumber(minP, 4)}–${formatNumber(maxP, 4)} parameters, ${times(PAPER.paramsMin / maxP)} below the paper's smallest (${formatNumber(PAPER.paramsMin, 3)}; it went to ${formatNumber(PAPER.paramsMax, 3)})`)
+    gaps.push(
+      `models of ${formatNumber(minP, 4)}–${formatNumber(maxP, 4)} parameters, ${times(PAPER.paramsMin / maxP)} below the paper's smallest (${formatNumber(PAPER.paramsMin, 3)}; it went to ${formatNumber(PAPER.paramsMax, 3)})`
+    )
   }
   if (maxSteps !== undefined && maxSteps < PAPER.steps / 10) {
-    gaps.push(`at most ${formatNumber(maxSteps, 4)} training steps against the paper's ${formatNumber(PAPER.steps, 2)} (${times(PAPER.steps / maxSteps)} fewer)`)
+    gaps.push(
+      `at most ${formatNumber(maxSteps, 4)} training steps against the paper's ${formatNumber(PAPER.steps, 2)} (${times(PAPER.steps / maxSteps)} fewer)`
+    )
   }
   if (!(vocabs.length === 1 && vocabs[0] === PAPER.vocab && seqLens.length === 1 && seqLens[0] === PAPER.seqLen)) {
     gaps.push(`V = ${vocabs.join(", ")} and S = ${seqLens.join(", ")} (paper: V = ${PAPER.vocab}, S = ${PAPER.seqLen})`)

@@ -116,7 +116,9 @@ export const conditionalModel = (o: ConditionalModelOptions): CodingModel => {
       Effect.gen(function* () {
         yield* checkSeqs(meta, prefixes, "prefixes")
         if (prefixes.seqLen + length > o.seqLen) {
-          return yield* Effect.fail(new ModelError({ message: `${kind} model has context ${o.seqLen}: cannot continue ${prefixes.seqLen} tokens by ${length}` }))
+          return yield* Effect.fail(
+            new ModelError({ message: `${kind} model has context ${o.seqLen}: cannot continue ${prefixes.seqLen} tokens by ${length}` })
+          )
         }
         const out = new Uint32Array(prefixes.count * length)
         const ctx = new Uint32Array(prefixes.seqLen + length)
@@ -137,7 +139,12 @@ export const conditionalModel = (o: ConditionalModelOptions): CodingModel => {
 }
 
 /** A bigram model: `table[a·V + b]` = log2 p(b | previous token a); rows must be normalized. */
-export const tableModel = (o: { readonly vocabSize: number; readonly seqLen: number; readonly table: Float64Array; readonly precision?: string }): CodingModel => {
+export const tableModel = (o: {
+  readonly vocabSize: number
+  readonly seqLen: number
+  readonly table: Float64Array
+  readonly precision?: string
+}): CodingModel => {
   const V = o.vocabSize
   if (o.table.length !== V * V) throw new RangeError(`tableModel: table has ${o.table.length} entries, expected ${V}×${V}`)
   return conditionalModel({
@@ -170,7 +177,12 @@ const keyOf = (ctx: ArrayLike<number>): string => Array.prototype.join.call(ctx,
  * them it gives probability `confidence` (split by frequency) to their next
  * tokens, and (1 − confidence)/V to every token. confidence = 0 is uniform.
  */
-export const memorizerModel = (o: { readonly sequences: TokenSequences; readonly confidence: number; readonly seqLen?: number; readonly paramCount?: number }): CodingModel => {
+export const memorizerModel = (o: {
+  readonly sequences: TokenSequences
+  readonly confidence: number
+  readonly seqLen?: number
+  readonly paramCount?: number
+}): CodingModel => {
   const { sequences: seqs, confidence } = o
   const V = seqs.vocabSize
   const S = seqs.seqLen
