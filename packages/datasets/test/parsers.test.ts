@@ -1,12 +1,14 @@
 /** Property tests of the readers: what is written comes back exactly. */
 import { describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
 import { writeFileSync } from "node:fs"
+import * as path from "node:path"
 import { join } from "node:path"
 import fc from "fast-check"
 import { parquetWriteFile } from "hyparquet-writer"
 import { untagSentence } from "../src/sources/brown.ts"
 import type { DocumentPiece } from "../src/sources/document.ts"
-import { globToRegExp } from "../src/sources/glob.ts"
+import { expandPaths } from "../src/sources/glob.ts"
 import { jsonlDocuments } from "../src/sources/jsonl.ts"
 import { parquetDocuments } from "../src/sources/parquet.ts"
 import { readTokenFiles } from "../src/tokens.ts"
@@ -86,12 +88,25 @@ describe("reader properties", () => {
     )
   })
 
-  it("a glob without special characters matches exactly itself", () => {
-    fc.assert(
-      fc.property(fc.stringMatching(/^[A-Za-z0-9._/-]{1,20}$/), fc.stringMatching(/^[A-Za-z0-9._/-]{1,20}$/), (a, b) => {
-        expect(globToRegExp(a).test(a)).toBe(true)
-        expect(globToRegExp(a).test(b)).toBe(a === b)
-      })
+  it("a glob picks exactly the files whose names match, in a sorted walk's order", async () => {
+    const nameArb = fc.stringMatching(/^[a-z0-9]{1,6}\.(jsonl|txt)$/)
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.tuple(fc.constantFrom("", "a", "b/c"), nameArb), { minLength: 1, maxLength: 8 }), async (files) => {
+        const root = fs.mkdtempSync(path.join(dir, "glob-"))
+        for (const [folder, name] of files) {
+          fs.mkdirSync(path.join(root, folder), { recursive: true })
+          fs.writeFileSync(path.join(root, folder, name), "")
+        }
+        const want = [...new Set(files.filter(([, n]) => n.endsWith(".jsonl")).map(([f, n]) => path.join(root, f, n)))].sort((x, y) => {
+          const a = path.relative(root, x).split(path.sep)
+          const b = path.relative(root, y).split(path.sep)
+          for (let k = 0; k < Math.min(a.length, b.length); k++) if (a[k] !== b[k]) return a[k]! < b[k]! ? -1 : 1
+          return a.length - b.length
+        })
+        if (want.length === 0) await expect(expandPaths(["**/*.jsonl"], root)).rejects.toThrow(/no file matches/)
+        else expect(await expandPaths(["**/*.jsonl"], root)).toEqual(want)
+      }),
+      { numRuns: 25 }
     )
   })
 })

@@ -301,7 +301,8 @@ describe("safetensors properties", () => {
           expect([...back.get(t.name)!.data]).toEqual(want)
         }
       }),
-      { numRuns: 40 }
+      // A name JavaScript objects treat specially, found once by a random run: always tried.
+      { numRuns: 40, examples: [[[["__proto__", { shape: [], bf16: false }]], 0]] }
     )
   })
 

@@ -1,76 +1,37 @@
 /**
  * Expands the `path:` of a spec (a path or glob, or a list of them) into
- * files, relative paths resolved against the spec's folder. Supported glob
- * syntax: `*` and `?` within a path segment, `**` across segments, `{a,b}`
- * alternatives, `[abc]` classes. Files of one pattern come sorted, so the
- * reading order (and a dataset built without `shuffle`) is reproducible.
+ * files, relative paths resolved against the spec's folder. Globs are Node's
+ * own (`fs/promises` glob: `*` and `?` within a path segment, `**` across
+ * segments, `{a,b}` alternatives, `[abc]` classes). Files of one pattern come
+ * sorted, so the reading order (and a dataset built without `shuffle`) is
+ * reproducible.
  */
-import type { Dirent } from "node:fs"
-import { readdir, stat } from "node:fs/promises"
+import { glob, stat } from "node:fs/promises"
 import { isAbsolute, join, relative, resolve, sep } from "node:path"
 import { SourceFailure } from "../errors.ts"
 
 const isGlob = (s: string): boolean => /[*?[{]/.test(s)
 
-const escapeRegex = (c: string): string => c.replace(/[.+^$()|\\\]]/g, "\\$&")
-
-/** Translates a glob (with `/` separators) into an anchored regular expression. */
-export const globToRegExp = (glob: string): RegExp => {
-  let re = ""
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]
-    if (c === "*") {
-      if (glob[i + 1] === "*") {
-        // `**/` matches zero or more whole segments; a final `**` anything.
-        if (glob[i + 2] === "/") {
-          re += "(?:[^/]*/)*"
-          i += 2
-        } else {
-          re += ".*"
-          i += 1
-        }
-      } else re += "[^/]*"
-    } else if (c === "?") re += "[^/]"
-    else if (c === "[") {
-      const end = glob.indexOf("]", i + 1)
-      if (end < 0) re += "\\["
-      else {
-        const body = glob
-          .slice(i + 1, end)
-          .replace(/^!/, "^")
-          .replace(/\\/g, "\\\\")
-        re += `[${body}]`
-        i = end
-      }
-    } else if (c === "{") {
-      const end = glob.indexOf("}", i + 1)
-      if (end < 0) re += "\\{"
-      else {
-        re += `(?:${glob
-          .slice(i + 1, end)
-          .split(",")
-          .map((alt) => globToRegExp(alt).source.slice(1, -1))
-          .join("|")})`
-        i = end
-      }
-    } else re += escapeRegex(c)
-  }
-  return new RegExp(`^${re}$`)
-}
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  let entries: Array<Dirent>
+/** Files under `root` matching `pattern` (Node's own glob), in the order a sorted walk of the folders meets them. */
+const matching = async (root: string, pattern: string): Promise<Array<string>> => {
+  const found: Array<string> = []
   try {
-    entries = await readdir(dir, { withFileTypes: true })
+    for await (const entry of glob(pattern, { cwd: root, withFileTypes: true })) {
+      if (entry.isFile()) found.push(join(entry.parentPath, entry.name))
+    }
   } catch {
-    return
+    // An unreadable root matches nothing (reported below as such).
+    return []
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  for (const e of entries) {
-    const p = join(dir, e.name)
-    if (e.isDirectory()) yield* walk(p)
-    else if (e.isFile()) yield p
+  // Segment by segment, each folder's names in order: a walk's order (so datasets read their files as before).
+  const segments = new Map(found.map((f) => [f, relative(root, f).split(sep)]))
+  const bySegments = (a: string, b: string): number => {
+    const x = segments.get(a)!
+    const y = segments.get(b)!
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1
+    return x.length - y.length
   }
+  return found.sort(bySegments)
 }
 
 /** Files named by `patterns` (each a path or a glob), in order, without repeats. */
@@ -97,13 +58,10 @@ export const expandPaths = async (patterns: ReadonlyArray<string>, baseDir: stri
     const firstGlob = parts.findIndex(isGlob)
     const root = parts.slice(0, firstGlob).join(sep) || sep
     const rest = parts.slice(firstGlob).join("/")
-    const re = globToRegExp(rest)
     let matched = 0
-    for await (const file of walk(root)) {
-      if (re.test(relative(root, file).split(sep).join("/"))) {
-        add(file)
-        matched++
-      }
+    for (const file of await matching(root, rest)) {
+      add(file)
+      matched++
     }
     if (matched === 0) throw new SourceFailure(absolute, `no file matches "${pattern}" (searched ${root})`)
   }

@@ -106,7 +106,7 @@ export const parseHeader = (file: string, json: Uint8Array, dataStart: number, d
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       return yield* fail(file, "bad safetensors header: the JSON header is not an object")
     }
-    const metadata: Record<string, string> = {}
+    const metadata: Record<string, string> = Object.create(null)
     const tensors: Array<TensorInfo> = []
     for (const [name, raw] of Object.entries(parsed)) {
       if (name === "__metadata__") {
@@ -266,7 +266,7 @@ export const openSafetensorsIndex = (indexFile: string): Effect.Effect<TensorSou
       if (source.info(name) === undefined) return yield* fail(nodePath.join(dir, shard), `tensor ${name} listed in the index is missing from its shard`, name)
       byName.set(name, source)
     }
-    const metadata: Record<string, string> = {}
+    const metadata: Record<string, string> = Object.create(null)
     for (const s of shards.values()) Object.assign(metadata, s.metadata)
     return {
       files: [...shards.values()].flatMap((s) => s.files),
@@ -329,7 +329,8 @@ export const encodeHeader = (
   file = "<memory>"
 ): Effect.Effect<Uint8Array, ModelError> =>
   Effect.gen(function* () {
-    const header: Record<string, unknown> = {}
+    // No prototype: a tensor named "__proto__" is an own key like any other (on {} it would set the prototype and vanish).
+    const header: Record<string, unknown> = Object.create(null)
     if (metadata !== undefined && Object.keys(metadata).length > 0) header.__metadata__ = metadata
     let offset = 0
     for (const t of tensors) {
