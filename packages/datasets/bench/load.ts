@@ -92,7 +92,7 @@ const generateJsonl = async (): Promise<void> => {
     }
     const line = JSON.stringify({ id: id++, text: text.trim() }) + "\n"
     written += Buffer.byteLength(line)
-    if (!out.write(line)) await new Promise((r) => out.once("drain", r))
+    if (!out.write(line)) await new Promise<void>((r) => out.once("drain", () => r()))
   }
   await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())))
 }

@@ -11,34 +11,13 @@ import { opcodes } from "../src/cpu/program.ts"
 import type { Precision } from "../src/kernels/common.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { trainLoop } from "../src/train/loop.ts"
+import { benchShape, benchTrainOptions } from "./setup.ts"
 const [V, S, L, d, B] = (process.argv[2] ?? "2048,64,1,32,64").split(",").map(Number)
 const main = Effect.gen(function* () {
-  const shape = {
-    vocabSize: V,
-    seqLen: S,
-    layers: L,
-    dModel: d,
-    heads: Math.max(1, d / 16),
-    layerNormEps: 1e-5,
-    activation: "gelu_new" as const,
-    tiedHead: true
-  }
+  const shape = benchShape({ V, S, L, d })
   const e = yield* makeCpuGpt2Engine(initGpt2Weights(shape, 0), { precision: (process.argv[3] ?? "fp32") as Precision })
   const data = { tokens: Uint32Array.from({ length: B * 4 * S }, (_, i) => (i * 7919) % V), count: B * 4, seqLen: S }
-  const opts = {
-    batchSize: B,
-    lr: 1e-3,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: 0,
-    warmupSteps: 0,
-    schedule: "constant" as const,
-    gradClip: 1,
-    stop: {},
-    logEvery: 20,
-    seed: 0
-  }
+  const opts = benchTrainOptions(B, 20)
   const out = yield* trainLoop(e, data, { ...opts, maxSteps: 20 }, () => Effect.void)
   console.log("ms/step", out.wallMs / 20)
   const prof = e.native.info().profileMs

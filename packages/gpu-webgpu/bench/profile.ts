@@ -6,19 +6,11 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { fillBatch } from "../src/model/batch.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { registerTile, vec4Tile } from "../src/kernels/matmul.ts"
+import { benchShape } from "./setup.ts"
 
 const [V, S, L, d, B] = (process.argv[2] ?? "2048,64,1,32,64").split(",").map(Number)
 const main = Effect.gen(function* () {
-  const shape = {
-    vocabSize: V,
-    seqLen: S,
-    layers: L,
-    dModel: d,
-    heads: Math.max(1, d / 16),
-    layerNormEps: 1e-5,
-    activation: "gelu_new" as const,
-    tiedHead: true
-  }
+  const shape = benchShape({ V, S, L, d })
   const tile = process.argv[3] === "vec4" ? vec4Tile : registerTile
   const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32", tile })
   const plan = yield* engine.plan(B, S)

@@ -15,6 +15,7 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { autotune, tileCandidates, tileName, timeGeluFusion, timeMatmul } from "../src/train/autotune.ts"
 import { trainLoop } from "../src/train/loop.ts"
+import { benchShape, benchTrainOptions } from "./setup.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -53,33 +54,11 @@ const modelBench = (tile: MatmulTile, fuseGelu: boolean) =>
     for (const c of configs) {
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const shape = {
-            vocabSize: c.V,
-            seqLen: c.S,
-            layers: c.L,
-            dModel: c.d,
-            heads: Math.max(1, c.d / 16),
-            layerNormEps: 1e-5,
-            activation: "gelu_new" as const,
-            tiedHead: true
-          }
+          const shape = benchShape(c)
           const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision, tile, fuseGelu })
           const count = c.batch * 4
           const data = { tokens: randomTokens(count * c.S, c.V, 1), count, seqLen: c.S }
-          const opts = {
-            batchSize: c.batch,
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weightDecay: 0,
-            warmupSteps: 0,
-            schedule: "constant" as const,
-            gradClip: 1,
-            stop: {},
-            logEvery: steps,
-            seed: 0
-          }
+          const opts = benchTrainOptions(c.batch, steps)
           yield* trainLoop(engine, data, { ...opts, maxSteps: 2 }, () => Effect.void) // compile + warm up
           const out = yield* trainLoop(engine, data, { ...opts, maxSteps: steps }, () => Effect.void)
           const seqs = { vocabSize: c.V, seqLen: c.S, count, tokens: data.tokens }

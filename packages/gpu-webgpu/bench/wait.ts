@@ -17,21 +17,13 @@ import { adapterProvenance, WebGpu } from "../src/device/webgpu.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { trainLoop } from "../src/train/loop.ts"
+import { benchShape, benchTrainOptions } from "./setup.ts"
 
 const { values: args } = parseArgs({ options: { steps: { type: "string", default: "5" }, reps: { type: "string", default: "2" } } })
 const steps = Number(args.steps)
 const reps = Number(args.reps)
 const c = { V: 2048, S: 64, L: 1, d: 32, B: 64 }
-const shape = {
-  vocabSize: c.V,
-  seqLen: c.S,
-  layers: c.L,
-  dModel: c.d,
-  heads: Math.max(1, c.d / 16),
-  layerNormEps: 1e-5,
-  activation: "gelu_new" as const,
-  tiedHead: true
-}
+const shape = benchShape(c)
 
 /** CPU milliseconds (user + system) of the main thread, whose task id is the pid. */
 const mainThreadCpuMs = (): number => {
@@ -61,20 +53,7 @@ const main = Effect.gen(function* () {
           const count = c.B * 2
           let a = 1
           const tokens = Uint32Array.from({ length: count * c.S }, () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) % c.V)
-          const opts = {
-            batchSize: c.B,
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weightDecay: 0,
-            warmupSteps: 0,
-            schedule: "constant" as const,
-            gradClip: 1,
-            stop: {},
-            logEvery: 1,
-            seed: 0
-          }
+          const opts = benchTrainOptions(c.B, 1)
           // One warm-up step (pipelines, first pace measurement), then the measured run.
           yield* trainLoop(engine, { tokens, count, seqLen: c.S }, { ...opts, maxSteps: 1 }, () => Effect.void)
           const js0 = mainThreadCpuMs()

@@ -21,6 +21,7 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { tileCandidates, tileName } from "../src/train/autotune.ts"
 import { trainLoop } from "../src/train/loop.ts"
+import { benchShape } from "./setup.ts"
 
 const { values: args } = parseArgs({ options: { steps: { type: "string", default: "2" }, tile: { type: "string", default: "shared" } } })
 const steps = Number(args.steps)
@@ -31,16 +32,7 @@ if (mainTile === undefined) throw new Error(`--tile: one of ${Object.keys(tiles)
 /** An H200's streaming multiprocessors. */
 const COMPUTE_UNITS = 132
 const c = { V: 2048, S: 64, L: 1, d: 32, B: 64 }
-const shape = {
-  vocabSize: c.V,
-  seqLen: c.S,
-  layers: c.L,
-  dModel: c.d,
-  heads: Math.max(1, c.d / 16),
-  layerNormEps: 1e-5,
-  activation: "gelu_new" as const,
-  tiedHead: true
-}
+const shape = benchShape(c)
 
 /** Second passes of two-pass reductions: their output count is what it is (a bias has d entries). */
 const isFinal = (label: string) => /reduce_slices|final_sum/.test(label)
