@@ -37,6 +37,17 @@ export interface Dispatch {
   readonly workgroups: readonly [number, number, number]
   /** The dispatch's own uniform buffer, for kernels whose parameters change between submits. */
   readonly uniform?: GPUBuffer
+  /** What it was built from, so that model/model-axis.ts can rebuild it over a pack of models. */
+  readonly source?: DispatchSource
+  /** Over a pack (model-axis.ts): workgroups along z of one model; z runs over the models. */
+  readonly zPerModel?: number
+}
+
+/** A dispatch's WGSL, entry point and bindings (binding number → uniform buffer or storage slice). */
+export interface DispatchSource {
+  readonly code: string
+  readonly entry: string
+  readonly resources: ReadonlyArray<readonly [number, GPUBuffer | Slice]>
 }
 
 export const STORAGE = 0x80 | 0x4 | 0x8 // STORAGE | COPY_SRC | COPY_DST
@@ -193,11 +204,13 @@ export const makeDispatch = (
 ): Effect.Effect<Dispatch, DeviceError> =>
   Effect.map(pipeline(device, d.label, d.code, d.entry), (pl) => {
     const uniform = uniformBuffer(device, `${d.label}:params`, d.uniform)
+    const resources: ReadonlyArray<readonly [number, GPUBuffer | Slice]> = [[0, uniform], ...d.bindings]
     return {
       label: `${d.label}:${d.entry}`,
       pipeline: pl,
-      bindGroup: bindGroup(device, pl, d.label, [[0, uniform], ...d.bindings]),
+      bindGroup: bindGroup(device, pl, d.label, resources),
       workgroups: d.workgroups,
+      source: { code: d.code, entry: d.entry, resources },
       uniform
     }
   })

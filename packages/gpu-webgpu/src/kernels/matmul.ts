@@ -157,7 +157,13 @@ const gemm = (
     if (s.residual) res.push([5, s.residual])
     if (s.gelu) res.push([6, s.gelu.pre])
     const [x, y] = matmulWorkgroups(s.M, s.N, s.tile)
-    return { label, pipeline: pl, bindGroup: bindGroup(device, pl, label, res), workgroups: [x, y, split?.splits ?? 1] }
+    return {
+      label,
+      pipeline: pl,
+      bindGroup: bindGroup(device, pl, label, res),
+      workgroups: [x, y, split?.splits ?? 1],
+      source: { code, entry: "main", resources: res }
+    }
   })
 
 export const matmul = (device: GPUDevice, spec: MatmulSpec, label = "matmul"): Effect.Effect<Dispatch, DeviceError> => gemm(device, effectiveTile(spec), label)

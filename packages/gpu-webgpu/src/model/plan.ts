@@ -12,6 +12,7 @@ import type { MatmulTile } from "../kernels/matmul.ts"
 import { REDUCE_GROUPS } from "../kernels/reduce.ts"
 import { type CompileContext, compileOp, scratchFor } from "./compile.ts"
 import type { ParamLayout } from "./layout.ts"
+import { modelAxisDispatch } from "./model-axis.ts"
 import { gpt2Schedule, type Op, type Ref } from "./schedule.ts"
 import type { Gpt2Shape } from "./weights.ts"
 
@@ -28,6 +29,12 @@ export interface PlanInputs {
   readonly B: number
   /** Positions per row (≤ n_positions). */
   readonly T: number
+  /**
+   * Models trained together (pack.ts; default 1): every tensor of the plan is
+   * held once per model at a fixed stride, `params` and `grads` hold one
+   * layout per model, and each dispatch runs over the models (model-axis.ts).
+   */
+  readonly models?: number
 }
 
 export interface Plan {
@@ -51,29 +58,43 @@ export interface Plan {
   readonly backward: ReadonlyArray<Dispatch>
   readonly setGradScale: (scale: number) => void
   readonly buffers: ReadonlyArray<GPUBuffer>
+  /** Models the plan runs over (its slices are model 0's). */
+  readonly models: number
+  /** Words from one model's copy of a plan buffer to the next (0 for a one-model plan). */
+  readonly stride: (buffer: GPUBuffer) => number
 }
+
+/** Per-model strides keep every model's copy of a tensor at a 256-byte binding offset. */
+const strideWords = (n: number) => Math.ceil(Math.max(1, n) / 64) * 64
 
 export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
   Effect.gen(function* () {
     const { device } = inp
+    const models = inp.models ?? 1
     const sched = gpt2Schedule({ shape: inp.shape, layout: inp.layout, B: inp.B, T: inp.T, fuseGelu: inp.fuseGelu })
     const buffers: Array<GPUBuffer> = []
+    const strides = new Map<GPUBuffer, number>([
+      [inp.params, inp.layout.total],
+      [inp.grads, inp.layout.total]
+    ])
+    /** A buffer holding `n` words per model. */
+    const perModel = (name: string, n: number): GPUBuffer => {
+      const words = models === 1 ? n : strideWords(n)
+      const buffer = storageBuffer(device, name, models * words)
+      strides.set(buffer, words)
+      buffers.push(buffer)
+      return buffer
+    }
     const owned = new Map<string, GPUBuffer>([
       ["params", inp.params],
       ["grads", inp.grads]
     ])
-    for (const [name, n] of sched.tensors) {
-      const buffer = storageBuffer(device, name, n)
-      buffers.push(buffer)
-      owned.set(name, buffer)
-    }
-    const partials = storageBuffer(device, "partials", REDUCE_GROUPS)
-    buffers.push(partials)
+    for (const [name, n] of sched.tensors) owned.set(name, perModel(name, n))
+    const partials = perModel("partials", REDUCE_GROUPS)
     // Scratch of the two-pass reductions (partial sums), shared by every op: dispatches run in order.
     const allOps = [...sched.forward, ...sched.logitsOps, ...sched.evaluate, ...sched.backward]
     const scratchFloats = Math.max(1, ...allOps.map((op) => scratchFor(op, inp.tile)))
-    const scratchBuffer = storageBuffer(device, "scratch", scratchFloats)
-    buffers.push(scratchBuffer)
+    const scratchBuffer = perModel("scratch", scratchFloats)
     const scratch = (floats: number): Slice => ({ buffer: scratchBuffer, offset: 0, size: Math.max(1, floats) * 4 })
     const sl = (r: Ref): Slice => ({ buffer: owned.get(r.tensor)!, offset: r.offset * 4, size: r.size * 4 })
     const scaled: Array<GPUBuffer> = []
@@ -87,10 +108,11 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
       // The loss normaliser lives in the training softmax's uniform (set per step).
       scaled: (u) => scaled.push(u)
     }
+    const stride = (b: GPUBuffer) => (models === 1 ? 0 : (strides.get(b) ?? 0))
     const compileAll = (ops: ReadonlyArray<Op>) =>
-      Effect.map(
+      Effect.flatMap(
         Effect.forEach(ops, (op) => compileOp(cx, op)),
-        (ds) => ds.flat()
+        (ds) => (models === 1 ? Effect.succeed(ds.flat()) : Effect.forEach(ds.flat(), (d) => modelAxisDispatch(device, d, models, (b) => strides.get(b))))
       )
 
     const forward = yield* compileAll(sched.forward)
@@ -119,6 +141,8 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
       evaluate,
       backward,
       setGradScale,
-      buffers
+      buffers,
+      models,
+      stride
     }
   })

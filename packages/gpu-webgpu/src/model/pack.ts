@@ -1,0 +1,285 @@
+/**
+ * Many models of one shape trained at once on one GPU (issue: a sweep's runs
+ * would otherwise leave it idle one after another). The pack holds `slots`
+ * models in one set of buffers (a plan with a model axis, plan.ts and
+ * model-axis.ts); each member runs its own train/loop.ts, with its own data,
+ * sampler, schedule, Adam state and stopping, through a Stepper that waits
+ * until every member in a slot has asked for its step and then runs the
+ * step of all of them in one pass. A member that stops leaves: the last slot's
+ * model moves into its slot (so the models in training are always the first
+ * n, and a pass costs n models), and a member waiting for a slot takes the
+ * last one. Each model's arithmetic is that of training it alone, so a
+ * member's weights are bit for bit those of its run alone.
+ */
+import { type DeviceError, TrainError } from "@memorize/core"
+import { Deferred, Effect, type Scope } from "effect"
+import { encodeDispatches, readFloats, type Slice, storageBuffer, submit } from "../device/gpu.ts"
+import { adamw, type AdamWKernel } from "../kernels/adamw.ts"
+import { operandRounding, type Precision } from "../kernels/common.ts"
+import { tokenIndex } from "../kernels/embedding.ts"
+import type { MatmulTile } from "../kernels/matmul.ts"
+import { REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
+import type { AdamStep, Stepper, Trainable } from "../train/loop.ts"
+import type { BatchArrays } from "./batch.ts"
+import { flattenWeights, paramLayout, unflattenWeights } from "./layout.ts"
+import { forModels, modelAxisDispatch } from "./model-axis.ts"
+import { makePlan, type Plan } from "./plan.ts"
+import type { Gpt2Shape, Gpt2Weights } from "./weights.ts"
+
+export interface PackOptions {
+  readonly shape: Gpt2Shape
+  readonly precision: Precision
+  readonly bos: boolean
+  readonly tile: MatmulTile
+  readonly fuseGelu: boolean
+  /** Models in training at once; more members wait for a slot. */
+  readonly slots: number
+  /** Largest micro-batch a model alone would use (the members' loops pick the same one). */
+  readonly maxMicroBatch: (T: number) => number
+}
+
+/** A member of a pack: what train/loop.ts trains, and its weights once trained. */
+export interface PackMember extends Trainable {
+  readonly slot: () => number
+  readonly exportWeights: () => Effect.Effect<Gpt2Weights, DeviceError>
+  /** Leaves the pack (idempotent; also when the member's scope closes). */
+  readonly leave: Effect.Effect<void>
+}
+
+export interface Pack {
+  /** Waits for a slot, puts these initial weights and fresh Adam moments there, and returns the member. */
+  readonly join: (weights: Gpt2Weights) => Effect.Effect<PackMember, never, Scope.Scope>
+}
+
+interface Request {
+  readonly chunks: ReadonlyArray<BatchArrays>
+  readonly gradScale: number
+  readonly adam: AdamStep
+  readonly ring: GPUBuffer
+  readonly ringSlot: number
+  readonly done: Deferred.Deferred<void, TrainError>
+}
+
+interface Member {
+  slot: number
+  request: Request | undefined
+  left: boolean
+}
+
+/** Words per model of the pack's small per-model buffers (256-byte binding offsets). */
+const SMALL = 64
+
+export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack, DeviceError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const K = o.slots
+    const layout = paramLayout(o.shape)
+    const n = layout.total
+    const owned: Array<GPUBuffer> = []
+    yield* Effect.addFinalizer(() => Effect.sync(() => owned.forEach((b) => b.destroy())))
+    const buffer = (label: string, words: number) => {
+      const b = storageBuffer(device, label, words)
+      owned.push(b)
+      return b
+    }
+    const params = buffer("pack:params", K * n)
+    const grads = buffer("pack:grads", K * n)
+    const m = buffer("pack:m", K * n)
+    const v = buffer("pack:v", K * n)
+    const normSq = buffer("pack:normSq", K * SMALL)
+    const normPartials = buffer("pack:normPartials", K * REDUCE_GROUPS)
+    const moving = buffer("pack:moving", n)
+    const at = (b: GPUBuffer, slot: number, words: number, size = words): Slice => ({ buffer: b, offset: slot * words * 4, size: size * 4 })
+    const strides = new Map<GPUBuffer, number>([
+      [grads, n],
+      [normSq, SMALL],
+      [normPartials, REDUCE_GROUPS]
+    ])
+    const norm = yield* Effect.flatMap(
+      totalSum(device, { n, x: at(grads, 0, n), out: at(normSq, 0, SMALL, 1), partials: at(normPartials, 0, REDUCE_GROUPS), square: true, accumulate: false }),
+      (ds) => Effect.forEach(ds, (d) => modelAxisDispatch(device, d, K, (b) => strides.get(b)))
+    )
+    // AdamW per slot: each model has its own learning rate and step count this step; a dispatch covers one model's n parameters.
+    const adam: ReadonlyArray<AdamWKernel> = yield* Effect.forEach(
+      Array.from({ length: K }, (_, s) => s),
+      (s) =>
+        adamw(device, {
+          n,
+          decayEnd: layout.decayEnd,
+          params: at(params, s, n),
+          grads: at(grads, s, n),
+          m: at(m, s, n),
+          v: at(v, s, n),
+          normSq: at(normSq, s, SMALL, 1),
+          roundParamsBf16: o.precision === "bf16-params"
+        })
+    )
+
+    let plan: Plan | undefined
+    const planFor = (micro: number, T: number): Effect.Effect<Plan, DeviceError | TrainError> => {
+      if (plan !== undefined)
+        return plan.B === micro && plan.T === T
+          ? Effect.succeed(plan)
+          : Effect.fail(new TrainError({ message: `a pack trains one micro-batch shape: ${plan.B}×${plan.T}, not ${micro}×${T}` }))
+      return makePlan({
+        device,
+        shape: o.shape,
+        layout,
+        params,
+        grads,
+        rounding: operandRounding(o.precision),
+        tile: o.tile,
+        fuseGelu: o.fuseGelu,
+        B: micro,
+        T,
+        models: K
+      }).pipe(
+        Effect.tap((p) =>
+          Effect.sync(() => {
+            plan = p
+            owned.push(...p.buffers)
+          })
+        )
+      )
+    }
+
+    const active: Array<Member> = []
+    /** Slots in use or handed to a member about to enter. */
+    let taken = 0
+    const waiting: Array<Deferred.Deferred<void>> = []
+    const kind = `pack ${o.shape.vocabSize}×${o.shape.dModel}`
+
+    const upload = (p: Plan, slot: number, b: BatchArrays) => {
+      const put = (s: Slice, data: Uint32Array) => device.queue.writeBuffer(s.buffer, s.offset + slot * p.stride(s.buffer) * 4, data)
+      put(p.tokens, b.tokens)
+      put(p.targets, b.targets)
+      const idx = tokenIndex(b.tokens, o.shape.vocabSize)
+      put(p.rowStart, idx.rowStart)
+      put(p.rowIdx, idx.rowIdx)
+    }
+
+    /** Once every model in a slot has asked for its step: the step of all of them. */
+    const stepIfReady = () => {
+      if (active.length === 0 || active.some((a) => a.request === undefined)) return
+      const requests = active.map((a) => a.request!)
+      for (const a of active) a.request = undefined
+      const p = plan!
+      const accum = requests[0]!.chunks.length
+      const odd = requests.findIndex((r) => r.chunks.length !== accum || r.gradScale !== requests[0]!.gradScale)
+      if (odd >= 0) {
+        const error = new TrainError({ message: "a pack's models must share the batch: their micro-batches differ" })
+        for (const r of requests) Deferred.doneUnsafe(r.done, Effect.fail(error))
+        return
+      }
+      const count = active.length
+      p.setGradScale(requests[0]!.gradScale)
+      const work = forModels([...p.forward, ...p.backward], count)
+      for (let c = 0; c < accum; c++) {
+        requests.forEach((r, s) => upload(p, s, r.chunks[c]!))
+        const enc = device.createCommandEncoder()
+        if (c === 0) {
+          enc.clearBuffer(grads)
+          enc.clearBuffer(p.lossSum.buffer)
+        }
+        encodeDispatches(enc, work)
+        submit(device, enc, work.length, kind)
+      }
+      requests.forEach((r, s) => adam[s]!.setStep(r.adam, r.adam.step))
+      const clip = requests.some((r) => r.adam.clip > 0)
+      const update = [...(clip ? forModels(norm, count) : []), ...requests.map((_, s) => adam[s]!.dispatch)]
+      const enc = device.createCommandEncoder()
+      encodeDispatches(enc, update)
+      requests.forEach((r, s) => enc.copyBufferToBuffer(p.lossSum.buffer, p.lossSum.offset + s * p.stride(p.lossSum.buffer) * 4, r.ring, r.ringSlot * 4, 4))
+      submit(device, enc, update.length, kind)
+      for (const r of requests) Deferred.doneUnsafe(r.done, Effect.void)
+    }
+
+    /** Copies one slot's parameters and Adam moments to another (through `moving`: a buffer cannot be copied onto itself). */
+    const move = (from: number, to: number) => {
+      const enc = device.createCommandEncoder()
+      for (const b of [params, m, v]) {
+        enc.copyBufferToBuffer(b, from * n * 4, moving, 0, n * 4)
+        enc.copyBufferToBuffer(moving, 0, b, to * n * 4, n * 4)
+      }
+      device.queue.submit([enc.finish()])
+    }
+
+    const leave = (me: Member) =>
+      Effect.sync(() => {
+        if (me.left) return
+        me.left = true
+        if (me.request) Deferred.doneUnsafe(me.request.done, Effect.fail(new TrainError({ message: "left its pack while stepping" })))
+        const last = active.length - 1
+        const lastMember = active[last]!
+        if (me.slot !== last) {
+          move(last, me.slot)
+          lastMember.slot = me.slot
+          active[me.slot] = lastMember
+        }
+        active.pop()
+        // The freed slot passes straight to the first member waiting (it stays taken), else it is free.
+        const next = waiting.shift()
+        if (next !== undefined) Deferred.doneUnsafe(next, Effect.void)
+        else taken--
+        stepIfReady()
+      })
+
+    const enter = (weights: Gpt2Weights): Member => {
+      const me: Member = { slot: active.length, request: undefined, left: false }
+      active.push(me)
+      device.queue.writeBuffer(params, me.slot * n * 4, flattenWeights(layout, weights, o.precision === "bf16-params"))
+      const enc = device.createCommandEncoder()
+      enc.clearBuffer(m, me.slot * n * 4, n * 4)
+      enc.clearBuffer(v, me.slot * n * 4, n * 4)
+      device.queue.submit([enc.finish()])
+      return me
+    }
+
+    const join = (weights: Gpt2Weights): Effect.Effect<PackMember, never, Scope.Scope> =>
+      Effect.gen(function* () {
+        if (taken < K) taken++
+        else {
+          const turn = yield* Deferred.make<void>()
+          waiting.push(turn)
+          yield* Deferred.await(turn).pipe(
+            Effect.onInterrupt(() =>
+              Effect.sync(() => {
+                const i = waiting.indexOf(turn)
+                // Interrupted after its turn came: the slot it was handed is free again.
+                if (i >= 0) waiting.splice(i, 1)
+                else taken--
+              })
+            )
+          )
+        }
+        const me = enter(weights)
+        yield* Effect.addFinalizer(() => leave(me))
+        const stepper = (micro: number, T: number, ring: number): Effect.Effect<Stepper, DeviceError | TrainError, Scope.Scope> =>
+          Effect.gen(function* () {
+            yield* planFor(micro, T)
+            const lossLog = storageBuffer(device, "lossLog", ring)
+            yield* Effect.addFinalizer(() => Effect.sync(() => lossLog.destroy()))
+            return {
+              step: (chunks, gradScale, adamStep, ringSlot) =>
+                Effect.gen(function* () {
+                  if (me.left) return yield* Effect.fail(new TrainError({ message: "stepped after leaving its pack" }))
+                  const done = yield* Deferred.make<void, TrainError>()
+                  me.request = { chunks, gradScale, adam: adamStep, ring: lossLog, ringSlot, done }
+                  stepIfReady()
+                  // Interrupted while the others step: this model leaves, so they do not wait for it.
+                  yield* Deferred.await(done).pipe(Effect.onInterrupt(() => leave(me)))
+                }),
+              losses: () => readFloats(device, { buffer: lossLog, offset: 0, size: ring * 4 }, ring)
+            } satisfies Stepper
+          })
+        return {
+          shape: o.shape,
+          bos: o.bos,
+          maxMicroBatch: o.maxMicroBatch,
+          stepper,
+          slot: () => me.slot,
+          exportWeights: () => Effect.suspend(() => Effect.map(readFloats(device, at(params, me.slot, n)), (flat) => unflattenWeights(layout, o.shape, flat))),
+          leave: leave(me)
+        } satisfies PackMember
+      })
+    return { join }
+  })
