@@ -19,6 +19,7 @@ import type { DecodedSection, Experiment, RunPlan, RunSpec } from "./spec/decode
 import { summaryPairs } from "./report/summary.ts"
 import { encodeOutput } from "./plugin-output.ts"
 import type { OutputSchema } from "./plugin.ts"
+import { makePackRendezvous, packChunks, Packing, type PackMember } from "./packing.ts"
 import { jsonLine, makeRunStore, type RunStore } from "./store.ts"
 import { PLUGINS_FILE, SAVED_MARKER, SavedModelSchema } from "./store-schema.ts"
 
@@ -114,7 +115,21 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     const selected = experiment.plans.filter((p) => !shard || p.index % shard.n === shard.k)
     const concurrent = experiment.plans.every((p) => p.spec.train.plugin.concurrent === true)
     const concurrency = concurrent ? Math.max(1, options.concurrency ?? 1) : 1
-    if ((options.concurrency ?? 1) > 1 && !concurrent) {
+    // Packing (packing.ts) where every selected run's trainer can pack and some config asks for packs of more than one.
+    const packSizeOf = (p: RunPlan) => p.spec.train.plugin.packing?.size(p.spec.train.config) ?? 1
+    const packed = selected.every((p) => p.spec.train.plugin.packing !== undefined) && selected.some((p) => packSizeOf(p) > 1)
+    // Runs may share a pack when their model section and the trainer's shared part of its config are equal.
+    const packKey = (p: RunPlan) =>
+      stableHash({
+        model: p.spec.model.resolved,
+        train: { kind: p.spec.train.plugin.name, shared: p.spec.train.plugin.packing?.shared(p.spec.train.config) ?? null }
+      })
+    if ((options.concurrency ?? 1) > 1 && packed) {
+      const most = Math.max(...selected.map(packSizeOf))
+      yield* progress.log(
+        `--concurrency ${options.concurrency} ignored: trainer "${selected[0]!.spec.train.plugin.name}" trains up to ${most} runs at once as one pack`
+      )
+    } else if ((options.concurrency ?? 1) > 1 && !concurrent) {
       yield* progress.log(`--concurrency ${options.concurrency} ignored: trainer "${experiment.plans[0]!.spec.train.plugin.name}" runs one model at a time`)
     }
 
@@ -122,7 +137,11 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     const failures: Array<{ plan: RunPlan; error: RunFailureError }> = []
     const attempted = new Set<number>()
 
-    const runPlan = (plan: RunPlan): Effect.Effect<PlanOutcome, StoreError | DeviceError, any> =>
+    // A packed run's member of its chunk's rendezvous leaves when the run ends, whatever the outcome, if it has not gathered.
+    const runPlan = (plan: RunPlan, member?: PackMember): Effect.Effect<PlanOutcome, StoreError | DeviceError, any> =>
+      member ? Effect.ensuring(runPlanOnce(plan, member), member.leave) : runPlanOnce(plan)
+
+    const runPlanOnce = (plan: RunPlan, member?: PackMember): Effect.Effect<PlanOutcome, StoreError | DeviceError, any> =>
       Effect.gen(function* () {
         const runId = yield* store.resolveRunId(plan.runId, plan.configHash)
         const label = labelOf(plan, experiment.plans.length, runId)
@@ -152,9 +171,17 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
             yield* store.resetRun(runId)
             yield* progress.runStarted(label)
             const exit = yield* Effect.exit(
-              runOne(experiment, store, { ...plan, runId }, label, cacheDir, (s) => {
-                step = s
-              })
+              runOne(
+                experiment,
+                store,
+                { ...plan, runId },
+                label,
+                cacheDir,
+                (s) => {
+                  step = s
+                },
+                member
+              )
             )
             if (exit._tag === "Success") {
               yield* progress.runFinished(label, "done", summaryLine(exit.value, registry))
@@ -186,10 +213,23 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
         )
       })
 
+    // Packed: chunks one after another, the runs of a chunk at once, each a member of the chunk's rendezvous.
+    const runPacked = (plans: ReadonlyArray<RunPlan>) =>
+      Effect.map(
+        Effect.forEach(packChunks(plans, packKey, packSizeOf), (chunk) =>
+          Effect.flatMap(makePackRendezvous(chunk.length), (members) =>
+            Effect.forEach(chunk, (plan, i) => Effect.map(runPlan(plan, members[i]), (o) => [plan, o] as const), { concurrency: chunk.length })
+          )
+        ),
+        (chunks) => chunks.flat()
+      )
+
     let heldElsewhere = 0
     let pending: ReadonlyArray<RunPlan> = selected
     for (;;) {
-      const outcomes = yield* Effect.forEach(pending, (plan) => Effect.map(runPlan(plan), (o) => [plan, o] as const), { concurrency })
+      const outcomes = packed
+        ? yield* runPacked(pending)
+        : yield* Effect.forEach(pending, (plan) => Effect.map(runPlan(plan), (o) => [plan, o] as const), { concurrency })
       skipped += outcomes.filter(([, o]) => o === "skipped").length
       const held = outcomes.filter(([, o]) => o === "held").map(([p]) => p)
       heldElsewhere = held.length
@@ -257,8 +297,19 @@ const summaryLine = (r: RunResult, registry: RegistryShape): string => {
   return [...parts, ...summaryPairs(r, registry)].join(", ")
 }
 
-/** One run, in its own scope: every resource it acquired is released when it ends. */
-const runOne = (experiment: Experiment, store: RunStore, plan: RunPlan, label: RunLabel, cacheDir: string, onStep: (step: number) => void = () => {}) =>
+/**
+ * One run, in its own scope: every resource it acquired is released when it
+ * ends. A packed run's `member` is its place in its chunk's rendezvous.
+ */
+const runOne = (
+  experiment: Experiment,
+  store: RunStore,
+  plan: RunPlan,
+  label: RunLabel,
+  cacheDir: string,
+  onStep: (step: number) => void = () => {},
+  member?: PackMember
+) =>
   Effect.scoped(
     Effect.gen(function* () {
       const progress = yield* Progress
@@ -268,7 +319,7 @@ const runOne = (experiment: Experiment, store: RunStore, plan: RunPlan, label: R
       const context: RunContext = { seed: plan.spec.seed, specDir: experiment.specDir, runDir, cacheDir }
 
       const dataset = yield* plan.spec.dataset.plugin.make(plan.spec.dataset.config)(context)
-      const model = yield* trainModel(plan.spec, dataset, context, (event) =>
+      const training = trainModel(plan.spec, dataset, context, (event) =>
         Effect.andThen(
           Effect.andThen(
             Effect.sync(() => onStep(event.step)),
@@ -277,6 +328,10 @@ const runOne = (experiment: Experiment, store: RunStore, plan: RunPlan, label: R
           store.appendLine(NodePath.join(plan.runId, "train-log.jsonl"), jsonLine(event)).pipe(Effect.ignore)
         )
       )
+      // Only the main model meets its chunk. Leaving as soon as its training
+      // ends (when it trained without gathering) spares the others waiting
+      // through its metrics.
+      const model = yield* member ? training.pipe(Effect.provideService(Packing, member.packing), Effect.ensuring(member.leave)) : training
 
       const reference = plan.spec.reference ? yield* referenceModel(plan.spec, store, context) : undefined
 

@@ -103,6 +103,19 @@ export interface TrainerPlugin<C = any> extends PluginBase<"trainer", C, Trainer
    * loads an existing checkpoint, say) makes its model anew each time.
    */
   readonly reload?: (config: C) => ReloadImpl
+  /**
+   * Sweep runs this trainer may train at once as one pack (packing.ts). Core
+   * then runs a sweep's runs in chunks, concurrently within a chunk, and
+   * provides `Packing` around each run's main training; the trainer gathers
+   * (`gatherPack`) before taking anything exclusive, since the others of its
+   * chunk wait for it.
+   */
+  readonly packing?: {
+    /** Runs per pack for this config (1: no packing). */
+    readonly size: (config: C) => number
+    /** The part of the config that must be equal for runs to share a pack (the rest — seed, lr, schedule, steps, stop rule — may differ). */
+    readonly shared: (config: C) => Json
+  }
 }
 /**
  * The Schema of what a metric or law returns (plugin-output.ts): core encodes
