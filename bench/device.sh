@@ -17,6 +17,8 @@ VK_LOADER_DEBUG=error,warn timeout 240 node .device/bench-device.mjs /tmp/dev ${
 python3 bench/hf_check.py /tmp/dev 2>&1 | tail -3 | tee -a "$OUT/check.txt"
 echo "== bench" | tee "$OUT/bench.txt"
 timeout 200 node .device/bench-train.mjs --steps 20 2>&1 | grep -v "^Warning" | tee -a "$OUT/bench.txt"
+echo "== pack: 32 models of V=2048 S=64 L=1 d=32 B=64 one after another vs as one pack (target: >= 15x aggregate tokens/s)" | tee "$OUT/pack.txt"
+timeout 200 node .device/bench-pack.mjs --models 32 --steps 20 --reps 2 2>&1 | grep -v "^Warning" | tee -a "$OUT/pack.txt"
 echo "== eval (memorize eval vs PyTorch on this machine's CPU)" | tee "$OUT/eval.txt"
 PYTHON=python3 timeout 150 node .device/bench-eval.mjs --sequences 512 --reps 2 --threads 16 2>&1 | grep -v "^Warning" | tail -12 | tee -a "$OUT/eval.txt"
 echo "== quickstart" | tee "$OUT/quickstart.txt"

@@ -18,6 +18,7 @@ bundle() {
 }
 bundle bin/memorize.ts "$OUT/memorize.mjs"
 bundle packages/gpu-webgpu/bench/train.ts "$OUT/bench-train.mjs"
+bundle packages/gpu-webgpu/bench/pack.ts "$OUT/bench-pack.mjs"
 bundle bench/device.ts "$OUT/bench-device.mjs"
 bundle bench/eval.ts "$OUT/bench-eval.mjs"
 cp packages/gpu-webgpu/src/kernels/*.wgsl "$OUT/"

@@ -116,7 +116,13 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     const concurrent = experiment.plans.every((p) => p.spec.train.plugin.concurrent === true)
     const concurrency = concurrent ? Math.max(1, options.concurrency ?? 1) : 1
     // Packing (packing.ts) where every selected run's trainer can pack and some config asks for packs of more than one.
-    const packSizeOf = (p: RunPlan) => p.spec.train.plugin.packing?.size(p.spec.train.config) ?? 1
+    // A size may depend on the trainer's services (the adapter, say), so sizes are resolved once, here.
+    const sizes = new Map<number, number>()
+    for (const p of selected) {
+      const size = p.spec.train.plugin.packing?.size(p.spec.train.config) ?? 1
+      sizes.set(p.index, Effect.isEffect(size) ? yield* size : size)
+    }
+    const packSizeOf = (p: RunPlan) => sizes.get(p.index) ?? 1
     const packed = selected.every((p) => p.spec.train.plugin.packing !== undefined) && selected.some((p) => packSizeOf(p) > 1)
     // Runs may share a pack when their model section and the trainer's shared part of its config are equal.
     const packKey = (p: RunPlan) =>

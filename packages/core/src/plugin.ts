@@ -111,8 +111,8 @@ export interface TrainerPlugin<C = any> extends PluginBase<"trainer", C, Trainer
    * chunk wait for it.
    */
   readonly packing?: {
-    /** Runs per pack for this config (1: no packing). */
-    readonly size: (config: C) => number
+    /** Runs per pack for this config (1: no packing); an Effect where it depends on the trainer's services (its layer's). */
+    readonly size: (config: C) => number | Effect.Effect<number, never, any>
     /** The part of the config that must be equal for runs to share a pack (the rest — seed, lr, schedule, steps, stop rule — may differ). */
     readonly shared: (config: C) => Json
   }

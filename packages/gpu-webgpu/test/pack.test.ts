@@ -73,7 +73,7 @@ const packed = (cs: ReadonlyArray<RunCase>, precision: Precision, slots: number)
     Effect.gen(function* () {
       const gpu = yield* WebGpu
       const solo = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), options(precision))
-      const pack = yield* makePack(gpu.device, { shape, ...options(precision), slots, maxMicroBatch: solo.maxMicroBatch })
+      const pack = yield* makePack(gpu.device, { shape, ...options(precision), slots, members: cs.length, maxMicroBatch: solo.maxMicroBatch })
       return yield* Effect.forEach(
         cs,
         (c) =>
@@ -147,7 +147,7 @@ layer(WebGpu.layer)("many models in one pack", (it) => {
         const result = yield* Effect.scoped(
           Effect.gen(function* () {
             const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), options("fp32"))
-            const pack = yield* makePack(gpu.device, { shape, ...options("fp32"), slots: 3, maxMicroBatch: engine.maxMicroBatch })
+            const pack = yield* makePack(gpu.device, { shape, ...options("fp32"), slots: 3, members: 3, maxMicroBatch: engine.maxMicroBatch })
             const member = (c: RunCase) =>
               Effect.scoped(
                 Effect.gen(function* () {

@@ -27,7 +27,7 @@ import { hostQuantize } from "./host-quantize.ts"
 import { makePlan, type Plan } from "./plan.ts"
 import { makeStepPlan } from "./step-plan.ts"
 import { validateWeights } from "./validate.ts"
-import { gpt2ParamCount, type Gpt2Weights } from "./weights.ts"
+import { gpt2ParamCount, type Gpt2Shape, type Gpt2Weights } from "./weights.ts"
 
 export type { Precision } from "../kernels/common.ts"
 
@@ -56,6 +56,24 @@ export interface GpuGpt2Engine extends GpuGpt2, Trainable {
   /** Uploads a batch's tokens, targets and token index into the plan. */
   readonly upload: (plan: Plan, batch: Pick<BatchArrays, "tokens" | "targets">) => void
 }
+
+/**
+ * The largest micro-batch of T-position rows a model of this shape may run:
+ * its largest buffer (logits [T, V], attention tables [H, T, T], MLP [T, 4d]
+ * per sequence) under the binding limit (and 256 MiB), and all its
+ * activations (schedule.ts: forward ≈ V + L·(16d + H·T) floats per position,
+ * backward scratch ≈ 14d + H·T) under 2 GiB.
+ */
+export const microBatchLimit =
+  (device: GPUDevice, shape: Gpt2Shape) =>
+  (T: number): number => {
+    const { vocabSize: V, dModel: d, heads: H, layers: L } = shape
+    const largest = Math.max(T * V, H * T * T, T * 4 * d)
+    const perSeq = T * (V + L * (16 * d + H * T) + 24 * d + H * T + 8)
+    const byBinding = Math.min(device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20) / 4 / largest
+    const byTotal = (2 * 2 ** 30) / 4 / perSeq
+    return Math.max(1, Math.floor(Math.min(byBinding, byTotal)))
+  }
 
 export const makeGpuGpt2Engine = (
   weights: Gpt2Weights,
@@ -86,18 +104,7 @@ export const makeGpuGpt2Engine = (
     owned.push(params, grads)
     device.queue.writeBuffer(params, 0, flattenWeights(layout, weights, precision === "bf16-params"))
 
-    // A micro-batch must keep its largest buffer (logits [T, V], attention tables
-    // [H, T, T], MLP [T, 4d] per sequence) under the binding limit (and 256 MiB),
-    // and all its activations (schedule.ts: forward ≈ V + L·(16d + H·T) floats per
-    // position, backward scratch ≈ 14d + H·T) under 2 GiB.
-    const maxMicroBatch = (T: number) => {
-      const { vocabSize: V, dModel: d, heads: H, layers: L } = shape
-      const largest = Math.max(T * V, H * T * T, T * 4 * d)
-      const perSeq = T * (V + L * (16 * d + H * T) + 24 * d + H * T + 8)
-      const byBinding = Math.min(device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20) / 4 / largest
-      const byTotal = (2 * 2 ** 30) / 4 / perSeq
-      return Math.max(1, Math.floor(Math.min(byBinding, byTotal)))
-    }
+    const maxMicroBatch = microBatchLimit(device, shape)
 
     const plans = new Map<string, Plan>()
     const plan = (B: number, T: number) =>

@@ -24,6 +24,7 @@ import type { BatchArrays } from "./batch.ts"
 import { flattenWeights, paramLayout, unflattenWeights } from "./layout.ts"
 import { forModels, modelAxisDispatch } from "./model-axis.ts"
 import { makePlan, type Plan } from "./plan.ts"
+import { gpt2Schedule } from "./schedule.ts"
 import type { Gpt2Shape, Gpt2Weights } from "./weights.ts"
 
 export interface PackOptions {
@@ -34,6 +35,8 @@ export interface PackOptions {
   readonly fuseGelu: boolean
   /** Models in training at once; more members wait for a slot. */
   readonly slots: number
+  /** Members that will join (the first step waits until the slots are filled from them). */
+  readonly members: number
   /** Largest micro-batch a model alone would use (the members' loops pick the same one). */
   readonly maxMicroBatch: (T: number) => number
 }
@@ -47,6 +50,8 @@ export interface PackMember extends Trainable {
 }
 
 export interface Pack {
+  /** Models in training at once. */
+  readonly slots: number
   /** Waits for a slot, puts these initial weights and fresh Adam moments there, and returns the member. */
   readonly join: (weights: Gpt2Weights) => Effect.Effect<PackMember, never, Scope.Scope>
 }
@@ -68,6 +73,23 @@ interface Member {
 
 /** Words per model of the pack's small per-model buffers (256-byte binding offsets). */
 const SMALL = 64
+
+/** Bytes the pack's models may take in all: WebGPU does not tell an adapter's memory, so a budget well inside any data-centre GPU's. */
+export const PACK_BUDGET_BYTES = 16 * 2 ** 30
+
+/**
+ * How many of `wanted` models of this shape fit in one pack for micro-batches
+ * of micro × T: each per-model buffer, K copies long, within the adapter's
+ * buffer and binding limits, and all of them within PACK_BUDGET_BYTES.
+ */
+export const packSlots = (device: GPUDevice, shape: Gpt2Shape, fuseGelu: boolean, micro: number, T: number, wanted: number): number => {
+  const layout = paramLayout(shape)
+  const tensors = [...gpt2Schedule({ shape, layout, B: micro, T, fuseGelu }).tensors.values()].map((words) => Math.ceil(words / 64) * 64)
+  const largest = Math.max(layout.total, ...tensors)
+  const perModel = 4 * (4 * layout.total + tensors.reduce((a, b) => a + b, 0))
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize)
+  return Math.max(1, Math.min(wanted, Math.floor(limit / (largest * 4)), Math.floor(PACK_BUDGET_BYTES / perModel)))
+}
 
 export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack, DeviceError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -145,6 +167,8 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
     const active: Array<Member> = []
     /** Slots in use or handed to a member about to enter. */
     let taken = 0
+    /** Members that have not joined yet. */
+    let coming = o.members
     const waiting: Array<Deferred.Deferred<void>> = []
     const kind = `pack ${o.shape.vocabSize}×${o.shape.dModel}`
 
@@ -159,7 +183,9 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
 
     /** Once every model in a slot has asked for its step: the step of all of them. */
     const stepIfReady = () => {
-      if (active.length === 0 || active.some((a) => a.request === undefined)) return
+      // Not before every member that can have a slot is in it: a member's fiber may not have run yet.
+      const filling = taken > active.length || (coming > 0 && taken < K)
+      if (filling || active.length === 0 || active.some((a) => a.request === undefined)) return
       const requests = active.map((a) => a.request!)
       for (const a of active) a.request = undefined
       const p = plan!
@@ -236,6 +262,7 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
 
     const join = (weights: Gpt2Weights): Effect.Effect<PackMember, never, Scope.Scope> =>
       Effect.gen(function* () {
+        coming--
         if (taken < K) taken++
         else {
           const turn = yield* Deferred.make<void>()
@@ -247,6 +274,7 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
                 // Interrupted after its turn came: the slot it was handed is free again.
                 if (i >= 0) waiting.splice(i, 1)
                 else taken--
+                stepIfReady()
               })
             )
           )
@@ -281,5 +309,5 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
           leave: leave(me)
         } satisfies PackMember
       })
-    return { join }
+    return { join, slots: K }
   })

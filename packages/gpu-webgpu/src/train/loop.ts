@@ -73,6 +73,12 @@ const mean = (xs: ArrayLike<number>, from: number, to: number) => {
   return s / (to - from)
 }
 
+/** Rows per forward/backward pass and passes per step for a batch of `batch` rows, at most `fits` (and `microBatch` when set) per pass. */
+export const microBatching = (batch: number, fits: number, microBatch: number | undefined): { readonly micro: number; readonly accum: number } => {
+  const accum = Math.ceil(batch / Math.min(fits, microBatch ?? fits))
+  return { micro: Math.ceil(batch / accum), accum }
+}
+
 export const trainLoop = (
   model: Trainable,
   data: { readonly tokens: Uint32Array; readonly count: number; readonly seqLen: number },
@@ -88,9 +94,7 @@ export const trainLoop = (
         new TrainError({ message: `sequences of ${S} tokens${model.bos ? " + BOS" : ""} exceed the model's ${model.shape.nPositions} positions` })
       )
     const batch = Math.min(o.batchSize, data.count)
-    const fits = model.maxMicroBatch(T)
-    const accum = Math.ceil(batch / Math.min(fits, o.microBatch ?? fits))
-    const micro = Math.ceil(batch / accum)
+    const { micro, accum } = microBatching(batch, model.maxMicroBatch(T), o.microBatch)
     const k = Math.max(1, o.logEvery)
     const stepper = yield* model.stepper(micro, T, k)
     const bos = model.bos ? model.shape.vocabSize - 1 : undefined

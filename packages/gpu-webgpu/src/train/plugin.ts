@@ -6,14 +6,18 @@
  *   train: { kind: webgpu, precision: bf16, batchSize: 2048, lr: 1e-3, maxSteps: 20000,
  *            stop: { plateau: { window: 500, minDelta: 1e-4 } } }
  */
-import { definePlugin, type DeviceError, TrainError, type TrainInput, withDefault } from "@memorize/core"
-import { Effect, Schema } from "effect"
-import { adapterProvenance, WebGpu } from "../device/webgpu.ts"
-import { makeGpuGpt2Engine } from "../model/gpu-model.ts"
+import { definePlugin, type DeviceError, gatherPack, Packing, TrainError, type TrainInput, withDefault } from "@memorize/core"
+import { Effect, Option, Schema } from "effect"
+import { adapterProvenance, isSoftwareAdapter, WebGpu } from "../device/webgpu.ts"
+import { makeGpuGpt2Engine, microBatchLimit } from "../model/gpu-model.ts"
 import { initGpt2Weights } from "../model/init.ts"
+import { makePack, packSlots } from "../model/pack.ts"
 import { pickKernels, tileName } from "./autotune.ts"
 import { gpt2Target, reloadSaved, trainedModel, trainFields } from "./config.ts"
-import { trainLoop } from "./loop.ts"
+import { microBatching, trainLoop } from "./loop.ts"
+
+/** Runs per pack with `pack: auto`: the interpreter's chunk; the adapter then decides how many train at once (packSlots). */
+const AUTO_PACK = 32
 
 export const WebGpuTrainerConfig = Schema.Struct({
   ...trainFields,
@@ -22,6 +26,13 @@ export const WebGpuTrainerConfig = Schema.Struct({
       description: "time matmul tile shapes (and the bias+GELU fusion) once per GPU adapter, cached under the cache folder; false: fixed defaults"
     }),
     true
+  ),
+  // Optional rather than defaulted: a default would enter every resolved config, and so change the id of every run already stored.
+  pack: Schema.optional(
+    Schema.Union([Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), Schema.Literal("auto")]).annotate({
+      description:
+        "sweep runs of one model shape and precision trained at once as one pack (they may differ in seed, data, lr, schedule, steps and stop rule; each run's result is what it gives alone). Default auto: up to 32 on a GPU, as many as its buffer limits allow; 1 on a software adapter (lavapipe), where packing measured slower"
+    })
   )
 })
 export type WebGpuTrainerConfig = typeof WebGpuTrainerConfig.Type
@@ -38,15 +49,37 @@ const train = (config: WebGpuTrainerConfig) => (input: TrainInput) =>
       )
     const seed = config.seed ?? input.context.seed
     const { tile, fuseGelu } = yield* pickKernels(gpu, input.context.cacheDir, config.autotune)
-    const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, seed), { precision: config.precision, bos, tile, fuseGelu })
-    const outcome = yield* trainLoop(engine, input.dataset.train, { ...config, seed }, input.onProgress)
-    return trainedModel(input, engine, outcome, {
-      backend: "webgpu",
-      adapter: adapterProvenance(gpu),
-      matmulTile: { name: tileName(tile), ...tile },
-      fusedBiasGelu: fuseGelu,
-      seed
-    })
+    const kernels = { precision: config.precision, bos, tile, fuseGelu }
+    const provenance = { backend: "webgpu", adapter: adapterProvenance(gpu), matmulTile: { name: tileName(tile), ...tile }, fusedBiasGelu: fuseGelu, seed }
+    const packing = yield* Effect.serviceOption(Packing)
+    if (Option.isNone(packing) || config.pack === 1) {
+      const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, seed), kernels)
+      const outcome = yield* trainLoop(engine, input.dataset.train, { ...config, seed }, input.onProgress)
+      return trainedModel(input, engine, outcome, provenance)
+    }
+    // In a pack: the runs of this chunk with the same shape, kernels and micro-batching train as one (model/pack.ts).
+    const data = input.dataset.train
+    const T = data.seqLen + (bos ? 1 : 0)
+    const fits = microBatchLimit(gpu.device, shape)
+    const { micro } = microBatching(Math.min(config.batchSize, data.count), fits(T), config.microBatch)
+    const wanted = config.pack === undefined || config.pack === "auto" ? AUTO_PACK : config.pack
+    const key = JSON.stringify({ shape, kernels, batch: Math.min(config.batchSize, data.count), micro, T })
+    const group = yield* gatherPack(key, (size) =>
+      makePack(gpu.device, {
+        shape,
+        ...kernels,
+        slots: packSlots(gpu.device, shape, fuseGelu, micro, T, Math.min(size, wanted)),
+        members: size,
+        maxMicroBatch: fits
+      })
+    )
+    const member = yield* group.shared.join(initGpt2Weights(shape, seed))
+    const outcome = yield* trainLoop(member, data, { ...config, seed }, input.onProgress)
+    const weights = yield* member.exportWeights()
+    yield* member.leave
+    // Evaluated alone, from the weights its pack trained (bit for bit those of training it alone).
+    const engine = yield* makeGpuGpt2Engine(weights, kernels)
+    return trainedModel(input, engine, outcome, { ...provenance, pack: { runs: group.size, index: group.index, slots: group.shared.slots } })
   }).pipe(
     // A broken device is reported as a training failure naming the driver's message.
     Effect.catchTag("DeviceError", (e: DeviceError) => Effect.fail(new TrainError({ message: `GPU: ${e.message}` })))
@@ -59,5 +92,11 @@ export const webgpuTrainerPlugin = definePlugin({
   config: WebGpuTrainerConfig,
   layer: WebGpu.layer,
   make: train,
-  reload: (c) => reloadSaved(c.precision, "webgpu")
+  reload: (c) => reloadSaved(c.precision, "webgpu"),
+  packing: {
+    // auto: no packs on a software adapter (lavapipe), where a pack measured slower than its runs one after another.
+    size: (c) => (c.pack === undefined || c.pack === "auto" ? Effect.map(WebGpu, (gpu) => (isSoftwareAdapter(gpu.adapterInfo) ? 1 : AUTO_PACK)) : c.pack),
+    // Runs may differ in these and still share a pack; everything else of the config must match.
+    shared: ({ seed: _seed, lr: _lr, warmupSteps: _warmup, schedule: _schedule, maxSteps: _steps, stop: _stop, logEvery: _log, pack: _pack, ...rest }) => rest
+  }
 })
