@@ -6,7 +6,7 @@
  * the bits of its run alone. Best of `reps` repetitions of each (the
  * machines are shared).
  *
- *   tsx packages/gpu-webgpu/bench/pack.ts [--models 8] [--steps 10] [--reps 2] [--config 2048,64,1,32,64] [--precision fp32]
+ *   tsx packages/gpu-webgpu/bench/pack.ts [--models 8] [--steps 10] [--reps 2] [--log-every 2] [--config 2048,64,1,32,64] [--precision fp32]
  */
 import { Effect, Layer } from "effect"
 import * as os from "node:os"
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     models: { type: "string", default: "8" },
     steps: { type: "string", default: "10" },
     reps: { type: "string", default: "2" },
+    "log-every": { type: "string", default: "2" },
     config: { type: "string", default: "2048,64,1,32,64" },
     precision: { type: "string", default: "fp32" }
   }
@@ -46,7 +47,8 @@ const tokens = (seed: number) => {
   })
 }
 const data = Array.from({ length: K }, (_, k) => ({ tokens: tokens(k + 1), count, seqLen: S }))
-const options = (k: number, maxSteps: number) => ({ ...benchTrainOptions(batch, maxSteps), seed: k, maxSteps })
+// Losses read back every few steps, as in training (each read is a wait the pacing of device/pacing.ts learns from).
+const options = (k: number, maxSteps: number) => ({ ...benchTrainOptions(batch, Number(args["log-every"])), seed: k, maxSteps })
 
 const bitsEqual = (a: Gpt2Weights, b: Gpt2Weights) =>
   [...a.tensors].every(([n, t]) => {

@@ -52,6 +52,24 @@ describe("pacing rules", () => {
     })
   )
 
+  it.effect("waits that start while another sleeps through pending work sleep until then too (queued behind it)", () =>
+    Effect.gen(function* () {
+      const device = fakeDevice()
+      noteSubmitted(device, 10, "k")
+      yield* paced(device, timedWait(60, []))
+      const rate = rateOf(device, "k")!
+      noteSubmitted(device, 10, "k")
+      const start = performance.now()
+      const asked: Array<number> = []
+      // The first wait finds the work pending; the others find nothing pending, as a pack's models reading their losses at once.
+      yield* Effect.all([paced(device, timedWait(60, asked)), paced(device, timedWait(1, asked)), paced(device, timedWait(1, asked))], {
+        concurrency: "unbounded"
+      })
+      expect(asked).toHaveLength(3)
+      for (const t of asked) expect(t - start).toBeGreaterThanOrEqual(0.8 * 10 * rate - 1)
+    })
+  )
+
   it.effect("unnamed work, a kind never measured, or pacing turned off: no sleep", () =>
     Effect.gen(function* () {
       const device = fakeDevice()

@@ -36,6 +36,14 @@ interface Pace {
   since: number
   /** Learned milliseconds per dispatch, by kind. */
   readonly rates: Map<string, number>
+  /**
+   * Until when (performance.now()) the work a wait slept for is predicted to
+   * run. Waits that start meanwhile sleep until then too: their work is
+   * queued behind it. (Several fibers may wait at once, e.g. the models of a
+   * pack reading their losses; only the first finds the work pending, and
+   * without this the others would poll, spinning a core, all the while.)
+   */
+  until: number
 }
 
 const paces = new WeakMap<GPUDevice, Pace>()
@@ -48,7 +56,7 @@ export const setPacing = (on: boolean): void => {
 
 const paceOf = (device: GPUDevice): Pace => {
   let p = paces.get(device)
-  if (p === undefined) paces.set(device, (p = { pending: new Map(), unnamed: false, since: 0, rates: new Map() }))
+  if (p === undefined) paces.set(device, (p = { pending: new Map(), unnamed: false, since: 0, rates: new Map(), until: 0 }))
   return p
 }
 
@@ -87,7 +95,8 @@ export const paced = <A, E>(device: GPUDevice, wait: Effect.Effect<A, E>): Effec
     // Work submitted while this wait sleeps is covered by it too: the queue runs in order.
     p.pending.clear()
     p.unnamed = false
-    const ahead = predicted === undefined ? 0 : SHARE * predicted - (performance.now() - since)
+    if (predicted !== undefined) p.until = Math.max(p.until, since + SHARE * predicted)
+    const ahead = enabled ? p.until - performance.now() : 0
     const slept = ahead >= MIN_SLEEP_MS
     let asked = 0
     return Effect.andThen(

@@ -16,7 +16,7 @@ import { pickKernels, tileName } from "./autotune.ts"
 import { gpt2Target, reloadSaved, trainedModel, trainFields } from "./config.ts"
 import { microBatching, trainLoop } from "./loop.ts"
 
-/** Runs per pack with `pack: auto`: the interpreter's chunk; the adapter then decides how many train at once (packSlots). */
+/** Runs per pack with `pack: auto` on a GPU: the interpreter's chunk; the adapter's limits then decide how many train at once (packSlots). */
 const AUTO_PACK = 32
 
 export const WebGpuTrainerConfig = Schema.Struct({
@@ -31,7 +31,7 @@ export const WebGpuTrainerConfig = Schema.Struct({
   pack: Schema.optional(
     Schema.Union([Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), Schema.Literal("auto")]).annotate({
       description:
-        "sweep runs of one model shape and precision trained at once as one pack (they may differ in seed, data, lr, schedule, steps and stop rule; each run's result is what it gives alone). Default auto: up to 32 on a GPU, as many as its buffer limits allow; 1 on a software adapter (lavapipe), where packing measured slower"
+        "sweep runs of one model shape and precision trained at once as one pack (they may differ in seed, data, lr, schedule, steps and stop rule; each run's result is what it gives alone). Default auto: up to 32 on a GPU, as many as its buffer limits allow; 1 on a software adapter (lavapipe), where a pack measured only 1.08-1.17x its runs one after another"
     })
   )
 })
@@ -94,7 +94,7 @@ export const webgpuTrainerPlugin = definePlugin({
   make: train,
   reload: (c) => reloadSaved(c.precision, "webgpu"),
   packing: {
-    // auto: no packs on a software adapter (lavapipe), where a pack measured slower than its runs one after another.
+    // auto: no packs on a software adapter (lavapipe): a CPU gains little from them (1.08-1.17x, bench/results/pack-lavapipe-2core.txt).
     size: (c) => (c.pack === undefined || c.pack === "auto" ? Effect.map(WebGpu, (gpu) => (isSoftwareAdapter(gpu.adapterInfo) ? 1 : AUTO_PACK)) : c.pack),
     // Runs may differ in these and still share a pack; everything else of the config must match.
     shared: ({ seed: _seed, lr: _lr, warmupSteps: _warmup, schedule: _schedule, maxSteps: _steps, stop: _stop, logEvery: _log, pack: _pack, ...rest }) => rest
