@@ -19,7 +19,7 @@ import { makePack } from "../src/model/pack.ts"
 import type { Gpt2Shape, Gpt2Weights } from "../src/model/weights.ts"
 import { trainLoop, type TrainOptions } from "../src/train/loop.ts"
 import { randInts } from "./helpers.ts"
-import { registerTile } from "../src/kernels/matmul.ts"
+import { type MatmulTile, registerTile, sharedTile, vec4Tile } from "../src/kernels/matmul.ts"
 
 const V = 20
 const S = 6
@@ -57,23 +57,23 @@ const cases: ReadonlyArray<RunCase> = [
   { seed: 4, count: 16, options: { ...base, schedule: "linear", maxSteps: 16, seed: 3, stop: { targetLoss: 2.9 } } }
 ]
 
-const options = (precision: Precision) => ({ precision, bos: false, tile: registerTile, fuseGelu: true })
+const options = (precision: Precision, tile: MatmulTile = registerTile) => ({ precision, bos: false, tile, fuseGelu: true })
 
-const alone = (c: RunCase, precision: Precision) =>
+const alone = (c: RunCase, precision: Precision, tile?: MatmulTile) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, c.seed), options(precision))
+      const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, c.seed), options(precision, tile))
       const out = yield* trainLoop(engine, data(c.count, c.seed), c.options, () => Effect.void)
       return { weights: yield* engine.exportWeights(), losses: out.losses, steps: out.steps }
     })
   )
 
-const packed = (cs: ReadonlyArray<RunCase>, precision: Precision, slots: number) =>
+const packed = (cs: ReadonlyArray<RunCase>, precision: Precision, slots: number, tile?: MatmulTile) =>
   Effect.scoped(
     Effect.gen(function* () {
       const gpu = yield* WebGpu
-      const solo = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), options(precision))
-      const pack = yield* makePack(gpu.device, { shape, ...options(precision), slots, members: cs.length, maxMicroBatch: solo.maxMicroBatch })
+      const solo = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), options(precision, tile))
+      const pack = yield* makePack(gpu.device, { shape, ...options(precision, tile), slots, members: cs.length, maxMicroBatch: solo.maxMicroBatch })
       return yield* Effect.forEach(
         cs,
         (c) =>
@@ -136,6 +136,20 @@ layer(WebGpu.layer)("many models in one pack", (it) => {
         wide.forEach((_, i) => sameBits(inPack[i]!.weights, solo[i]!.weights, `run ${i}`))
       }),
     120_000
+  )
+
+  it.effect(
+    "with the other matmul kernels (vec4: read-only vec4 and f32 bindings of one buffer; shared memory)",
+    () =>
+      Effect.gen(function* () {
+        for (const tile of [vec4Tile, sharedTile]) {
+          const two = cases.slice(0, 2)
+          const solo = yield* Effect.forEach(two, (c) => alone(c, "fp32", tile))
+          const inPack = yield* packed(two, "fp32", 2, tile)
+          two.forEach((_, i) => sameBits(inPack[i]!.weights, solo[i]!.weights, `${tile.kind} run ${i}`))
+        }
+      }),
+    180_000
   )
 
   it.effect(

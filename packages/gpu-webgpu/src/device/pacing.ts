@@ -15,7 +15,8 @@
  * only. A wait that resolves at once after its sleep probably slept too long:
  * the rate shrinks by `SHRINK`; otherwise it moves halfway to what the wait
  * measured (first submit → work done). Work submitted without a key (timed
- * autotuning, one-off uploads) is never slept through.
+ * autotuning, one-off uploads) is never predicted: a wait over it sleeps only
+ * until the end an earlier wait predicted for the work queued before it.
  */
 import { Effect } from "effect"
 
@@ -95,12 +96,14 @@ export const paced = <A, E>(device: GPUDevice, wait: Effect.Effect<A, E>): Effec
     // Work submitted while this wait sleeps is covered by it too: the queue runs in order.
     p.pending.clear()
     p.unnamed = false
-    if (predicted !== undefined) p.until = Math.max(p.until, since + SHARE * predicted)
+    const own = predicted === undefined ? -Infinity : since + SHARE * predicted
+    p.until = Math.max(p.until, own)
     const ahead = enabled ? p.until - performance.now() : 0
-    const slept = ahead >= MIN_SLEEP_MS
+    // Whether it slept for its own prediction (only then does an answer at once say that prediction was long).
+    const slept = ahead >= MIN_SLEEP_MS && own >= p.until
     let asked = 0
     return Effect.andThen(
-      slept ? sleepMs(ahead) : Effect.void,
+      ahead >= MIN_SLEEP_MS ? sleepMs(ahead) : Effect.void,
       Effect.suspend(() => {
         asked = performance.now()
         return wait

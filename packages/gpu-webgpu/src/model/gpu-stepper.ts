@@ -6,7 +6,7 @@
  */
 import type { DeviceError } from "@memorize/core"
 import { Effect, type Scope } from "effect"
-import { encodeDispatches, readFloats, type Slice, storageBuffer, submit } from "../device/gpu.ts"
+import { type Dispatch, encodeDispatches, readFloats, type Slice, storageBuffer, submit } from "../device/gpu.ts"
 import { adamw } from "../kernels/adamw.ts"
 import type { Precision } from "../kernels/common.ts"
 import { REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
@@ -24,6 +24,33 @@ export interface GpuStepperParts {
   readonly plan: (B: number, T: number) => Effect.Effect<Plan, DeviceError>
   /** Writes a batch's inputs, targets and token index into a plan. */
   readonly upload: (plan: Plan, batch: Pick<BatchArrays, "tokens" | "targets">) => void
+}
+
+/**
+ * The forward and backward passes of a step's `accum` micro-batches, one
+ * submit each, gradients and summed loss accumulated from cleared buffers;
+ * `upload(a)` writes micro-batch a's inputs first. (Shared with pack.ts,
+ * whose `work` runs over its models.)
+ */
+export const submitPasses = (
+  device: GPUDevice,
+  p: Plan,
+  grads: GPUBuffer,
+  work: ReadonlyArray<Dispatch>,
+  accum: number,
+  upload: (a: number) => void,
+  kind: string
+): void => {
+  for (let a = 0; a < accum; a++) {
+    upload(a)
+    const enc = device.createCommandEncoder()
+    if (a === 0) {
+      enc.clearBuffer(grads)
+      enc.clearBuffer(p.lossSum.buffer)
+    }
+    encodeDispatches(enc, work)
+    submit(device, enc, work.length, kind)
+  }
 }
 
 /** The stepper for micro-batches of `micro` rows of T positions, with a loss ring of `ring` slots (Adam moments live in its scope). */
@@ -67,17 +94,7 @@ export const gpuStepper =
         step: (chunks, gradScale, adam, slot) =>
           Effect.sync(() => {
             p.setGradScale(gradScale)
-            chunks.forEach((c, a) => {
-              upload(p, c)
-              const enc = device.createCommandEncoder()
-              if (a === 0) {
-                enc.clearBuffer(grads)
-                enc.clearBuffer(p.lossSum.buffer)
-              }
-              const work = [...p.forward, ...p.backward]
-              encodeDispatches(enc, work)
-              submit(device, enc, work.length, kind)
-            })
+            submitPasses(device, p, grads, [...p.forward, ...p.backward], chunks.length, (a) => upload(p, chunks[a]!), kind)
             opt.setStep(adam, adam.step)
             const enc = device.createCommandEncoder()
             const update = [...(adam.clip > 0 ? norm : []), opt.dispatch]

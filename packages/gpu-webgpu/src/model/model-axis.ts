@@ -19,6 +19,10 @@ export interface Alias {
   readonly shift: number
 }
 
+/** The bindings a kernel declares read_write. */
+const writableBindings = (code: string): ReadonlySet<number> =>
+  new Set([...code.matchAll(STORAGE)].filter((m) => m[2] === "read_write").map((m) => Number(m[1])))
+
 /** The index of the bracket closing the one at `open`. */
 const closing = (code: string, open: number, pair: "()" | "{}"): number => {
   let depth = 0
@@ -87,7 +91,10 @@ export const modelAxisCode = (
   const prologue = `\n  let pack_m = ${model}.z / ${zPer}u;\n  ${bases.join("\n  ")}`
   const extra = wg === undefined ? `${params.trim().length > 0 ? ", " : ""}@builtin(workgroup_id) pack_wg: vec3u` : ""
   let out = `${code.slice(0, close)}${extra}${code.slice(close, bodyOpen + 1)}${prologue}${body}${code.slice(bodyClose)}`
-  for (const a of arrays) out = out.replace(new RegExp(`\\b${a.name}\\[`, "g"), `${a.array}[pack_${a.name} + `)
+  // One pass over all names: an alias's rewrite names its host, which a later pass would shift again.
+  const byName = new Map(arrays.map((a) => [a.name, a]))
+  if (arrays.length > 0)
+    out = out.replace(new RegExp(`\\b(${arrays.map((a) => a.name).join("|")})\\[`, "g"), (_, name: string) => `${byName.get(name)!.array}[pack_${name} + `)
   for (const a of arrays) {
     if (a.array === a.name) continue
     out = out.replace(a.text, "")
@@ -119,7 +126,8 @@ export const modelAxisDispatch = (
     const zPer = d.workgroups[2]
     const strides = new Map<number, number>()
     const aliases = new Map<number, Alias>()
-    // Storage bindings on per-model buffers, by buffer: one binding per buffer, widened over every model.
+    // Storage bindings on per-model buffers, by buffer. Widened over every model they overlap, which WebGPU allows
+    // for read-only bindings only: where the kernel writes through one of them, all become one binding.
     const groups = new Map<GPUBuffer, Array<readonly [number, Slice]>>()
     for (const [b, r] of src.resources) {
       if (!("buffer" in r) || stride(r.buffer) === undefined) continue
@@ -127,16 +135,19 @@ export const modelAxisDispatch = (
       g.push([b, r])
       groups.set(r.buffer, g)
     }
+    const writable = writableBindings(src.code)
     const hosts = new Map<number, Slice>()
     for (const [buffer, g] of groups) {
       const words = stride(buffer)!
+      for (const [b] of g) strides.set(b, words)
+      if (!g.some(([b]) => writable.has(b))) {
+        for (const [b, r] of g) hosts.set(b, { ...r, size: r.size + (models - 1) * words * 4 })
+        continue
+      }
       const [hostBinding, first] = g.reduce((a, x) => (x[1].offset < a[1].offset ? x : a))
       const end = Math.max(...g.map(([, r]) => r.offset + r.size))
       hosts.set(hostBinding, { buffer, offset: first.offset, size: end - first.offset + (models - 1) * words * 4 })
-      for (const [b, r] of g) {
-        strides.set(b, words)
-        if (b !== hostBinding) aliases.set(b, { host: hostBinding, shift: (r.offset - first.offset) / 4 })
-      }
+      for (const [b, r] of g) if (b !== hostBinding) aliases.set(b, { host: hostBinding, shift: (r.offset - first.offset) / 4 })
     }
     const resources = src.resources.filter(([b]) => !aliases.has(b)).map(([b, r]): readonly [number, GPUBuffer | Slice] => [b, hosts.get(b) ?? r])
     const code = modelAxisCode(src.code, src.entry, zPer, strides, aliases)

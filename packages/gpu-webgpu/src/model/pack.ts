@@ -22,8 +22,10 @@ import { REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
 import type { AdamStep, Stepper, Trainable } from "../train/loop.ts"
 import type { BatchArrays } from "./batch.ts"
 import { flattenWeights, paramLayout, unflattenWeights } from "./layout.ts"
+import { submitPasses } from "./gpu-stepper.ts"
 import { forModels, modelAxisDispatch } from "./model-axis.ts"
-import { makePlan, type Plan } from "./plan.ts"
+import { scratchFor } from "./compile.ts"
+import { makePlan, type Plan, strideWords } from "./plan.ts"
 import { gpt2Schedule } from "./schedule.ts"
 import type { Gpt2Shape, Gpt2Weights } from "./weights.ts"
 
@@ -43,7 +45,6 @@ export interface PackOptions {
 
 /** A member of a pack: what train/loop.ts trains, and its weights once trained. */
 export interface PackMember extends Trainable {
-  readonly slot: () => number
   readonly exportWeights: () => Effect.Effect<Gpt2Weights, DeviceError>
   /** Leaves the pack (idempotent; also when the member's scope closes). */
   readonly leave: Effect.Effect<void>
@@ -79,16 +80,23 @@ export const PACK_BUDGET_BYTES = 16 * 2 ** 30
 
 /**
  * How many of `wanted` models of this shape fit in one pack for micro-batches
- * of micro × T: each per-model buffer, K copies long, within the adapter's
- * buffer and binding limits, and all of them within PACK_BUDGET_BYTES.
+ * of micro × T: each per-model buffer of the plan (activations, reduction and
+ * split-K scratch, parameters), K copies long, within the adapter's buffer
+ * and binding limits, and all of them within PACK_BUDGET_BYTES.
  */
-export const packSlots = (device: GPUDevice, shape: Gpt2Shape, fuseGelu: boolean, micro: number, T: number, wanted: number): number => {
-  const layout = paramLayout(shape)
-  const tensors = [...gpt2Schedule({ shape, layout, B: micro, T, fuseGelu }).tensors.values()].map((words) => Math.ceil(words / 64) * 64)
-  const largest = Math.max(layout.total, ...tensors)
-  const perModel = 4 * (4 * layout.total + tensors.reduce((a, b) => a + b, 0))
+export const packSlots = (
+  device: GPUDevice,
+  s: { readonly shape: Gpt2Shape; readonly tile: MatmulTile; readonly fuseGelu: boolean; readonly micro: number; readonly T: number },
+  wanted: number
+): number => {
+  const layout = paramLayout(s.shape)
+  const sched = gpt2Schedule({ shape: s.shape, layout, B: s.micro, T: s.T, fuseGelu: s.fuseGelu })
+  const ops = [...sched.forward, ...sched.logitsOps, ...sched.evaluate, ...sched.backward]
+  const scratch = Math.max(1, ...ops.map((op) => scratchFor(op, s.tile)))
+  const words = [...sched.tensors.values(), scratch, REDUCE_GROUPS, layout.total].map(strideWords)
+  const perModel = 4 * (3 * layout.total + words.reduce((a, b) => a + b, 0))
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize)
-  return Math.max(1, Math.min(wanted, Math.floor(limit / (largest * 4)), Math.floor(PACK_BUDGET_BYTES / perModel)))
+  return Math.max(1, Math.min(wanted, Math.floor(limit / (4 * Math.max(...words))), Math.floor(PACK_BUDGET_BYTES / perModel)))
 }
 
 export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack, DeviceError, Scope.Scope> =>
@@ -136,33 +144,40 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
         })
     )
 
-    let plan: Plan | undefined
-    const planFor = (micro: number, T: number): Effect.Effect<Plan, DeviceError | TrainError> => {
-      if (plan !== undefined)
-        return plan.B === micro && plan.T === T
-          ? Effect.succeed(plan)
-          : Effect.fail(new TrainError({ message: `a pack trains one micro-batch shape: ${plan.B}×${plan.T}, not ${micro}×${T}` }))
-      return makePlan({
-        device,
-        shape: o.shape,
-        layout,
-        params,
-        grads,
-        rounding: operandRounding(o.precision),
-        tile: o.tile,
-        fuseGelu: o.fuseGelu,
-        B: micro,
-        T,
-        models: K
-      }).pipe(
-        Effect.tap((p) =>
-          Effect.sync(() => {
-            plan = p
-            owned.push(...p.buffers)
-          })
+    // One plan for the pack, made once: members ask for it at once, and each copy would hold K models' activations.
+    let plan: { readonly micro: number; readonly T: number; readonly made: Deferred.Deferred<Plan, DeviceError> } | undefined
+    let current: Plan | undefined
+    const planFor = (micro: number, T: number): Effect.Effect<Plan, DeviceError | TrainError> =>
+      Effect.suspend((): Effect.Effect<Plan, DeviceError | TrainError> => {
+        if (plan !== undefined)
+          return plan.micro === micro && plan.T === T
+            ? Deferred.await(plan.made)
+            : Effect.fail(new TrainError({ message: `a pack trains one micro-batch shape: ${plan.micro}×${plan.T}, not ${micro}×${T}` }))
+        const made = Deferred.makeUnsafe<Plan, DeviceError>()
+        plan = { micro, T, made }
+        const make = makePlan({
+          device,
+          shape: o.shape,
+          layout,
+          params,
+          grads,
+          rounding: operandRounding(o.precision),
+          tile: o.tile,
+          fuseGelu: o.fuseGelu,
+          B: micro,
+          T,
+          models: K
+        }).pipe(
+          Effect.tap((p) =>
+            Effect.sync(() => {
+              current = p
+              owned.push(...p.buffers)
+            })
+          )
         )
-      )
-    }
+        // Uninterruptible: the other members wait for this plan.
+        return Effect.andThen(Effect.uninterruptible(Effect.flatMap(Effect.exit(make), (exit) => Deferred.done(made, exit))), Deferred.await(made))
+      })
 
     const active: Array<Member> = []
     /** Slots in use or handed to a member about to enter. */
@@ -188,7 +203,7 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
       if (filling || active.length === 0 || active.some((a) => a.request === undefined)) return
       const requests = active.map((a) => a.request!)
       for (const a of active) a.request = undefined
-      const p = plan!
+      const p = current!
       const accum = requests[0]!.chunks.length
       const odd = requests.findIndex((r) => r.chunks.length !== accum || r.gradScale !== requests[0]!.gradScale)
       if (odd >= 0) {
@@ -198,17 +213,15 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
       }
       const count = active.length
       p.setGradScale(requests[0]!.gradScale)
-      const work = forModels([...p.forward, ...p.backward], count)
-      for (let c = 0; c < accum; c++) {
-        requests.forEach((r, s) => upload(p, s, r.chunks[c]!))
-        const enc = device.createCommandEncoder()
-        if (c === 0) {
-          enc.clearBuffer(grads)
-          enc.clearBuffer(p.lossSum.buffer)
-        }
-        encodeDispatches(enc, work)
-        submit(device, enc, work.length, kind)
-      }
+      submitPasses(
+        device,
+        p,
+        grads,
+        forModels([...p.forward, ...p.backward], count),
+        accum,
+        (c) => requests.forEach((r, s) => upload(p, s, r.chunks[c]!)),
+        kind
+      )
       requests.forEach((r, s) => adam[s]!.setStep(r.adam, r.adam.step))
       const clip = requests.some((r) => r.adam.clip > 0)
       const update = [...(clip ? forModels(norm, count) : []), ...requests.map((_, s) => adam[s]!.dispatch)]
@@ -217,6 +230,14 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
       requests.forEach((r, s) => enc.copyBufferToBuffer(p.lossSum.buffer, p.lossSum.offset + s * p.stride(p.lossSum.buffer) * 4, r.ring, r.ringSlot * 4, 4))
       submit(device, enc, update.length, kind)
       for (const r of requests) Deferred.doneUnsafe(r.done, Effect.void)
+    }
+
+    /** A slot freed passes straight to the first member waiting (it stays taken), else it is free. */
+    const freeSlot = () => {
+      const next = waiting.shift()
+      if (next !== undefined) Deferred.doneUnsafe(next, Effect.void)
+      else taken--
+      stepIfReady()
     }
 
     /** Copies one slot's parameters and Adam moments to another (through `moving`: a buffer cannot be copied onto itself). */
@@ -242,11 +263,7 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
           active[me.slot] = lastMember
         }
         active.pop()
-        // The freed slot passes straight to the first member waiting (it stays taken), else it is free.
-        const next = waiting.shift()
-        if (next !== undefined) Deferred.doneUnsafe(next, Effect.void)
-        else taken--
-        stepIfReady()
+        freeSlot()
       })
 
     const enter = (weights: Gpt2Weights): Member => {
@@ -261,53 +278,55 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
     }
 
     const join = (weights: Gpt2Weights): Effect.Effect<PackMember, never, Scope.Scope> =>
-      Effect.gen(function* () {
-        coming--
-        if (taken < K) taken++
-        else {
-          const turn = yield* Deferred.make<void>()
-          waiting.push(turn)
-          yield* Deferred.await(turn).pipe(
-            Effect.onInterrupt(() =>
-              Effect.sync(() => {
-                const i = waiting.indexOf(turn)
-                // Interrupted after its turn came: the slot it was handed is free again.
-                if (i >= 0) waiting.splice(i, 1)
-                else taken--
-                stepIfReady()
-              })
+      // Uninterruptible but for the wait for a slot: a member counted in, or put in a slot, always has its way out.
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          coming--
+          if (taken < K) taken++
+          else {
+            const turn = yield* Deferred.make<void>()
+            waiting.push(turn)
+            yield* restore(Deferred.await(turn)).pipe(
+              Effect.onInterrupt(() =>
+                Effect.sync(() => {
+                  const i = waiting.indexOf(turn)
+                  // Interrupted after its turn came: the slot it was handed goes on.
+                  if (i >= 0) waiting.splice(i, 1)
+                  else freeSlot()
+                })
+              )
             )
-          )
-        }
-        const me = enter(weights)
-        yield* Effect.addFinalizer(() => leave(me))
-        const stepper = (micro: number, T: number, ring: number): Effect.Effect<Stepper, DeviceError | TrainError, Scope.Scope> =>
-          Effect.gen(function* () {
-            yield* planFor(micro, T)
-            const lossLog = storageBuffer(device, "lossLog", ring)
-            yield* Effect.addFinalizer(() => Effect.sync(() => lossLog.destroy()))
-            return {
-              step: (chunks, gradScale, adamStep, ringSlot) =>
-                Effect.gen(function* () {
-                  if (me.left) return yield* Effect.fail(new TrainError({ message: "stepped after leaving its pack" }))
-                  const done = yield* Deferred.make<void, TrainError>()
-                  me.request = { chunks, gradScale, adam: adamStep, ring: lossLog, ringSlot, done }
-                  stepIfReady()
-                  // Interrupted while the others step: this model leaves, so they do not wait for it.
-                  yield* Deferred.await(done).pipe(Effect.onInterrupt(() => leave(me)))
-                }),
-              losses: () => readFloats(device, { buffer: lossLog, offset: 0, size: ring * 4 }, ring)
-            } satisfies Stepper
-          })
-        return {
-          shape: o.shape,
-          bos: o.bos,
-          maxMicroBatch: o.maxMicroBatch,
-          stepper,
-          slot: () => me.slot,
-          exportWeights: () => Effect.suspend(() => Effect.map(readFloats(device, at(params, me.slot, n)), (flat) => unflattenWeights(layout, o.shape, flat))),
-          leave: leave(me)
-        } satisfies PackMember
-      })
+          }
+          const me = enter(weights)
+          yield* Effect.addFinalizer(() => leave(me))
+          const stepper = (micro: number, T: number, ring: number): Effect.Effect<Stepper, DeviceError | TrainError, Scope.Scope> =>
+            Effect.gen(function* () {
+              yield* planFor(micro, T)
+              const lossLog = storageBuffer(device, "lossLog", ring)
+              yield* Effect.addFinalizer(() => Effect.sync(() => lossLog.destroy()))
+              return {
+                step: (chunks, gradScale, adamStep, ringSlot) =>
+                  Effect.gen(function* () {
+                    if (me.left) return yield* Effect.fail(new TrainError({ message: "stepped after leaving its pack" }))
+                    const done = yield* Deferred.make<void, TrainError>()
+                    me.request = { chunks, gradScale, adam: adamStep, ring: lossLog, ringSlot, done }
+                    stepIfReady()
+                    // Interrupted while the others step: this model leaves, so they do not wait for it.
+                    yield* Deferred.await(done).pipe(Effect.onInterrupt(() => leave(me)))
+                  }),
+                losses: () => readFloats(device, { buffer: lossLog, offset: 0, size: ring * 4 }, ring)
+              } satisfies Stepper
+            })
+          return {
+            shape: o.shape,
+            bos: o.bos,
+            maxMicroBatch: o.maxMicroBatch,
+            stepper,
+            exportWeights: () =>
+              Effect.suspend(() => Effect.map(readFloats(device, at(params, me.slot, n)), (flat) => unflattenWeights(layout, o.shape, flat))),
+            leave: leave(me)
+          } satisfies PackMember
+        })
+      )
     return { join, slots: K }
   })

@@ -58,14 +58,12 @@ export interface Plan {
   readonly backward: ReadonlyArray<Dispatch>
   readonly setGradScale: (scale: number) => void
   readonly buffers: ReadonlyArray<GPUBuffer>
-  /** Models the plan runs over (its slices are model 0's). */
-  readonly models: number
   /** Words from one model's copy of a plan buffer to the next (0 for a one-model plan). */
   readonly stride: (buffer: GPUBuffer) => number
 }
 
-/** Per-model strides keep every model's copy of a tensor at a 256-byte binding offset. */
-const strideWords = (n: number) => Math.ceil(Math.max(1, n) / 64) * 64
+/** Words per model of a tensor in a pack: whole 256-byte blocks, so each model's copy can be bound on its own (pack.ts binds per-slot regions). */
+export const strideWords = (n: number) => Math.ceil(Math.max(1, n) / 64) * 64
 
 export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
   Effect.gen(function* () {
@@ -142,7 +140,6 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
       backward,
       setGradScale,
       buffers,
-      models,
       stride
     }
   })

@@ -52,7 +52,8 @@ const train = (config: WebGpuTrainerConfig) => (input: TrainInput) =>
     const kernels = { precision: config.precision, bos, tile, fuseGelu }
     const provenance = { backend: "webgpu", adapter: adapterProvenance(gpu), matmulTile: { name: tileName(tile), ...tile }, fusedBiasGelu: fuseGelu, seed }
     const packing = yield* Effect.serviceOption(Packing)
-    if (Option.isNone(packing) || config.pack === 1) {
+    // Alone: outside a pack, by choice, or with no data (the loop then says so).
+    if (Option.isNone(packing) || config.pack === 1 || input.dataset.train.count === 0) {
       const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, seed), kernels)
       const outcome = yield* trainLoop(engine, input.dataset.train, { ...config, seed }, input.onProgress)
       return trainedModel(input, engine, outcome, provenance)
@@ -64,16 +65,16 @@ const train = (config: WebGpuTrainerConfig) => (input: TrainInput) =>
     const { micro } = microBatching(Math.min(config.batchSize, data.count), fits(T), config.microBatch)
     const wanted = config.pack === undefined || config.pack === "auto" ? AUTO_PACK : config.pack
     const key = JSON.stringify({ shape, kernels, batch: Math.min(config.batchSize, data.count), micro, T })
-    const group = yield* gatherPack(key, (size) =>
-      makePack(gpu.device, {
-        shape,
-        ...kernels,
-        slots: packSlots(gpu.device, shape, fuseGelu, micro, T, Math.min(size, wanted)),
-        members: size,
-        maxMicroBatch: fits
+    const slots = (size: number) => packSlots(gpu.device, { shape, tile, fuseGelu, micro, T }, Math.min(size, wanted))
+    // Gathered, a run must join: the pack's first step waits for every member it expects (only the gathering may be interrupted).
+    const { group, member } = yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const group = yield* restore(
+          gatherPack(key, (size) => makePack(gpu.device, { shape, ...kernels, slots: slots(size), members: size, maxMicroBatch: fits }))
+        )
+        return { group, member: yield* group.shared.join(initGpt2Weights(shape, seed)) }
       })
     )
-    const member = yield* group.shared.join(initGpt2Weights(shape, seed))
     const outcome = yield* trainLoop(member, data, { ...config, seed }, input.onProgress)
     const weights = yield* member.exportWeights()
     yield* member.leave
@@ -96,7 +97,8 @@ export const webgpuTrainerPlugin = definePlugin({
   packing: {
     // auto: no packs on a software adapter (lavapipe): a CPU gains little from them (1.08-1.17x, bench/results/pack-lavapipe-2core.txt).
     size: (c) => (c.pack === undefined || c.pack === "auto" ? Effect.map(WebGpu, (gpu) => (isSoftwareAdapter(gpu.adapterInfo) ? 1 : AUTO_PACK)) : c.pack),
-    // Runs may differ in these and still share a pack; everything else of the config must match.
-    shared: ({ seed: _seed, lr: _lr, warmupSteps: _warmup, schedule: _schedule, maxSteps: _steps, stop: _stop, logEvery: _log, pack: _pack, ...rest }) => rest
+    // Runs may differ in these and still share a pack; everything else of the config must match (pack too: a run
+    // with pack 1 trains without gathering, and would hold up a chunk of runs that gather).
+    shared: ({ seed: _seed, lr: _lr, warmupSteps: _warmup, schedule: _schedule, maxSteps: _steps, stop: _stop, logEvery: _log, ...rest }) => rest
   }
 })
