@@ -185,7 +185,8 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
     /** Members that have not joined yet. */
     let coming = o.members
     const waiting: Array<Deferred.Deferred<void>> = []
-    const kind = `pack ${o.shape.vocabSize}×${o.shape.dModel}`
+    // Pacing learns per kind of work; a pass costs what its models in training cost.
+    const kindOf = (count: number) => `pack ${o.shape.vocabSize}×${o.shape.dModel} ×${count}`
 
     const upload = (p: Plan, slot: number, b: BatchArrays) => {
       const put = (s: Slice, data: Uint32Array) => device.queue.writeBuffer(s.buffer, s.offset + slot * p.stride(s.buffer) * 4, data)
@@ -220,7 +221,7 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
         forModels([...p.forward, ...p.backward], count),
         accum,
         (c) => requests.forEach((r, s) => upload(p, s, r.chunks[c]!)),
-        kind
+        kindOf(count)
       )
       requests.forEach((r, s) => adam[s]!.setStep(r.adam, r.adam.step))
       const clip = requests.some((r) => r.adam.clip > 0)
@@ -228,7 +229,7 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
       const enc = device.createCommandEncoder()
       encodeDispatches(enc, update)
       requests.forEach((r, s) => enc.copyBufferToBuffer(p.lossSum.buffer, p.lossSum.offset + s * p.stride(p.lossSum.buffer) * 4, r.ring, r.ringSlot * 4, 4))
-      submit(device, enc, update.length, kind)
+      submit(device, enc, update.length, kindOf(count))
       for (const r of requests) Deferred.doneUnsafe(r.done, Effect.void)
     }
 
