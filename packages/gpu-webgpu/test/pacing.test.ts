@@ -32,8 +32,9 @@ describe("pacing rules", () => {
       yield* paced(device, timedWait(60, asked))
       const rate = rateOf(device, "k")!
       expect(rate).toBeGreaterThanOrEqual(6) // ≥ 60 ms over 10 dispatches
-      noteSubmitted(device, 10, "k")
+      // Timed from before the submit: the sleep is measured from it.
       const start = performance.now()
+      noteSubmitted(device, 10, "k")
       yield* paced(device, timedWait(60, asked))
       // Asked no earlier than 0.8 of the prediction (timers fire late, never early; 1 ms slack for their rounding).
       expect(asked[1] - start).toBeGreaterThanOrEqual(0.8 * 10 * rate - 1)
@@ -58,8 +59,8 @@ describe("pacing rules", () => {
       noteSubmitted(device, 10, "k")
       yield* paced(device, timedWait(60, []))
       const rate = rateOf(device, "k")!
-      noteSubmitted(device, 10, "k")
       const start = performance.now()
+      noteSubmitted(device, 10, "k")
       const asked: Array<number> = []
       // The first wait finds the work pending; the others find nothing pending, as a pack's models reading their losses at once.
       yield* Effect.all([paced(device, timedWait(60, asked)), paced(device, timedWait(1, asked)), paced(device, timedWait(1, asked))], {

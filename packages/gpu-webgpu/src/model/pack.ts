@@ -197,8 +197,21 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
       put(p.rowIdx, idx.rowIdx)
     }
 
-    /** Once every model in a slot has asked for its step: the step of all of them. */
+    /**
+     * Once every model in a slot has asked for its step: the step of all of
+     * them. A throw (a Dawn call refusing its arguments) fails every member's
+     * step instead of leaving the others waiting for an answer.
+     */
     const stepIfReady = () => {
+      const requests = active.map((a) => a.request)
+      try {
+        stepAll()
+      } catch (e) {
+        for (const r of requests) if (r !== undefined) Deferred.doneUnsafe(r.done, Effect.die(e))
+      }
+    }
+
+    const stepAll = () => {
       // Not before every member that can have a slot is in it: a member's fiber may not have run yet.
       const filling = taken > active.length || (coming > 0 && taken < K)
       if (filling || active.length === 0 || active.some((a) => a.request === undefined)) return
