@@ -3,13 +3,14 @@
  * CI): a sweep whose runs differ in seed, dataset size and learning rate,
  * trained in packs of 4, gives every run the result it gets trained alone
  * (pack: 1), bit for bit, each in its own folder; a run whose result is
- * removed is trained again alone, in a pack of one, to the same result. Needs
+ * removed is trained again alone, in a pack of one, to the same result; and
+ * Ctrl-C while a pack trains stops all its runs, incomplete, exit 130. Needs
  * a WebGPU adapter: without one the runs fail and so does the test.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { memorize, writeSpec } from "./cli-helpers.ts"
+import { memorize, nodeArgs, writeSpec } from "./cli-helpers.ts"
 
 const spec = `name: packs
 dataset: { kind: synthetic-uniform, vocab: 32, seqLen: 8, samples: 16, holdout: 8 }
@@ -69,4 +70,37 @@ describe("packs through the CLI (webgpu)", () => {
     expect(c[5]!.metrics).toEqual(gone.metrics)
     expect(c[5]!.provenance.model.pack?.runs).toBe(1)
   }, 1_200_000)
+
+  it("Ctrl-C while a pack trains stops every run of it, leaves them incomplete and exits 130", async () => {
+    const { spawn } = await import("node:child_process")
+    const { dir, file } = writeSpec(
+      spec.replace("name: packs", "name: packs-interrupt").replace("maxSteps: 24", "maxSteps: 1000000").replace("train.lr: [0.01, 0.03]", "train.lr: [0.01]")
+    )
+    const child = spawn(process.execPath, [...nodeArgs(), "run", file, "--set", "train.pack=4"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (d) => {
+      stderr += String(d)
+    })
+    const store = path.join(dir, "runs/packs-interrupt")
+    // Every run of the pack has logged progress twice: they train together.
+    const logged = () =>
+      fs.existsSync(store)
+        ? fs.readdirSync(store).filter((d) => {
+            const log = path.join(store, d, "train-log.jsonl")
+            return fs.existsSync(log) && fs.readFileSync(log, "utf8").trim().split("\n").length >= 2
+          }).length
+        : 0
+    const deadline = Date.now() + 240_000
+    while (logged() < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    expect(logged(), stderr).toBe(4)
+    const sent = Date.now()
+    child.kill("SIGINT")
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))
+    expect(code, stderr).toBe(130)
+    expect(Date.now() - sent).toBeLessThan(20_000)
+    const runs = fs.readdirSync(store).filter((d) => fs.existsSync(path.join(store, d, "train-log.jsonl")))
+    expect(runs).toHaveLength(4)
+    for (const r of runs) expect(fs.existsSync(path.join(store, r, "result.json"))).toBe(false)
+    expect(stderr).toMatch(/interrupted/)
+  }, 400_000)
 })
