@@ -5,7 +5,7 @@
  * shared-memory tiles do — measured here rather than guessed.
  */
 import type { DeviceError } from "@memorize/core"
-import { Effect } from "effect"
+import { Effect, Semaphore } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type Dispatch, finish, run, storageBuffer } from "../device/gpu.ts"
@@ -176,6 +176,23 @@ export const pickKernels = (
   cacheDir: string,
   enabled: boolean,
   candidates: ReadonlyArray<MatmulTile> = tileCandidates
+): Effect.Effect<KernelChoice, DeviceError> =>
+  // One at a time per device: the runs of a pack ask at once, and tuning side by side would time each other's kernels
+  // (and could pick different tiles); the first tunes, the rest then find its cache.
+  Semaphore.withPermit(tuningLock(gpu.device))(pickKernelsNow(gpu, cacheDir, enabled, candidates))
+
+const tuningLocks = new WeakMap<GPUDevice, Semaphore.Semaphore>()
+const tuningLock = (device: GPUDevice): Semaphore.Semaphore => {
+  let lock = tuningLocks.get(device)
+  if (lock === undefined) tuningLocks.set(device, (lock = Semaphore.makeUnsafe(1)))
+  return lock
+}
+
+const pickKernelsNow = (
+  gpu: WebGpuShape,
+  cacheDir: string,
+  enabled: boolean,
+  candidates: ReadonlyArray<MatmulTile>
 ): Effect.Effect<KernelChoice, DeviceError> =>
   Effect.gen(function* () {
     if (!enabled) return { tile: isCpu(gpu) ? registerTile : sharedTile, fuseGelu: true }
