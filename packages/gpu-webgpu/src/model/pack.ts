@@ -105,7 +105,12 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
     const layout = paramLayout(o.shape)
     const n = layout.total
     const owned: Array<GPUBuffer> = []
-    yield* Effect.addFinalizer(() => Effect.sync(() => owned.forEach((b) => b.destroy())))
+    /** Frees the pack's GPU memory (idempotent). */
+    const release = () => {
+      for (const b of owned) b.destroy()
+      owned.length = 0
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(release))
     const buffer = (label: string, words: number) => {
       const b = storageBuffer(device, label, words)
       owned.push(b)
@@ -278,6 +283,8 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
         }
         active.pop()
         freeSlot()
+        // The last member out frees the buffers now: the runs' evaluations, which follow, have engines of their own.
+        if (active.length === 0 && coming === 0 && taken === 0) release()
       })
 
     const enter = (weights: Gpt2Weights): Member => {
