@@ -44,10 +44,12 @@ describe("cpu trainer through the CLI", () => {
       expect(b[i].train.finalLoss, a[i].runId).toBe(a[i].train.finalLoss)
       expect(b[i].metrics, a[i].runId).toEqual(a[i].metrics)
       expect(a[i].provenance.model.backend).toBe("cpu")
-      // One at a time each model had both cores; two at a time, one each.
+      // One at a time each model had both cores.
       expect(a[i].provenance.model.threads).toBe(2)
-      expect(b[i].provenance.model.threads).toBe(1)
     }
+    // Two at a time, models alive together had one core each. (Not every run: a short run can end before the
+    // next one's model exists, and the last run can be alone all its life.)
+    expect(b.filter((r) => r.provenance.model.threads === 1).length).toBeGreaterThanOrEqual(2)
   }, 600_000)
 
   it("Ctrl-C during training stops it, leaves the run incomplete and exits 130", async () => {
