@@ -128,6 +128,12 @@ const byIndex = (groups: Log["groups"]) => [...groups].sort((a, b) => a.samples 
 /** Groups in the order they were made, members by index (members of a group resume in no fixed order). */
 const inOrder = (groups: Log["groups"]) => [...groups].sort((a, b) => a.shared - b.shared || a.index - b.index)
 
+/** The chunk made one group, under key V=8, of the runs of these dataset sizes, indexed in that order. */
+const expectOneGroup = (log: Log, samples: ReadonlyArray<number>) => {
+  expect(log.makes).toEqual([{ key: "V=8", size: samples.length }])
+  expect(byIndex(log.groups).map((g) => [g.samples, g.index, g.size])).toEqual(samples.map((n, i) => [n, i, samples.length]))
+}
+
 describe("packing through the interpreter", () => {
   it.effect("the runs of one chunk gather into one group (plan order), make runs once, and the shared scope closes after the last run", () =>
     Effect.gen(function* () {
@@ -190,11 +196,7 @@ describe("packing through the interpreter", () => {
       const failed = outcome.failures[0]!.plan.runId
       expect(JSON.parse(fs.readFileSync(path.join(root, "packs", failed, "error.json"), "utf8"))).toMatchObject({ tag: "DatasetError" })
       for (const r of outcome.results) expect(fs.existsSync(path.join(root, "packs", r.runId, "result.json"))).toBe(true)
-      expect(log.makes).toEqual([{ key: "V=8", size: 2 }])
-      expect(byIndex(log.groups).map((g) => [g.samples, g.index, g.size])).toEqual([
-        [8, 0, 2],
-        [32, 1, 2]
-      ])
+      expectOneGroup(log, [8, 32])
     }).pipe(Effect.provide(services))
   )
 
@@ -210,11 +212,7 @@ describe("packing through the interpreter", () => {
       const second = yield* run(specText(root, { sweep }), log)
       expect(second.outcome.skipped).toBe(2)
       expect(second.outcome.results).toHaveLength(4)
-      expect(log.makes).toEqual([{ key: "V=8", size: 2 }])
-      expect(byIndex(log.groups).map((g) => [g.samples, g.index, g.size])).toEqual([
-        [16, 0, 2],
-        [32, 1, 2]
-      ])
+      expectOneGroup(log, [16, 32])
     }).pipe(Effect.provide(services))
   )
 
@@ -223,11 +221,7 @@ describe("packing through the interpreter", () => {
       const log = newLog()
       const { outcome } = yield* run(specText(tempDir(), { sweep: "grid: { dataset.samples: [8, 16, 24, 32] }" }), log, { shard: { k: 1, n: 2 } })
       expect(outcome.missing).toBe(2)
-      expect(log.makes).toEqual([{ key: "V=8", size: 2 }])
-      expect(byIndex(log.groups).map((g) => [g.samples, g.index, g.size])).toEqual([
-        [16, 0, 2],
-        [32, 1, 2]
-      ])
+      expectOneGroup(log, [16, 32])
     }).pipe(Effect.provide(services))
   )
 

@@ -12,7 +12,7 @@ import { makeCpuGpt2Engine } from "../src/cpu/cpu-model.ts"
 import type { Precision } from "../src/kernels/common.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { trainLoop } from "../src/train/loop.ts"
-import { benchShape, benchTrainOptions } from "./setup.ts"
+import { benchShape, benchTokens, benchTrainOptions } from "./setup.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -34,14 +34,6 @@ const configs = [
   { V: 256, S: 32, L: 1, d: 16, batch: 128 }
 ].filter((c) => args.config === undefined || `${c.V},${c.S},${c.L},${c.d},${c.batch}` === args.config)
 
-const randomTokens = (n: number, V: number, seed: number) => {
-  let a = seed >>> 0
-  return Uint32Array.from({ length: n }, () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0
-    return a % V
-  })
-}
-
 const main = Effect.gen(function* () {
   const rows: Array<Array<string | number>> = []
   for (const c of configs) {
@@ -50,7 +42,7 @@ const main = Effect.gen(function* () {
         const shape = benchShape(c)
         const engine = yield* makeCpuGpt2Engine(initGpt2Weights(shape, 0), { precision, ...(threads ? { threads } : {}) })
         const count = c.batch * 8
-        const data = { tokens: randomTokens(count * c.S, c.V, 1), count, seqLen: c.S }
+        const data = { tokens: benchTokens(count * c.S, c.V, 1), count, seqLen: c.S }
         const opts = benchTrainOptions(c.batch, steps)
         yield* trainLoop(engine, data, { ...opts, maxSteps: 2 }, () => Effect.void) // warm-up
         let best = Infinity

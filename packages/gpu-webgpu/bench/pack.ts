@@ -19,7 +19,7 @@ import { makePack } from "../src/model/pack.ts"
 import type { Gpt2Weights } from "../src/model/weights.ts"
 import { pickKernels, tileName } from "../src/train/autotune.ts"
 import { trainLoop } from "../src/train/loop.ts"
-import { benchShape, benchTrainOptions } from "./setup.ts"
+import { benchShape, benchTokens, benchTrainOptions } from "./setup.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -39,14 +39,7 @@ const precision = args.precision as Precision
 const shape = benchShape({ V, S, L, d })
 const count = batch * 4
 
-const tokens = (seed: number) => {
-  let a = seed >>> 0
-  return Uint32Array.from({ length: count * S }, () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0
-    return a % V
-  })
-}
-const data = Array.from({ length: K }, (_, k) => ({ tokens: tokens(k + 1), count, seqLen: S }))
+const data = Array.from({ length: K }, (_, k) => ({ tokens: benchTokens(count * S, V, k + 1), count, seqLen: S }))
 // Losses read back every few steps, as in training (each read is a wait the pacing of device/pacing.ts learns from).
 const options = (k: number, maxSteps: number) => ({ ...benchTrainOptions(batch, Number(args["log-every"])), seed: k, maxSteps })
 

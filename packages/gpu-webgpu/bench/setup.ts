@@ -1,7 +1,7 @@
 /**
- * The model shape and training settings the trainer benchmarks share, so each
- * measures the same thing: GPT-2 with one head per 16 channels, Adam at a
- * constant lr 1e-3, clip 1, no weight decay.
+ * The model shape, training settings and data the trainer benchmarks share,
+ * so each measures the same thing: GPT-2 with one head per 16 channels, Adam
+ * at a constant lr 1e-3, clip 1, no weight decay, on seeded uniform tokens.
  */
 import type { Gpt2Shape } from "../src/model/weights.ts"
 
@@ -31,3 +31,12 @@ export const benchTrainOptions = (batchSize: number, logEvery: number) => ({
   logEvery,
   seed: 0
 })
+
+/** n tokens below V from a seeded linear congruential generator (the same data for a given seed, in every bench). */
+export const benchTokens = (n: number, V: number, seed: number): Uint32Array => {
+  let a = seed >>> 0
+  return Uint32Array.from({ length: n }, () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0
+    return a % V
+  })
+}

@@ -15,7 +15,7 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { autotune, tileCandidates, tileName, timeGeluFusion, timeMatmul } from "../src/train/autotune.ts"
 import { trainLoop } from "../src/train/loop.ts"
-import { benchShape, benchTrainOptions } from "./setup.ts"
+import { benchShape, benchTokens, benchTrainOptions } from "./setup.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -40,14 +40,6 @@ const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<st
   console.log()
 }
 
-const randomTokens = (n: number, V: number, seed: number) => {
-  let a = seed >>> 0
-  return Uint32Array.from({ length: n }, () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0
-    return a % V
-  })
-}
-
 const modelBench = (tile: MatmulTile, fuseGelu: boolean) =>
   Effect.gen(function* () {
     const rows: Array<Array<string | number>> = []
@@ -57,7 +49,7 @@ const modelBench = (tile: MatmulTile, fuseGelu: boolean) =>
           const shape = benchShape(c)
           const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision, tile, fuseGelu })
           const count = c.batch * 4
-          const data = { tokens: randomTokens(count * c.S, c.V, 1), count, seqLen: c.S }
+          const data = { tokens: benchTokens(count * c.S, c.V, 1), count, seqLen: c.S }
           const opts = benchTrainOptions(c.batch, steps)
           yield* trainLoop(engine, data, { ...opts, maxSteps: 2 }, () => Effect.void) // compile + warm up
           const out = yield* trainLoop(engine, data, { ...opts, maxSteps: steps }, () => Effect.void)

@@ -17,7 +17,7 @@ import { adapterProvenance, WebGpu } from "../src/device/webgpu.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { trainLoop } from "../src/train/loop.ts"
-import { benchShape, benchTrainOptions } from "./setup.ts"
+import { benchShape, benchTokens, benchTrainOptions } from "./setup.ts"
 
 const { values: args } = parseArgs({ options: { steps: { type: "string", default: "5" }, reps: { type: "string", default: "2" } } })
 const steps = Number(args.steps)
@@ -51,8 +51,7 @@ const main = Effect.gen(function* () {
         Effect.gen(function* () {
           const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32" })
           const count = c.B * 2
-          let a = 1
-          const tokens = Uint32Array.from({ length: count * c.S }, () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) % c.V)
+          const tokens = benchTokens(count * c.S, c.V, 1)
           const opts = benchTrainOptions(c.B, 1)
           // One warm-up step (pipelines, first pace measurement), then the measured run.
           yield* trainLoop(engine, { tokens, count, seqLen: c.S }, { ...opts, maxSteps: 1 }, () => Effect.void)

@@ -21,7 +21,7 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { tileCandidates, tileName } from "../src/train/autotune.ts"
 import { trainLoop } from "../src/train/loop.ts"
-import { benchShape } from "./setup.ts"
+import { benchShape, benchTokens, benchTrainOptions } from "./setup.ts"
 
 const { values: args } = parseArgs({ options: { steps: { type: "string", default: "2" }, tile: { type: "string", default: "shared" } } })
 const steps = Number(args.steps)
@@ -113,23 +113,8 @@ const main = Effect.gen(function* () {
       Effect.gen(function* () {
         const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32" })
         const cnt = c.B * 2
-        let a = 1
-        const tokens = Uint32Array.from({ length: cnt * c.S }, () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) % c.V)
-        const opts = {
-          batchSize: c.B,
-          lr: 1e-3,
-          beta1: 0.9,
-          beta2: 0.999,
-          eps: 1e-8,
-          weightDecay: 0,
-          warmupSteps: 0,
-          schedule: "constant" as const,
-          gradClip: 1,
-          stop: {},
-          logEvery: 1,
-          seed: 0,
-          maxSteps: steps
-        }
+        const tokens = benchTokens(cnt * c.S, c.V, 1)
+        const opts = { ...benchTrainOptions(c.B, 1), maxSteps: steps }
         const out = yield* trainLoop(engine, { tokens, count: cnt, seqLen: c.S }, opts, () => Effect.void)
         console.log(
           `trained ${steps} steps on this adapter (tile ${tileName(engine.tile)}): ${(out.wallMs / steps).toFixed(0)} ms/step (not a GPU measurement)`

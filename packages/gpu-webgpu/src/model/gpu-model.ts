@@ -14,7 +14,6 @@ import { Effect, Scope } from "effect"
 import { finish, readFloats, storageBuffer } from "../device/gpu.ts"
 import { isSoftwareAdapter, WebGpu } from "../device/webgpu.ts"
 import { operandRounding, type Precision } from "../kernels/common.ts"
-import { tokenIndex } from "../kernels/embedding.ts"
 import { type MatmulTile, registerTile, sharedTile } from "../kernels/matmul.ts"
 import type { Trainable } from "../train/loop.ts"
 import type { BatchArrays } from "./batch.ts"
@@ -24,7 +23,7 @@ import { gpuStepper } from "./gpu-stepper.ts"
 import { flattenWeights, paramLayout, type ParamLayout, unflattenWeights } from "./layout.ts"
 import { pooledDecoders } from "./gpu-decoder.ts"
 import { hostQuantize } from "./host-quantize.ts"
-import { makePlan, type Plan } from "./plan.ts"
+import { makePlan, type Plan, writeInputs, writeTrainingBatch } from "./plan.ts"
 import { makeStepPlan } from "./step-plan.ts"
 import { validateWeights } from "./validate.ts"
 import { gpt2ParamCount, type Gpt2Shape, type Gpt2Weights } from "./weights.ts"
@@ -123,17 +122,9 @@ export const makeGpuGpt2Engine = (
       })
 
     /** Inputs and targets of a batch (all evaluation needs). */
-    const uploadInputs = (p: Plan, b: Pick<BatchArrays, "tokens" | "targets">): void => {
-      device.queue.writeBuffer(p.tokens.buffer, 0, b.tokens)
-      device.queue.writeBuffer(p.targets.buffer, 0, b.targets)
-    }
-    /** Inputs, targets and the token index the embedding's backward reads (training). */
-    const upload = (p: Plan, b: Pick<BatchArrays, "tokens" | "targets">): void => {
-      uploadInputs(p, b)
-      const idx = tokenIndex(b.tokens, shape.vocabSize)
-      device.queue.writeBuffer(p.rowStart.buffer, 0, idx.rowStart)
-      device.queue.writeBuffer(p.rowIdx.buffer, 0, idx.rowIdx)
-    }
+    const uploadInputs = (p: Plan, b: Pick<BatchArrays, "tokens" | "targets">): void => writeInputs(device, p, b)
+    /** Inputs, targets and the token index (training). */
+    const upload = (p: Plan, b: Pick<BatchArrays, "tokens" | "targets">): void => writeTrainingBatch(device, p, b, shape.vocabSize)
 
     // The incremental pass (arithmetic coding, generation): one row per sequence and position over key/value caches,
     // its plans pooled by shape and freed with the model.

@@ -99,7 +99,7 @@ export const modelAxisCode = (
     if (a.array === a.name) continue
     out = out.replace(a.text, "")
     // The host is written through when its alias is.
-    const host = arrays.find((h) => h.name === a.array)!
+    const host = byName.get(a.array)!
     if (a.writable && !host.writable) out = out.replace(host.text, host.text.replace("var<storage, read>", "var<storage, read_write>"))
   }
   // Declared before the bindings, after any `enable` directive (which must come first).

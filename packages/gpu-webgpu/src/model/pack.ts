@@ -16,7 +16,6 @@ import { Deferred, Effect, type Scope } from "effect"
 import { encodeDispatches, readFloats, type Slice, storageBuffer, submit } from "../device/gpu.ts"
 import { adamw, type AdamWKernel } from "../kernels/adamw.ts"
 import { operandRounding, type Precision } from "../kernels/common.ts"
-import { tokenIndex } from "../kernels/embedding.ts"
 import type { MatmulTile } from "../kernels/matmul.ts"
 import { REDUCE_GROUPS, totalSum } from "../kernels/reduce.ts"
 import type { AdamStep, Stepper, Trainable } from "../train/loop.ts"
@@ -25,7 +24,7 @@ import { flattenWeights, paramLayout, unflattenWeights } from "./layout.ts"
 import { submitPasses } from "./gpu-stepper.ts"
 import { forModels, modelAxisDispatch } from "./model-axis.ts"
 import { scratchFor } from "./compile.ts"
-import { makePlan, type Plan, strideWords } from "./plan.ts"
+import { makePlan, type Plan, strideWords, writeTrainingBatch } from "./plan.ts"
 import { gpt2Schedule } from "./schedule.ts"
 import type { Gpt2Shape, Gpt2Weights } from "./weights.ts"
 
@@ -72,8 +71,8 @@ interface Member {
   left: boolean
 }
 
-/** Words per model of the pack's small per-model buffers (256-byte binding offsets). */
-const SMALL = 64
+/** Words per model of the one-word gradient norm (each model's at its own 256-byte binding offset). */
+const NORM_WORDS = strideWords(1)
 
 /** Bytes the pack's models may take in all: WebGPU does not tell an adapter's memory, so a budget well inside any data-centre GPU's. */
 export const PACK_BUDGET_BYTES = 16 * 2 ** 30
@@ -120,17 +119,24 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
     const grads = buffer("pack:grads", K * n)
     const m = buffer("pack:m", K * n)
     const v = buffer("pack:v", K * n)
-    const normSq = buffer("pack:normSq", K * SMALL)
+    const normSq = buffer("pack:normSq", K * NORM_WORDS)
     const normPartials = buffer("pack:normPartials", K * REDUCE_GROUPS)
     const moving = buffer("pack:moving", n)
     const at = (b: GPUBuffer, slot: number, words: number, size = words): Slice => ({ buffer: b, offset: slot * words * 4, size: size * 4 })
     const strides = new Map<GPUBuffer, number>([
       [grads, n],
-      [normSq, SMALL],
+      [normSq, NORM_WORDS],
       [normPartials, REDUCE_GROUPS]
     ])
     const norm = yield* Effect.flatMap(
-      totalSum(device, { n, x: at(grads, 0, n), out: at(normSq, 0, SMALL, 1), partials: at(normPartials, 0, REDUCE_GROUPS), square: true, accumulate: false }),
+      totalSum(device, {
+        n,
+        x: at(grads, 0, n),
+        out: at(normSq, 0, NORM_WORDS, 1),
+        partials: at(normPartials, 0, REDUCE_GROUPS),
+        square: true,
+        accumulate: false
+      }),
       (ds) => Effect.forEach(ds, (d) => modelAxisDispatch(device, d, K, (b) => strides.get(b)))
     )
     // AdamW per slot: each model has its own learning rate and step count this step; a dispatch covers one model's n parameters.
@@ -144,7 +150,7 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
           grads: at(grads, s, n),
           m: at(m, s, n),
           v: at(v, s, n),
-          normSq: at(normSq, s, SMALL, 1),
+          normSq: at(normSq, s, NORM_WORDS, 1),
           roundParamsBf16: o.precision === "bf16-params"
         })
     )
@@ -193,15 +199,6 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
     // Pacing learns per kind of work; a pass costs what its models in training cost.
     const kindOf = (count: number) => `pack ${o.shape.vocabSize}×${o.shape.dModel} ×${count}`
 
-    const upload = (p: Plan, slot: number, b: BatchArrays) => {
-      const put = (s: Slice, data: Uint32Array) => device.queue.writeBuffer(s.buffer, s.offset + slot * p.stride(s.buffer) * 4, data)
-      put(p.tokens, b.tokens)
-      put(p.targets, b.targets)
-      const idx = tokenIndex(b.tokens, o.shape.vocabSize)
-      put(p.rowStart, idx.rowStart)
-      put(p.rowIdx, idx.rowIdx)
-    }
-
     /**
      * Once every model in a slot has asked for its step: the step of all of
      * them. A throw (a Dawn call refusing its arguments) fails every member's
@@ -238,7 +235,7 @@ export const makePack = (device: GPUDevice, o: PackOptions): Effect.Effect<Pack,
         grads,
         forModels([...p.forward, ...p.backward], count),
         accum,
-        (c) => requests.forEach((r, s) => upload(p, s, r.chunks[c]!)),
+        (c) => requests.forEach((r, s) => writeTrainingBatch(device, p, r.chunks[c]!, o.shape.vocabSize, s)),
         kindOf(count)
       )
       requests.forEach((r, s) => adam[s]!.setStep(r.adam, r.adam.step))

@@ -9,7 +9,9 @@ import { Effect } from "effect"
 import { type Dispatch, type Slice, storageBuffer } from "../device/gpu.ts"
 import type { OperandRounding } from "../kernels/common.ts"
 import type { MatmulTile } from "../kernels/matmul.ts"
+import { tokenIndex } from "../kernels/embedding.ts"
 import { REDUCE_GROUPS } from "../kernels/reduce.ts"
+import type { BatchArrays } from "./batch.ts"
 import { type CompileContext, compileOp, scratchFor } from "./compile.ts"
 import type { ParamLayout } from "./layout.ts"
 import { modelAxisDispatch } from "./model-axis.ts"
@@ -143,3 +145,18 @@ export const makePlan = (inp: PlanInputs): Effect.Effect<Plan, DeviceError> =>
       stride
     }
   })
+
+/** Writes a batch's inputs and targets into model `model`'s copy of a plan's tensors (0 for a one-model plan). */
+export const writeInputs = (device: GPUDevice, p: Plan, b: Pick<BatchArrays, "tokens" | "targets">, model = 0): void => {
+  const put = (s: Slice, data: Uint32Array) => device.queue.writeBuffer(s.buffer, s.offset + model * p.stride(s.buffer) * 4, data)
+  put(p.tokens, b.tokens)
+  put(p.targets, b.targets)
+}
+
+/** writeInputs and the token index the embedding's backward reads (training). */
+export const writeTrainingBatch = (device: GPUDevice, p: Plan, b: Pick<BatchArrays, "tokens" | "targets">, vocabSize: number, model = 0): void => {
+  writeInputs(device, p, b, model)
+  const idx = tokenIndex(b.tokens, vocabSize)
+  device.queue.writeBuffer(p.rowStart.buffer, p.rowStart.offset + model * p.stride(p.rowStart.buffer) * 4, idx.rowStart)
+  device.queue.writeBuffer(p.rowIdx.buffer, p.rowIdx.offset + model * p.stride(p.rowIdx.buffer) * 4, idx.rowIdx)
+}

@@ -62,9 +62,10 @@ const train = (config: WebGpuTrainerConfig) => (input: TrainInput) =>
     const data = input.dataset.train
     const T = data.seqLen + (bos ? 1 : 0)
     const fits = microBatchLimit(gpu.device, shape)
-    const { micro } = microBatching(Math.min(config.batchSize, data.count), fits(T), config.microBatch)
+    const batch = Math.min(config.batchSize, data.count)
+    const { micro } = microBatching(batch, fits(T), config.microBatch)
     const wanted = config.pack === undefined || config.pack === "auto" ? AUTO_PACK : config.pack
-    const key = JSON.stringify({ shape, kernels, batch: Math.min(config.batchSize, data.count), micro, T })
+    const key = JSON.stringify({ shape, kernels, batch, micro, T })
     const slots = (size: number) => packSlots(gpu.device, { shape, tile, fuseGelu, micro, T }, Math.min(size, wanted))
     // Gathered, a run must join: the pack's first step waits for every member it expects (only the gathering may be interrupted).
     const { group, member } = yield* Effect.uninterruptibleMask((restore) =>
