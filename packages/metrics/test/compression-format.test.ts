@@ -106,7 +106,19 @@ describe("compressed files", () => {
           }
         }
       ),
-      { numRuns: 500 }
+      // The example: a sequence count of ~3·10⁹ in a file re-signed around it (an allocation failure before the count was checked).
+      {
+        numRuns: 500,
+        examples: [
+          [
+            [
+              [43, 189],
+              [7, 0]
+            ],
+            0
+          ]
+        ]
+      }
     )
   })
 

@@ -189,6 +189,10 @@ export const readCompressed = (bytes: Uint8Array, file: string): Effect.Effect<C
         `header says ${indexLength} index bytes and ${payloadBits} payload bits (file of ${payloadAt + payloadBytes} bytes), the file has ${bytes.length}`
       )
     }
+    // Each sequence takes at least two index bytes (two varints): a count the index cannot hold is refused before
+    // the arrays for it are allocated (a corrupted count of 2³² would otherwise end in an allocation failure).
+    if (header.count > indexLength / 2)
+      return yield* fail(40, `header says ${header.count} sequences; an index of ${indexLength} bytes holds at most ${Math.floor(indexLength / 2)}`)
     const lengths = new Uint32Array(header.count)
     const bitLengths = new Float64Array(header.count)
     const starts = new Float64Array(header.count)
