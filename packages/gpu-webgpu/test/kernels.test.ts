@@ -127,34 +127,42 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
     })
   )
 
+  // [B, T, d, H]: one block and tile; two row blocks and two key tiles (T = 45 > 32); a head
+  // too wide for a 32-row tile (d/H = 160: tiles of 25 rows, T = 60 spans three).
+  const attentionShapes = [
+    [2, 7, 12, 3],
+    [1, 45, 8, 1],
+    [1, 60, 160, 1]
+  ] as const
   for (const rounding of ["none", "bf16"] as const) {
-    it.effect(`causal attention forward (${rounding}) and backward`, () =>
-      Effect.gen(function* () {
-        const { device } = yield* WebGpu
-        const [B, T, d, H] = [2, 7, 12, 3]
-        const qkv = randn(B * T * 3 * d, 8, 1.5)
-        const dout = randn(B * T * d, 9)
-        const QKV = up(device, qkv)
-        const out = buf(device, B * T * d)
-        const probs = buf(device, B * H * T * T)
-        const dscores = buf(device, B * H * T * T)
-        const dqkv = buf(device, B * T * 3 * d)
-        const shape = { B, T, d, H, rounding }
-        run(device, [
-          yield* attentionForward(device, { ...shape, qkv: QKV, out, probs }),
-          ...(yield* attentionBackward(device, { ...shape, rounding: "none", qkv: QKV, probs, dout: up(device, dout), dscores, dqkv }))
-        ])
-        const want = ref.attention(qkv, B, T, d, H, rounding)
-        expectClose(yield* down(device, probs), want.P, 1e-6, 1e-4, "P")
-        expectClose(yield* down(device, out), want.out, 1e-5, 1e-4, "out")
-        if (rounding === "none") expectClose(yield* down(device, dqkv), ref.attentionBackward(qkv, dout, B, T, d, H), 1e-5, 1e-4, "dqkv")
-        else {
-          const exact = ref.attention(qkv, B, T, d, H).out
-          const got = yield* down(device, out)
-          expect(Math.max(...got.map((v, i) => Math.abs(v - exact[i])))).toBeGreaterThan(1e-4)
-        }
-      })
-    )
+    for (const [B, T, d, H] of attentionShapes) {
+      it.effect(`causal attention forward (${rounding}) and backward, B=${B} T=${T} d=${d} H=${H}`, () =>
+        Effect.gen(function* () {
+          const { device } = yield* WebGpu
+          const qkv = randn(B * T * 3 * d, 8, 1.5)
+          const dout = randn(B * T * d, 9)
+          const QKV = up(device, qkv)
+          const out = buf(device, B * T * d)
+          const probs = buf(device, B * H * T * T)
+          const dscores = buf(device, B * H * T * T)
+          const dqkv = buf(device, B * T * 3 * d)
+          const shape = { B, T, d, H, rounding }
+          run(device, [
+            yield* attentionForward(device, { ...shape, qkv: QKV, out, probs }),
+            ...(yield* attentionBackward(device, { ...shape, rounding: "none", qkv: QKV, probs, dout: up(device, dout), dscores, dqkv }))
+          ])
+          const want = ref.attention(qkv, B, T, d, H, rounding)
+          expectClose(yield* down(device, probs), want.P, 1e-6, 1e-4, "P")
+          expectClose(yield* down(device, out), want.out, 1e-5, 1e-4, "out")
+          if (rounding === "none") expectClose(yield* down(device, dqkv), ref.attentionBackward(qkv, dout, B, T, d, H), 1e-5, 1e-4, "dqkv")
+          else {
+            const exact = ref.attention(qkv, B, T, d, H).out
+            const got = yield* down(device, out)
+            expect(Math.max(...got.map((v, i) => Math.abs(v - exact[i])))).toBeGreaterThan(1e-4)
+          }
+        })
+      )
+    }
   }
 
   it.effect("softmax cross-entropy: loss, log2 p, gradient, no-target rows, per-sequence bits", () =>

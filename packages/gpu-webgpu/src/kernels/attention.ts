@@ -5,7 +5,12 @@ import { type Dispatch, fill, grid1d, makeDispatch, type Slice } from "../device
 import { type OperandRounding, roundFn, wgsl } from "./common.ts"
 
 const source = wgsl("attention.wgsl")
-const codeFor = (r: OperandRounding) => fill(source, { ROUND: roundFn(r) })
+// A staged tile holds at most 4,096 floats: WebGPU's guaranteed 16 KiB of workgroup storage.
+const TILE_FLOATS = 4096
+const codeFor = (s: AttentionShape) => {
+  const hd = s.d / s.H
+  return fill(source, { ROUND: roundFn(s.rounding), HD: hd, KT: Math.max(1, Math.min(32, Math.floor(TILE_FLOATS / hd))) })
+}
 
 export interface AttentionShape {
   readonly B: number
@@ -15,14 +20,14 @@ export interface AttentionShape {
   readonly rounding: OperandRounding
 }
 const uniform = (s: AttentionShape) => [{ u: s.B }, { u: s.T }, { u: s.d }, { u: s.H }, { f: 1 / Math.sqrt(s.d / s.H) }]
-// 32 rows per workgroup: twice the workgroups of 64, to spread over more compute units (one thread per row; not yet tiled).
-const rows = (s: AttentionShape) => grid1d(s.B * s.H * s.T, 32)
+// One workgroup per 32 rows of a (sequence, head) block.
+const rows = (s: AttentionShape) => grid1d(Math.ceil(s.T / 32) * s.B * s.H, 1)
 
 /** out [B·T, d] and probabilities P [B,H,T,T] from qkv [B·T, 3d]. */
 export const attentionForward = (device: GPUDevice, s: AttentionShape & { qkv: Slice; out: Slice; probs: Slice }): Effect.Effect<Dispatch, DeviceError> =>
   makeDispatch(device, {
     label: "attention",
-    code: codeFor(s.rounding),
+    code: codeFor(s),
     entry: "forward",
     uniform: uniform(s),
     bindings: [
@@ -38,7 +43,7 @@ export const attentionBackward = (
   device: GPUDevice,
   s: AttentionShape & { qkv: Slice; probs: Slice; dout: Slice; dscores: Slice; dqkv: Slice }
 ): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> => {
-  const code = codeFor(s.rounding)
+  const code = codeFor(s)
   return Effect.all([
     makeDispatch(device, {
       label: "attention",

@@ -2,6 +2,13 @@
 // contiguous inside each). Forward keeps the probabilities P [B,H,T,T];
 // backward in two passes: per query row (dS and dq), then per key row (dk, dv).
 // Every product's operands go through rnd() (autocast); sums are f32.
+//
+// Tiled: a workgroup owns QR rows of one (sequence, head) block, one row per
+// invocation, and walks the rows it pairs with (keys for a query row, queries
+// for a key row) in tiles of KT rows staged in workgroup memory, read from
+// global memory once per workgroup, coalesced, instead of once per row.
+// Every sum still runs over j (or i) ascending and e ascending, so a row's
+// bits do not depend on the tiling.
 struct Params { B: u32, T: u32, d: u32, H: u32, scale: f32, pad0: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> QKV: array<f32>;
@@ -13,91 +20,172 @@ struct Params { B: u32, T: u32, d: u32, H: u32, scale: f32, pad0: u32, pad1: u32
 
 {{ROUND}}
 
-fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 32u; }
+const QR = 32u;      // rows per workgroup, one per invocation
+const HD = {{HD}}u;  // head dimension d / H
+const KT = {{KT}}u;  // rows per staged tile (KT · HD floats fit the workgroup storage limit)
+var<workgroup> tile: array<f32, KT * HD>;
 
 // Base offsets of q/k/v for token row n and head h.
-fn qo(n: u32, h: u32) -> u32 { return n * 3u * p.d + h * (p.d / p.H); }
+fn qo(n: u32, h: u32) -> u32 { return n * 3u * p.d + h * HD; }
 fn ko(n: u32, h: u32) -> u32 { return qo(n, h) + p.d; }
 fn vo(n: u32, h: u32) -> u32 { return qo(n, h) + 2u * p.d; }
 
+// The workgroup's block: x = first row of its QR rows, y = b·H + h (the grid spills into y).
+fn block(wid: vec3u, nwg: vec3u) -> vec2u {
+  let w = wid.x + wid.y * nwg.x;
+  let blocks = (p.T + QR - 1u) / QR;
+  return vec2u((w % blocks) * QR, w / blocks);
+}
+
+// Stages rows [r0, min(r0 + KT, end)) of sequence b, head h: from qkv part
+// `part` (0 q, 1 k, 2 v), or from the output gradient; operands rounded as
+// they are used. Two functions, as an entry point must bind every array its
+// callees name (the forward pass has no output gradient).
+fn stage_qkv(b: u32, h: u32, part: u32, r0: u32, end: u32, l: u32) {
+  workgroupBarrier();
+  for (var x = l; x < KT * HD; x += QR) {
+    let r = r0 + x / HD;
+    if (r < end) { tile[x] = rnd(QKV[qo(b * p.T + r, h) + part * p.d + x % HD]); }
+  }
+  workgroupBarrier();
+}
+
+fn stage_dout(b: u32, h: u32, r0: u32, end: u32, l: u32) {
+  workgroupBarrier();
+  for (var x = l; x < KT * HD; x += QR) {
+    let r = r0 + x / HD;
+    if (r < end) { tile[x] = rnd(DOUT[(b * p.T + r) * p.d + h * HD + x % HD]); }
+  }
+  workgroupBarrier();
+}
+
 @compute @workgroup_size(32)
-fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = flat(gid, nwg);
-  if (idx >= p.B * p.H * p.T) { return; }
-  let i = idx % p.T;
-  let h = (idx / p.T) % p.H;
-  let b = idx / (p.T * p.H);
-  let hd = p.d / p.H;
-  let row = idx * p.T; // P[b,h,i,:]
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) l: u32) {
+  let blk = block(wid, nwg);
+  if (blk.y >= p.B * p.H) { return; }
+  let b = blk.y / p.H;
+  let h = blk.y % p.H;
+  let live = blk.x + l < p.T;
+  let i = min(blk.x + l, p.T - 1u);
+  let end = min(p.T, blk.x + QR); // keys any row of the block sees: [0, end)
+  let row = (blk.y * p.T + i) * p.T; // P[b,h,i,:]
   let ni = b * p.T + i;
+  var q: array<f32, HD>;
+  for (var e = 0u; e < HD; e++) { q[e] = rnd(QKV[qo(ni, h) + e]); }
   var mx = -3.0e38;
-  for (var j = 0u; j <= i; j++) {
-    let nj = b * p.T + j;
-    var s = 0.0;
-    for (var e = 0u; e < hd; e++) { s = fma(rnd(QKV[qo(ni, h) + e]), rnd(QKV[ko(nj, h) + e]), s); }
-    s *= p.scale;
-    P[row + j] = s;
-    mx = max(mx, s);
+  for (var j0 = 0u; j0 < end; j0 += KT) {
+    stage_qkv(b, h, 1u, j0, end, l);
+    if (live) {
+      for (var j = j0; j < min(j0 + KT, i + 1u); j++) {
+        var s = 0.0;
+        for (var e = 0u; e < HD; e++) { s = fma(q[e], tile[(j - j0) * HD + e], s); }
+        s *= p.scale;
+        P[row + j] = s;
+        mx = max(mx, s);
+      }
+    }
   }
-  var z = 0.0;
-  for (var j = 0u; j <= i; j++) { let w = exp(P[row + j] - mx); P[row + j] = w; z += w; }
-  for (var j = 0u; j < p.T; j++) {
-    if (j <= i) { P[row + j] = P[row + j] / z; } else { P[row + j] = 0.0; }
+  if (live) {
+    var z = 0.0;
+    for (var j = 0u; j <= i; j++) { let w = exp(P[row + j] - mx); P[row + j] = w; z += w; }
+    for (var j = 0u; j < p.T; j++) {
+      if (j <= i) { P[row + j] = P[row + j] / z; } else { P[row + j] = 0.0; }
+    }
   }
-  for (var e = 0u; e < hd; e++) {
-    var acc = 0.0;
-    for (var j = 0u; j <= i; j++) { acc = fma(rnd(P[row + j]), rnd(QKV[vo(b * p.T + j, h) + e]), acc); }
-    OUT[ni * p.d + h * hd + e] = acc;
+  var acc: array<f32, HD>;
+  for (var j0 = 0u; j0 < end; j0 += KT) {
+    stage_qkv(b, h, 2u, j0, end, l);
+    if (live) {
+      for (var j = j0; j < min(j0 + KT, i + 1u); j++) {
+        let w = rnd(P[row + j]);
+        for (var e = 0u; e < HD; e++) { acc[e] = fma(w, tile[(j - j0) * HD + e], acc[e]); }
+      }
+    }
+  }
+  if (live) {
+    for (var e = 0u; e < HD; e++) { OUT[ni * p.d + h * HD + e] = acc[e]; }
   }
 }
 
 @compute @workgroup_size(32)
-fn backward_query(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = flat(gid, nwg);
-  if (idx >= p.B * p.H * p.T) { return; }
-  let i = idx % p.T;
-  let h = (idx / p.T) % p.H;
-  let b = idx / (p.T * p.H);
-  let hd = p.d / p.H;
-  let row = idx * p.T;
+fn backward_query(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) l: u32) {
+  let blk = block(wid, nwg);
+  if (blk.y >= p.B * p.H) { return; }
+  let b = blk.y / p.H;
+  let h = blk.y % p.H;
+  let live = blk.x + l < p.T;
+  let i = min(blk.x + l, p.T - 1u);
+  let end = min(p.T, blk.x + QR);
+  let row = (blk.y * p.T + i) * p.T;
   let ni = b * p.T + i;
+  var g: array<f32, HD>;
+  for (var e = 0u; e < HD; e++) { g[e] = rnd(DOUT[ni * p.d + h * HD + e]); }
   // dP_j = dout_i · v_j, then dS_j = P_j (dP_j − Σ_k P_k dP_k) · scale
   var D = 0.0;
-  for (var j = 0u; j <= i; j++) {
-    var s = 0.0;
-    for (var e = 0u; e < hd; e++) { s = fma(rnd(DOUT[ni * p.d + h * hd + e]), rnd(QKV[vo(b * p.T + j, h) + e]), s); }
-    DS[row + j] = s;
-    D += P[row + j] * s;
+  for (var j0 = 0u; j0 < end; j0 += KT) {
+    stage_qkv(b, h, 2u, j0, end, l);
+    if (live) {
+      for (var j = j0; j < min(j0 + KT, i + 1u); j++) {
+        var s = 0.0;
+        for (var e = 0u; e < HD; e++) { s = fma(g[e], tile[(j - j0) * HD + e], s); }
+        DS[row + j] = s;
+        D += P[row + j] * s;
+      }
+    }
   }
-  for (var j = 0u; j < p.T; j++) {
-    if (j <= i) { DS[row + j] = P[row + j] * (DS[row + j] - D) * p.scale; } else { DS[row + j] = 0.0; }
+  if (live) {
+    for (var j = 0u; j < p.T; j++) {
+      if (j <= i) { DS[row + j] = P[row + j] * (DS[row + j] - D) * p.scale; } else { DS[row + j] = 0.0; }
+    }
   }
-  for (var e = 0u; e < hd; e++) {
-    var acc = 0.0;
-    for (var j = 0u; j <= i; j++) { acc = fma(rnd(DS[row + j]), rnd(QKV[ko(b * p.T + j, h) + e]), acc); }
-    DQKV[qo(ni, h) + e] = acc;
+  var acc: array<f32, HD>;
+  for (var j0 = 0u; j0 < end; j0 += KT) {
+    stage_qkv(b, h, 1u, j0, end, l);
+    if (live) {
+      for (var j = j0; j < min(j0 + KT, i + 1u); j++) {
+        let w = rnd(DS[row + j]);
+        for (var e = 0u; e < HD; e++) { acc[e] = fma(w, tile[(j - j0) * HD + e], acc[e]); }
+      }
+    }
+  }
+  if (live) {
+    for (var e = 0u; e < HD; e++) { DQKV[qo(ni, h) + e] = acc[e]; }
   }
 }
 
 @compute @workgroup_size(32)
-fn backward_key(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = flat(gid, nwg);
-  if (idx >= p.B * p.H * p.T) { return; }
-  let j = idx % p.T;
-  let h = (idx / p.T) % p.H;
-  let b = idx / (p.T * p.H);
-  let hd = p.d / p.H;
-  let base = (b * p.H + h) * p.T * p.T; // P[b,h,0,0]
+fn backward_key(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) l: u32) {
+  let blk = block(wid, nwg);
+  if (blk.y >= p.B * p.H) { return; }
+  let b = blk.y / p.H;
+  let h = blk.y % p.H;
+  let live = blk.x + l < p.T;
+  let j = min(blk.x + l, p.T - 1u);
+  let base = blk.y * p.T * p.T; // P[b,h,0,0]
   let nj = b * p.T + j;
-  for (var e = 0u; e < hd; e++) {
-    var dk = 0.0;
-    var dv = 0.0;
-    for (var i = j; i < p.T; i++) {
-      let ni = b * p.T + i;
-      dk = fma(rnd(DS[base + i * p.T + j]), rnd(QKV[qo(ni, h) + e]), dk);
-      dv = fma(rnd(P[base + i * p.T + j]), rnd(DOUT[ni * p.d + h * hd + e]), dv);
+  // Query rows i ≥ j: the block's rows see queries from its first row on.
+  var dk: array<f32, HD>;
+  var dv: array<f32, HD>;
+  for (var i0 = blk.x; i0 < p.T; i0 += KT) {
+    stage_qkv(b, h, 0u, i0, p.T, l);
+    if (live) {
+      for (var i = max(i0, j); i < min(i0 + KT, p.T); i++) {
+        let w = rnd(DS[base + i * p.T + j]);
+        for (var e = 0u; e < HD; e++) { dk[e] = fma(w, tile[(i - i0) * HD + e], dk[e]); }
+      }
     }
-    DQKV[ko(nj, h) + e] = dk;
-    DQKV[vo(nj, h) + e] = dv;
+    stage_dout(b, h, i0, p.T, l);
+    if (live) {
+      for (var i = max(i0, j); i < min(i0 + KT, p.T); i++) {
+        let w = rnd(P[base + i * p.T + j]);
+        for (var e = 0u; e < HD; e++) { dv[e] = fma(w, tile[(i - i0) * HD + e], dv[e]); }
+      }
+    }
+  }
+  if (live) {
+    for (var e = 0u; e < HD; e++) {
+      DQKV[ko(nj, h) + e] = dk[e];
+      DQKV[vo(nj, h) + e] = dv[e];
+    }
   }
 }
