@@ -6,11 +6,12 @@ checked against an independent trainer on the same machine.
 
 Recipe as the project's trainers (packages/gpu-webgpu/src/train): Adam (no weight decay),
 linear warmup to lr then cosine decay to 0 at --steps, global-norm clip, batches drawn as
-epochs of random permutations of the training rows, fp32. Memorized bits: sum over the
-training sequences of max(0, S·log2 V − L(x)), L(x) the code length with the first token at
-log2 V bits (bench.py's code_lengths_bits).
+epochs of random permutations of the training rows (the same scheme; numpy draws them, so
+not the same order), fp32. Memorized bits: sum over the training sequences of
+max(0, S·log2 V − L(x)), L(x) the code length with the first token at log2 V bits
+(bench.py's code_lengths_bits).
 
-Run:  /usr/bin/python3 bench/torch/capacity.py --d-model 32 --heads 2 --samples 768 --steps 3000 --lr 0.02
+Run:  /usr/bin/python3 bench/torch/capacity.py --d-model 32 --heads 2 --samples 768 --steps 3000 --lr 0.04
 Output: one JSON line per --log-every steps ({"step", "loss"}) and a final {"memorized_bits", ...}.
 """
 import argparse
@@ -21,7 +22,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import GPT2, code_lengths_bits, keep_heap  # noqa: E402
+from heap import keep_heap  # noqa: E402
+
+if __name__ == "__main__":
+    keep_heap()  # before torch is imported
+
+from bench import GPT2, code_lengths_bits  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -37,7 +43,6 @@ def learning_rate(base, step, warmup, max_steps):
 
 
 def main():
-    keep_heap()
     ap = argparse.ArgumentParser()
     ap.add_argument("--vocab", type=int, default=2048)
     ap.add_argument("--seq-len", type=int, default=64)

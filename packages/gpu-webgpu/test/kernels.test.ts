@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { run, storageBuffer } from "../src/device/gpu.ts"
 import { WebGpu } from "../src/device/webgpu.ts"
 import { adamw } from "../src/kernels/adamw.ts"
-import { attentionBackward, attentionForward } from "../src/kernels/attention.ts"
+import { attentionBackward, attentionForward, MAX_HEAD_WIDTH } from "../src/kernels/attention.ts"
 import { embeddingBackward, embeddingBackwardScratch, embeddingForward, tokenIndex } from "../src/kernels/embedding.ts"
 import { geluBackward, geluForward } from "../src/kernels/gelu.ts"
 import { layerNormBackwardInput, layerNormBackwardParams, layerNormForward, layerNormParamsScratch } from "../src/kernels/layernorm.ts"
@@ -128,11 +128,13 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
   )
 
   // [B, T, d, H]: one block and tile; two row blocks and two key tiles (T = 45 > 32); a head
-  // too wide for a 32-row tile (d/H = 160: tiles of 25 rows, T = 60 spans three).
+  // too wide for a 32-row tile (d/H = 160: tiles of 25 rows, T = 60 spans three); 70,000
+  // workgroups, past the 65,535 of one grid dimension (the grid spills into y).
   const attentionShapes = [
     [2, 7, 12, 3],
     [1, 45, 8, 1],
-    [1, 60, 160, 1]
+    [1, 60, 160, 1],
+    [70000, 1, 2, 1]
   ] as const
   for (const rounding of ["none", "bf16"] as const) {
     for (const [B, T, d, H] of attentionShapes) {
@@ -158,12 +160,33 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
           else {
             const exact = ref.attention(qkv, B, T, d, H).out
             const got = yield* down(device, out)
-            expect(Math.max(...got.map((v, i) => Math.abs(v - exact[i])))).toBeGreaterThan(1e-4)
+            expect(got.reduce((m, v, i) => Math.max(m, Math.abs(v - exact[i])), 0)).toBeGreaterThan(1e-4)
           }
         })
       )
     }
   }
+
+  it.effect("attention refuses a head wider than its kernel holds, naming the width", () =>
+    Effect.gen(function* () {
+      const { device } = yield* WebGpu
+      const [B, T, d, H] = [1, 2, 2 * (MAX_HEAD_WIDTH + 1), 2]
+      const e = yield* Effect.flip(
+        attentionForward(device, {
+          B,
+          T,
+          d,
+          H,
+          rounding: "none",
+          qkv: buf(device, B * T * 3 * d),
+          out: buf(device, B * T * d),
+          probs: buf(device, B * H * T * T)
+        })
+      )
+      expect(e._tag).toBe("DeviceError")
+      expect(e.message).toContain(`${d}/${H} = ${MAX_HEAD_WIDTH + 1}`)
+    })
+  )
 
   it.effect("softmax cross-entropy: loss, log2 p, gradient, no-target rows, per-sequence bits", () =>
     Effect.gen(function* () {

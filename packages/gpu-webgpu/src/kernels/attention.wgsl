@@ -22,7 +22,7 @@ struct Params { B: u32, T: u32, d: u32, H: u32, scale: f32, pad0: u32, pad1: u32
 
 const QR = 32u;      // rows per workgroup, one per invocation
 const HD = {{HD}}u;  // head dimension d / H
-const KT = {{KT}}u;  // rows per staged tile (KT · HD floats fit the workgroup storage limit)
+const KT = {{KT}}u;  // rows per staged tile: KT · HD ≤ 4,096 floats (16 KiB; HD ≤ 1,024, attention.ts)
 var<workgroup> tile: array<f32, KT * HD>;
 
 // Base offsets of q/k/v for token row n and head h.
