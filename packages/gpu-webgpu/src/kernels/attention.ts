@@ -53,37 +53,24 @@ export const attentionForward = (device: GPUDevice, s: AttentionShape & { qkv: S
 export const attentionBackward = (
   device: GPUDevice,
   s: AttentionShape & { qkv: Slice; probs: Slice; dout: Slice; dscores: Slice; dqkv: Slice }
-): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> => {
-  return Effect.flatMap(codeFor(s), (code) =>
-    Effect.all([
-      makeDispatch(device, {
-        label: "attention",
-        code,
-        entry: "backward_query",
-        uniform: uniform(s),
-        bindings: [
-          [1, s.qkv],
-          [3, s.probs],
-          [4, s.dout],
-          [5, s.dscores],
-          [6, s.dqkv]
-        ],
-        workgroups: rows(s)
-      }),
-      makeDispatch(device, {
-        label: "attention",
-        code,
-        entry: "backward_key",
-        uniform: uniform(s),
-        bindings: [
-          [1, s.qkv],
-          [3, s.probs],
-          [4, s.dout],
-          [5, s.dscores],
-          [6, s.dqkv]
-        ],
-        workgroups: rows(s)
-      })
-    ])
+): Effect.Effect<ReadonlyArray<Dispatch>, DeviceError> =>
+  Effect.flatMap(codeFor(s), (code) =>
+    Effect.all(
+      ["backward_query", "backward_key"].map((entry) =>
+        makeDispatch(device, {
+          label: "attention",
+          code,
+          entry,
+          uniform: uniform(s),
+          bindings: [
+            [1, s.qkv],
+            [3, s.probs],
+            [4, s.dout],
+            [5, s.dscores],
+            [6, s.dqkv]
+          ],
+          workgroups: rows(s)
+        })
+      )
+    )
   )
-}

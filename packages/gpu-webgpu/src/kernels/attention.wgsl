@@ -59,6 +59,18 @@ fn stage_dout(b: u32, h: u32, r0: u32, end: u32, l: u32) {
   workgroupBarrier();
 }
 
+// v · (tile row t), over e ascending.
+fn tile_dot(v: ptr<function, array<f32, HD>>, t: u32) -> f32 {
+  var s = 0.0;
+  for (var e = 0u; e < HD; e++) { s = fma((*v)[e], tile[t * HD + e], s); }
+  return s;
+}
+
+// acc += w · (tile row t), each e its own sum.
+fn tile_axpy(acc: ptr<function, array<f32, HD>>, w: f32, t: u32) {
+  for (var e = 0u; e < HD; e++) { (*acc)[e] = fma(w, tile[t * HD + e], (*acc)[e]); }
+}
+
 @compute @workgroup_size(32)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) l: u32) {
   let blk = block(wid, nwg);
@@ -77,9 +89,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     stage_qkv(b, h, 1u, j0, end, l);
     if (live) {
       for (var j = j0; j < min(j0 + KT, i + 1u); j++) {
-        var s = 0.0;
-        for (var e = 0u; e < HD; e++) { s = fma(q[e], tile[(j - j0) * HD + e], s); }
-        s *= p.scale;
+        let s = tile_dot(&q, j - j0) * p.scale;
         P[row + j] = s;
         mx = max(mx, s);
       }
@@ -97,8 +107,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     stage_qkv(b, h, 2u, j0, end, l);
     if (live) {
       for (var j = j0; j < min(j0 + KT, i + 1u); j++) {
-        let w = rnd(P[row + j]);
-        for (var e = 0u; e < HD; e++) { acc[e] = fma(w, tile[(j - j0) * HD + e], acc[e]); }
+        tile_axpy(&acc, rnd(P[row + j]), j - j0);
       }
     }
   }
@@ -126,8 +135,7 @@ fn backward_query(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     stage_qkv(b, h, 2u, j0, end, l);
     if (live) {
       for (var j = j0; j < min(j0 + KT, i + 1u); j++) {
-        var s = 0.0;
-        for (var e = 0u; e < HD; e++) { s = fma(g[e], tile[(j - j0) * HD + e], s); }
+        let s = tile_dot(&g, j - j0);
         DS[row + j] = s;
         D += P[row + j] * s;
       }
@@ -143,8 +151,7 @@ fn backward_query(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     stage_qkv(b, h, 1u, j0, end, l);
     if (live) {
       for (var j = j0; j < min(j0 + KT, i + 1u); j++) {
-        let w = rnd(DS[row + j]);
-        for (var e = 0u; e < HD; e++) { acc[e] = fma(w, tile[(j - j0) * HD + e], acc[e]); }
+        tile_axpy(&acc, rnd(DS[row + j]), j - j0);
       }
     }
   }
@@ -170,15 +177,13 @@ fn backward_key(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     stage_qkv(b, h, 0u, i0, p.T, l);
     if (live) {
       for (var i = max(i0, j); i < min(i0 + KT, p.T); i++) {
-        let w = rnd(DS[base + i * p.T + j]);
-        for (var e = 0u; e < HD; e++) { dk[e] = fma(w, tile[(i - i0) * HD + e], dk[e]); }
+        tile_axpy(&dk, rnd(DS[base + i * p.T + j]), i - i0);
       }
     }
     stage_dout(b, h, i0, p.T, l);
     if (live) {
       for (var i = max(i0, j); i < min(i0 + KT, p.T); i++) {
-        let w = rnd(P[base + i * p.T + j]);
-        for (var e = 0u; e < HD; e++) { dv[e] = fma(w, tile[(i - i0) * HD + e], dv[e]); }
+        tile_axpy(&dv, rnd(P[base + i * p.T + j]), i - i0);
       }
     }
   }
