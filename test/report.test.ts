@@ -94,6 +94,8 @@ describe("report in a real browser", () => {
     // The paper's numbers as labelled references.
     expect(byTitle("Capacity vs parameters").series).toEqual(expect.arrayContaining(["paper: 3.51·P (bf16)", "paper: 3.83·P (fp32)", "d=4", "d=8"]))
     expect(byTitle("Membership inference F1 vs |D|/P").series).toEqual(expect.arrayContaining(["paper's law", "fitted law"]))
+    // How training went, from each run's train-log.jsonl: one line per run, named by what differs.
+    expect(byTitle("Training loss vs steps").legendLabels).toEqual(["d=4, N=8", "d=4, N=32", "d=4, N=128", "d=8, N=8", "d=8, N=32", "d=8, N=128"])
     const html = fs.readFileSync(path.join(store, "report.html"), "utf8")
     expect(html).toContain("paper: peak at ratio ≈ 1")
     expect(html).toContain(`<td class="label">d=4, N=8</td>`)

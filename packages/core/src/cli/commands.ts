@@ -143,7 +143,7 @@ const report = Command.make(
         return yield* Console.log(`report: ${paths.join(", ")}`)
       }
       const outDir = Option.isSome(out) ? out.value : NodePath.join(NodePath.dirname(loaded[0]!.dir), `compare-${loaded.map((e) => e.name).join("+")}`)
-      const inputs = loaded.map((e, i) => ({ label: labels[i]!, results: e.results, laws: e.laws, description: e.description }))
+      const inputs = loaded.map((e, i) => ({ label: labels[i]!, results: e.results, laws: e.laws, description: e.description, curves: e.curves }))
       const paths = yield* writeComparisonReport(outDir, inputs, registry, { topSamples: 10 })
       for (const [i, e] of loaded.entries()) yield* Console.log(`${labels[i]}\n${resultsTable(e.results, registry)}\n`)
       yield* Console.log(`report: ${paths.join(", ")}`)

@@ -2,7 +2,8 @@
  * Reading an experiment folder back for `memorize report`: its complete runs,
  * its laws.json, the plugin modules its spec loaded (plugins.json) and the
  * spec's description (experiment.yaml), each decoded (a laws.json that is not
- * an object of law fits is an error naming the file, not an empty report).
+ * an object of law fits is an error naming the file, not an empty report),
+ * and the runs' training curves.
  */
 import { Effect, FileSystem, Schema } from "effect"
 import { parse as parseYaml } from "yaml"
@@ -11,6 +12,7 @@ import type { LawFit, RunResult } from "../contracts.ts"
 import { SpecError, StoreError } from "../errors.ts"
 import { PLUGINS_FILE, PluginsRecordSchema } from "../store-schema.ts"
 import { makeRunStore, type RunStore } from "../store.ts"
+import { type Curve, readCurves } from "./curves.ts"
 
 export interface LoadedExperiment {
   readonly dir: string
@@ -22,6 +24,8 @@ export interface LoadedExperiment {
   readonly pluginModules: ReadonlyArray<string>
   /** The stored spec's description, if it has one. */
   readonly description: string | undefined
+  /** The complete runs' training curves (train-log.jsonl). */
+  readonly curves: ReadonlyArray<Curve>
 }
 
 /** What the report reads of the stored (resolved) spec; the rest was checked when it was written. */
@@ -49,6 +53,7 @@ export const loadExperimentFolder = (dir: string) =>
     const specFile = NodePath.join(abs, "experiment.yaml")
     const specText = yield* fs.readFileString(specFile).pipe(Effect.mapError((e) => new StoreError({ path: specFile, message: `cannot read: ${e.message}` })))
     const description = yield* storedDescription(specFile, specText)
+    const curves = yield* readCurves(store, results)
     return {
       dir: abs,
       name: NodePath.basename(abs),
@@ -56,6 +61,7 @@ export const loadExperimentFolder = (dir: string) =>
       results,
       laws,
       pluginModules: plugins?.modules.map((m) => m.path) ?? [],
-      description
+      description,
+      curves
     } satisfies LoadedExperiment
   })

@@ -16,6 +16,7 @@ import { makeRunStore, type RunStore } from "../store.ts"
 import { decodeOutput } from "../plugin-output.ts"
 import { seriesNames } from "./chart-frame.ts"
 import { mergeSections, type SourcedSection } from "./compare.ts"
+import { type Curve, curveSection, readCurves } from "./curves.ts"
 import { formatNumber, headlineHtml, headlineMarkdown, type PlacedFact } from "./headline.ts"
 import { bootstrapScript, scriptJson, vegaRuntime } from "./interactive.ts"
 import { renderChart } from "./render-chart.ts"
@@ -34,6 +35,8 @@ export interface ReportInput {
   readonly description?: string | undefined
   readonly results: ReadonlyArray<RunResult>
   readonly laws: { readonly [law: string]: LawFit }
+  /** The runs' train-log.jsonl curves (none: no training-curve section). */
+  readonly curves?: ReadonlyArray<Curve> | undefined
 }
 
 /** Sections every plugin used by these runs (and these law fits) contributes. */
@@ -204,7 +207,12 @@ export const renderReports = (inputs: ReadonlyArray<ReportInput>, registry: Regi
   Effect.gen(function* () {
     const several = inputs.length > 1
     const title = options.title ?? `memorize report: ${inputs.map((i) => i.label).join(" vs ")}`
-    const perExperiment = inputs.map((i) => ({ label: i.label, results: i.results, sections: collectSections(i.results, i.laws, registry) }))
+    const perExperiment = inputs.map((i) => ({
+      label: i.label,
+      results: i.results,
+      // The plugins' sections, then how training went (core writes the log, so core draws it).
+      sections: [...collectSections(i.results, i.laws, registry), ...curveSection(i.results, i.curves ?? []).map((s) => ({ ...s, source: "train-log.jsonl" }))]
+    }))
     const runtime = yield* vegaRuntime.pipe(Effect.result)
     const totalRuns = inputs.reduce((a, i) => a + i.results.length, 0)
     const intro = `${totalRuns} complete run${totalRuns === 1 ? "" : "s"}${several ? ` in ${inputs.length} experiments (${inputs.map((i) => `${i.label}: ${i.results.length}`).join(", ")}); each experiment is a series on shared axes` : ""}.`
@@ -324,8 +332,9 @@ export const renderReport = (
   laws: { readonly [law: string]: LawFit },
   registry: RegistryShape,
   options: ReportRenderOptions,
-  description?: string
-) => renderReports([{ label: experiment, results, laws, description }], registry, options)
+  description?: string,
+  curves?: ReadonlyArray<Curve>
+) => renderReports([{ label: experiment, results, laws, description, curves }], registry, options)
 
 const CHARTS_DIR = "report-charts"
 
@@ -359,7 +368,11 @@ export const writeReport = (
   registry: RegistryShape,
   options: ReportRenderOptions,
   description?: string
-) => Effect.flatMap(renderReport(experiment, results, laws, registry, options, description), (r) => writeAll(store, r))
+) =>
+  readCurves(store, results).pipe(
+    Effect.flatMap((curves) => renderReport(experiment, results, laws, registry, options, description, curves)),
+    Effect.flatMap((r) => writeAll(store, r))
+  )
 
 /** Writes a report of several experiments into `outDir` (created when missing). */
 export const writeComparisonReport = (outDir: string, inputs: ReadonlyArray<ReportInput>, registry: RegistryShape, options: ReportRenderOptions) =>
