@@ -14,7 +14,7 @@ import { linearFit, originFit } from "../src/numerics/linreg.ts"
 const failure = <A, E extends Error>(eff: Effect.Effect<A, E>) =>
   Effect.map(Effect.flip(eff), (e) => `${(e as { readonly _tag?: string })._tag ?? e.name}: ${e.message}`)
 
-const capacity = capacityPlugin.make({ metricKey: "totalBits", groupBy: ["model", "train"] })
+const capacity = capacityPlugin.make({ metricKey: "totalBits", groupBy: ["model", "train"], bestOf: [] })
 
 describe("saturating fit min(N·H, C)", () => {
   it("hand case: a = 10, 20, 40, 80 with y = 10, 20, 30, 30 → C = 30", () => {
@@ -73,6 +73,23 @@ const capacityRuns = models.flatMap((m) =>
 )
 
 describe("capacity law", () => {
+  it.effect("best of a recipe search: the report says how many runs were kept and draws only those", () =>
+    Effect.gen(function* () {
+      const fit = (yield* capacityPlugin.make({ metricKey: "totalBits", groupBy: ["model"], bestOf: ["seed"] })(capacityRuns)) as any
+      // Seed 1 stored 100 bits more than seed 0 wherever the model saturated; below capacity the two tie and the smaller run id stays.
+      expect(fit.bestOf.candidates).toBe(24)
+      expect(fit.bestOf.kept).toHaveLength(12)
+      for (const id of fit.bestOf.kept as Array<string>) {
+        const run = capacityRuns.find((r) => r.runId === id)!
+        expect(run.config["seed"], id).toBe(run.dataset.trainCount * H > 3.5 * run.model.paramCount ? 1 : 0)
+      }
+      const sections = capacityPlugin.report!(fit, capacityRuns)
+      expect(sections.flatMap((s) => s.headline?.notes ?? [])).toContain(
+        "Each run is the best of a recipe search over seed: 12 of 24 runs kept (those that stored the most); the capacity fits and charts use only those."
+      )
+    })
+  )
+
   it.effect("groups by model config (not dataset size or seed), fits plateau, α = 3.5", () =>
     Effect.gen(function* () {
       const fit = (yield* capacity(capacityRuns)) as any
@@ -114,7 +131,7 @@ describe("capacity law", () => {
       const below = fit.prediction.points.find((x: any) => x.paramCount === 469_000 && x.trainCount === 64)
       expect(below.predictedBits).toBe(64 * H)
       expect(below.relativeError).toBe(0)
-      const given = (yield* capacityPlugin.make({ metricKey: "totalBits", groupBy: ["model", "train"], predictionAlpha: 3.0 })(capacityRuns)) as any
+      const given = (yield* capacityPlugin.make({ metricKey: "totalBits", groupBy: ["model", "train"], bestOf: [], predictionAlpha: 3.0 })(capacityRuns)) as any
       expect(given.prediction.alphaSource).toBe("config")
       const q = given.prediction.points.find((x: any) => x.paramCount === 80_352 && x.trainCount === 4096 && x.runId.includes("-s1-"))
       expect(q.predictedBits).toBeCloseTo(3.0 * 80_352, 6)

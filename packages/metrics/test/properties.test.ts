@@ -9,7 +9,7 @@ import { fitCapacity } from "../src/laws/capacity.ts"
 import { fitDoubleDescent } from "../src/laws/double-descent.ts"
 import { fitMembershipF1 } from "../src/laws/membership-f1.ts"
 import { fitF1Law, f1OfFeature, invertF1, predictF1, type F1Constants } from "../src/laws/f1-law.ts"
-import { f1LawSuite, memorizationSuite, membershipSuite, orderInvarianceSuite, rocSuite, scoreListsArb } from "../src/testing/index.ts"
+import { capacityRunsArb, f1LawSuite, memorizationSuite, membershipSuite, orderInvarianceSuite, rocSuite, scoreListsArb } from "../src/testing/index.ts"
 import type { MetricSubject, RunResult } from "@memorize/core"
 
 const ourLaw = {
@@ -33,7 +33,7 @@ describe("invariant suites pass for this package's implementations", () => {
   it("membership-inference", () => membershipSuite(measureMembership({ calibrationFraction: 0.5 }), { numRuns: 25 }))
   it("membership-f1 law: fit, evaluate, invert", () => f1LawSuite(ourLaw, { numRuns: 15 }))
   it("capacity law is invariant to the order of results", () =>
-    orderInvarianceSuite(fitCapacity({ metricKey: "totalBits", groupBy: ["model", "train"] }), { numRuns: 20 }))
+    orderInvarianceSuite(fitCapacity({ metricKey: "totalBits", groupBy: ["model", "train"], bestOf: [] }), { numRuns: 20 }))
   it("double-descent law is invariant to the order of results", () =>
     orderInvarianceSuite(
       fitDoubleDescent({ metricKey: "totalBits", groupBy: ["model", "train"], lossKey: "holdout.meanNatsPerToken", trainLossKey: "train.meanNatsPerToken" }),
@@ -205,4 +205,45 @@ describe("predict ∘ invert on the parametrised law", () => {
       ),
       { numRuns: 200 }
     ))
+})
+
+/** Each run twice: as recipe `lr 0.04`, and as a recipe (`lr 0.01`) that stored `share` of it. */
+const searchedArb = fc
+  .record({ runs: capacityRunsArb, shares: fc.array(fc.double({ min: 0.5, max: 1, noNaN: true }), { minLength: 36, maxLength: 36 }) })
+  .map(({ runs, shares }) => {
+    const at = (r: RunResult, lr: number, share: number, suffix: string): RunResult => ({
+      ...r,
+      runId: `${r.runId}${suffix}`,
+      config: { ...r.config, train: { ...(r.config["train"] as object), lr } },
+      metrics: { ...r.metrics, memorization: { totalBits: share * (r.metrics["memorization"] as { totalBits: number }).totalBits } }
+    })
+    const best = runs.map((r) => at(r, 0.04, 1, ""))
+    return { best, all: [...best, ...runs.map((r, i) => at(r, 0.01, shares[i % shares.length]!, "-lr0.01"))] }
+  })
+  // In any order: the better recipe may come first or last.
+  .chain(({ best, all }) => fc.shuffledSubarray(all, { minLength: all.length }).map((shuffled) => ({ best, all: shuffled })))
+
+describe("capacity law over a recipe search (bestOf)", () => {
+  const plain = fitCapacity({ metricKey: "totalBits", groupBy: ["model", "train"], bestOf: [] })
+  const searched = fitCapacity({ metricKey: "totalBits", groupBy: ["model", "train"], bestOf: ["train.lr"] })
+
+  it("fits what the best recipe of each run alone gives, and records which runs it kept", () =>
+    fc.assert(
+      fc.property(searchedArb, ({ best, all }) => {
+        const a = Effect.runSync(searched(all)) as any
+        const b = Effect.runSync(plain(best)) as any
+        expect(a.bestOf).toEqual({ paths: ["train.lr"], candidates: all.length, kept: best.map((r) => r.runId).sort() })
+        expect({ ...a, bestOf: null }).toEqual(b)
+      }),
+      { numRuns: 40 }
+    ))
+
+  it("is invariant to the order of results (best of the seeds: ties and all)", () =>
+    orderInvarianceSuite(fitCapacity({ metricKey: "totalBits", groupBy: ["model"], bestOf: ["seed"] }), { numRuns: 20 }))
+
+  it("names a path that no run has", () => {
+    const runs = fc.sample(capacityRunsArb, 1)[0]!
+    const e = Effect.runSync(Effect.flip(fitCapacity({ metricKey: "totalBits", groupBy: ["model"], bestOf: ["train.learningRate"] })(runs)))
+    expect(e.message).toContain(`bestOf: "train.learningRate" is in no run's resolved config`)
+  })
 })

@@ -101,6 +101,8 @@ export const CapacityFitSchema = Schema.Struct({
   /** The across-model fits per precision, when the runs used more than one (else null; absent in fits stored before it existed). */
   byPrecision: Schema.optionalKey(Schema.NullOr(Schema.Record(Schema.String, PrecisionFitSchema))),
   meanBitsPerParameter: Schema.Finite,
+  /** With the law's `bestOf`: the paths searched over, how many runs were candidates, the ids of those kept (else null; absent in fits stored before it existed). */
+  bestOf: Schema.optionalKey(Schema.NullOr(Schema.Struct({ paths: Schema.Array(Schema.String), candidates: Schema.Int, kept: Schema.Array(Schema.String) }))),
   /** Null when no run's data has an exact entropy. */
   prediction: Schema.NullOr(PredictionSchema)
 })

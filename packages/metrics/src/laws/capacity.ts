@@ -17,6 +17,11 @@
  * Memorization is read from
  * metrics.memorization[metricKey] (default "totalBits").
  *
+ * `bestOf` (config): spec paths over which a recipe was searched (e.g.
+ * `train.lr`). Runs that differ only there count once, as the one that
+ * stored the most, in every fit and in the report; the fit records which
+ * (`bestOf: { paths, candidates, kept }`, null without the option).
+ *
  * `prediction` (null without exact entropy): every run's measured memorization
  * against the paper's prediction min(N·H, α·P), with α = config.predictionAlpha
  * when set (e.g. 3.64, the paper's), else the through-origin fit across models
@@ -30,7 +35,7 @@ import { definePlugin, LawError, PositiveNumber, withDefault, type RunResult } f
 import { type AcrossModels, type CapacityFit, CapacityFitSchema, type CapacityGroup, type PrecisionFit, type Prediction } from "./capacity-fit.ts"
 import { linearFit, originFit } from "../numerics/linreg.ts"
 import { mean, stdDev, stdError } from "../numerics/stats.ts"
-import { groupKey, groupLabel, metricNumber, seedOf, sortRuns } from "./results.ts"
+import { at, bestOfRuns, groupKey, groupLabel, metricNumber, seedOf, sortRuns } from "./results.ts"
 import { readsProblems } from "./reads.ts"
 import { saturatingFit, type SaturatingFit } from "./saturating.ts"
 import { capacityReport } from "../report/capacity.ts"
@@ -51,6 +56,13 @@ export const capacityFields = {
 
 export const CapacityConfig = Schema.Struct({
   ...capacityFields,
+  bestOf: withDefault(
+    Schema.Array(Schema.String).annotate({
+      description:
+        "spec paths over which each run's recipe was searched (e.g. [train.lr]): runs that differ only there count once, as the one that stored the most (capacity is the most a model can store)"
+    }),
+    []
+  ),
   predictionAlpha: Schema.optional(PositiveNumber).annotate({
     description: "α in bits/parameter for the prediction min(N·H, α·P) (the paper: 3.64); default: the through-origin fit across models"
   })
@@ -121,7 +133,10 @@ const fitGroup = (key: string, points: ReadonlyArray<Point>): CapacityGroup => {
 }
 
 /** Capacity per model configuration (pure; fails when no run has the memorization value). */
-export const capacityGroups = (results: ReadonlyArray<RunResult>, config: CapacityConfig): Effect.Effect<ReadonlyArray<CapacityGroup>, LawError> => {
+export const capacityGroups = (
+  results: ReadonlyArray<RunResult>,
+  config: Pick<CapacityConfig, "metricKey" | "groupBy">
+): Effect.Effect<ReadonlyArray<CapacityGroup>, LawError> => {
   const groups = new Map<string, Array<Point>>()
   for (const result of results) {
     const bits = metricNumber(result, "memorization", config.metricKey)
@@ -183,10 +198,34 @@ const byPrecisionOf = (groups: ReadonlyArray<CapacityGroup>): { readonly [precis
   )
 }
 
+/** The runs the fits read: all of them, or with `bestOf`, the best of each recipe search. */
+export const searchedRuns = (
+  results: ReadonlyArray<RunResult>,
+  config: CapacityConfig
+): Effect.Effect<{ readonly runs: ReadonlyArray<RunResult>; readonly bestOf: CapacityFit["bestOf"] }, LawError> => {
+  if (config.bestOf.length === 0) return Effect.succeed({ runs: results, bestOf: null })
+  // A path no run has is a typo (the search would silently collapse nothing): name it.
+  const missing = config.bestOf.filter((p) => !results.some((r) => at(r.config, p) !== undefined))
+  if (missing.length > 0) {
+    return Effect.fail(
+      new LawError({
+        law: CAPACITY,
+        message: `bestOf: ${missing.map((p) => `"${p}"`).join(", ")} is in no run's resolved config (paths look like train.lr or model.heads)`
+      })
+    )
+  }
+  const bitsOf = (r: RunResult) => metricNumber(r, "memorization", config.metricKey)
+  const candidates = results.filter((r) => bitsOf(r) !== undefined)
+  const runs = bestOfRuns(candidates, config.bestOf, bitsOf)
+  return Effect.succeed({ runs, bestOf: { paths: config.bestOf, candidates: candidates.length, kept: runs.map((r) => r.runId).sort() } })
+}
+
 export const fitCapacity =
   (config: CapacityConfig) =>
   (results: ReadonlyArray<RunResult>): Effect.Effect<CapacityFit, LawError> =>
-    Effect.map(capacityGroups(results, config), (groups) => {
+    Effect.gen(function* () {
+      const { runs, bestOf } = yield* searchedRuns(results, config)
+      const groups = yield* capacityGroups(runs, config)
       const { linear, throughOrigin, linearNote } = acrossModels(groups)
       const meanBitsPerParameter = mean(groups.map((g) => g.bitsPerParameter))
       const fitted = throughOrigin === null ? null : throughOrigin.alpha
@@ -200,7 +239,8 @@ export const fitCapacity =
         linearNote,
         byPrecision: byPrecisionOf(groups),
         meanBitsPerParameter,
-        prediction: predictionOf(results, config, groups, alpha, alphaSource)
+        bestOf,
+        prediction: predictionOf(runs, config, groups, alpha, alphaSource)
       }
     })
 
@@ -255,5 +295,17 @@ export const capacityPlugin = definePlugin({
   output: CapacityFitSchema,
   check: (c, input) => readsProblems(CAPACITY, [{ field: "metricKey", metric: "memorization", key: c.metricKey }], input),
   make: fitCapacity,
-  report: (fit, results) => capacityReport(fit, results)
+  // With bestOf, the report draws the runs the fits read, not the recipes they beat, and says so.
+  report: (fit, results) => {
+    const search = fit.bestOf
+    if (!search) return capacityReport(fit, results)
+    const note = `Each run is the best of a recipe search over ${search.paths.join(", ")}: ${search.kept.length} of ${search.candidates} runs kept (those that stored the most); the capacity fits and charts use only those.`
+    return [
+      ...capacityReport(
+        fit,
+        results.filter((r) => search.kept.includes(r.runId))
+      ),
+      { title: "Recipe search", headline: { facts: [], notes: [note] } }
+    ]
+  }
 })

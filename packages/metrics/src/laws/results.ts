@@ -31,17 +31,20 @@ export const metricNumber = (r: RunResult, metric: string, key: string): number 
 /** The run's seed: `config.seed` when it is a number, else 0. */
 export const seedOf = (r: RunResult): number => (typeof r.config["seed"] === "number" ? (r.config["seed"] as number) : 0)
 
-const withoutSeeds = (v: Json | undefined): Json | undefined => {
+/** Sorted keys at every depth, keys named in `drop` left out: JSON that compares equal when the values do. */
+const canonical = (v: Json | undefined, drop: ReadonlyArray<string> = []): Json | undefined => {
   if (v === null || v === undefined || typeof v !== "object") return v
-  if (Array.isArray(v)) return v.map((x) => withoutSeeds(x) ?? null)
+  if (Array.isArray(v)) return v.map((x) => canonical(x, drop) ?? null)
   const out: Record<string, Json> = {}
   for (const k of Object.keys(v).sort()) {
-    if (k === "seed") continue
-    const x = withoutSeeds((v as { readonly [k: string]: Json })[k])
+    if (drop.includes(k)) continue
+    const x = canonical((v as { readonly [k: string]: Json })[k], drop)
     if (x !== undefined) out[k] = x
   }
   return out
 }
+
+const withoutSeeds = (v: Json | undefined): Json | undefined => canonical(v, ["seed"])
 
 /** Canonical JSON (sorted keys) of what identifies a run's model configuration. */
 export const groupKey = (r: RunResult, groupBy: ReadonlyArray<string>): string =>
@@ -69,3 +72,42 @@ export const sortRuns = <T extends { readonly result: RunResult }>(xs: ReadonlyA
       seedOf(a.result) - seedOf(b.result) ||
       (a.result.runId < b.result.runId ? -1 : a.result.runId > b.result.runId ? 1 : 0)
   )
+
+/** A config with the values at `paths` removed (dotted paths; a path that is not there changes nothing). */
+const withoutPaths = (config: Json, paths: ReadonlyArray<string>): Json => {
+  const copy = JSON.parse(JSON.stringify(config)) as Json
+  for (const path of paths) {
+    const parts = path.split(".")
+    const parent = at(copy, parts.slice(0, -1).join("."))
+    const target = parts.length === 1 ? copy : parent
+    if (target !== null && target !== undefined && typeof target === "object" && !Array.isArray(target)) {
+      delete (target as { [k: string]: Json })[parts[parts.length - 1]!]
+    }
+  }
+  return copy
+}
+
+/**
+ * The best run of each recipe search: runs whose resolved configs agree on
+ * everything but `paths` (say `train.lr`: the same model, data, seed and
+ * budget trained at several learning rates) are one measurement, taken as
+ * the run that stored the most (`bitsOf`). Capacity is the most a model can
+ * store, so the recipe that stored less says less about it. Ties go to the
+ * smaller run id, so the choice does not depend on input order. Runs without
+ * a value are left out.
+ */
+export const bestOfRuns = (
+  results: ReadonlyArray<RunResult>,
+  paths: ReadonlyArray<string>,
+  bitsOf: (r: RunResult) => number | undefined
+): ReadonlyArray<RunResult> => {
+  const best = new Map<string, { result: RunResult; bits: number }>()
+  for (const result of results) {
+    const bits = bitsOf(result)
+    if (bits === undefined) continue
+    const k = JSON.stringify(canonical(withoutPaths(result.config, paths)))
+    const cur = best.get(k)
+    if (cur === undefined || bits > cur.bits || (bits === cur.bits && result.runId < cur.result.runId)) best.set(k, { result, bits })
+  }
+  return [...best.values()].map((b) => b.result)
+}
