@@ -26,7 +26,7 @@ describe("plugin configs", () => {
       expect(yield* decode("membership-inference", {})).toEqual({ calibrationFraction: 0.5 })
       expect(yield* decode("extraction", {})).toEqual({ prefixLengths: [8, 16, 32] })
       expect(yield* decode("rarity", {})).toEqual({ top: 10 })
-      expect(yield* decode("capacity", {})).toEqual({ metricKey: "totalBits", groupBy: ["model", "train"] })
+      expect(yield* decode("capacity", {})).toEqual({ metricKey: "totalBits", groupBy: ["model", "train"], bestOf: [] })
       expect(yield* decode("membership-f1", {})).toEqual({ feature: "capacityPerSample", alpha: 3.64, f1Key: "f1TopHalf" })
     })
   )

@@ -217,8 +217,8 @@ const searchedArb = fc
       config: { ...r.config, train: { ...(r.config["train"] as object), lr } },
       metrics: { ...r.metrics, memorization: { totalBits: share * (r.metrics["memorization"] as { totalBits: number }).totalBits } }
     })
-    const best = runs.map((r) => at(r, 0.04, 1, ""))
-    return { best, all: [...best, ...runs.map((r, i) => at(r, 0.01, shares[i % shares.length]!, "-lr0.01"))] }
+    // The searched path is no part of the model, so the best runs are compared as if it were never set.
+    return { best: runs, all: [...runs.map((r) => at(r, 0.04, 1, "")), ...runs.map((r, i) => at(r, 0.01, shares[i % shares.length]!, "-lr0.01"))] }
   })
   // In any order: the better recipe may come first or last.
   .chain(({ best, all }) => fc.shuffledSubarray(all, { minLength: all.length }).map((shuffled) => ({ best, all: shuffled })))
@@ -234,6 +234,19 @@ describe("capacity law over a recipe search (bestOf)", () => {
         const b = Effect.runSync(plain(best)) as any
         expect(a.bestOf).toEqual({ paths: ["train.lr"], candidates: all.length, kept: best.map((r) => r.runId).sort() })
         expect({ ...a, bestOf: null }).toEqual(b)
+      }),
+      { numRuns: 40 }
+    ))
+
+  it("the searched path names no part of the model: runs won by either recipe stay one model configuration", () =>
+    fc.assert(
+      fc.property(capacityRunsArb, fc.array(fc.boolean(), { minLength: 36, maxLength: 36 }), (runs, flips) => {
+        const withLr = runs.map((r, i) => ({
+          ...r,
+          config: { ...r.config, train: { ...(r.config["train"] as object), lr: flips[i % flips.length] ? 0.01 : 0.04 } }
+        }))
+        const fit = Effect.runSync(searched(withLr)) as any
+        expect(fit.groups).toHaveLength(new Set(runs.map((r) => r.model.paramCount)).size)
       }),
       { numRuns: 40 }
     ))

@@ -135,13 +135,13 @@ const fitGroup = (key: string, points: ReadonlyArray<Point>): CapacityGroup => {
 /** Capacity per model configuration (pure; fails when no run has the memorization value). */
 export const capacityGroups = (
   results: ReadonlyArray<RunResult>,
-  config: Pick<CapacityConfig, "metricKey" | "groupBy">
+  config: Pick<CapacityConfig, "metricKey" | "groupBy"> & { readonly bestOf?: ReadonlyArray<string> }
 ): Effect.Effect<ReadonlyArray<CapacityGroup>, LawError> => {
   const groups = new Map<string, Array<Point>>()
   for (const result of results) {
     const bits = metricNumber(result, "memorization", config.metricKey)
     if (bits === undefined) continue
-    const k = groupKey(result, config.groupBy)
+    const k = groupKey(result, config.groupBy, config.bestOf)
     groups.set(k, [...(groups.get(k) ?? []), { result, bits }])
   }
   if (groups.size === 0) {
@@ -262,7 +262,7 @@ export const predictionOf = (
     return [
       {
         runId: result.runId,
-        model: labels.get(groupKey(result, config.groupBy)) ?? groupLabel(result),
+        model: labels.get(groupKey(result, config.groupBy, config.bestOf)) ?? groupLabel(result),
         paramCount: result.model.paramCount,
         vocabSize: result.dataset.vocabSize,
         seqLen: result.dataset.seqLen,

@@ -46,14 +46,20 @@ const canonical = (v: Json | undefined, drop: ReadonlyArray<string> = []): Json 
 
 const withoutSeeds = (v: Json | undefined): Json | undefined => canonical(v, ["seed"])
 
-/** Canonical JSON (sorted keys) of what identifies a run's model configuration. */
-export const groupKey = (r: RunResult, groupBy: ReadonlyArray<string>): string =>
-  JSON.stringify(
+/**
+ * Canonical JSON (sorted keys) of what identifies a run's model configuration.
+ * `searched`: paths of a recipe search (the capacity law's bestOf), which
+ * name no part of the configuration: runs differing only there are one model.
+ */
+export const groupKey = (r: RunResult, groupBy: ReadonlyArray<string>, searched: ReadonlyArray<string> = []): string => {
+  const config = searched.length === 0 ? r.config : withoutPaths(r.config, searched)
+  return JSON.stringify(
     withoutSeeds({
       model: r.model,
-      spec: Object.fromEntries(groupBy.map((p) => [p, at(r.config, p) ?? null]))
+      spec: Object.fromEntries(groupBy.map((p) => [p, at(config, p) ?? null]))
     })
   )
+}
 
 /** A short human label for a group: model kind, its config fields, precision. */
 export const groupLabel = (r: RunResult): string => {
