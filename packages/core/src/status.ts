@@ -83,7 +83,7 @@ export const formatStatus = (status: StoreStatus & { total?: number | undefined 
   const waiting = c.waiting + (status.total !== undefined ? Math.max(0, status.total - seen) : 0)
   const lines = [
     `${status.dir}: ${c.complete}${status.total !== undefined ? `/${status.total}` : ""} complete, ${c.claimed} claimed, ${c["stale-claim"]} stale claims, ${c.failed} failed, ${waiting} waiting${c.invalid ? `, ${c.invalid} invalid` : ""}${
-      // Runs of an earlier version of the spec stay in the folder (nothing written is lost); say so rather than print 54/42.
+      // Runs of an earlier version of the spec stay in the folder (nothing written is lost): a count above the total says why.
       status.total !== undefined && seen > status.total
         ? ` (the folder holds ${seen} runs, ${seen - status.total} more than the stored spec expands to: runs of an earlier version of it)`
         : ""

@@ -254,9 +254,11 @@ describe("capacity law over a recipe search (bestOf)", () => {
   it("is invariant to the order of results (best of the seeds: ties and all)", () =>
     orderInvarianceSuite(fitCapacity({ metricKey: "totalBits", groupBy: ["model"], bestOf: ["seed"] }), { numRuns: 20 }))
 
-  it("names a path that no run has", () => {
+  it("names a path that no run has, and a path inside the model", () => {
     const runs = fc.sample(capacityRunsArb, 1)[0]!
     const e = Effect.runSync(Effect.flip(fitCapacity({ metricKey: "totalBits", groupBy: ["model"], bestOf: ["train.learningRate"] })(runs)))
     expect(e.message).toContain(`bestOf: "train.learningRate" is in no run's resolved config`)
+    const m = Effect.runSync(Effect.flip(fitCapacity({ metricKey: "totalBits", groupBy: ["model"], bestOf: ["model.heads", "train.lr"] })(runs)))
+    expect(m.message).toContain(`bestOf: "model.heads" is part of the model, not of its training recipe`)
   })
 })

@@ -30,9 +30,14 @@ export interface Curve {
 
 const decodeLine = Schema.decodeUnknownOption(LogLine)
 
-/** Parses one train-log.jsonl; never fails: a line that is not a log point is counted in `skipped`. */
+/**
+ * Parses one train-log.jsonl; never fails: a line that is not a log point is
+ * counted in `skipped`. A step at or below one already read is a restart (a
+ * retried attempt logs from its start again): what the earlier attempt
+ * logged from that step on is dropped, so the curve is the last attempt's.
+ */
 export const parseCurve = (runId: string, text: string): Curve => {
-  const byStep = new Map<number, number>()
+  const points: Array<CurvePoint> = []
   const skipped: Array<number> = []
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return
@@ -44,10 +49,14 @@ export const parseCurve = (runId: string, text: string): Curve => {
       return
     }
     const point = decodeLine(json)
-    if (point._tag === "None" || !Number.isFinite(point.value.step) || !Number.isFinite(point.value.loss)) skipped.push(i + 1)
-    else byStep.set(point.value.step, point.value.loss)
+    if (point._tag === "None" || !Number.isFinite(point.value.step) || !Number.isFinite(point.value.loss)) {
+      skipped.push(i + 1)
+      return
+    }
+    const { step, loss } = point.value
+    while (points.length > 0 && points[points.length - 1]!.step >= step) points.pop()
+    points.push({ step, loss })
   })
-  const points = [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, loss]) => ({ step, loss }))
   return { runId, points, skipped }
 }
 
@@ -69,37 +78,44 @@ export const MAX_POINTS = 200
 
 export const thin = (points: ReadonlyArray<CurvePoint>, max = MAX_POINTS): ReadonlyArray<CurvePoint> => {
   if (points.length <= max) return points
+  if (max < 2) return max < 1 ? [] : [points[points.length - 1]!]
   const stride = (points.length - 1) / (max - 1)
   return Array.from({ length: max }, (_, i) => points[Math.round(i * stride)]!)
 }
 
-/** The logged point nearest to (at or after) three quarters of the run's last logged step. */
-const quarterPoint = (points: ReadonlyArray<CurvePoint>): CurvePoint => {
-  const last = points[points.length - 1]!
-  return points.find((p) => p.step >= 0.75 * last.step) ?? points[0]!
-}
-
 /**
  * What the last quarter of the logged steps changed: the loss's fall
- * (nats/token), and, where the data's entropy is known (synthetic data), the
- * share by which that fall raised what is stored. On such data a token
- * predicted at loss ℓ stores H − ℓ of its H nats, so a fall Δ at final loss ℓ
- * adds Δ / (H − ℓ) to the memorized bits: a set memorized whole (ℓ near 0)
- * gains nothing from a fall of 0.02, a model at capacity gains a lot.
+ * (nats/token), and, where the data's entropy is known, the share by which
+ * that fall raised what is stored. A log holds one mini-batch loss per
+ * interval, whose noise is the size of the changes sought, so the fall is
+ * read from a least-squares line through every point of the quarter (its
+ * slope times the quarter's length), not from two points. On data of known
+ * entropy H per token (synthetic-uniform, the only data that knows it, has
+ * the same H at every position) a token predicted at loss ℓ stores H − ℓ of
+ * its H nats, so a fall Δ ending at ℓ adds Δ / (H − ℓ) to the memorized bits:
+ * a set memorized whole (ℓ near 0) gains nothing from a fall of 0.02, a model
+ * at capacity gains a lot. No gain where the line ends at or above H.
  */
 export const lastQuarter = (points: ReadonlyArray<CurvePoint>, entropyNatsPerToken: number | null): { fall: number; gain: number | undefined } | undefined => {
   if (points.length < 2) return undefined
-  const q = quarterPoint(points)
-  const last = points[points.length - 1]!
-  const fall = q.loss - last.loss
-  const stored = entropyNatsPerToken === null ? 0 : entropyNatsPerToken - last.loss
+  const lastStep = points[points.length - 1]!.step
+  const from = points.findIndex((p) => p.step >= 0.75 * lastStep)
+  // At least two points: a quarter holding one is read from the point before it.
+  const quarter = points.slice(Math.min(from, points.length - 2))
+  const n = quarter.length
+  const mx = quarter.reduce((a, p) => a + p.step, 0) / n
+  const my = quarter.reduce((a, p) => a + p.loss, 0) / n
+  const sxx = quarter.reduce((a, p) => a + (p.step - mx) ** 2, 0)
+  const slope = sxx === 0 ? 0 : quarter.reduce((a, p) => a + (p.step - mx) * (p.loss - my), 0) / sxx
+  const fall = -slope * (lastStep - quarter[0]!.step)
+  const end = my + slope * (lastStep - mx)
+  const stored = entropyNatsPerToken === null ? 0 : entropyNatsPerToken - end
   return { fall, gain: stored > 0 ? fall / stored : undefined }
 }
 
 /**
  * A run is still gaining when its last quarter raised what it stores by more
- * than 1% or, without a known entropy, lowered its loss by more than 2%
- * (mini-batch losses are noisy: a little either way is noise, not a trend).
+ * than 1% or, without a known gain, lowered its loss by more than 2%.
  */
 export const STILL_GAINING = { gain: 0.01, relativeFall: 0.02 } as const
 
@@ -157,7 +173,7 @@ export const curveSection = (results: ReadonlyArray<RunResult>, curves: Readonly
             .map((f) => f.label)
             .join(
               "; "
-            )}${falling.length > 4 ? "; …" : ""}): by the loss, what ${falling.length === 1 ? "it" : "they"} stored rose more than ${100 * STILL_GAINING.gain}% in that quarter (or, where the data's entropy is unknown, the loss fell more than ${100 * STILL_GAINING.relativeFall}%), so ${falling.length === 1 ? "its" : "their"} numbers are lower bounds that more steps would raise.`
+            )}${falling.length > 4 ? "; …" : ""}): by the loss, what ${falling.length === 1 ? "it" : "they"} stored rose more than ${100 * STILL_GAINING.gain}% in that quarter (or, where that cannot be computed, the loss fell more than ${100 * STILL_GAINING.relativeFall}%), so ${falling.length === 1 ? "its" : "their"} numbers are lower bounds that more steps would raise.`
         ]
       : []),
     ...torn.map(
@@ -169,7 +185,7 @@ export const curveSection = (results: ReadonlyArray<RunResult>, curves: Readonly
     {
       title: "Training loss vs steps",
       description:
-        "Each run's mini-batch training loss as logged (train-log.jsonl; at most 200 points per run drawn). What a run stores is what its model can store only where the curve has flattened. The table gives how far the loss fell over the last quarter of the logged steps and, where the data's entropy H is known, how much that fall added to what is stored: fall / (H − final loss).",
+        "Each run's mini-batch training loss as logged (train-log.jsonl; at most 200 points per run drawn). What a run stores is what its model can store only where the curve has flattened. The table gives how far the loss fell over the last quarter of the logged steps (a least-squares line through the quarter's points, as single mini-batch losses are noisy) and, where the data's entropy H is known, how much that fall added to what is stored: fall / (H − final loss).",
       chart: {
         $schema: "https://vega.github.io/schema/vega-lite/v5.json",
         width: 520,

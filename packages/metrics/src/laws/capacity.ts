@@ -204,13 +204,23 @@ export const searchedRuns = (
   config: CapacityConfig
 ): Effect.Effect<{ readonly runs: ReadonlyArray<RunResult>; readonly bestOf: CapacityFit["bestOf"] }, LawError> => {
   if (config.bestOf.length === 0) return Effect.succeed({ runs: results, bestOf: null })
+  // The model section is what is measured, not a recipe: runs of other heads or widths are other models.
+  const model = config.bestOf.filter((p) => p === "model" || p.startsWith("model."))
+  if (model.length > 0) {
+    return Effect.fail(
+      new LawError({
+        law: CAPACITY,
+        message: `bestOf: ${model.map((p) => `"${p}"`).join(", ")} is part of the model, not of its training recipe (search train.* paths such as train.lr; sweep model fields as separate models)`
+      })
+    )
+  }
   // A path no run has is a typo (the search would silently collapse nothing): name it.
   const missing = config.bestOf.filter((p) => !results.some((r) => at(r.config, p) !== undefined))
   if (missing.length > 0) {
     return Effect.fail(
       new LawError({
         law: CAPACITY,
-        message: `bestOf: ${missing.map((p) => `"${p}"`).join(", ")} is in no run's resolved config (paths look like train.lr or model.heads)`
+        message: `bestOf: ${missing.map((p) => `"${p}"`).join(", ")} is in no run's resolved config (paths look like train.lr or train.batchSize)`
       })
     )
   }
