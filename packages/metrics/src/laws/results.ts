@@ -10,7 +10,7 @@
  * run seed are thereby left out, as capacity is a property of the model
  * and recipe, measured across dataset sizes and seeds.
  */
-import type { Json, RunResult } from "@memorize/core"
+import { canonicalJson, type Json, type RunResult } from "@memorize/core"
 
 /** The value at a dotted path ("membership-inference.f1Best") inside an object, or undefined. */
 export const at = (value: Json | undefined, path: string): Json | undefined => {
@@ -31,20 +31,17 @@ export const metricNumber = (r: RunResult, metric: string, key: string): number 
 /** The run's seed: `config.seed` when it is a number, else 0. */
 export const seedOf = (r: RunResult): number => (typeof r.config["seed"] === "number" ? (r.config["seed"] as number) : 0)
 
-/** Sorted keys at every depth, keys named in `drop` left out: JSON that compares equal when the values do. */
-const canonical = (v: Json | undefined, drop: ReadonlyArray<string> = []): Json | undefined => {
+const withoutSeeds = (v: Json | undefined): Json | undefined => {
   if (v === null || v === undefined || typeof v !== "object") return v
-  if (Array.isArray(v)) return v.map((x) => canonical(x, drop) ?? null)
+  if (Array.isArray(v)) return v.map((x) => withoutSeeds(x) ?? null)
   const out: Record<string, Json> = {}
   for (const k of Object.keys(v).sort()) {
-    if (drop.includes(k)) continue
-    const x = canonical((v as { readonly [k: string]: Json })[k], drop)
+    if (k === "seed") continue
+    const x = withoutSeeds((v as { readonly [k: string]: Json })[k])
     if (x !== undefined) out[k] = x
   }
   return out
 }
-
-const withoutSeeds = (v: Json | undefined): Json | undefined => canonical(v, ["seed"])
 
 /**
  * Canonical JSON (sorted keys) of what identifies a run's model configuration.
@@ -111,7 +108,7 @@ export const bestOfRuns = (
   for (const result of results) {
     const bits = bitsOf(result)
     if (bits === undefined) continue
-    const k = JSON.stringify(canonical(withoutPaths(result.config, paths)))
+    const k = canonicalJson(withoutPaths(result.config, paths))
     const cur = best.get(k)
     if (cur === undefined || bits > cur.bits || (bits === cur.bits && result.runId < cur.result.runId)) best.set(k, { result, bits })
   }
