@@ -12,15 +12,21 @@ mkdir -p "$OUT/webgpu/dist/linux-x64" "$OUT/gl"
 cd "$ROOT"
 
 banner="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
-bundle() {
-  node_modules/.bin/esbuild "$1" --bundle --platform=node --format=esm --target=node22 \
-    --external:webgpu --banner:js="$banner" --log-level=warning --outfile="$2"
-}
-bundle bin/memorize.ts "$OUT/memorize.mjs"
-bundle packages/gpu-webgpu/bench/train.ts "$OUT/bench-train.mjs"
-bundle packages/gpu-webgpu/bench/pack.ts "$OUT/bench-pack.mjs"
-bundle bench/device.ts "$OUT/bench-device.mjs"
-bundle bench/eval.ts "$OUT/bench-eval.mjs"
+# One esbuild call with code splitting: the entry points share their chunks (Effect, the trainer), so the
+# bundle stays well inside the device tool's 64 MiB carry (separate bundles each held a copy of everything).
+# Chunks sit beside the entries and the WGSL, which the kernels read from next to their own module.
+rm -f "$OUT"/*.mjs
+node_modules/.bin/esbuild --bundle --splitting --platform=node --format=esm --target=node22 \
+  --external:webgpu --banner:js="$banner" --log-level=warning --outdir="$OUT" \
+  --out-extension:.js=.mjs --chunk-names='chunk-[hash]' \
+  memorize=bin/memorize.ts \
+  bench-train=packages/gpu-webgpu/bench/train.ts \
+  bench-pack=packages/gpu-webgpu/bench/pack.ts \
+  bench-targets=packages/gpu-webgpu/bench/targets.ts \
+  bench-workgroups=packages/gpu-webgpu/bench/workgroups.ts \
+  bench-profile=packages/gpu-webgpu/bench/profile.ts \
+  bench-device=bench/device.ts \
+  bench-eval=bench/eval.ts
 cp packages/gpu-webgpu/src/kernels/*.wgsl "$OUT/"
 
 WEBGPU="$(node -e 'console.log(require("path").dirname(require.resolve("webgpu/package.json", { paths: [process.argv[1]] })))' "$ROOT/packages/gpu-webgpu")"

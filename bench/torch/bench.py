@@ -9,11 +9,14 @@ uniform random tokens (the synthetic capacity setup).
 
 Setup (Debian):  apt-get install -y python3-torch libopenblas0-pthread
 Run:             OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch/bench.py [--seconds 2]
+On a GPU:        python3 bench/torch/bench.py --device cuda --compile --configs 2048,64,1,32,64 --skip-matmul
+                 (eager, then torch.compile's "reduce-overhead" mode (CUDA graphs) where it works there)
 Checkpoint eval: /usr/bin/python3 bench/torch/bench.py --eval-checkpoint runs/x/<runId>
 
 Output: one JSON object per line:
   {"bench": "matmul", "n": 512, "gflops": ...}                      torch.mm float32, 2n^3 flops
-  {"bench": "train", "vocab": ..., "tokens_per_s": ..., "eval_sequences_per_s": ...}
+  {"bench": "train", "vocab": ..., "mode": "eager", "tokens_per_s": ..., "ms_per_step": ..., "eval_sequences_per_s": ...}
+  {"bench": "train", ..., "mode": "compile:reduce-overhead", "error": "..."}   torch.compile failed or is missing (torch < 2)
   {"bench": "eval-checkpoint", "sequences_per_s": ..., "mean_code_length_bits": ...}
 Code lengths follow the project's convention: -sum_t log2 p(x_t | x_<t), with the first
 token (no BOS) costed at log2 V bits.
@@ -118,48 +121,82 @@ def bench_matmul(n, seconds):
     return dict(bench="matmul", n=n, dtype="float32", reps=reps, gflops=2 * n**3 * reps / dt / 1e9)
 
 
-def timed_loop(step, seconds, warmup=2):
+def timed_loop(step, seconds, warmup=2, sync=lambda: None):
+    """Runs step until `seconds` passed (at least 3 times) after `warmup` untimed calls; `sync` waits for queued
+    device work (a CUDA step returns before the GPU has run it), so the clock reads work done."""
     for _ in range(warmup):
         step()
+    sync()
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds or n < 3:
         step()
         n += 1
+        if n % 16 == 0:
+            sync()  # keeps the CPU from queueing far ahead of the GPU, so the time check means something
+    sync()
     return n, time.perf_counter() - t0
 
 
-def bench_train(cfg, seconds, seed=0):
+def parse_config(text):
+    """'V,S,L,d,B' as a config dict."""
+    try:
+        vocab, seq_len, layers, d_model, batch = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not V,S,L,d,B (five integers)")
+    return dict(vocab=vocab, seq_len=seq_len, layers=layers, d_model=d_model, batch=batch)
+
+
+def bench_train(cfg, seconds, seed=0, device="cpu", compile_mode=None):
+    """Adam training steps per second of one config on `device`; with compile_mode, the model goes through
+    torch.compile first (the optimizer step stays eager). Losses stay on the device until the end, so a
+    GPU run is not synchronised every step (our trainer reads its loss every logEvery steps too)."""
     torch.manual_seed(seed)
     V, S, B = cfg["vocab"], cfg["seq_len"], cfg["batch"]
     heads = max(1, cfg["d_model"] // 16)
-    model = GPT2(V, S, cfg["layers"], cfg["d_model"], heads)
+    model = GPT2(V, S, cfg["layers"], cfg["d_model"], heads).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    data = torch.randint(0, V, (B * 8, S))
-    state = {"i": 0, "loss": float("nan")}
+    forward = torch.compile(model, mode=compile_mode) if compile_mode else model
+    data = torch.randint(0, V, (B * 8, S)).to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    state = {"i": 0, "loss": None}
 
     def step():
         i = state["i"] % 8
         batch = data[i * B:(i + 1) * B]
-        logits = model(batch)
+        logits = forward(batch)
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         state["i"] += 1
-        state["loss"] = loss.item()
+        state["loss"] = loss.detach()
 
-    steps, dt = timed_loop(step, seconds)
+    # A compiled model traces and (reduce-overhead) records CUDA graphs in its first calls.
+    steps, dt = timed_loop(step, seconds, warmup=8 if compile_mode else 2, sync=sync)
 
     def evaluate():
         with torch.no_grad():
             code_lengths_bits(model, data[:B])
 
-    eval_reps, eval_dt = timed_loop(evaluate, seconds / 2)
+    eval_reps, eval_dt = timed_loop(evaluate, seconds / 2, sync=sync)
     return dict(
-        bench="train", **cfg, heads=heads, params=model.param_count(), steps=steps, seconds=round(dt, 3),
-        tokens_per_s=steps * B * S / dt, eval_sequences_per_s=eval_reps * B / eval_dt, final_loss=state["loss"],
-        threads=torch.get_num_threads(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
+        bench="train", **cfg, heads=heads, params=model.param_count(), device=device,
+        mode=f"compile:{compile_mode}" if compile_mode else "eager", steps=steps, seconds=round(dt, 3),
+        tokens_per_s=steps * B * S / dt, ms_per_step=1000 * dt / steps, eval_sequences_per_s=eval_reps * B / eval_dt,
+        final_loss=float(state["loss"]), threads=torch.get_num_threads(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
+        torch=torch.__version__, device_name=torch.cuda.get_device_name() if device.startswith("cuda") else None,
     )
+
+
+def best_of(cfg, args, compile_mode=None, reps=None):
+    """The fastest of `reps` (default --reps) timed runs of one config (these machines are shared and noisy)."""
+    runs = [bench_train(cfg, args.seconds, device=args.device, compile_mode=compile_mode) for _ in range(max(1, reps or args.reps))]
+    best = max(runs, key=lambda r: r["tokens_per_s"])
+    best["eval_sequences_per_s"] = max(r["eval_sequences_per_s"] for r in runs)
+    best["reps"] = len(runs)
+    # Peak resident memory of this process so far (KiB on Linux).
+    best["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return best
 
 
 # --- safetensors without the safetensors package -------------------------------------------
@@ -279,6 +316,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=1, help="timed repetitions per training config; the best is reported (shared, noisy machines)")
     ap.add_argument("--skip-matmul", action="store_true")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    ap.add_argument("--compile", action="store_true", help="also time each config through torch.compile (reduce-overhead)")
+    ap.add_argument("--configs", nargs="+", type=parse_config, metavar="V,S,L,d,B",
+                    help="training configs (default: the three configs of the CPU bench)")
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--eval-checkpoint", metavar="DIR", help="load a safetensors GPT-2 checkpoint and time evaluation")
     ap.add_argument("--eval-batch", type=int, default=256)
@@ -291,14 +332,17 @@ def main():
         for n in (512, 1024):
             print(json.dumps(bench_matmul(n, args.seconds / 2)), flush=True)
     if not args.skip_train:
-        for cfg in CONFIGS:
-            runs = [bench_train(cfg, args.seconds) for _ in range(max(1, args.reps))]
-            best = max(runs, key=lambda r: r["tokens_per_s"])
-            best["eval_sequences_per_s"] = max(r["eval_sequences_per_s"] for r in runs)
-            best["reps"] = len(runs)
-            # Peak resident memory of this process so far (KiB on Linux).
-            best["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(json.dumps(best), flush=True)
+        for cfg in args.configs or CONFIGS:
+            print(json.dumps(best_of(cfg, args)), flush=True)
+            if args.compile:
+                try:
+                    if not hasattr(torch, "compile"):
+                        raise RuntimeError(f"torch {torch.__version__} has no torch.compile (needs torch >= 2)")
+                    # One timing: each fresh model compiles again (tens of seconds), and CUDA graphs vary little.
+                    row = best_of(cfg, args, compile_mode="reduce-overhead", reps=1)
+                except Exception as e:  # the baseline is optional: say why it is missing and go on
+                    row = dict(bench="train", **cfg, mode="compile:reduce-overhead", error=f"{type(e).__name__}: {e}"[:400])
+                print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

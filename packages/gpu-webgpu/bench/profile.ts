@@ -1,46 +1,125 @@
-/** Per-dispatch timings of one training step (forward, loss, backward): where the time goes. tsx packages/gpu-webgpu/bench/profile.ts */
+/**
+ * Benchmark (not a test): where one training step's time goes on this
+ * adapter. Every dispatch of the step (forward, backward with the loss,
+ * gradient norm, AdamW; bench/step-dispatches.ts) is timed on the GPU with
+ * timestamp queries, each in a compute pass of its own, fastest of --reps;
+ * then the whole step as the trainer records it (one pass) is timed the same
+ * way, and the trainer's wall time per step (loss read back once per timing)
+ * beside it. Their differences say what a step loses between kernels (the
+ * one pass's GPU time over the sum of its kernels) and outside the GPU
+ * (wall time over GPU time: encoding, submits, waits). Without
+ * `timestamp-query` it stops and says so: wall-clock time per lone dispatch
+ * is mostly submit and wait.
+ *
+ *   tsx packages/gpu-webgpu/bench/profile.ts [--config 2048,64,1,32,64] [--reps 5] [--steps 30] [--top 20]
+ */
 import { Effect, Layer } from "effect"
-import { finish, run } from "../src/device/gpu.ts"
-import { WebGpu } from "../src/device/webgpu.ts"
-import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
-import { fillBatch } from "../src/model/batch.ts"
-import { initGpt2Weights } from "../src/model/init.ts"
-import { registerTile, vec4Tile } from "../src/kernels/matmul.ts"
-import { benchShape } from "./setup.ts"
+import * as os from "node:os"
+import { parseArgs } from "node:util"
+import type { Dispatch } from "../src/device/gpu.ts"
+import { adapterProvenance, awaitGpu, WebGpu } from "../src/device/webgpu.ts"
+import { pickKernels, tileName } from "../src/train/autotune.ts"
+import { stepDispatches } from "./step-dispatches.ts"
+import { configName, parseConfig, timeTraining } from "./timing.ts"
 
-const [V, S, L, d, B] = (process.argv[2] ?? "2048,64,1,32,64").split(",").map(Number)
-const main = Effect.gen(function* () {
-  const shape = benchShape({ V, S, L, d })
-  const tile = process.argv[3] === "vec4" ? vec4Tile : registerTile
-  const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision: "fp32", tile })
-  const plan = yield* engine.plan(B, S)
-  const tokens = Uint32Array.from({ length: B * S }, (_, i) => (i * 7919) % V)
-  engine.upload(
-    plan,
-    fillBatch(
-      tokens,
-      S,
-      Array.from({ length: B }, (_, i) => i),
-      B,
-      undefined
-    )
-  )
-  const all = [...plan.forward, ...plan.backward]
-  run(engine.device, all)
-  yield* finish(engine.device)
-  const rows: Array<[string, number]> = []
-  for (const dsp of all) {
-    const t0 = performance.now()
-    for (let r = 0; r < 2; r++) run(engine.device, [dsp])
-    yield* finish(engine.device)
-    rows.push([dsp.label, (performance.now() - t0) / 2])
+const { values: args } = parseArgs({
+  options: {
+    config: { type: "string", default: "2048,64,1,32,64" },
+    reps: { type: "string", default: "5" },
+    steps: { type: "string", default: "30" },
+    top: { type: "string", default: "20" }
   }
-  const total = rows.reduce((a, [, t]) => a + t, 0)
-  for (const [l, t] of rows.sort((a, b) => b[1] - a[1]).slice(0, 15))
-    console.log(l.padEnd(28), t.toFixed(2).padStart(8), "ms", ((100 * t) / total).toFixed(0).padStart(3), "%")
-  console.log("total", total.toFixed(1), "ms")
 })
+const c = parseConfig("--config", args.config)
+const reps = Math.max(1, Number(args.reps))
+const QUERY_RESOLVE = 0x200
+const COPY_SRC = 0x4
+const COPY_DST = 0x8
+const MAP_READ = 0x1
+
+/**
+ * GPU nanoseconds of each group of dispatches, each group in a pass of its own with timestamps at its start and
+ * end, all in one submit; the fastest of `reps` submits per group.
+ */
+const gpuTimes = (device: GPUDevice, groups: ReadonlyArray<ReadonlyArray<Dispatch>>) =>
+  Effect.gen(function* () {
+    const n = groups.length
+    const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n })
+    const resolved = device.createBuffer({ size: 16 * n, usage: QUERY_RESOLVE | COPY_SRC })
+    const best = new Array<number>(n).fill(Number.POSITIVE_INFINITY)
+    for (let r = 0; r < reps; r++) {
+      const staging = device.createBuffer({ size: 16 * n, usage: MAP_READ | COPY_DST })
+      const enc = device.createCommandEncoder()
+      groups.forEach((g, i) => {
+        const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } })
+        for (const d of g) {
+          pass.setPipeline(d.pipeline)
+          pass.setBindGroup(0, d.bindGroup)
+          pass.dispatchWorkgroups(...d.workgroups)
+        }
+        pass.end()
+      })
+      enc.resolveQuerySet(querySet, 0, 2 * n, resolved, 0)
+      enc.copyBufferToBuffer(resolved, 0, staging, 0, 16 * n)
+      device.queue.submit([enc.finish()])
+      yield* awaitGpu(device, "reading timestamps", () => staging.mapAsync(MAP_READ))
+      const t = new BigUint64Array(staging.getMappedRange())
+      for (let i = 0; i < n; i++) best[i] = Math.min(best[i], Number(t[2 * i + 1] - t[2 * i]))
+      staging.unmap()
+      staging.destroy()
+    }
+    querySet.destroy()
+    resolved.destroy()
+    return best
+  })
+
+const us = (ns: number) => (ns / 1000).toFixed(1)
+
+const main = Effect.gen(function* () {
+  const gpu = yield* WebGpu
+  const p = adapterProvenance(gpu)
+  const { tile, fuseGelu } = yield* pickKernels(gpu, ".cache", true)
+  console.log(`adapter: ${p.vendor} / ${p.description}; tile ${tileName(tile)}; load ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`)
+  if (!gpu.device.features.has("timestamp-query")) {
+    console.log("this adapter has no timestamp-query: no GPU times to report")
+    return
+  }
+  const rows = yield* Effect.scoped(
+    Effect.gen(function* () {
+      const { list } = yield* stepDispatches({ ...c, B: c.batch }, tile, fuseGelu)
+      const each = yield* gpuTimes(
+        gpu.device,
+        list.map(([, d]) => [d])
+      )
+      const [whole] = yield* gpuTimes(gpu.device, [list.map(([, d]) => d)])
+      return { list, each, whole: whole! }
+    })
+  )
+  const wall = yield* timeTraining(c, { precision: "fp32", tile, fuseGelu }, Number(args.steps))
+  const sum = rows.each.reduce((a, b) => a + b, 0)
+  console.log(`${configName(c)}: ${rows.list.length} dispatches, GPU time per dispatch in its own pass (µs, fastest of ${reps})\n`)
+  const order = rows.list.map((_, i) => i).sort((a, b) => rows.each[b]! - rows.each[a]!)
+  const width = Math.max(...rows.list.map(([, d]) => d.label.length))
+  console.log(`${"pass".padEnd(9)} ${"dispatch".padEnd(width)} ${"workgroups".padStart(10)} ${"µs".padStart(9)}  share`)
+  for (const i of order.slice(0, Number(args.top))) {
+    const [pass, d] = rows.list[i]!
+    const wg = d.workgroups[0] * d.workgroups[1] * d.workgroups[2]
+    console.log(
+      `${pass.padEnd(9)} ${d.label.padEnd(width)} ${String(wg).padStart(10)} ${us(rows.each[i]!).padStart(9)}  ${((100 * rows.each[i]!) / sum).toFixed(1).padStart(5)}%`
+    )
+  }
+  const byPass = new Map<string, number>()
+  rows.list.forEach(([pass], i) => byPass.set(pass, (byPass.get(pass) ?? 0) + rows.each[i]!))
+  console.log(`\nper pass (µs): ${[...byPass].map(([k, v]) => `${k} ${us(v)}`).join(", ")}`)
+  console.log(`sum of the dispatches alone:        ${us(sum)} µs`)
+  console.log(`the step in one pass (GPU time):    ${us(rows.whole)} µs`)
+  console.log(`the trainer's wall time per step:   ${(wall.msPerStep * 1000).toFixed(1)} µs (${args.steps} steps, loss read once)`)
+})
+
 Effect.runPromise(Effect.scoped(main.pipe(Effect.provide(Layer.fresh(WebGpu.layer))))).then(
   () => process.exit(0),
-  (e) => (console.error(e), process.exit(1))
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  }
 )

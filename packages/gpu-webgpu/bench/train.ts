@@ -11,11 +11,8 @@ import { parseArgs } from "node:util"
 import { adapterProvenance, WebGpu } from "../src/device/webgpu.ts"
 import type { Precision } from "../src/kernels/common.ts"
 import { type MatmulTile, registerTile } from "../src/kernels/matmul.ts"
-import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
-import { initGpt2Weights } from "../src/model/init.ts"
 import { autotune, tileCandidates, tileName, timeGeluFusion, timeMatmul } from "../src/train/autotune.ts"
-import { trainLoop } from "../src/train/loop.ts"
-import { benchShape, benchTokens, benchTrainOptions } from "./setup.ts"
+import { configName, timeTraining } from "./timing.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -44,29 +41,8 @@ const modelBench = (tile: MatmulTile, fuseGelu: boolean) =>
   Effect.gen(function* () {
     const rows: Array<Array<string | number>> = []
     for (const c of configs) {
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          const shape = benchShape(c)
-          const engine = yield* makeGpuGpt2Engine(initGpt2Weights(shape, 0), { precision, tile, fuseGelu })
-          const count = c.batch * 4
-          const data = { tokens: benchTokens(count * c.S, c.V, 1), count, seqLen: c.S }
-          const opts = benchTrainOptions(c.batch, steps)
-          yield* trainLoop(engine, data, { ...opts, maxSteps: 2 }, () => Effect.void) // compile + warm up
-          const out = yield* trainLoop(engine, data, { ...opts, maxSteps: steps }, () => Effect.void)
-          const seqs = { vocabSize: c.V, seqLen: c.S, count, tokens: data.tokens }
-          yield* engine.codeLengths(seqs) // warm-up: builds the evaluation plan
-          const t0 = performance.now()
-          yield* engine.codeLengths(seqs)
-          const evalSecs = (performance.now() - t0) / 1000
-          rows.push([
-            `V=${c.V} S=${c.S} L=${c.L} d=${c.d} B=${c.batch}`,
-            engine.paramCount,
-            Math.round(out.tokensPerSecond),
-            (out.wallMs / steps).toFixed(1),
-            Math.round(count / evalSecs)
-          ])
-        })
-      )
+      const r = yield* timeTraining(c, { precision, tile, fuseGelu }, steps)
+      rows.push([configName(c), r.params, Math.round(r.tokensPerSecond), r.msPerStep.toFixed(1), Math.round(r.evalSequencesPerSecond)])
     }
     console.log(`GPT-2 training and evaluation (${precision}, tile ${tileName(tile)}, GELU ${fuseGelu ? "fused" : "separate"}, ${steps} steps after warm-up)`)
     table(["config", "params", "train tok/s", "ms/step", "eval seq/s"], rows)
