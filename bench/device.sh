@@ -19,6 +19,8 @@ quiet() { grep -v "^Warning"; }
   nvidia-smi -L 2>&1
   ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
   echo "VK_DRIVER_FILES=$VK_DRIVER_FILES"; ldconfig -p | grep libvulkan
+  # What the adapter offers by default and behind Dawn's toggles (shader-f16 on NVIDIA, subgroup matrices).
+  for t in "" allow_unsafe_apis,vulkan_enable_f16_on_nvidia; do timeout 30 node .device/bench-features.mjs --toggles "$t" 2>&1 | quiet; done
 } 2>&1 | tee "$OUT/env.txt"
 
 if [ "$PART" != rest ]; then

@@ -25,12 +25,15 @@ node_modules/.bin/esbuild --bundle --splitting --platform=node --format=esm --ta
   bench-targets=packages/gpu-webgpu/bench/targets.ts \
   bench-workgroups=packages/gpu-webgpu/bench/workgroups.ts \
   bench-profile=packages/gpu-webgpu/bench/profile.ts \
+  bench-features=packages/gpu-webgpu/bench/features.ts \
   bench-device=bench/device.ts \
   bench-eval=bench/eval.ts
 cp packages/gpu-webgpu/src/kernels/*.wgsl "$OUT/"
 
 WEBGPU="$(node -e 'console.log(require("path").dirname(require.resolve("webgpu/package.json", { paths: [process.argv[1]] })))' "$ROOT/packages/gpu-webgpu")"
 cp "$WEBGPU/package.json" "$WEBGPU/index.js" "$OUT/webgpu/"
+# Only the compressed binary travels (unpack.sh expands it there; one expanded by a local try would take 20+ MB of the carry).
+rm -rf "$OUT/webgpu/dist/linux-x64/dawn.node" "$OUT/node_modules"
 [ -f "$OUT/webgpu/dist/linux-x64/dawn.node.xz" ] || xz -T2 -6 -c "$WEBGPU/dist/linux-x64/dawn.node" > "$OUT/webgpu/dist/linux-x64/dawn.node.xz"
 [ -f "$OUT/node.xz" ] || xz -T2 -6 -c "$(command -v node)" > "$OUT/node.xz"
 

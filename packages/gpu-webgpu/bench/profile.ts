@@ -7,7 +7,8 @@
  * way, and the trainer's wall time per step (loss read back once per timing)
  * beside it. Their differences say what a step loses between kernels (the
  * one pass's GPU time over the sum of its kernels) and outside the GPU
- * (wall time over GPU time: encoding, submits, waits). Without
+ * (wall time over GPU time: encoding, submits, waits); the host's time to
+ * encode the step is timed alone too. Without
  * `timestamp-query` it stops and says so: wall-clock time per lone dispatch
  * is mostly submit and wait.
  *
@@ -16,7 +17,7 @@
 import { Effect, Layer } from "effect"
 import * as os from "node:os"
 import { parseArgs } from "node:util"
-import type { Dispatch } from "../src/device/gpu.ts"
+import { type Dispatch, encodeDispatches } from "../src/device/gpu.ts"
 import { adapterProvenance, awaitGpu, WebGpu } from "../src/device/webgpu.ts"
 import { pickKernels, tileName } from "../src/train/autotune.ts"
 import { stepDispatches } from "./step-dispatches.ts"
@@ -73,6 +74,24 @@ const gpuTimes = (device: GPUDevice, groups: ReadonlyArray<ReadonlyArray<Dispatc
     return best
   })
 
+/**
+ * Host nanoseconds to record the step's dispatches into one pass and finish the command buffer (not submitted),
+ * fastest of 5 rounds of 20: the host's floor per step when the GPU keeps up.
+ */
+const encodeTime = (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>) => {
+  let best = Number.POSITIVE_INFINITY
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < 20; i++) {
+      const enc = device.createCommandEncoder()
+      encodeDispatches(enc, dispatches)
+      enc.finish()
+    }
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 20)
+  }
+  return best
+}
+
 const us = (ns: number) => (ns / 1000).toFixed(1)
 
 const main = Effect.gen(function* () {
@@ -92,7 +111,15 @@ const main = Effect.gen(function* () {
         list.map(([, d]) => [d])
       )
       const [whole] = yield* gpuTimes(gpu.device, [list.map(([, d]) => d)])
-      return { list, each, whole: whole! }
+      return {
+        list,
+        each,
+        whole: whole!,
+        encode: encodeTime(
+          gpu.device,
+          list.map(([, d]) => d)
+        )
+      }
     })
   )
   const wall = yield* timeTraining(c, { precision: "fp32", tile, fuseGelu }, Number(args.steps))
@@ -113,6 +140,7 @@ const main = Effect.gen(function* () {
   console.log(`\nper pass (µs): ${[...byPass].map(([k, v]) => `${k} ${us(v)}`).join(", ")}`)
   console.log(`sum of the dispatches alone:        ${us(sum)} µs`)
   console.log(`the step in one pass (GPU time):    ${us(rows.whole)} µs`)
+  console.log(`host time to encode the step:       ${us(rows.encode)} µs (one pass, not submitted)`)
   console.log(`the trainer's wall time per step:   ${(wall.msPerStep * 1000).toFixed(1)} µs (${args.steps} steps, loss read once)`)
 })
 
