@@ -215,8 +215,9 @@ layer(WebGpu.layer)("kernels vs the float64 oracle", (it) => {
   )
 
   // A workgroup per row: V below, at and well above the 256 invocations (strided slices,
-  // the tree over all 256), a peaked row, no-target rows, and a rerun that repeats bit for bit.
-  for (const V of [5, 256, 2049]) {
+  // the tree over all 256), the widest row kept in registers (4,096) and one past it (read
+  // twice), a peaked row, no-target rows, and a rerun that repeats bit for bit.
+  for (const V of [5, 256, 2049, 4096, 4097]) {
     it.effect(`softmax cross-entropy, a workgroup per row: V=${V}, deterministic`, () =>
       Effect.gen(function* () {
         const { device } = yield* WebGpu

@@ -36,8 +36,10 @@ describe("pacing rules", () => {
       const start = performance.now()
       noteSubmitted(device, 10, "k")
       yield* paced(device, timedWait(60, asked))
-      // Asked no earlier than 0.8 of the prediction (timers fire late, never early; 1 ms slack for their rounding).
-      expect(asked[1] - start).toBeGreaterThanOrEqual(0.8 * 10 * rate - 1)
+      // Asked no earlier than 0.8 of the prediction, with 2 ms slack: a timer counts from libuv's loop time, which is
+      // cached at the start of a loop turn and whole milliseconds, so against performance.now() it can fire up to
+      // about a millisecond early (1.24 ms seen beside two busy cores; 1 ms of slack flaked).
+      expect(asked[1] - start).toBeGreaterThanOrEqual(0.8 * 10 * rate - 2)
     })
   )
 

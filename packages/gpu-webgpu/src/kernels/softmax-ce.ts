@@ -1,10 +1,17 @@
 /** Fused softmax + cross-entropy (softmax_ce.wgsl) and per-sequence bit totals. */
 import type { DeviceError } from "@memorize/core"
 import type { Effect } from "effect"
-import { type Dispatch, grid1d, makeDispatch, type Slice } from "../device/gpu.ts"
+import { type Dispatch, fill, grid1d, makeDispatch, type Slice } from "../device/gpu.ts"
 import { wgsl } from "./common.ts"
 
-const code = wgsl("softmax_ce.wgsl")
+const source = wgsl("softmax_ce.wgsl")
+/** Widest row kept in registers: 256 invocations × 16 values each (64 bytes of registers per invocation). */
+const CACHE_MAX = 16
+/** The kernel for rows of V logits: rows up to 256·CACHE_MAX wide are read once, wider ones streamed twice. */
+const codeFor = (V: number) => {
+  const cache = V <= 256 * CACHE_MAX ? Math.ceil(V / 256) : 0
+  return fill(source, { CACHE: cache, CACHE_SLOTS: Math.max(1, cache) })
+}
 /** Target id meaning "nothing to predict here". */
 export const NO_TARGET = 0xffffffff
 
@@ -23,7 +30,7 @@ export const softmaxCrossEntropy = (
 ): Effect.Effect<Dispatch, DeviceError> =>
   makeDispatch(device, {
     label: "softmax-ce",
-    code,
+    code: codeFor(s.V),
     entry: "main",
     uniform: uniform(s.rows, s.V, s.gradScale ?? 0, s.gradScale !== undefined, 1),
     bindings: [
@@ -39,7 +46,7 @@ export const softmaxCrossEntropy = (
 export const sequenceBits = (device: GPUDevice, s: { sequences: number; T: number; logp2: Slice; bits: Slice }): Effect.Effect<Dispatch, DeviceError> =>
   makeDispatch(device, {
     label: "softmax-ce",
-    code,
+    code: codeFor(1),
     entry: "seq_bits",
     uniform: uniform(s.sequences * s.T, 1, 0, false, s.T),
     bindings: [
