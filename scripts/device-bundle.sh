@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Packs what a GPU machine without Node or network needs to run memorize into
 # .device/ (git-ignored; name it in the device tool's `carry`): Node 22
-# (xz-compressed), Dawn's linux-x64 binary, the CLI and the GPU benchmark as
-# single-file bundles with their WGSL kernels beside them, and the Vulkan
-# loader packages. Unpack there with `bash .device/unpack.sh`.
+# (xz-compressed), Dawn's linux-x64 binary, the CLI and the GPU benchmarks as
+# ES-module bundles sharing their chunks, with the WGSL kernels beside them,
+# and the Vulkan loader packages. Unpack there with `bash .device/unpack.sh`.
 set -eo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/setup.sh"

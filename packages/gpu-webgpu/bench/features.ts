@@ -16,13 +16,32 @@ import { create, globals } from "webgpu"
 const { values: args } = parseArgs({ options: { toggles: { type: "string", default: "" } } })
 const toggles = args.toggles.split(",").filter((t) => t.length > 0)
 Object.assign(globalThis, globals)
-const gpu = create([`enable-dawn-features=${["disable_robustness", ...toggles].join(",")}`])
+const gpu = create([`enable-dawn-features=${["disable_robustness", ...toggles].join(",")}`, "disable-dawn-features=timestamp_quantization"])
 const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
 if (adapter === null) {
   console.log(JSON.stringify({ toggles, adapter: null }))
   process.exit(1)
 }
-const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: ReadonlyArray<unknown>; subgroupMinSize?: number; subgroupMaxSize?: number }
+interface MatrixConfig {
+  readonly componentType: string
+  readonly resultComponentType: string
+  readonly M: number
+  readonly N: number
+  readonly K: number
+}
+const info = adapter.info as GPUAdapterInfo & {
+  subgroupMatrixConfigs?: ReadonlyArray<MatrixConfig>
+  subgroupMinSize?: number
+  subgroupMaxSize?: number
+}
+// Dawn's objects keep these as prototype getters, which JSON.stringify skips: copy them out.
+const matrices = (info.subgroupMatrixConfigs ?? []).map((m) => ({
+  componentType: m.componentType,
+  resultComponentType: m.resultComponentType,
+  M: m.M,
+  N: m.N,
+  K: m.K
+}))
 console.log(
   JSON.stringify({
     toggles,
@@ -30,7 +49,7 @@ console.log(
     features: [...adapter.features].sort(),
     subgroupMinSize: info.subgroupMinSize,
     subgroupMaxSize: info.subgroupMaxSize,
-    subgroupMatrixConfigs: info.subgroupMatrixConfigs ?? null
+    subgroupMatrixConfigs: matrices
   })
 )
 process.exit(0)

@@ -105,40 +105,41 @@ const main = Effect.gen(function* () {
   }
   const rows = yield* Effect.scoped(
     Effect.gen(function* () {
-      const { list } = yield* stepDispatches({ ...c, B: c.batch }, tile, fuseGelu)
+      const { list, micro, accum } = yield* stepDispatches({ ...c, B: c.batch }, tile, fuseGelu)
       const each = yield* gpuTimes(
         gpu.device,
         list.map(([, d]) => [d])
       )
-      const [whole] = yield* gpuTimes(gpu.device, [list.map(([, d]) => d)])
-      return {
-        list,
-        each,
-        whole: whole!,
-        encode: encodeTime(
-          gpu.device,
-          list.map(([, d]) => d)
-        )
-      }
+      // The step as the trainer runs it: forward and backward once per micro-batch, then the optimizer.
+      const of = (optimizer: boolean) => list.filter(([pass]) => (pass === "optimizer") === optimizer).map(([, d]) => d)
+      const step = [...Array.from({ length: accum }, () => of(false)).flat(), ...of(true)]
+      const [whole] = yield* gpuTimes(gpu.device, [step])
+      return { list, each, whole: whole!, encode: encodeTime(gpu.device, step), micro, accum }
     })
   )
   const wall = yield* timeTraining(c, { precision: "fp32", tile, fuseGelu }, Number(args.steps))
-  const sum = rows.each.reduce((a, b) => a + b, 0)
-  console.log(`${configName(c)}: ${rows.list.length} dispatches, GPU time per dispatch in its own pass (µs, fastest of ${reps})\n`)
-  const order = rows.list.map((_, i) => i).sort((a, b) => rows.each[b]! - rows.each[a]!)
+  /** Times a dispatch runs per step: forward and backward once per micro-batch. */
+  const runs = (pass: string) => (pass === "optimizer" ? 1 : rows.accum)
+  const perStep = rows.list.map(([pass], i) => rows.each[i]! * runs(pass))
+  const sum = perStep.reduce((a, b) => a + b, 0)
+  const batching = rows.accum > 1 ? `, trained as ${rows.accum} micro-batches of ${rows.micro} (forward and backward run ${rows.accum}× a step)` : ""
+  console.log(
+    `${configName(c)}${batching}: ${rows.list.length} dispatches; GPU time of each in its own pass (µs, fastest of ${reps}) and its share of a step\n`
+  )
+  const order = rows.list.map((_, i) => i).sort((a, b) => perStep[b]! - perStep[a]!)
   const width = Math.max(...rows.list.map(([, d]) => d.label.length))
   console.log(`${"pass".padEnd(9)} ${"dispatch".padEnd(width)} ${"workgroups".padStart(10)} ${"µs".padStart(9)}  share`)
   for (const i of order.slice(0, Number(args.top))) {
     const [pass, d] = rows.list[i]!
     const wg = d.workgroups[0] * d.workgroups[1] * d.workgroups[2]
     console.log(
-      `${pass.padEnd(9)} ${d.label.padEnd(width)} ${String(wg).padStart(10)} ${us(rows.each[i]!).padStart(9)}  ${((100 * rows.each[i]!) / sum).toFixed(1).padStart(5)}%`
+      `${pass.padEnd(9)} ${d.label.padEnd(width)} ${String(wg).padStart(10)} ${us(rows.each[i]!).padStart(9)}  ${((100 * perStep[i]!) / sum).toFixed(1).padStart(5)}%`
     )
   }
   const byPass = new Map<string, number>()
-  rows.list.forEach(([pass], i) => byPass.set(pass, (byPass.get(pass) ?? 0) + rows.each[i]!))
-  console.log(`\nper pass (µs): ${[...byPass].map(([k, v]) => `${k} ${us(v)}`).join(", ")}`)
-  console.log(`sum of the dispatches alone:        ${us(sum)} µs`)
+  rows.list.forEach(([pass], i) => byPass.set(pass, (byPass.get(pass) ?? 0) + perStep[i]!))
+  console.log(`\nper step and pass (µs): ${[...byPass].map(([k, v]) => `${k} ${us(v)}`).join(", ")}`)
+  console.log(`sum of the step's dispatches alone: ${us(sum)} µs`)
   console.log(`the step in one pass (GPU time):    ${us(rows.whole)} µs`)
   console.log(`host time to encode the step:       ${us(rows.encode)} µs (one pass, not submitted)`)
   console.log(`the trainer's wall time per step:   ${(wall.msPerStep * 1000).toFixed(1)} µs (${args.steps} steps, loss read once)`)

@@ -2,7 +2,10 @@
  * Every dispatch of one training step, in order and tagged by pass: forward,
  * backward (with the loss), gradient norm and AdamW, as gpu-model.ts's
  * stepper builds them, for a model of the bench shape with seeded weights.
- * The workgroups and profile benches both read this list.
+ * A batch wider than the adapter's micro-batch limit is trained as `accum`
+ * micro-batches (train/loop.ts's microBatching): the list then holds one
+ * micro-batch's forward and backward, which the trainer runs `accum` times
+ * before the optimizer. The workgroups and profile benches both read this list.
  */
 import { Effect } from "effect"
 import type { Dispatch } from "../src/device/gpu.ts"
@@ -12,6 +15,7 @@ import type { MatmulTile } from "../src/kernels/matmul.ts"
 import { REDUCE_GROUPS, totalSum } from "../src/kernels/reduce.ts"
 import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
+import { microBatching } from "../src/train/loop.ts"
 import { benchShape } from "./setup.ts"
 
 export type StepPass = "forward" | "backward" | "optimizer"
@@ -23,7 +27,8 @@ export const stepDispatches = (
 ) =>
   Effect.gen(function* () {
     const engine = yield* makeGpuGpt2Engine(initGpt2Weights(benchShape(c), 0), { precision: "fp32", tile, fuseGelu })
-    const plan = yield* engine.plan(c.B, c.S)
+    const { micro, accum } = microBatching(c.B, engine.maxMicroBatch(c.S), undefined)
+    const plan = yield* engine.plan(micro, c.S)
     const { device, layout } = engine
     const sl = (b: GPUBuffer, n: number) => ({ buffer: b, offset: 0, size: n * 4 })
     const n = layout.total
@@ -53,5 +58,5 @@ export const stepDispatches = (
       ...norm.map((d) => ["optimizer", d] as const),
       ["optimizer", opt.dispatch] as const
     ]
-    return { engine, list }
+    return { engine, list, micro, accum }
   })

@@ -39,7 +39,9 @@ let dawnGpu: GPU | undefined
 const getGpu = (): GPU => {
   if (dawnGpu === undefined) {
     Object.assign(globalThis, globals)
-    dawnGpu = create(["enable-dawn-features=disable_robustness"])
+    // timestamp_quantization (on by default, a browser's guard against timing attacks) zeroes the low 16 bits of
+    // GPU timestamps: every pass would time as 0 or 65.5 µs, and kernels of a few µs could not be profiled.
+    dawnGpu = create(["enable-dawn-features=disable_robustness", "disable-dawn-features=timestamp_quantization"])
   }
   return dawnGpu
 }
