@@ -188,7 +188,8 @@ const main = Effect.gen(function* () {
   )
   for (const r of results) if (r.compiled?.error !== undefined) console.log(`torch.compile at ${r.config}: ${r.compiled.error}`)
   for (const r of results) {
-    if (r.eager?.params !== undefined && r.eager.params !== r.params) console.log(`NOT THE SAME MODEL at ${r.config}: ours ${r.params} parameters, PyTorch's ${r.eager.params}`)
+    if (r.eager?.params !== undefined && r.eager.params !== r.params)
+      console.log(`NOT THE SAME MODEL at ${r.config}: ours ${r.params} parameters, PyTorch's ${r.eager.params}`)
   }
   const checks: Array<{ config: string; target: string; value: string; met: boolean | undefined }> = []
   for (const r of results) {
