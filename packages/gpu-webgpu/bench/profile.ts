@@ -18,7 +18,8 @@ import { Effect, Layer } from "effect"
 import * as os from "node:os"
 import { parseArgs } from "node:util"
 import { type Dispatch, encodeDispatches } from "../src/device/gpu.ts"
-import { adapterProvenance, awaitGpu, WebGpu } from "../src/device/webgpu.ts"
+import { passTimes } from "../src/device/timestamps.ts"
+import { adapterProvenance, WebGpu } from "../src/device/webgpu.ts"
 import { pickKernels, tileName } from "../src/train/autotune.ts"
 import { stepDispatches } from "./step-dispatches.ts"
 import { configName, parseConfig, timeTraining } from "./timing.ts"
@@ -33,47 +34,6 @@ const { values: args } = parseArgs({
 })
 const c = parseConfig("--config", args.config)
 const reps = Math.max(1, Number(args.reps))
-const QUERY_RESOLVE = 0x200
-const COPY_SRC = 0x4
-const COPY_DST = 0x8
-const MAP_READ = 0x1
-
-/**
- * GPU nanoseconds of each group of dispatches, each group in a pass of its own with timestamps at its start and
- * end, all in one submit; the fastest of `reps` submits per group.
- */
-const gpuTimes = (device: GPUDevice, groups: ReadonlyArray<ReadonlyArray<Dispatch>>) =>
-  Effect.gen(function* () {
-    const n = groups.length
-    const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n })
-    const resolved = device.createBuffer({ size: 16 * n, usage: QUERY_RESOLVE | COPY_SRC })
-    const best = new Array<number>(n).fill(Number.POSITIVE_INFINITY)
-    for (let r = 0; r < reps; r++) {
-      const staging = device.createBuffer({ size: 16 * n, usage: MAP_READ | COPY_DST })
-      const enc = device.createCommandEncoder()
-      groups.forEach((g, i) => {
-        const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } })
-        for (const d of g) {
-          pass.setPipeline(d.pipeline)
-          pass.setBindGroup(0, d.bindGroup)
-          pass.dispatchWorkgroups(...d.workgroups)
-        }
-        pass.end()
-      })
-      enc.resolveQuerySet(querySet, 0, 2 * n, resolved, 0)
-      enc.copyBufferToBuffer(resolved, 0, staging, 0, 16 * n)
-      device.queue.submit([enc.finish()])
-      yield* awaitGpu(device, "reading timestamps", () => staging.mapAsync(MAP_READ))
-      const t = new BigUint64Array(staging.getMappedRange())
-      for (let i = 0; i < n; i++) best[i] = Math.min(best[i], Number(t[2 * i + 1] - t[2 * i]))
-      staging.unmap()
-      staging.destroy()
-    }
-    querySet.destroy()
-    resolved.destroy()
-    return best
-  })
-
 /**
  * Host nanoseconds to record the step's dispatches into one pass and finish the command buffer (not submitted),
  * fastest of 5 rounds of 20: the host's floor per step when the GPU keeps up.
@@ -106,14 +66,15 @@ const main = Effect.gen(function* () {
   const rows = yield* Effect.scoped(
     Effect.gen(function* () {
       const { list, micro, accum } = yield* stepDispatches({ ...c, B: c.batch }, tile, fuseGelu)
-      const each = yield* gpuTimes(
+      const each = yield* passTimes(
         gpu.device,
-        list.map(([, d]) => [d])
+        list.map(([, d]) => [d]),
+        reps
       )
       // The step as the trainer runs it: forward and backward once per micro-batch, then the optimizer.
       const of = (optimizer: boolean) => list.filter(([pass]) => (pass === "optimizer") === optimizer).map(([, d]) => d)
       const step = [...Array.from({ length: accum }, () => of(false)).flat(), ...of(true)]
-      const [whole] = yield* gpuTimes(gpu.device, [step])
+      const [whole] = yield* passTimes(gpu.device, [step], reps)
       return { list, each, whole: whole!, encode: encodeTime(gpu.device, step), micro, accum }
     })
   )

@@ -113,10 +113,10 @@ export const bindGroup = (
     }))
   })
 
-/** Records dispatches into one compute pass. */
-export const encodeDispatches = (encoder: GPUCommandEncoder, dispatches: ReadonlyArray<Dispatch>): void => {
+/** Records dispatches into one compute pass (with GPU timestamps at its start and end, if asked). */
+export const encodeDispatches = (encoder: GPUCommandEncoder, dispatches: ReadonlyArray<Dispatch>, timestampWrites?: GPUComputePassTimestampWrites): void => {
   if (dispatches.length === 0) return
-  const pass = encoder.beginComputePass()
+  const pass = encoder.beginComputePass(timestampWrites === undefined ? undefined : { timestampWrites })
   for (const d of dispatches) {
     pass.setPipeline(d.pipeline)
     pass.setBindGroup(0, d.bindGroup)
