@@ -5,7 +5,7 @@ import { type Dispatch, fill, grid1d, makeDispatch, type Slice } from "../device
 import { wgsl } from "./common.ts"
 
 const source = wgsl("softmax_ce.wgsl")
-/** Widest row kept in registers: 256 invocations × 16 values each (64 bytes of registers per invocation). */
+/** Widest row kept in private memory: 256 invocations × 16 values each (64 bytes each; registers once the loops unroll). */
 const CACHE_MAX = 16
 /** The kernel for rows of V logits: rows up to 256·CACHE_MAX wide are read once, wider ones streamed twice. */
 const codeFor = (V: number) => {

@@ -4,8 +4,9 @@
 // 0xffffffff (nothing to predict) give zero loss and zero gradient.
 // One pass over the row: each invocation keeps a running (max, Σ exp) over a
 // strided slice (coalesced), then one fixed tree in workgroup memory merges
-// the pairs (deterministic, no subgroups). Rows up to 256·CACHE_MAX wide stay
-// in registers, so the row is read once and written once; wider rows (large
+// the pairs (deterministic, no subgroups). Rows up to 4,096 logits wide stay
+// in each invocation's private memory (CACHE values each, set per V by
+// softmax-ce.ts), so the row is read once and written once; wider rows (large
 // vocabularies) are read again for the gradient.
 // seq_bits: per-sequence code length in bits, −Σ_t log2 p.
 struct Params { rows: u32, V: u32, scale: f32, writeGrad: u32, T: u32, pad0: u32, pad1: u32, pad2: u32 }
