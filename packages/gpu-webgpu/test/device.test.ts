@@ -32,7 +32,7 @@ layer(WebGpu.layer)("WebGpu device service", (it) => {
     Effect.gen(function* () {
       const gpu = yield* WebGpu
       // Requested wherever offered; every adapter this project has met offers it (lavapipe, NVIDIA's Vulkan driver).
-      expect(gpu.features.has("timestamp-query")).toBe(true)
+      expect(gpu.features.has("timestamp-query"), "the adapter lacks timestamp-query").toBe(true)
       const { device } = gpu
       const n = 1 << 16
       const x = storageBuffer(device, "x", n)
@@ -41,9 +41,21 @@ layer(WebGpu.layer)("WebGpu device service", (it) => {
       const p = yield* pipeline(device, "spin", code, "main")
       const d = { label: "spin", pipeline: p, bindGroup: bindGroup(device, p, "spin", [[0, x]]), workgroups: [n / 64, 1, 1] as const }
       const times = yield* passTimes(device, [[d], [d, d], [d, d, d, d], [d], [d, d], [d, d, d]], 2)
+      x.destroy()
       expect(times.every((t) => Number.isFinite(t) && t > 0)).toBe(true)
       // Rounded timestamps make every duration a multiple of 65,536 ns; six real ones are not all that.
       expect(times.some((t) => t % 65536 !== 0)).toBe(true)
+      // Four dispatches take longer than one (1.9 vs 5.4 ms on lavapipe).
+      expect(times[2]).toBeGreaterThan(times[0]!)
+      // What it cannot time is a typed error, before any GPU work: an empty group, too many groups, no repetitions.
+      for (const [groups, reps] of [
+        [[[d], []], 1],
+        [Array.from({ length: 2049 }, () => [d]), 1],
+        [[[d]], 0]
+      ] as const) {
+        const exit = yield* Effect.exit(passTimes(device, groups, reps))
+        expect(JSON.stringify(exit)).toMatch(/DeviceError[\s\S]*timing passes/)
+      }
     })
   )
 
