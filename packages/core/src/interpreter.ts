@@ -110,6 +110,8 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
     // The spec's plugin modules, resolved, so that `memorize report` can load them from the store alone.
     yield* store.writeJson(PLUGINS_FILE, { modules: yield* resolvePluginModules(experiment.spec.plugins, experiment.specDir) })
     const cacheDir = NodePath.resolve(storeRootOf(experiment, options), ".cache")
+    // Where the runs run, as of now: the code they execute is what was loaded at the start (provenance.ts).
+    const provenance = yield* collectProvenance(experiment.specDir)
 
     const shard = options.shard
     const selected = experiment.plans.filter((p) => !shard || p.index % shard.n === shard.k)
@@ -183,6 +185,7 @@ export const runExperiment = (experiment: Experiment, registry: RegistryShape, o
                 { ...plan, runId },
                 label,
                 cacheDir,
+                provenance,
                 (s) => {
                   step = s
                 },
@@ -313,6 +316,7 @@ const runOne = (
   plan: RunPlan,
   label: RunLabel,
   cacheDir: string,
+  provenance: { readonly [k: string]: Json },
   onStep: (step: number) => void = () => {},
   member?: PackMember
 ) =>
@@ -384,7 +388,7 @@ const runOne = (
           : null,
         metrics,
         provenance: {
-          ...(yield* collectProvenance(experiment.specDir)),
+          ...provenance,
           label: plan.label as Json,
           datasetFingerprint: dataset.fingerprint,
           ...(model.provenance ? { model: model.provenance } : {}),

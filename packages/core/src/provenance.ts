@@ -1,4 +1,10 @@
-/** Where a run ran: Node, OS, package versions, git commit. Recorded in result.json. */
+/**
+ * Where a run ran: Node, OS, package versions, git commit. Recorded in
+ * result.json. The interpreter collects it once, when an experiment starts:
+ * the code its runs execute is the code loaded then, while the checkout may
+ * move on during hours of training (collected at a run's end, a commit made
+ * meanwhile was recorded as the run's, and as clean).
+ */
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
 import { createRequire } from "node:module"
@@ -28,12 +34,9 @@ const gitDirty = (cwd: string) =>
     )
   })
 
-let cached: { readonly [k: string]: Json } | undefined
-
 export const collectProvenance = (cwd: string): Effect.Effect<{ readonly [k: string]: Json }> =>
   Effect.gen(function* () {
-    if (cached) return cached
-    cached = {
+    return {
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
       os: `${os.type()} ${os.release()}`,
@@ -42,5 +45,4 @@ export const collectProvenance = (cwd: string): Effect.Effect<{ readonly [k: str
       packages: { "@memorize/core": version, effect: versionOf("effect"), yaml: versionOf("yaml") },
       git: { commit: yield* gitCommit(cwd), dirty: yield* gitDirty(cwd) }
     }
-    return cached
   })

@@ -1,6 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -84,6 +85,35 @@ describe("run store", () => {
 })
 
 describe("interpreter", () => {
+  it.effect("records the git state the experiment started from, though the checkout moves during it", () =>
+    Effect.gen(function* () {
+      // The spec in a git repository of its own; the trainer commits there while the runs train (as a developer
+      // does during hours of training), so a provenance collected per run would name the later commits.
+      const repo = tempDir()
+      const git = (...args: Array<string>) =>
+        execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: repo, encoding: "utf8" }).trim()
+      git("init", "-q")
+      git("commit", "-q", "--allow-empty", "-m", "start")
+      const start = git("rev-parse", "HEAD")
+      const committing = definePlugin({
+        ...countingTrainer,
+        name: "committing",
+        make: (c) => (input) =>
+          Effect.andThen(
+            Effect.sync(() => git("commit", "-q", "--allow-empty", "-m", "during")),
+            countingTrainer.make(c)(input)
+          )
+      })
+      const text = specText(tempDir()).replace("train: { kind: counting }", "train: { kind: committing }")
+      const source = yield* parseYamlSpec(path.join(repo, "spec.yaml"), text)
+      const registry = yield* withPluginModules(yield* makeRegistry([committing], "built-in"), [path.join(fixtures, "unigram-plugins.ts")], repo)
+      const { results } = yield* runExperiment(yield* decodeExperiment(source, registry), registry)
+      expect(results).toHaveLength(3)
+      expect(git("rev-parse", "HEAD")).not.toBe(start)
+      for (const r of results) expect(r.provenance["git"]).toEqual({ commit: start, dirty: false })
+    }).pipe(Effect.provide(services))
+  )
+
   it.effect("runs every plan, fits laws, and resumes by skipping complete runs", () =>
     Effect.gen(function* () {
       const root = tempDir()
