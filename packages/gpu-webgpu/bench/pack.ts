@@ -20,6 +20,7 @@ import type { Gpt2Weights } from "../src/model/weights.ts"
 import { pickKernels, tileName } from "../src/train/autotune.ts"
 import { trainLoop } from "../src/train/loop.ts"
 import { benchShape, benchTokens, benchTrainOptions } from "./setup.ts"
+import { parseConfig } from "./timing.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -34,7 +35,7 @@ const { values: args } = parseArgs({
 const K = Number(args.models)
 const steps = Number(args.steps)
 const reps = Number(args.reps)
-const [V, S, L, d, batch] = args.config.split(",").map(Number) as [number, number, number, number, number]
+const { V, S, L, d, batch } = parseConfig("--config", args.config)
 const precision = args.precision as Precision
 const shape = benchShape({ V, S, L, d })
 const count = batch * 4

@@ -32,6 +32,14 @@ export const benchTrainOptions = (batchSize: number, logEvery: number) => ({
   seed: 0
 })
 
+/** Prints a table: columns as wide as their widest cell, the first `left` left-aligned, the rest right-aligned; a blank line after. */
+export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>, left = 0): void => {
+  const cells = [head, ...rows.map((r) => r.map(String))]
+  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)))
+  for (const r of cells) console.log(r.map((c, i) => (i < left ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  "))
+  console.log()
+}
+
 /** n tokens below V from a seeded linear congruential generator (the same data for a given seed, in every bench). */
 export const benchTokens = (n: number, V: number, seed: number): Uint32Array => {
   let a = seed >>> 0

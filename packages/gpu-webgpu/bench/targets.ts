@@ -27,6 +27,7 @@ import * as os from "node:os"
 import { parseArgs } from "node:util"
 import { adapterProvenance, WebGpu } from "../src/device/webgpu.ts"
 import { pickKernels, tileName } from "../src/train/autotune.ts"
+import { table } from "./setup.ts"
 import { type BenchConfig, configName, parseConfig, type TrainingSpeed, timeTraining } from "./timing.ts"
 
 const { values: args, positionals } = parseArgs({
@@ -114,13 +115,6 @@ const torchRows = (): { rows: ReadonlyArray<TorchRow>; failure?: string } => {
 
 const sameConfig = (c: BenchConfig) => (t: TorchRow) => t.vocab === c.V && t.seq_len === c.S && t.layers === c.L && t.d_model === c.d && t.batch === c.batch
 
-const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
-  const cells = [head, ...rows]
-  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)))
-  for (const r of cells) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  "))
-  console.log()
-}
-
 const verdict = (ok: boolean | undefined) => (ok === undefined ? "no baseline" : ok ? "met" : "NOT met")
 
 const main = Effect.gen(function* () {
@@ -148,7 +142,8 @@ const main = Effect.gen(function* () {
     chosen.map((c) => {
       const o = ours.get(c)!
       return [configName(c), String(o.params), String(o.steps), o.tokensPerSecond.toFixed(0), o.msPerStep.toFixed(3)]
-    })
+    }),
+    1
   )
   const record = (extra: object) => {
     if (args.json === undefined) return
@@ -184,7 +179,8 @@ const main = Effect.gen(function* () {
       f(r.eagerRatio, 2),
       r.compiled?.error !== undefined ? "failed" : f(r.compiled?.tokens_per_s),
       f(r.compileRatio, 2)
-    ])
+    ]),
+    1
   )
   for (const r of results) if (r.compiled?.error !== undefined) console.log(`torch.compile at ${r.config}: ${r.compiled.error}`)
   for (const r of results) {
@@ -223,7 +219,8 @@ const main = Effect.gen(function* () {
   if (checks.length > 0)
     table(
       ["config", "target", "measured", "verdict"],
-      checks.map((c) => [c.config, c.target, c.value, verdict(c.met)])
+      checks.map((c) => [c.config, c.target, c.value, verdict(c.met)]),
+      1
     )
   record({ torch: torch.rows, torchFailure: torch.failure, results, checks })
 })

@@ -12,6 +12,7 @@ import { adapterProvenance, WebGpu } from "../src/device/webgpu.ts"
 import type { Precision } from "../src/kernels/common.ts"
 import { type MatmulTile, registerTile } from "../src/kernels/matmul.ts"
 import { autotune, tileCandidates, tileName, timeGeluFusion, timeMatmul } from "../src/train/autotune.ts"
+import { table } from "./setup.ts"
 import { configName, timeTraining } from "./timing.ts"
 
 const { values: args } = parseArgs({
@@ -29,13 +30,6 @@ const configs = [
   { V: 2048, S: 64, L: 2, d: 64, batch: 64 },
   { V: 256, S: 32, L: 1, d: 16, batch: 128 }
 ]
-
-const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>) => {
-  const cells = [head, ...rows.map((r) => r.map(String))]
-  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)))
-  for (const r of cells) console.log(r.map((c, i) => c.padStart(w[i])).join("  "))
-  console.log()
-}
 
 const modelBench = (tile: MatmulTile, fuseGelu: boolean) =>
   Effect.gen(function* () {

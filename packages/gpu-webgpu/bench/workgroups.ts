@@ -18,7 +18,7 @@ import { makeGpuGpt2Engine } from "../src/model/gpu-model.ts"
 import { initGpt2Weights } from "../src/model/init.ts"
 import { tileCandidates, tileName } from "../src/train/autotune.ts"
 import { trainLoop } from "../src/train/loop.ts"
-import { benchShape, benchTokens, benchTrainOptions } from "./setup.ts"
+import { benchShape, benchTokens, benchTrainOptions, table } from "./setup.ts"
 import { stepDispatches } from "./step-dispatches.ts"
 
 const { values: args } = parseArgs({ options: { steps: { type: "string", default: "2" }, tile: { type: "string", default: "shared" } } })
@@ -36,13 +36,6 @@ const shape = benchShape(c)
 const isFinal = (label: string) => /reduce_slices|final_sum/.test(label)
 const count = (d: Dispatch) => d.workgroups[0] * d.workgroups[1] * d.workgroups[2]
 
-const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>) => {
-  const cells = [head, ...rows.map((r) => r.map(String))]
-  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)))
-  for (const r of cells) console.log(r.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  "))
-  console.log()
-}
-
 const main = Effect.gen(function* () {
   const gpu = yield* WebGpu
   const p = adapterProvenance(gpu)
@@ -58,7 +51,8 @@ const main = Effect.gen(function* () {
     list.map(([pass, d]) => {
       const n = count(d)
       return [pass, d.label, d.workgroups.join("×"), n, n >= COMPUTE_UNITS ? "" : isFinal(d.label) ? "final reduction" : `< ${COMPUTE_UNITS}`]
-    })
+    }),
+    2
   )
 
   const summary: Array<Array<string | number>> = []
@@ -68,7 +62,7 @@ const main = Effect.gen(function* () {
     summary.push([tileName(t), l.length, low.length, low.map(([, d]) => `${d.label} ${count(d)}`).join(", ") || "-"])
   }
   console.log(`Per autotune candidate tile: dispatches below ${COMPUTE_UNITS} workgroups (final reductions excepted)`)
-  table(["tile", "dispatches", "below", "which (workgroups)"], summary)
+  table(["tile", "dispatches", "below", "which (workgroups)"], summary, 2)
 
   if (steps > 0) {
     yield* Effect.scoped(
